@@ -1,0 +1,172 @@
+//! The command line: global options, the subcommands, logging set-up and the mapping of outcomes to exit
+//! codes. Clap types stop here and in [`crate::commands`]; the core receives resolved [`Settings`].
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+use crate::env::Env;
+use crate::exit::{self, Outcome};
+use crate::settings::Settings;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success, whether or not anything changed
+  1  failure (bad input, refused edit, unreachable server, rejected push, failed sync)
+  2  usage error
+  3  plan --detailed-exitcode: changes are pending
+
+Examples:
+  modelbump targets                                   list every model URI in the repo
+  modelbump set k8s/model.yaml baseline-predictor s3://bucket/m-1/artifacts/
+  modelbump plan                                      show what MLflow would change, as a diff
+  modelbump run --report /tmp/report.json             apply, commit, push and sync in one step
+
+Environment: MODELBUMP_LOG (or RUST_LOG) sets the log filter; NO_COLOR disables colour.";
+
+/// Point Seldon Core and KServe manifests at the right MLflow model, byte-exactly, then commit, push and
+/// have Argo CD sync
+#[derive(Debug, Parser)]
+#[command(name = "modelbump", version, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// Options every subcommand takes
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The subcommand
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// The GitOps checkout (or folder of manifests) to work in [default: the current directory]
+    #[arg(short = 'C', long = "repo", global = true, env = "MODELBUMP_REPO", value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+
+    /// The configuration file [default: modelbump.yaml at the repo root, when it exists]
+    #[arg(short = 'c', long = "config", global = true, env = "MODELBUMP_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The format of stdout
+    #[arg(short = 'o', long = "output", global = true, env = "MODELBUMP_OUTPUT", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// More logs on stderr (-v info, -vv debug, -vvv trace)
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors on stderr
+    #[arg(short = 'q', long = "quiet", global = true)]
+    pub quiet: bool,
+}
+
+/// The format of stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Tables and diffs for people
+    Text,
+    /// One JSON document for programs
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every model URI field in the repo's YAML files
+    Targets(commands::targets::TargetsArgs),
+    /// Set one model's URI by resource name, no MLflow involved (manual pin, rollback, scripting)
+    Set(commands::set::SetArgs),
+    /// Resolve every configured target against MLflow and show what would change; writes nothing
+    Plan(commands::plan::PlanArgs),
+    /// Resolve every configured target against MLflow and write the manifests in place
+    Apply(commands::apply::ApplyArgs),
+    /// Commit the changed target files, with provenance trailers; --push pushes, retrying rejected pushes
+    Commit(commands::commit::CommitArgs),
+    /// Ask Argo CD to sync the configured applications (API or webhook); --wait waits for Synced and Healthy
+    Sync(commands::sync::SyncArgs),
+    /// The pipeline step: apply, commit, push and sync in one; --dry-run stops after the plan
+    Run(commands::run::RunArgs),
+    /// Print shell completions
+    Completions(commands::completions::CompletionsArgs),
+}
+
+/// Runs the process: parse, set up logging, dispatch, map the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env = Env::capture();
+    init_logging(&cli.global, &env);
+    match run(cli, env) {
+        Ok(outcome) => outcome.into(),
+        Err(err) if exit::is_broken_pipe(&err) => ExitCode::from(exit::SUCCESS),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}
+
+fn run(cli: Cli, env: Env) -> anyhow::Result<Outcome> {
+    if let Command::Completions(args) = &cli.command {
+        return commands::completions::run(args);
+    }
+    let settings = Settings::resolve(&cli.global, env)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Targets(args) => commands::targets::run(&settings, args),
+            Command::Set(args) => commands::set::run(&settings, args),
+            Command::Plan(args) => commands::plan::run(&settings, args).await,
+            Command::Apply(args) => commands::apply::run(&settings, args).await,
+            Command::Commit(args) => commands::commit::run(&settings, args).await,
+            Command::Sync(args) => commands::sync::run(&settings, args).await,
+            Command::Run(args) => commands::run::run(&settings, args).await,
+            Command::Completions(_) => unreachable!("handled before the runtime starts"),
+        }
+    })
+}
+
+fn init_logging(global: &GlobalArgs, env: &Env) {
+    use tracing_subscriber::EnvFilter;
+    let default = if global.quiet {
+        "error"
+    } else {
+        match global.verbose {
+            0 => "warn,modelbump=info",
+            1 => "info",
+            2 => "info,modelbump=debug",
+            _ => "trace",
+        }
+    };
+    let filter = env
+        .get("MODELBUMP_LOG")
+        .or_else(|| env.get("RUST_LOG"))
+        .filter(|_| global.verbose == 0 && !global.quiet)
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
+    let color = env.get("NO_COLOR").is_none() && std::io::stderr().is_terminal();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .without_time()
+        .with_target(false)
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

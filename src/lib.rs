@@ -1,0 +1,25 @@
+//! modelbump points the model-serving manifests of a GitOps repository (Seldon Core `Model`,
+//! `SeldonDeployment`, KServe `InferenceService`) at the right MLflow model, changing the bytes of the URI
+//! and nothing else, then commits, pushes and has Argo CD sync.
+//!
+//! The data flows one way: settings -> targets -> resolutions (MLflow) -> plan (pure edits) -> writes ->
+//! commit/push -> sync. Each stage is one module; the manifest editor in the middle is pure and knows
+//! nothing of the network, the file system or git.
+
+pub mod argocd;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod discover;
+pub mod env;
+pub mod exit;
+pub mod fsutil;
+pub mod git;
+pub mod http;
+pub mod manifest;
+pub mod plan;
+pub mod report;
+pub mod resolve;
+pub mod secret;
+pub mod settings;
+pub mod tracking;

@@ -1,0 +1,267 @@
+//! The tracking store: where runs, logged models and registered model versions come from.
+//!
+//! One trait, [`TrackingStore`], with three backends: the MLflow REST API ([`rest`], `http(s)://`), MLflow's
+//! SQL store read directly ([`sqlite`], `sqlite:///path`, and `mlflow.db` by default, as MLflow does), and
+//! the file store ([`filestore`], `file:` or a path to `mlruns`). The selection logic (newest FINISHED run,
+//! best by metric, alias, gates) lives in [`crate::resolve`] and is written once against the trait, so the
+//! backends agree by construction on everything but the storage access; [`filter`] is MLflow's search
+//! filter language for the local backends.
+
+pub mod filestore;
+pub mod filter;
+pub mod rest;
+pub mod sqlite;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// An MLflow experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Experiment {
+    /// The id, a string in MLflow 2 and 3 (`"1"`).
+    pub experiment_id: String,
+    /// The name.
+    pub name: String,
+    /// Root of the artifacts of its runs and logged models.
+    #[serde(default)]
+    pub artifact_location: String,
+    /// `active` or `deleted`.
+    #[serde(default)]
+    pub lifecycle_stage: String,
+}
+
+/// A run's metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The run id.
+    pub run_id: String,
+    /// The run's name, if any.
+    #[serde(default)]
+    pub run_name: String,
+    /// The experiment it belongs to.
+    pub experiment_id: String,
+    /// `RUNNING`, `SCHEDULED`, `FINISHED`, `FAILED` or `KILLED`.
+    pub status: String,
+    /// Milliseconds since the epoch.
+    #[serde(default)]
+    pub start_time: Option<i64>,
+    /// Milliseconds since the epoch.
+    #[serde(default)]
+    pub end_time: Option<i64>,
+    /// Where the run's artifacts are.
+    #[serde(default)]
+    pub artifact_uri: String,
+    /// `active` or `deleted`.
+    #[serde(default)]
+    pub lifecycle_stage: String,
+}
+
+/// A run, with the latest value of each metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    /// Metadata.
+    pub info: RunInfo,
+    /// The latest value of each metric.
+    pub metrics: BTreeMap<String, f64>,
+    /// Parameters.
+    pub params: BTreeMap<String, String>,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// The ids of the MLflow 3 logged models this run produced (`outputs.model_outputs`).
+    pub model_outputs: Vec<String>,
+}
+
+/// An MLflow 3 logged model (`models/m-<uuid>`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedModel {
+    /// `m-<uuid>`.
+    pub model_id: String,
+    /// The name given at `log_model` time (the artifact path of MLflow 2).
+    pub name: String,
+    /// The experiment.
+    pub experiment_id: String,
+    /// The run that produced it, if any.
+    pub source_run_id: Option<String>,
+    /// Where its files (`MLmodel`, ...) are.
+    pub artifact_uri: String,
+}
+
+/// A registered model version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelVersion {
+    /// The registered model's name.
+    pub name: String,
+    /// The version number, as MLflow writes it (a string).
+    pub version: String,
+    /// Where it came from: `models:/m-<id>`, `runs:/<run>/<path>` or a storage URI.
+    pub source: String,
+    /// The run that produced it, if known.
+    pub run_id: Option<String>,
+    /// `READY`, `PENDING_REGISTRATION` or `FAILED_REGISTRATION`.
+    pub status: String,
+    /// The deprecated stage (`None`, `Staging`, `Production`, `Archived`).
+    pub current_stage: String,
+    /// Aliases pointing at this version.
+    pub aliases: Vec<String>,
+}
+
+/// A file or folder in an artifact listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactEntry {
+    /// Path relative to the listed root.
+    pub path: String,
+    /// A folder.
+    pub is_dir: bool,
+}
+
+/// What a listing of an artifact location found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArtifactListing {
+    /// The store listed the location.
+    Listed(Vec<ArtifactEntry>),
+    /// The store cannot list that location (e.g. an S3 root the server has no access to); the message says
+    /// why. Callers report this as a warning: the model may exist, but nobody checked.
+    Unavailable(String),
+}
+
+/// A query for runs: the experiments, an MLflow filter and an order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RunQuery {
+    /// Experiment ids.
+    pub experiment_ids: Vec<String>,
+    /// The whole filter, status condition included.
+    pub filter: String,
+    /// Order clauses, e.g. `attributes.start_time DESC`.
+    pub order_by: Vec<String>,
+    /// How many runs at most.
+    pub max_results: usize,
+}
+
+/// Errors of any backend. Each names the server or store, and the object that was asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum TrackingError {
+    /// The object does not exist (HTTP 404 `RESOURCE_DOES_NOT_EXIST`, or not in the local store).
+    #[error("{what} not found in {store}{}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    NotFound {
+        /// The store (a redacted URL or path).
+        store: String,
+        /// What was asked for, e.g. `experiment "churn"`.
+        what: String,
+        /// The server's message.
+        detail: Option<String>,
+    },
+    /// The request was refused as invalid (HTTP 400), e.g. a bad filter or a missing alias.
+    #[error("{store} refused {what}: {message}")]
+    Invalid {
+        /// The store.
+        store: String,
+        /// What was asked.
+        what: String,
+        /// The server's message.
+        message: String,
+    },
+    /// Credentials missing or wrong (HTTP 401/403).
+    #[error("{store} answered {status} for {what}: {message}; check MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN")]
+    Unauthorized {
+        /// The store.
+        store: String,
+        /// HTTP status.
+        status: u16,
+        /// What was asked.
+        what: String,
+        /// A short excerpt of the body.
+        message: String,
+    },
+    /// Any other HTTP error, after retries where they apply.
+    #[error("{store} answered HTTP {status} for {what}: {message}")]
+    Http {
+        /// The store.
+        store: String,
+        /// HTTP status.
+        status: u16,
+        /// What was asked.
+        what: String,
+        /// A short excerpt of the body (it may be HTML).
+        message: String,
+    },
+    /// The server could not be reached, or did not answer in time, after retries.
+    #[error("cannot reach {store} for {what}: {message}")]
+    Unreachable {
+        /// The store.
+        store: String,
+        /// What was asked.
+        what: String,
+        /// Why.
+        message: String,
+    },
+    /// The answer was not what MLflow sends (truncated JSON, missing fields).
+    #[error("unexpected answer from {store} for {what}: {message}")]
+    Protocol {
+        /// The store.
+        store: String,
+        /// What was asked.
+        what: String,
+        /// Why.
+        message: String,
+    },
+    /// A local store could not be read, or holds data modelbump does not understand.
+    #[error("cannot read {store}: {message}")]
+    Store {
+        /// The store.
+        store: String,
+        /// Why.
+        message: String,
+    },
+    /// A filter uses something the local backends do not support.
+    #[error("unsupported filter {filter:?}: {message}")]
+    Filter {
+        /// The filter.
+        filter: String,
+        /// What is not supported, and what to write instead.
+        message: String,
+    },
+    /// The configuration of the connection is unusable (bad URI, TLS options that contradict).
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Read access to MLflow's tracking data and model registry.
+///
+/// Every backend has the same meaning as the MLflow REST API of the same name; the REST backend is the
+/// reference.
+#[async_trait]
+pub trait TrackingStore: Send + Sync {
+    /// A description for messages: the redacted tracking URI or the store's path.
+    fn describe(&self) -> String;
+    /// `experiments/get-by-name`; `Ok(None)` when it does not exist.
+    async fn experiment_by_name(&self, name: &str) -> Result<Option<Experiment>, TrackingError>;
+    /// `experiments/get`; `Ok(None)` when it does not exist.
+    async fn experiment_by_id(&self, id: &str) -> Result<Option<Experiment>, TrackingError>;
+    /// `runs/search`, all pages up to `query.max_results`.
+    async fn search_runs(&self, query: &RunQuery) -> Result<Vec<Run>, TrackingError>;
+    /// `runs/get`; `Ok(None)` when it does not exist.
+    async fn run(&self, run_id: &str) -> Result<Option<Run>, TrackingError>;
+    /// `logged-models/<id>`; `Ok(None)` when it does not exist.
+    async fn logged_model(&self, model_id: &str) -> Result<Option<LoggedModel>, TrackingError>;
+    /// `artifacts/list` of a run (`run_id`, `path`); for a logged model, its id and a path inside it.
+    async fn list_artifacts(&self, owner: ArtifactOwner<'_>, path: &str) -> Result<ArtifactListing, TrackingError>;
+    /// `registered-models/alias`; `Ok(None)` when the model or the alias does not exist.
+    async fn version_by_alias(&self, name: &str, alias: &str) -> Result<Option<ModelVersion>, TrackingError>;
+    /// `model-versions/get`; `Ok(None)` when it does not exist.
+    async fn model_version(&self, name: &str, version: &str) -> Result<Option<ModelVersion>, TrackingError>;
+    /// `registered-models/get-latest-versions` for one stage.
+    async fn latest_versions(&self, name: &str, stage: &str) -> Result<Vec<ModelVersion>, TrackingError>;
+    /// `model-versions/get-download-uri`: the physical location of a version.
+    async fn download_uri(&self, name: &str, version: &str) -> Result<String, TrackingError>;
+}
+
+/// Whose artifacts to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactOwner<'a> {
+    /// A run's artifacts.
+    Run(&'a str),
+    /// An MLflow 3 logged model's artifacts.
+    LoggedModel(&'a str),
+}

@@ -1,0 +1,40 @@
+//! Shared test helpers: the binary under test, hermetic environments, and the location of the shared
+//! corpus and schemas.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The folder holding `corpus/` and `schemas/`: `MODELBUMP_SHARED`, else `../shared` next to the crate.
+/// `None` (and a loud message on stderr) when it is missing, so that a user's clone skips those tests.
+pub fn shared_dir(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("MODELBUMP_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    if dir.join("corpus").is_dir() {
+        Some(dir)
+    } else {
+        if std::env::var_os("CI").is_some() {
+            panic!("{test}: the shared corpus is missing at {} (set MODELBUMP_SHARED)", dir.display());
+        }
+        eprintln!(
+            "SKIPPED {test}: no shared corpus at {} (set MODELBUMP_SHARED to run it)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// A `modelbump` command with a hermetic environment: no inherited variables but PATH, a fixed HOME,
+/// no global git config, no colour.
+pub fn modelbump(home: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("modelbump").unwrap();
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("NO_COLOR", "1")
+        .env("MODELBUMP_LOG", "warn");
+    cmd
+}
