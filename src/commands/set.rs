@@ -20,15 +20,18 @@ use crate::settings::Settings;
 
 /// Set one model's URI by resource name, no MLflow involved
 ///
-/// For manual pins, rollbacks and scripts. Only the bytes of the value change; the edit is verified by
-/// re-parsing and written atomically.
+/// For manual pins, rollbacks and scripts. Only the bytes of the value change (quotes, comments and
+/// line breaks stay); the edit is verified by re-parsing and written atomically, and only when the
+/// bytes differ. NAME is metadata.name, or NAME/COMPONENT where a resource holds several URIs (run
+/// `modelbump targets` to see the names). Exit 0 whether or not the value changed, 1 on any refusal.
 ///
 /// Examples:
 ///   modelbump set k8s/base/financial-predictor-ab-test.yaml baseline-predictor \
 ///       s3://mlflow-artifacts/29/models/m-63118756949141cba59ab87e90e8a96a/artifacts/
 ///   modelbump set k8s/sdep.yaml iris/classifier gs://models/iris/v3
-///   modelbump set k8s/isvc.yaml churn/transformer s3://models/churn/transformer --kind InferenceService
+///   modelbump set k8s/churn.yaml churn s3://models/churn/v4 --kind InferenceService
 #[derive(Debug, Clone, Args)]
+#[command(verbatim_doc_comment)]
 pub struct SetArgs {
     /// The manifest, relative to the repo
     pub file: PathBuf,

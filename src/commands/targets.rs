@@ -22,12 +22,15 @@ use crate::settings::Settings;
 /// Walks the repo (skipping what .gitignore ignores), finds Seldon Core v2 Model, Seldon Core v1
 /// SeldonDeployment graph nodes and KServe InferenceService components, and prints file, line, kind,
 /// name (in the form `set` takes) and current URI, with the configured target that points at each.
+/// A file that cannot be read is a warning on stderr and the listing goes on (exit 0); a PATH given
+/// explicitly that cannot be read fails the command (exit 1).
 ///
 /// Examples:
 ///   modelbump targets
 ///   modelbump targets -o json | jq -r '.targets[].uri'
 ///   modelbump -C ../gitops targets k8s/base
 #[derive(Debug, Clone, Args)]
+#[command(verbatim_doc_comment)]
 pub struct TargetsArgs {
     /// Only these files or folders, relative to the repo [default: the whole repo]
     #[arg(value_name = "PATH")]
