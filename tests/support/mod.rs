@@ -41,4 +41,5 @@ pub fn modelbump(home: &std::path::Path) -> assert_cmd::Command {
         .env("MODELBUMP_LOG", "warn");
     cmd
 }
+pub mod http_stub;
 pub mod mlflow;
