@@ -5,6 +5,8 @@
 //! local folder; `uriRewrite` maps it to `s3://mlflow-artifacts/`, as a real deployment maps what MLflow
 //! reports to what the serving side reads.
 
+use std::path::PathBuf;
+
 use predicates::prelude::*;
 use serde_json::Value;
 
@@ -134,6 +136,43 @@ fn harness_seeds_a_logged_model_the_mlflow_3_way() {
         got["run"]["outputs"]["model_outputs"][0]["model_id"],
         Value::from(model.model_id.clone())
     );
+}
+
+/// The provisioning path on a fresh folder: a Python that cannot make a venv, and a pip that cannot
+/// install, both fail with a message that says what to do, and leave no "ready" marker behind.
+#[test]
+fn provisioning_failures_say_what_to_do() {
+    use crate::support::mlflow::ensure_venv_with;
+    let dir = tempfile::tempdir().unwrap();
+    let message = |r: std::thread::Result<PathBuf>| -> String {
+        let e = r.expect_err("provisioning must fail");
+        e.downcast_ref::<String>().cloned().unwrap_or_default()
+    };
+    let no_python = message(std::panic::catch_unwind(|| {
+        ensure_venv_with(dir.path(), "/nonexistent/python3", &[])
+    }));
+    assert!(no_python.contains("-m venv` failed"), "{no_python}");
+    assert!(no_python.contains("MODELBUMP_TEST_PYTHON"), "{no_python}");
+    let no_index = message(std::panic::catch_unwind(|| {
+        ensure_venv_with(
+            dir.path(),
+            "python3",
+            &[
+                ("PIP_INDEX_URL", "http://127.0.0.1:9/simple"),
+                ("PIP_EXTRA_INDEX_URL", ""),
+                ("PIP_FIND_LINKS", ""),
+                ("PIP_CONFIG_FILE", "/dev/null"),
+                ("PIP_RETRIES", "0"),
+                ("PIP_TIMEOUT", "2"),
+            ],
+        )
+    }));
+    assert!(
+        no_index.contains("pip could not install mlflow[auth]==3.17.2"),
+        "{no_index}"
+    );
+    assert!(!dir.path().join("mlflow-3.17.2/.modelbump-ready").exists());
+    assert!(dir.path().join("mlflow-3.17.2.lock").exists());
 }
 
 /// The newest FINISHED run wins over newer RUNNING and FAILED ones; its MLflow 3 logged model (not a
