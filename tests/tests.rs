@@ -2,3 +2,4 @@
 //! MLflow server, real git repositories and remotes, a stand-in Argo CD).
 
 mod support;
+mod git;

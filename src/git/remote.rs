@@ -9,7 +9,7 @@
 //! on the remote tip, commit, push.
 
 use std::cell::RefCell;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use git2::{CredentialType, Oid};
@@ -203,10 +203,99 @@ impl GitRepo {
     }
 
     fn push_once(&self, request: &PushRequest<'_>) -> Result<(), Failure> {
+        let remote = self.find_remote(&request.remote).map_err(Failure::Fatal)?;
+        let url = push_url(&remote);
+        drop(remote);
+        let local = self.head_ref_name().map_err(Failure::Fatal)?;
+        match self.local_remote_path(&url) {
+            Some(path) => self.push_to_local(request, &url, &local, &path),
+            None => self.push_refspec(request, &format!("{local}:refs/heads/{}", request.branch)),
+        }
+    }
+
+    /// The folder of a remote on this file system (a path or a `file://` URL), `None` for network remotes.
+    fn local_remote_path(&self, url: &str) -> Option<PathBuf> {
+        if let Some(rest) = url.strip_prefix("file://") {
+            return Some(PathBuf::from(rest));
+        }
+        if url.contains("://")
+            || (url.contains(':') && !url.starts_with('/') && !url.starts_with('.'))
+        {
+            return None;
+        }
+        let path = PathBuf::from(url);
+        Some(if path.is_absolute() {
+            path
+        } else {
+            self.workdir.join(path)
+        })
+    }
+
+    /// Pushes to a repository on this file system with a compare-and-swap of the branch.
+    ///
+    /// libgit2's local transport overwrites the remote ref without checking its old value, so two
+    /// processes pushing at once could each "win" and one commit would be lost. The objects are therefore
+    /// pushed to a private temporary ref, and the branch is then moved from our commit's parent to our
+    /// commit under the ref's lock: if anyone moved it first, this is a lost race like any other.
+    fn push_to_local(
+        &self,
+        request: &PushRequest<'_>,
+        url: &str,
+        local: &str,
+        path: &Path,
+    ) -> Result<(), Failure> {
+        let ours = self
+            .repo
+            .refname_to_id(local)
+            .map_err(|e| Failure::Fatal(self.err("reading HEAD")(e)))?;
+        let parent = self
+            .repo
+            .find_commit(ours)
+            .and_then(|c| c.parent_id(0))
+            .map_err(|e| Failure::Fatal(self.err("reading the commit's parent")(e)))?;
+        let staging = staging_ref();
+        self.push_refspec(request, &format!("{local}:{staging}"))?;
+        let target = git2::Repository::open_bare(path).map_err(|e| {
+            Failure::Fatal(GitError::Git {
+                action: format!(
+                    "opening the remote {} ({})",
+                    request.remote,
+                    redact_url(url)
+                ),
+                repo: self.workdir.clone(),
+                message: e.message().to_string(),
+            })
+        })?;
+        let branch = format!("refs/heads/{}", request.branch);
+        let moved = target.reference_matching(&branch, ours, true, parent, "push (modelbump)");
+        if let Ok(mut staged) = target.find_reference(&staging) {
+            let _ = staged.delete();
+        }
+        match moved {
+            Ok(_) => {
+                let tracking = format!("refs/remotes/{}/{}", request.remote, request.branch);
+                let _ = self
+                    .repo
+                    .reference(&tracking, ours, true, "push (modelbump)");
+                Ok(())
+            }
+            Err(_) if target.find_reference(&branch).is_err() => {
+                Err(Failure::Fatal(GitError::NoRemoteBranch {
+                    remote: request.remote.clone(),
+                    url: redact_url(url),
+                    branch: request.branch.clone(),
+                }))
+            }
+            Err(e) => Err(Failure::Retry(format!(
+                "the branch moved ({})",
+                e.message()
+            ))),
+        }
+    }
+
+    fn push_refspec(&self, request: &PushRequest<'_>, refspec: &str) -> Result<(), Failure> {
         let mut remote = self.find_remote(&request.remote).map_err(Failure::Fatal)?;
         let url = push_url(&remote);
-        let local = self.head_ref_name().map_err(Failure::Fatal)?;
-        let refspec = format!("{local}:refs/heads/{}", request.branch);
         let auth = AuthState::new(&url, request.credentials);
         let statuses: RefCell<Vec<(String, String)>> = RefCell::new(Vec::new());
         let server: RefCell<String> = RefCell::new(String::new());
@@ -228,7 +317,7 @@ impl GitRepo {
         });
         let mut options = git2::PushOptions::new();
         options.remote_callbacks(callbacks);
-        let result = remote.push(&[&refspec], Some(&mut options));
+        let result = remote.push(&[refspec], Some(&mut options));
         drop(options);
         let token = request.credentials.token.as_ref();
         let server = scrub(&server.into_inner(), token);
@@ -254,6 +343,17 @@ impl GitRepo {
         }
         Ok(())
     }
+}
+
+/// A ref name no other push uses: the process, a per-process counter and the clock.
+fn staging_ref() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("refs/modelbump/push-{}-{n}-{nanos}", std::process::id())
 }
 
 /// The URL pushes go to: `pushurl` when set, else `url`.
