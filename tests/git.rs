@@ -43,6 +43,7 @@ fn set_uri(bytes: &[u8], name: &str, uri: &str) -> anyhow::Result<Rewritten> {
                         name: name.into(),
                         kind: "Model".into(),
                         file: "models.yaml".into(),
+                        line: 0,
                         old,
                         new: uri.into(),
                         provenance: None,
@@ -380,4 +381,311 @@ fn eight_writers_racing_on_one_file_all_land() {
         commits, "9",
         "one commit per writer on top of the initial one"
     );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The real binary: `set` / `commit` / `commit --push`.
+
+fn modelbump(fx: &Fixture, dir: &Path) -> assert_cmd::Command {
+    let mut cmd = crate::support::modelbump(&fx.home);
+    cmd.current_dir(dir);
+    cmd
+}
+
+fn set(fx: &Fixture, dir: &Path, name: &str, uri: &str) {
+    modelbump(fx, dir)
+        .args(["set", "models.yaml", name, uri])
+        .assert()
+        .success();
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn cli_commit_stages_only_model_uri_changes() {
+    let fx = Fixture::new(&[
+        ("models.yaml", &two_models_yaml()),
+        ("values.yaml", "replicas: 1\n"),
+    ]);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    write(&fx.work, "values.yaml", "replicas: 2\n");
+    write(
+        &fx.work,
+        "new.yaml",
+        &models_yaml(&[("gamma", "s3://g/1/")]),
+    );
+    let out = modelbump(&fx, &fx.work).arg("commit").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("1 model URI"), "{text}");
+    assert!(
+        text.contains("alpha (models.yaml): s3://models/alpha/1/ -> s3://models/alpha/2/"),
+        "{text}"
+    );
+    assert_eq!(
+        git(&fx.work, &["show", "--name-only", "--format=", "HEAD"]),
+        "models.yaml"
+    );
+    assert_eq!(
+        git(&fx.work, &["status", "--porcelain"]),
+        " M values.yaml\n?? new.yaml"
+    );
+    let message = git(&fx.work, &["log", "-1", "--format=%B"]);
+    assert_eq!(
+        message,
+        "update: model URIs of alpha\n\n- alpha (models.yaml): s3://models/alpha/1/ -> s3://models/alpha/2/"
+    );
+    assert_eq!(
+        git(&fx.work, &["log", "-1", "--format=%an <%ae>"]),
+        "Pipeline <pipeline@example.invalid>"
+    );
+}
+
+fn two_models_yaml() -> String {
+    models_yaml(&[
+        ("alpha", "s3://models/alpha/1/"),
+        ("beta", "s3://models/beta/1/"),
+    ])
+}
+
+#[test]
+fn cli_commit_refuses_a_target_file_with_other_edits() {
+    let fx = Fixture::new(&[
+        ("models.yaml", &two_models_yaml()),
+        (
+            "modelbump.yaml",
+            "targets:\n  - file: models.yaml\n    name: alpha\n    pinned: true\n",
+        ),
+    ]);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    let edited = read(&fx.work, "models.yaml").replace("# keep me", "# edited by hand");
+    write(&fx.work, "models.yaml", &edited);
+    let head = git(&fx.work, &["rev-parse", "HEAD"]);
+    let out = modelbump(&fx, &fx.work).arg("commit").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("models.yaml: it has edits besides model URI values"),
+        "{err}"
+    );
+    assert!(err.contains("git stash"), "{err}");
+    assert_eq!(git(&fx.work, &["rev-parse", "HEAD"]), head);
+}
+
+#[test]
+fn cli_nothing_to_commit_is_success_without_a_commit() {
+    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    let head = git(&fx.work, &["rev-parse", "HEAD"]);
+    let out = modelbump(&fx, &fx.work)
+        .args(["commit", "--push"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "nothing to commit\n");
+    assert_eq!(git(&fx.work, &["rev-parse", "HEAD"]), head);
+    assert_eq!(fx.remote_head(), head);
+    let json = modelbump(&fx, &fx.work)
+        .args(["commit", "-o", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["commit"], serde_json::Value::Null);
+    assert_eq!(report["pushed"], false);
+}
+
+#[test]
+fn cli_commit_without_an_identity_says_where_to_set_one() {
+    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    git(&fx.work, &["config", "--unset", "user.name"]);
+    git(&fx.work, &["config", "--unset", "user.email"]);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    let out = modelbump(&fx, &fx.work).arg("commit").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("set git.author"), "{}", stderr(&out));
+    // The environment is the next source.
+    let out = modelbump(&fx, &fx.work)
+        .arg("commit")
+        .env("GIT_AUTHOR_NAME", "CI")
+        .env("GIT_AUTHOR_EMAIL", "ci@example.invalid")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        git(&fx.work, &["log", "-1", "--format=%an <%ae> / %cn"]),
+        "CI <ci@example.invalid> / CI"
+    );
+}
+
+#[test]
+fn cli_commit_adds_provenance_trailers_from_the_last_apply_but_not_stale_ones() {
+    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    set(&fx, &fx.work, "beta", "s3://models/beta/2/");
+    let target = |name: &str, uri: &str, run: &str| modelbump::report::TargetReport {
+        file: "models.yaml".into(),
+        kind: "Model".into(),
+        name: name.into(),
+        line: 7,
+        status: modelbump::report::TargetStatus::Changed,
+        old_uri: None,
+        new_uri: Some(uri.into()),
+        run_id: Some(run.into()),
+        model_version: Some("7".into()),
+        model_id: None,
+        experiment_id: Some("29".into()),
+        reason: None,
+        warnings: Vec::new(),
+    };
+    let report = modelbump::report::Report {
+        // beta's record is stale: the working tree holds another value.
+        targets: vec![
+            target("alpha", "s3://models/alpha/2/", "run-a"),
+            target("beta", "s3://models/beta/9/", "run-b"),
+        ],
+        ..Default::default()
+    };
+    modelbump::git::record_applied(
+        &fx.work,
+        &report,
+        Some(&format!("https://bob:{CANARY}@mlflow.example.com/")),
+    )
+    .unwrap();
+    assert!(fx.work.join(".git/modelbump/last-apply.json").exists());
+    let out = modelbump(&fx, &fx.work)
+        .args(["commit", "-m", "deploy {count}: {models}"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let message = git(&fx.work, &["log", "-1", "--format=%B"]);
+    insta::assert_snapshot!(message, @r"
+    deploy 2: alpha, beta
+
+    - alpha (models.yaml): s3://models/alpha/1/ -> s3://models/alpha/2/
+    - beta (models.yaml): s3://models/beta/1/ -> s3://models/beta/2/
+
+    MLflow-Run-Id: run-a
+    MLflow-Model-Version: 7
+    MLflow-Experiment: 29
+    MLflow-Tracking-Uri: https://mlflow.example.com/
+    ");
+    assert_eq!(
+        git(
+            &fx.work,
+            &[
+                "log",
+                "-1",
+                "--format=%(trailers:key=MLflow-Run-Id,valueonly)"
+            ]
+        ),
+        "run-a"
+    );
+}
+
+#[test]
+fn cli_six_processes_pushing_different_targets_at_once_all_land() {
+    let names: Vec<String> = (0..6).map(|i| format!("model-{i}")).collect();
+    let models: Vec<(&str, &str)> = names
+        .iter()
+        .map(|n| (n.as_str(), "s3://models/v1/"))
+        .collect();
+    let fx = Fixture::new(&[("models.yaml", &models_yaml(&models))]);
+    let mut children = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let dir = fx.clone(&format!("pipeline-{i}"));
+        set(&fx, &dir, name, &format!("s3://models/{name}/v2/"));
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("modelbump"));
+        cmd.current_dir(&dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &fx.home)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("NO_COLOR", "1")
+            .env("MODELBUMP_LOG", "info")
+            .args(["commit", "--push"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        children.push((dir, cmd));
+    }
+    let running: Vec<_> = children
+        .iter_mut()
+        .map(|(_, cmd)| cmd.spawn().unwrap())
+        .collect();
+    let mut retried = 0;
+    for (child, (dir, _)) in running.into_iter().zip(&children) {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}: {}", dir.display(), stderr(&out));
+        if stderr(&out).contains("retrying on the fresh tip") {
+            retried += 1;
+        }
+        // Each pipeline's branch ends at what it pushed (or at the tip that already held its value).
+        let local = git(dir, &["rev-parse", "HEAD"]);
+        assert_eq!(
+            git(&fx.remote, &["merge-base", "--is-ancestor", &local, "main"]),
+            ""
+        );
+    }
+    let remote = fx.remote_file("models.yaml");
+    for name in &names {
+        assert!(
+            remote.contains(&format!("storageUri: s3://models/{name}/v2/")),
+            "{name} lost:\n{remote}"
+        );
+    }
+    assert_eq!(git(&fx.remote, &["rev-list", "--count", "main"]), "7");
+    eprintln!("{retried} of 6 pushes were retried");
+}
+
+#[test]
+fn cli_http_push_uses_the_token_and_never_shows_it() {
+    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    let server = HttpRemote::start(fx.tmp.path(), "ci-bot", CANARY);
+    use_http(&fx, &server, &fx.work);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    let out = modelbump(&fx, &fx.work)
+        .args(["-v", "commit", "--push"])
+        .env("MODELBUMP_GIT_TOKEN", CANARY)
+        .env("MODELBUMP_GIT_USERNAME", "ci-bot")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("pushed to origin main"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!all.contains(CANARY), "{all}");
+}
+
+#[test]
+fn cli_http_push_with_a_wrong_password_fails_fast_and_clearly() {
+    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    let server = HttpRemote::start(fx.tmp.path(), "x-access-token", "the-right-one");
+    use_http(&fx, &server, &fx.work);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    let started = Instant::now();
+    let out = modelbump(&fx, &fx.work)
+        .args(["-vv", "commit", "--push"])
+        .env("MODELBUMP_GIT_TOKEN", CANARY)
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("authentication to http://127.0.0.1:"), "{err}");
+    assert!(err.contains("MODELBUMP_GIT_TOKEN"), "{err}");
+    assert!(!format!("{}{err}", stdout(&out)).contains(CANARY), "{err}");
+    let refused = server
+        .unauthorized
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(refused <= 3, "{refused} requests were refused");
+    eprintln!("wrong password: exit 1 after {elapsed:?}, {refused} refused requests");
 }

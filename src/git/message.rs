@@ -35,8 +35,10 @@ pub struct ModelChange {
     pub name: String,
     /// The resource kind.
     pub kind: String,
-    /// The manifest, relative to the repo, `/`-separated.
+    /// The manifest, relative to the working tree, `/`-separated.
     pub file: String,
+    /// 1-based line of the value in the commit's base.
+    pub line: usize,
     /// The URI before.
     pub old: String,
     /// The URI after.
@@ -124,6 +126,7 @@ mod tests {
             name: name.into(),
             kind: "Model".into(),
             file: "k8s/models.yaml".into(),
+            line: 7,
             old: old.into(),
             new: new.into(),
             provenance: run.map(|r| Provenance {

@@ -551,7 +551,7 @@ impl GitRepo {
 }
 
 /// A path as git writes it in trees: `/`-separated.
-fn git_path(path: &Path) -> String {
+pub fn git_path(path: &Path) -> String {
     path.components()
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
