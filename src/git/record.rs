@@ -75,6 +75,39 @@ fn record_path(repo: &GitRepo) -> PathBuf {
     repo.git_dir().join(RECORD_DIR).join(RECORD_FILE)
 }
 
+impl AppliedRecord {
+    /// The changed targets of `report` (paths relative to `repo_dir`) with their provenance.
+    pub fn from_report(
+        repo: &GitRepo,
+        repo_dir: &Path,
+        report: &Report,
+        tracking_uri: Option<&str>,
+    ) -> Self {
+        let targets = report
+            .targets
+            .iter()
+            .filter(|t| t.status == TargetStatus::Changed)
+            .filter_map(|target| {
+                let new_uri = target.new_uri.clone()?;
+                let file = repo.relative(repo_dir, Path::new(&target.file))?;
+                Some(RecordedTarget {
+                    file: super::git_path(&file),
+                    kind: target.kind.clone(),
+                    name: target.name.clone(),
+                    new_uri,
+                    run_id: target.run_id.clone(),
+                    model_version: target.model_version.clone(),
+                    experiment_id: target.experiment_id.clone(),
+                })
+            })
+            .collect();
+        Self {
+            tracking_uri: tracking_uri.map(crate::secret::redact_url),
+            targets,
+        }
+    }
+}
+
 /// Records what an `apply` (or `run`) wrote in `repo_dir`: the changed targets of `report` with their
 /// provenance. Entries for other models are kept; a folder that is not a git checkout records nothing.
 pub fn record_applied(
@@ -85,40 +118,20 @@ pub fn record_applied(
     let Ok(repo) = GitRepo::discover(repo_dir) else {
         return Ok(());
     };
-    let mut record = load_applied(&repo);
-    let mut fresh = Vec::new();
-    for target in report
-        .targets
-        .iter()
-        .filter(|t| t.status == TargetStatus::Changed)
-    {
-        let (Some(new_uri), Some(file)) = (
-            &target.new_uri,
-            repo.relative(repo_dir, Path::new(&target.file)),
-        ) else {
-            continue;
-        };
-        fresh.push(RecordedTarget {
-            file: super::git_path(&file),
-            kind: target.kind.clone(),
-            name: target.name.clone(),
-            new_uri: new_uri.clone(),
-            run_id: target.run_id.clone(),
-            model_version: target.model_version.clone(),
-            experiment_id: target.experiment_id.clone(),
-        });
-    }
-    if fresh.is_empty() {
+    let fresh = AppliedRecord::from_report(&repo, repo_dir, report, tracking_uri);
+    if fresh.targets.is_empty() {
         return Ok(());
     }
+    let mut record = load_applied(&repo);
     record.targets.retain(|old| {
         !fresh
+            .targets
             .iter()
             .any(|new| new.file == old.file && new.name == old.name)
     });
-    record.targets.extend(fresh);
-    if let Some(uri) = tracking_uri {
-        record.tracking_uri = Some(crate::secret::redact_url(uri));
+    record.targets.extend(fresh.targets);
+    if fresh.tracking_uri.is_some() {
+        record.tracking_uri = fresh.tracking_uri;
     }
     write(&repo, &record)
 }
