@@ -689,3 +689,68 @@ fn cli_http_push_with_a_wrong_password_fails_fast_and_clearly() {
     assert!(refused <= 3, "{refused} requests were refused");
     eprintln!("wrong password: exit 1 after {elapsed:?}, {refused} refused requests");
 }
+
+#[test]
+fn cli_a_process_killed_while_writing_leaves_each_file_old_or_new() {
+    // A large manifest, so that the write takes long enough to be interrupted at different points.
+    let padding: String = (0..20_000)
+        .map(|i| format!("# padding line {i}\n"))
+        .collect();
+    let old = format!("{}{padding}", two_models_yaml());
+    let fx = Fixture::new(&[("models.yaml", &old)]);
+    let bin = assert_cmd::cargo::cargo_bin("modelbump");
+    // How long one uninterrupted write takes here and now; the kills are spread over that time.
+    let started = Instant::now();
+    set(&fx, &fx.work, "beta", "s3://models/beta/2/");
+    let full = started.elapsed();
+    let mut seen_new = false;
+    let mut seen_old = false;
+    for round in 0..16u32 {
+        let before = read(&fx.work, "models.yaml");
+        let uri = format!("s3://models/alpha/{round}/");
+        let mut child = std::process::Command::new(&bin)
+            .current_dir(&fx.work)
+            .env_clear()
+            .env("HOME", &fx.home)
+            .env("MODELBUMP_LOG", "off")
+            .args(["set", "models.yaml", "alpha", &uri])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(full * round / 14);
+        let _ = child.kill();
+        let _ = child.wait();
+        let after = read(&fx.work, "models.yaml");
+        let expected_new = before.replacen(
+            &format!(
+                "storageUri: {}",
+                before
+                    .split("storageUri: ")
+                    .nth(1)
+                    .unwrap()
+                    .lines()
+                    .next()
+                    .unwrap()
+            ),
+            &format!("storageUri: {uri}"),
+            1,
+        );
+        if after == before {
+            seen_old = true;
+        } else {
+            assert_eq!(after, expected_new, "round {round}: a mix of old and new");
+            seen_new = true;
+        }
+    }
+    let leftovers: Vec<String> = std::fs::read_dir(&fx.work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(".modelbump-"))
+        .collect();
+    eprintln!(
+        "killed writers left the old file: {seen_old}, the new file: {seen_new}; temporary files left: {}",
+        leftovers.len()
+    );
+    assert!(seen_old || seen_new);
+}
