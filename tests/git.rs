@@ -754,3 +754,31 @@ fn cli_a_process_killed_while_writing_leaves_each_file_old_or_new() {
     );
     assert!(seen_old || seen_new);
 }
+
+/// Regression: an unrelated file changed in the same second as git's last index write (same size, so only
+/// git's racy-entry check notices) must still show as modified after modelbump rewrites the index a
+/// second later. libgit2 compares nanoseconds where git compares seconds, and did not smudge the entry.
+#[test]
+fn cli_commit_keeps_a_racily_clean_unrelated_change_visible() {
+    let fx = Fixture::new(&[("models.yaml", &two_models_yaml()), ("values.yaml", "replicas: 1\n")]);
+    write(&fx.work, "values.yaml", "replicas: 2\n");
+    let index_mtime = std::fs::metadata(fx.work.join(".git/index"))
+        .unwrap()
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // The change happens late in the second of the index write, as a fast script would make it.
+    let stamp = format!("@{index_mtime}.999999999");
+    let touched = std::process::Command::new("touch")
+        .args(["-d", &stamp, "values.yaml"])
+        .current_dir(&fx.work)
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    modelbump(&fx, &fx.work).arg("commit").assert().success();
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), " M values.yaml");
+}

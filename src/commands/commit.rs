@@ -36,7 +36,8 @@ pub const DEFAULT_PUSH_ATTEMPTS: u32 = 5;
 ///
 /// Examples:
 ///   modelbump apply && modelbump commit --push
-///   modelbump set k8s/model.yaml baseline-predictor s3://bucket/m-1/ && modelbump commit --push -m "rollback: baseline"
+///   modelbump set k8s/model.yaml baseline-predictor s3://bucket/m-1/
+///   modelbump commit --push -m "rollback: baseline-predictor to m-1"
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub struct CommitArgs {

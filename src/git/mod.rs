@@ -490,13 +490,58 @@ impl GitRepo {
         self.repo
             .reference_matching(&branch_ref, to, true, from, "modelbump: commit")
             .map_err(self.err(format!("moving {branch_ref}")))?;
+        let stamp = self.index_stamp();
         let mut index = self.repo.index().map_err(self.err("reading the index"))?;
         for file in files {
             index
                 .add_path(file)
                 .map_err(self.err(format!("staging {}", file.display())))?;
         }
+        self.smudge_racy_entries(&mut index, stamp)?;
         index.write().map_err(self.err("writing the index"))?;
+        Ok(())
+    }
+
+    /// The second in which the index file was last written, before we rewrite it.
+    fn index_stamp(&self) -> Option<u64> {
+        let modified = std::fs::metadata(self.repo.path().join("index"))
+            .ok()?
+            .modified()
+            .ok()?;
+        Some(
+            modified
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_secs(),
+        )
+    }
+
+    /// Marks the entries git would consider "racily clean" so that git re-reads their content.
+    ///
+    /// git trusts an entry's cached stat data unless the entry is as new as the index file, compared in
+    /// whole seconds; libgit2 compares nanoseconds when it rewrites the index and so does not smudge an
+    /// entry whose file changed (to the same size) later in the same second as the previous index write.
+    /// After our rewrite, the index is a second newer and git would report such a file as unmodified.
+    /// Zeroing the cached size, as git itself does, makes the next `git status` compare the content.
+    fn smudge_racy_entries(
+        &self,
+        index: &mut git2::Index,
+        stamp: Option<u64>,
+    ) -> Result<(), GitError> {
+        let Some(stamp) = stamp else {
+            return Ok(());
+        };
+        let racy: Vec<git2::IndexEntry> = index
+            .iter()
+            .filter(|e| {
+                e.file_size != 0 && u64::try_from(e.mtime.seconds()).is_ok_and(|s| s >= stamp)
+            })
+            .filter(|e| (e.flags >> 12) & 0x3 == 0)
+            .collect();
+        for mut entry in racy {
+            entry.file_size = 0;
+            index.add(&entry).map_err(self.err("updating the index"))?;
+        }
         Ok(())
     }
 
@@ -512,6 +557,7 @@ impl GitRepo {
             .repo
             .find_commit(to)
             .map_err(self.err("reading the remote tip"))?;
+        let stamp = self.index_stamp();
         let mut checkout = git2::build::CheckoutBuilder::new();
         checkout.safe();
         // The baseline of a checkout is HEAD's tree: only files that differ between HEAD and `to` are
@@ -532,6 +578,10 @@ impl GitRepo {
                 "modelbump: move to the remote tip",
             )
             .map_err(self.err(format!("moving {branch_ref}")))?;
+        // The checkout rewrote the index: keep git's racy-entry check working (see smudge_racy_entries).
+        let mut index = self.repo.index().map_err(self.err("reading the index"))?;
+        self.smudge_racy_entries(&mut index, stamp)?;
+        index.write().map_err(self.err("writing the index"))?;
         Ok(())
     }
 

@@ -235,8 +235,9 @@ impl GitRepo {
     ///
     /// libgit2's local transport overwrites the remote ref without checking its old value, so two
     /// processes pushing at once could each "win" and one commit would be lost. The objects are therefore
-    /// pushed to a private temporary ref, and the branch is then moved from our commit's parent to our
-    /// commit under the ref's lock: if anyone moved it first, this is a lost race like any other.
+    /// written into the remote's object database as a pack, and the branch is then moved from our commit's
+    /// parent to our commit under the ref's lock: if anyone moved it first, this is a lost race like any
+    /// other. No temporary ref is created, so concurrent pushers never see each other's half-done work.
     fn push_to_local(
         &self,
         request: &PushRequest<'_>,
@@ -244,47 +245,79 @@ impl GitRepo {
         local: &str,
         path: &Path,
     ) -> Result<(), Failure> {
+        let fatal = |action: &str| {
+            let action = action.to_string();
+            move |e: git2::Error| {
+                Failure::Fatal(GitError::Git {
+                    action: format!("{action} ({} at {})", request.remote, redact_url(url)),
+                    repo: self.workdir.clone(),
+                    message: e.message().to_string(),
+                })
+            }
+        };
         let ours = self
             .repo
             .refname_to_id(local)
-            .map_err(|e| Failure::Fatal(self.err("reading HEAD")(e)))?;
+            .map_err(fatal("reading HEAD"))?;
         let parent = self
             .repo
             .find_commit(ours)
             .and_then(|c| c.parent_id(0))
-            .map_err(|e| Failure::Fatal(self.err("reading the commit's parent")(e)))?;
-        let staging = staging_ref();
-        self.push_refspec(request, &format!("{local}:{staging}"))?;
-        let target = git2::Repository::open_bare(path).map_err(|e| {
-            Failure::Fatal(GitError::Git {
-                action: format!(
-                    "opening the remote {} ({})",
-                    request.remote,
-                    redact_url(url)
-                ),
-                repo: self.workdir.clone(),
-                message: e.message().to_string(),
-            })
-        })?;
+            .map_err(fatal("reading the commit's parent"))?;
+        let target = git2::Repository::open_bare(path).map_err(fatal("opening the remote"))?;
         let branch = format!("refs/heads/{}", request.branch);
-        let moved = target.reference_matching(&branch, ours, true, parent, "push (modelbump)");
-        if let Ok(mut staged) = target.find_reference(&staging) {
-            let _ = staged.delete();
+        let Ok(tip) = target.refname_to_id(&branch) else {
+            return Err(Failure::Fatal(GitError::NoRemoteBranch {
+                remote: request.remote.clone(),
+                url: redact_url(url),
+                branch: request.branch.clone(),
+            }));
+        };
+        if tip != parent {
+            return Err(Failure::Retry("the branch moved (fetch first)".into()));
         }
-        match moved {
+        let mut walk = self
+            .repo
+            .revwalk()
+            .map_err(fatal("listing the commits to push"))?;
+        walk.push(ours)
+            .map_err(fatal("listing the commits to push"))?;
+        walk.hide(tip)
+            .map_err(fatal("listing the commits to push"))?;
+        let mut pack = self
+            .repo
+            .packbuilder()
+            .map_err(fatal("packing the commits"))?;
+        pack.insert_walk(&mut walk)
+            .map_err(fatal("packing the commits"))?;
+        let odb = target
+            .odb()
+            .map_err(fatal("opening the remote's objects"))?;
+        let mut writer = odb.packwriter().map_err(fatal("writing the pack"))?;
+        let mut io_error = None;
+        pack.foreach(
+            |chunk| match std::io::Write::write_all(&mut writer, chunk) {
+                Ok(()) => true,
+                Err(e) => {
+                    io_error = Some(e);
+                    false
+                }
+            },
+        )
+        .map_err(fatal("writing the pack"))?;
+        if let Some(e) = io_error {
+            return Err(fatal("writing the pack")(git2::Error::from_str(
+                &e.to_string(),
+            )));
+        }
+        writer.commit().map_err(fatal("writing the pack"))?;
+        match target.reference_matching(&branch, ours, true, parent, "push (modelbump)") {
             Ok(_) => {
                 let tracking = format!("refs/remotes/{}/{}", request.remote, request.branch);
                 let _ = self
                     .repo
                     .reference(&tracking, ours, true, "push (modelbump)");
                 Ok(())
-            }
-            Err(_) if target.find_reference(&branch).is_err() => {
-                Err(Failure::Fatal(GitError::NoRemoteBranch {
-                    remote: request.remote.clone(),
-                    url: redact_url(url),
-                    branch: request.branch.clone(),
-                }))
             }
             Err(e) => Err(Failure::Retry(format!(
                 "the branch moved ({})",
@@ -343,17 +376,6 @@ impl GitRepo {
         }
         Ok(())
     }
-}
-
-/// A ref name no other push uses: the process, a per-process counter and the clock.
-fn staging_ref() -> String {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("refs/modelbump/push-{}-{n}-{nanos}", std::process::id())
 }
 
 /// The URL pushes go to: `pushurl` when set, else `url`.
