@@ -3,5 +3,6 @@
 
 mod cli;
 mod editor;
+mod mlflow;
 mod support;
 mod git;
