@@ -5,3 +5,4 @@ mod cli;
 mod editor;
 mod mlflow;
 mod support;
+mod git;

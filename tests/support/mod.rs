@@ -42,4 +42,5 @@ pub fn modelbump(home: &std::path::Path) -> assert_cmd::Command {
     cmd
 }
 pub mod http_stub;
+pub mod git;
 pub mod mlflow;
