@@ -1,1 +1,827 @@
-//! (lands with its issue)
+//! Argo CD: have the applications that deploy the GitOps repo pick up a pushed commit now, and tell
+//! whether it came up Healthy.
+//!
+//! Two ways in, because pipelines have one or the other:
+//! - the REST API (`ARGOCD_SERVER` + `ARGOCD_AUTH_TOKEN`): refresh each app, sync it (naming the pushed
+//!   revision only where Argo CD accepts one), and with `--wait` wait with the completion rules of
+//!   `argocd app wait` (see [`app::judge`]) until it is Synced and Healthy at that revision;
+//! - a signed GitHub-style push event to `/api/webhook` ([`webhook`]), which needs no Argo CD account.
+//!
+//! Options are resolved here (flag > environment > config > default) into [`SyncOptions`], so the
+//! commands only pass their flags through. Every app is handled concurrently under one deadline
+//! (`--timeout`), and every app gets a line in the report, also when some fail: a pipeline wants to see
+//! which app is Degraded, not only that one is.
+
+pub mod app;
+pub mod client;
+pub mod webhook;
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use url::Url;
+
+use crate::commands::sync::ArgoCdArgs;
+use crate::http::{self, ClientOptions, RetryPolicy};
+use crate::report::SyncReport;
+use crate::secret::{SecretString, redact_url};
+use crate::settings::Settings;
+use app::{Application, Verdict};
+use client::{AppRef, Client, SyncRequest};
+use webhook::PushedCommit;
+
+/// How long `--wait` waits when neither `--timeout` nor `argocd.timeout` says.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Everything that can go wrong talking to Argo CD. Each variant names the server or app and says what
+/// to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgoCdError {
+    /// API mode without a server.
+    #[error(
+        "no Argo CD server: pass --server, set ARGOCD_SERVER or argocd.server in modelbump.yaml (or use --webhook URL)"
+    )]
+    NoServer,
+    /// API mode without a token.
+    #[error(
+        "no Argo CD token for {server}: set ARGOCD_AUTH_TOKEN to an API token of an account allowed to sync the apps (`argocd account generate-token`), or use --webhook URL"
+    )]
+    NoToken {
+        /// The server.
+        server: String,
+    },
+    /// API mode without an app.
+    #[error(
+        "no application to sync: pass --app NAME or list them in argocd.apps in modelbump.yaml"
+    )]
+    NoApps,
+    /// The server address does not parse.
+    #[error("invalid Argo CD server {server}: {message}")]
+    BadServer {
+        /// What was given (credentials removed).
+        server: String,
+        /// Why.
+        message: String,
+    },
+    /// The webhook URL does not parse.
+    #[error("invalid webhook URL {url}: {message}")]
+    BadWebhook {
+        /// What was given (credentials removed).
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// A duration does not parse.
+    #[error("invalid {what} {value:?}: {message} (write durations like 30s, 5m, 1h)")]
+    BadDuration {
+        /// Which setting.
+        what: &'static str,
+        /// What was given.
+        value: String,
+        /// Why.
+        message: String,
+    },
+    /// 401: no or a bad token.
+    #[error(
+        "Argo CD {server} refused the token (401 Unauthenticated: {message}): check ARGOCD_AUTH_TOKEN; tokens expire and are revoked with their account"
+    )]
+    Unauthenticated {
+        /// The server.
+        server: String,
+        /// Argo CD's message.
+        message: String,
+    },
+    /// 403: the account may not get or sync the app (also Argo CD's answer for an app that does not exist).
+    #[error(
+        "Argo CD {server} denied access to application {app} (403 PermissionDenied: {message}): check that the app exists and that the token's account has `get` and `sync` on it in the RBAC policy"
+    )]
+    PermissionDenied {
+        /// The server.
+        server: String,
+        /// The app.
+        app: String,
+        /// Argo CD's message.
+        message: String,
+    },
+    /// 404: no such app.
+    #[error(
+        "Argo CD {server} has no application {app} (404 NotFound: {message}): check the name in --app or argocd.apps, and its namespace"
+    )]
+    NotFound {
+        /// The server.
+        server: String,
+        /// The app.
+        app: String,
+        /// Argo CD's message.
+        message: String,
+    },
+    /// 400 "another operation is already in progress": waited out by the caller, never shown.
+    #[error("application {app}: another operation is already in progress")]
+    OperationInProgress {
+        /// The app.
+        app: String,
+    },
+    /// Any other error status.
+    #[error("Argo CD {server} answered HTTP {status} for application {app}: {message}")]
+    Api {
+        /// The server.
+        server: String,
+        /// The app.
+        app: String,
+        /// The HTTP status.
+        status: u16,
+        /// Argo CD's message.
+        message: String,
+    },
+    /// No connection.
+    #[error(
+        "cannot reach Argo CD {server} for application {app}: {message} (check ARGOCD_SERVER, --plaintext/--insecure and the network)"
+    )]
+    Unreachable {
+        /// The server.
+        server: String,
+        /// The app.
+        app: String,
+        /// Why.
+        message: String,
+    },
+    /// A success answer that is not an Application.
+    #[error(
+        "Argo CD {server} answered for application {app} with something that is not an Application: {message} (is the server an Argo CD API server?)"
+    )]
+    BadResponse {
+        /// The server.
+        server: String,
+        /// The app.
+        app: String,
+        /// Why.
+        message: String,
+    },
+    /// The app turned Degraded after syncing to the revision.
+    #[error(
+        "application {app} is Degraded at revision {revision}{}",
+        detail(message)
+    )]
+    Degraded {
+        /// The app.
+        app: String,
+        /// The revision.
+        revision: String,
+        /// Argo CD's message, if any.
+        message: String,
+    },
+    /// The sync operation ended Failed or Error.
+    #[error("the sync of application {app} ended {phase}{}", detail(message))]
+    OperationFailed {
+        /// The app.
+        app: String,
+        /// `Failed` or `Error`.
+        phase: String,
+        /// Argo CD's message.
+        message: String,
+    },
+    /// `--timeout` passed.
+    #[error(
+        "timed out after {timeout} waiting for application {app} to be Synced and Healthy at {revision} (last seen: sync {sync}, health {health}{}); raise --timeout or look at the app in Argo CD",
+        phase.as_deref().map(|p| format!(", operation {p}")).unwrap_or_default()
+    )]
+    Timeout {
+        /// The app.
+        app: String,
+        /// The timeout, as written.
+        timeout: String,
+        /// The revision waited for.
+        revision: String,
+        /// The last sync status seen.
+        sync: String,
+        /// The last health status seen.
+        health: String,
+        /// The last operation phase seen.
+        phase: Option<String>,
+    },
+    /// The webhook could not be delivered.
+    #[error("cannot deliver the push event to {url}: {message}")]
+    WebhookUnreachable {
+        /// The URL (credentials removed).
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// The webhook answered an error.
+    #[error(
+        "the webhook {url} answered HTTP {status}: {message}{}",
+        if *signed { " (check that MODELBUMP_WEBHOOK_SECRET equals webhook.github.secret in argocd-secret)" } else { " (the event was not signed: set MODELBUMP_WEBHOOK_SECRET if Argo CD has webhook.github.secret)" }
+    )]
+    WebhookRejected {
+        /// The URL (credentials removed).
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+        /// Whether the event carried a signature.
+        signed: bool,
+    },
+    /// The webhook needs the repository's web URL and the remote has none.
+    #[error(
+        "the webhook needs the repository's web URL, and the remote {remote} is not a hosted repository (use an https or ssh remote, or the API mode)"
+    )]
+    NoRepositoryUrl {
+        /// The remote (credentials removed).
+        remote: String,
+    },
+    /// The webhook needs the branch.
+    #[error(
+        "cannot tell which branch was pushed (HEAD is detached): set git.branch in modelbump.yaml or MODELBUMP_GIT_BRANCH"
+    )]
+    NoBranch,
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Client(#[from] http::ClientError),
+}
+
+fn detail(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
+    }
+}
+
+/// The Argo CD settings, resolved once (flag > environment > config > default).
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// The apps to sync.
+    pub apps: Vec<AppRef>,
+    /// The API server, if any.
+    pub server: Option<Url>,
+    /// `ARGOCD_AUTH_TOKEN`.
+    pub token: Option<SecretString>,
+    /// Wait for Synced and Healthy.
+    pub wait: bool,
+    /// The deadline of the whole sync, as given.
+    pub timeout: Duration,
+    /// The pause between two looks at an app.
+    pub poll_interval: Duration,
+    /// TLS options of the HTTP client.
+    pub client: ClientOptions,
+    /// Webhook mode: where to post the push event.
+    pub webhook: Option<Url>,
+    /// `MODELBUMP_WEBHOOK_SECRET`.
+    pub webhook_secret: Option<SecretString>,
+}
+
+impl SyncOptions {
+    /// Resolves the Argo CD options from the flags, the environment and the config.
+    pub fn resolve(settings: &Settings, args: &ArgoCdArgs) -> Result<Self, ArgoCdError> {
+        let config = &settings.config.argocd;
+        let env = &settings.env;
+        let app_namespace = args
+            .app_namespace
+            .clone()
+            .or_else(|| config.app_namespace.clone());
+        let names = if args.apps.is_empty() {
+            config.apps.clone()
+        } else {
+            args.apps.clone()
+        };
+        let apps = names
+            .iter()
+            .filter(|n| !n.trim().is_empty())
+            .map(|n| AppRef::parse(n.trim(), app_namespace.as_deref()))
+            .collect();
+        let plaintext = args.plaintext || config.plaintext.unwrap_or(false);
+        let server = args
+            .server
+            .clone()
+            .or_else(|| config.server.clone())
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| client::server_url(&s, plaintext))
+            .transpose()?;
+        let timeout = match args.timeout.as_deref().or(config.timeout.as_deref()) {
+            Some(text) => parse_duration("--timeout", text)?,
+            None => DEFAULT_TIMEOUT,
+        };
+        let poll_interval = match env.get("MODELBUMP_SYNC_POLL_INTERVAL") {
+            Some(text) => parse_duration("MODELBUMP_SYNC_POLL_INTERVAL", text)?,
+            None => client::DEFAULT_POLL_INTERVAL,
+        };
+        let ca_cert = args.ca_cert.clone().or_else(|| {
+            config.ca_cert.as_ref().map(|p| {
+                if p.is_absolute() {
+                    p.clone()
+                } else {
+                    settings.repo.join(p)
+                }
+            })
+        });
+        let webhook = args
+            .webhook
+            .clone()
+            .or_else(|| config.webhook.clone())
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| webhook_url(&s))
+            .transpose()?;
+        Ok(Self {
+            apps,
+            server,
+            token: env.get("ARGOCD_AUTH_TOKEN").map(SecretString::from),
+            wait: args.wait,
+            timeout,
+            poll_interval,
+            client: ClientOptions {
+                ca_cert,
+                insecure: args.insecure || config.insecure.unwrap_or(false),
+                ..ClientOptions::default()
+            },
+            webhook,
+            webhook_secret: env.get("MODELBUMP_WEBHOOK_SECRET").map(SecretString::from),
+        })
+    }
+
+    /// True when Argo CD is configured at all (a server, a webhook or an app), which is when `run` ends
+    /// with a sync.
+    pub fn is_configured(&self) -> bool {
+        self.server.is_some() || self.webhook.is_some() || !self.apps.is_empty()
+    }
+}
+
+fn parse_duration(what: &'static str, text: &str) -> Result<Duration, ArgoCdError> {
+    humantime::parse_duration(text.trim()).map_err(|e| ArgoCdError::BadDuration {
+        what,
+        value: text.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// The webhook URL; a bare server address gets Argo CD's `/api/webhook` path.
+fn webhook_url(text: &str) -> Result<Url, ArgoCdError> {
+    let mut url = Url::parse(text.trim()).map_err(|e| ArgoCdError::BadWebhook {
+        url: redact_url(text),
+        message: format!("{e} (expected https://host/api/webhook)"),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ArgoCdError::BadWebhook {
+            url: redact_url(text),
+            message: "expected an http(s):// URL".into(),
+        });
+    }
+    if url.path() == "/" || url.path().is_empty() {
+        url.set_path("/api/webhook");
+    }
+    Ok(url)
+}
+
+/// What was pushed: the input of a sync.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    /// The commit to sync to (a full SHA), or what `--revision` named.
+    pub revision: String,
+    /// The branch it was pushed to, when known.
+    pub branch: Option<String>,
+    /// Its first parent (the zero id for a root commit).
+    pub before: String,
+    /// Its message.
+    pub message: String,
+    /// Its commit time, RFC 3339.
+    pub timestamp: String,
+    /// The files it changed.
+    pub changed_files: Vec<String>,
+    /// The URL of the remote it was pushed to.
+    pub remote_url: Option<String>,
+}
+
+impl Pushed {
+    /// Reads the commit `revision` (default HEAD) of the repository at `settings.repo`, the branch, and
+    /// the URL of the push remote (`git.remote`, `MODELBUMP_GIT_REMOTE`, else `origin`).
+    pub fn from_repo(settings: &Settings, revision: Option<&str>) -> anyhow::Result<Self> {
+        let repo = git2::Repository::discover(&settings.repo).with_context(|| {
+            format!(
+                "`sync` needs a git checkout to know the pushed commit; {} is not one (or pass --revision)",
+                settings.repo.display()
+            )
+        })?;
+        let commit = match revision {
+            None => repo
+                .head()
+                .and_then(|h| h.peel_to_commit())
+                .context("cannot read the commit HEAD points at")?,
+            Some(rev) => match repo.revparse_single(rev).and_then(|o| o.peel_to_commit()) {
+                Ok(commit) => commit,
+                // A revision the local clone does not have (a remote branch, a tag on the server) is
+                // passed to Argo CD as written.
+                Err(_) => {
+                    return Ok(Self {
+                        revision: rev.to_string(),
+                        branch: branch_of(settings, &repo),
+                        before: webhook::ZERO_SHA.to_string(),
+                        message: String::new(),
+                        timestamp: now_rfc3339(),
+                        changed_files: Vec::new(),
+                        remote_url: remote_url(settings, &repo),
+                    });
+                }
+            },
+        };
+        // A branch or tag name stays a name: Argo CD resolves it on its side.
+        let revision = match revision {
+            Some(rev) if !app::is_full_sha(rev) && !looks_like_sha_prefix(rev) => rev.to_string(),
+            _ => commit.id().to_string(),
+        };
+        let parent = commit.parent(0).ok();
+        let before = parent
+            .as_ref()
+            .map(|p| p.id().to_string())
+            .unwrap_or_else(|| webhook::ZERO_SHA.to_string());
+        let changed_files = changed_files(&repo, &commit, parent.as_ref()).unwrap_or_default();
+        let time = std::time::UNIX_EPOCH
+            + Duration::from_secs(u64::try_from(commit.time().seconds()).unwrap_or(0));
+        Ok(Self {
+            revision,
+            branch: branch_of(settings, &repo),
+            before,
+            message: commit.message().unwrap_or_default().to_string(),
+            timestamp: humantime::format_rfc3339_seconds(time).to_string(),
+            changed_files,
+            remote_url: remote_url(settings, &repo),
+        })
+    }
+}
+
+fn looks_like_sha_prefix(text: &str) -> bool {
+    text.len() >= 7 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+fn branch_of(settings: &Settings, repo: &git2::Repository) -> Option<String> {
+    if let Some(branch) = settings
+        .config
+        .git
+        .branch
+        .clone()
+        .or_else(|| settings.env.get("MODELBUMP_GIT_BRANCH").map(str::to_string))
+    {
+        return Some(branch);
+    }
+    let head = repo.head().ok()?;
+    if head.is_branch() {
+        return head.shorthand().ok().map(str::to_string);
+    }
+    None
+}
+
+fn remote_url(settings: &Settings, repo: &git2::Repository) -> Option<String> {
+    let name = settings
+        .config
+        .git
+        .remote
+        .clone()
+        .or_else(|| settings.env.get("MODELBUMP_GIT_REMOTE").map(str::to_string))
+        .unwrap_or_else(|| "origin".to_string());
+    let remote = repo.find_remote(&name).ok()?;
+    remote.url().ok().map(str::to_string)
+}
+
+fn changed_files(
+    repo: &git2::Repository,
+    commit: &git2::Commit<'_>,
+    parent: Option<&git2::Commit<'_>>,
+) -> Result<Vec<String>, git2::Error> {
+    let new_tree = commit.tree()?;
+    let old_tree = parent.map(|p| p.tree()).transpose()?;
+    let diff = repo.diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)?;
+    Ok(diff
+        .deltas()
+        .filter_map(|d| d.new_file().path().or_else(|| d.old_file().path()))
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .collect())
+}
+
+/// The sync failed for at least one app; `reports` still has a line for every app.
+#[derive(Debug)]
+pub struct SyncFailed {
+    /// One line per app, the failed ones included.
+    pub reports: Vec<SyncReport>,
+    /// What went wrong, one per failed app (or one for the whole sync).
+    pub errors: Vec<ArgoCdError>,
+}
+
+impl std::fmt::Display for SyncFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.errors.as_slice() {
+            [one] => write!(f, "{one}"),
+            many => {
+                write!(f, "{} applications failed to sync", many.len())?;
+                for err in many {
+                    write!(f, "\n  - {err}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for SyncFailed {}
+
+impl From<ArgoCdError> for SyncFailed {
+    fn from(err: ArgoCdError) -> Self {
+        Self {
+            reports: Vec::new(),
+            errors: vec![err],
+        }
+    }
+}
+
+/// What `run` calls after a push: sync the configured apps to `revision`, announcing `changed_files`
+/// (webhook mode) for the repository at `remote_url`.
+///
+/// On failure the error is a [`SyncFailed`] (reach it with `err.downcast_ref::<SyncFailed>()`) whose
+/// `reports` still describe every app, for the report's `sync` field.
+pub async fn sync_after_push(
+    settings: &Settings,
+    args: &ArgoCdArgs,
+    revision: &str,
+    changed_files: &[String],
+    remote_url: &str,
+) -> anyhow::Result<Vec<SyncReport>> {
+    let options = SyncOptions::resolve(settings, args)?;
+    let mut pushed = Pushed::from_repo(settings, Some(revision))?;
+    pushed.changed_files = changed_files.to_vec();
+    pushed.remote_url = Some(remote_url.to_string());
+    Ok(sync(&options, &pushed).await?)
+}
+
+/// Syncs every configured app to `pushed` (API or webhook mode), waiting when asked.
+pub async fn sync(options: &SyncOptions, pushed: &Pushed) -> Result<Vec<SyncReport>, SyncFailed> {
+    let deadline = Instant::now() + options.timeout;
+    let http = http::build_client(&options.client).map_err(ArgoCdError::from)?;
+    let retry = RetryPolicy::default();
+    let api = || -> Result<Client, ArgoCdError> {
+        let server = options.server.clone().ok_or(ArgoCdError::NoServer)?;
+        let token = options.token.clone().ok_or_else(|| ArgoCdError::NoToken {
+            server: redact_url(server.as_str()),
+        })?;
+        Ok(Client::new(http.clone(), server, token, retry.clone()))
+    };
+    if let Some(url) = &options.webhook {
+        // Check what waiting needs before anything is sent.
+        let waiter = if options.wait {
+            if options.apps.is_empty() {
+                return Err(ArgoCdError::NoApps.into());
+            }
+            Some(api()?)
+        } else {
+            None
+        };
+        let commit = pushed_commit(pushed)?;
+        webhook::send(&http, &retry, url, &commit, options.webhook_secret.as_ref()).await?;
+        tracing::info!(url = %redact_url(url.as_str()), revision = %pushed.revision, "push event delivered");
+        return match waiter {
+            Some(client) => {
+                sync_apps(&client, options, &pushed.revision, deadline, Mode::WaitOnly).await
+            }
+            None => Ok(webhook_reports(options, url)),
+        };
+    }
+    if options.apps.is_empty() {
+        return Err(ArgoCdError::NoApps.into());
+    }
+    let client = api()?;
+    sync_apps(&client, options, &pushed.revision, deadline, Mode::Sync).await
+}
+
+fn pushed_commit(pushed: &Pushed) -> Result<PushedCommit, ArgoCdError> {
+    let remote = pushed.remote_url.clone().unwrap_or_default();
+    let html_url = webhook::html_url(&remote).ok_or_else(|| ArgoCdError::NoRepositoryUrl {
+        remote: redact_url(&remote),
+    })?;
+    Ok(PushedCommit {
+        html_url,
+        branch: pushed.branch.clone().ok_or(ArgoCdError::NoBranch)?,
+        before: pushed.before.clone(),
+        after: pushed.revision.clone(),
+        message: pushed.message.clone(),
+        timestamp: pushed.timestamp.clone(),
+        modified: pushed.changed_files.clone(),
+    })
+}
+
+fn webhook_reports(options: &SyncOptions, url: &Url) -> Vec<SyncReport> {
+    let message = format!(
+        "push event delivered to {}; Argo CD refreshes the apps that watch the repository, and those with automated sync sync",
+        redact_url(url.as_str())
+    );
+    let apps: Vec<String> = if options.apps.is_empty() {
+        vec!["*".to_string()]
+    } else {
+        options.apps.iter().map(ToString::to_string).collect()
+    };
+    apps.into_iter()
+        .map(|app| SyncReport {
+            app,
+            mode: "webhook".into(),
+            sync_status: None,
+            health_status: None,
+            revision: None,
+            operation_phase: None,
+            message: Some(message.clone()),
+        })
+        .collect()
+}
+
+/// Whether `sync_apps` asks for a sync or only waits (after a webhook).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Sync,
+    WaitOnly,
+}
+
+async fn sync_apps(
+    client: &Client,
+    options: &SyncOptions,
+    revision: &str,
+    deadline: Instant,
+    mode: Mode,
+) -> Result<Vec<SyncReport>, SyncFailed> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, app) in options.apps.iter().enumerate() {
+        let job = AppJob {
+            client: client.clone(),
+            app: app.clone(),
+            revision: revision.to_string(),
+            wait: options.wait || mode == Mode::WaitOnly,
+            mode,
+            deadline: deadline.into(),
+            timeout: humantime::format_duration(options.timeout).to_string(),
+            interval: options.poll_interval,
+        };
+        tasks.spawn(async move { (index, job.run().await) });
+    }
+    let mut results = Vec::with_capacity(options.apps.len());
+    while let Some(joined) = tasks.join_next().await {
+        results.push(joined.expect("a sync task does not panic"));
+    }
+    results.sort_by_key(|(index, _)| *index);
+    let mut reports = Vec::with_capacity(results.len());
+    let mut errors = Vec::new();
+    for (_, (report, result)) in results {
+        reports.push(report);
+        if let Err(err) = result {
+            errors.push(err);
+        }
+    }
+    if errors.is_empty() {
+        Ok(reports)
+    } else {
+        Err(SyncFailed { reports, errors })
+    }
+}
+
+/// One app's sync: everything it needs, owned, so that apps run as concurrent tasks.
+struct AppJob {
+    client: Client,
+    app: AppRef,
+    revision: String,
+    wait: bool,
+    mode: Mode,
+    deadline: tokio::time::Instant,
+    timeout: String,
+    interval: Duration,
+}
+
+impl AppJob {
+    async fn run(self) -> (SyncReport, Result<(), ArgoCdError>) {
+        let mut last: Option<Application> = None;
+        let result = match tokio::time::timeout_at(self.deadline, self.drive(&mut last)).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(ArgoCdError::Timeout {
+                app: self.app.to_string(),
+                timeout: self.timeout.clone(),
+                revision: self.revision.clone(),
+                sync: last
+                    .as_ref()
+                    .map_or("Unknown", |a| a.sync_status())
+                    .to_string(),
+                health: last
+                    .as_ref()
+                    .map_or("Unknown", |a| a.health_status())
+                    .to_string(),
+                phase: last
+                    .as_ref()
+                    .and_then(|a| a.operation_phase())
+                    .map(str::to_string),
+            }),
+        };
+        let mut report = SyncReport {
+            app: self.app.to_string(),
+            mode: "api".into(),
+            sync_status: last.as_ref().map(|a| a.sync_status().to_string()),
+            health_status: last.as_ref().map(|a| a.health_status().to_string()),
+            revision: last.as_ref().and_then(|a| a.status.sync.revision.clone()),
+            operation_phase: last
+                .as_ref()
+                .and_then(|a| a.operation_phase())
+                .map(str::to_string),
+            message: last
+                .as_ref()
+                .and_then(|a| a.status.operation_state.as_ref())
+                .and_then(|s| s.message.clone())
+                .filter(|m| !m.is_empty()),
+        };
+        if let Err(err) = &result {
+            report.message = Some(err.to_string());
+        }
+        (report, result)
+    }
+
+    /// Refresh, sync (waiting out another operation), then wait when asked. `last` always holds the
+    /// latest look at the app, for the report and the timeout message.
+    async fn drive(&self, last: &mut Option<Application>) -> Result<(), ArgoCdError> {
+        let app = self.client.get(&self.app, true).await?;
+        tracing::debug!(app = %self.app, sync = app.sync_status(), health = app.health_status(), "refreshed");
+        *last = Some(app);
+        let own_operation = match self.mode {
+            Mode::WaitOnly => false,
+            Mode::Sync => self.request_sync(last).await?,
+        };
+        if !self.wait {
+            return Ok(());
+        }
+        let revision = Some(self.revision.as_str());
+        loop {
+            let current = last.as_ref().expect("set above");
+            match app::judge(current, revision, own_operation) {
+                Verdict::Done => {
+                    tracing::info!(app = %self.app, "Synced and Healthy");
+                    return Ok(());
+                }
+                Verdict::Degraded => {
+                    return Err(ArgoCdError::Degraded {
+                        app: self.app.to_string(),
+                        revision: self.revision.clone(),
+                        message: current.status.health.message.clone().unwrap_or_default(),
+                    });
+                }
+                Verdict::OperationFailed { phase, message } => {
+                    return Err(ArgoCdError::OperationFailed {
+                        app: self.app.to_string(),
+                        phase,
+                        message,
+                    });
+                }
+                Verdict::Waiting => {}
+            }
+            tokio::time::sleep(self.interval).await;
+            *last = Some(self.client.get(&self.app, false).await?);
+        }
+    }
+
+    /// Posts the sync; "another operation is already in progress" is waited out and the sync asked
+    /// again, unless that operation already brought the app to the revision. Returns whether the last
+    /// operation is the one asked for here.
+    async fn request_sync(&self, last: &mut Option<Application>) -> Result<bool, ArgoCdError> {
+        loop {
+            let current = last.as_ref().expect("fetched before");
+            // Argo CD refuses a revision other than the target of an automated app, and one revision
+            // cannot describe the sources of a multi-source app.
+            let revision = (!current.is_automated() && !current.is_multi_source())
+                .then(|| self.revision.clone());
+            let request = SyncRequest {
+                name: self.app.name.clone(),
+                revision,
+                app_namespace: self.app.namespace.clone(),
+            };
+            match self.client.sync(&self.app, &request).await {
+                Ok(app) => {
+                    tracing::info!(app = %self.app, revision = request.revision.as_deref().unwrap_or("(its target)"), "sync requested");
+                    *last = Some(app);
+                    return Ok(true);
+                }
+                Err(ArgoCdError::OperationInProgress { .. }) => {
+                    tracing::info!(app = %self.app, "another operation is in progress; waiting for it to end");
+                    loop {
+                        tokio::time::sleep(self.interval).await;
+                        let app = self.client.get(&self.app, false).await?;
+                        let busy = app.operation_in_progress();
+                        *last = Some(app);
+                        if !busy {
+                            break;
+                        }
+                    }
+                    let current = last.as_ref().expect("just set");
+                    if current.is_at(Some(&self.revision))
+                        && app::is_full_sha(&self.revision)
+                        && current.sync_status() == "Synced"
+                    {
+                        tracing::info!(app = %self.app, "the other operation synced the revision");
+                        return Ok(true);
+                    }
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+}
