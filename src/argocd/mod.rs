@@ -182,8 +182,7 @@ pub enum ArgoCdError {
     },
     /// `--timeout` passed.
     #[error(
-        "timed out after {timeout} waiting for application {app} to be Synced and Healthy at {revision} (last seen: sync {sync}, health {health}{}); raise --timeout or look at the app in Argo CD",
-        phase.as_deref().map(|p| format!(", operation {p}")).unwrap_or_default()
+        "timed out after {timeout} waiting for application {app} to be Synced and Healthy at {revision} (last seen: {last}); raise --timeout or look at the app in Argo CD"
     )]
     Timeout {
         /// The app.
@@ -192,12 +191,8 @@ pub enum ArgoCdError {
         timeout: String,
         /// The revision waited for.
         revision: String,
-        /// The last sync status seen.
-        sync: String,
-        /// The last health status seen.
-        health: String,
-        /// The last operation phase seen.
-        phase: Option<String>,
+        /// The last state seen: `sync S, health H[, operation P]`.
+        last: String,
     },
     /// The webhook could not be delivered.
     #[error("cannot deliver the push event to {url}: {message}")]
@@ -701,18 +696,7 @@ impl AppJob {
                 app: self.app.to_string(),
                 timeout: self.timeout.clone(),
                 revision: self.revision.clone(),
-                sync: last
-                    .as_ref()
-                    .map_or("Unknown", |a| a.sync_status())
-                    .to_string(),
-                health: last
-                    .as_ref()
-                    .map_or("Unknown", |a| a.health_status())
-                    .to_string(),
-                phase: last
-                    .as_ref()
-                    .and_then(|a| a.operation_phase())
-                    .map(str::to_string),
+                last: describe_state(last.as_ref()),
             }),
         };
         let mut report = SyncReport {
@@ -824,4 +808,16 @@ impl AppJob {
             }
         }
     }
+}
+
+/// `sync S, health H[, operation P]`, for the timeout message.
+fn describe_state(app: Option<&Application>) -> String {
+    let Some(app) = app else {
+        return "nothing yet".to_string();
+    };
+    let mut text = format!("sync {}, health {}", app.sync_status(), app.health_status());
+    if let Some(phase) = app.operation_phase() {
+        text.push_str(&format!(", operation {phase}"));
+    }
+    text
 }
