@@ -41,3 +41,6 @@ pub fn modelbump(home: &std::path::Path) -> assert_cmd::Command {
         .env("MODELBUMP_LOG", "warn");
     cmd
 }
+
+pub mod argocd;
+pub mod schemas;
