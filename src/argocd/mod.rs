@@ -275,10 +275,12 @@ impl SyncOptions {
             .app_namespace
             .clone()
             .or_else(|| config.app_namespace.clone());
-        let names = if args.apps.is_empty() {
-            config.apps.clone()
+        // An empty MODELBUMP_ARGOCD_APPS (a pipeline parameter left blank) means "not set".
+        let from_args: Vec<&String> = args.apps.iter().filter(|n| !n.trim().is_empty()).collect();
+        let names: Vec<&String> = if from_args.is_empty() {
+            config.apps.iter().collect()
         } else {
-            args.apps.clone()
+            from_args
         };
         let apps = names
             .iter()
@@ -293,7 +295,12 @@ impl SyncOptions {
             .filter(|s| !s.trim().is_empty())
             .map(|s| client::server_url(&s, plaintext))
             .transpose()?;
-        let timeout = match args.timeout.as_deref().or(config.timeout.as_deref()) {
+        let timeout = match args
+            .timeout
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+            .or(config.timeout.as_deref())
+        {
             Some(text) => parse_duration("--timeout", text)?,
             None => DEFAULT_TIMEOUT,
         };
@@ -390,12 +397,33 @@ impl Pushed {
     /// Reads the commit `revision` (default HEAD) of the repository at `settings.repo`, the branch, and
     /// the URL of the push remote (`git.remote`, `MODELBUMP_GIT_REMOTE`, else `origin`).
     pub fn from_repo(settings: &Settings, revision: Option<&str>) -> anyhow::Result<Self> {
-        let repo = git2::Repository::discover(&settings.repo).with_context(|| {
-            format!(
-                "`sync` needs a git checkout to know the pushed commit; {} is not one (or pass --revision)",
-                settings.repo.display()
-            )
-        })?;
+        let repo = match (git2::Repository::discover(&settings.repo), revision) {
+            (Ok(repo), _) => repo,
+            // With --revision and no checkout (a pipeline step that only syncs), the API mode has all it
+            // needs; the webhook mode will say what it lacks.
+            (Err(_), Some(rev)) => {
+                return Ok(Self {
+                    revision: rev.to_string(),
+                    branch: settings
+                        .config
+                        .git
+                        .branch
+                        .clone()
+                        .or_else(|| settings.env.get("MODELBUMP_GIT_BRANCH").map(str::to_string)),
+                    before: webhook::ZERO_SHA.to_string(),
+                    message: String::new(),
+                    timestamp: now_rfc3339(),
+                    changed_files: Vec::new(),
+                    remote_url: None,
+                });
+            }
+            (Err(err), None) => {
+                return Err(anyhow::Error::new(err).context(format!(
+                    "`sync` needs a git checkout to know the pushed commit; {} is not one (or pass --revision SHA)",
+                    settings.repo.display()
+                )));
+            }
+        };
         let commit = match revision {
             None => repo
                 .head()

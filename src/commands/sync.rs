@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use clap::builder::FalseyValueParser;
 use serde::Serialize;
 
 use crate::argocd::{self, Pushed, SyncFailed, SyncOptions};
@@ -40,6 +41,9 @@ pub struct SyncArgs {
 }
 
 /// Argo CD options, shared by `sync` and `run`.
+///
+/// The switches read their variable as pipelines write it: empty, `false`, `no`, `off` or `0` is off,
+/// anything else on.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Argo CD")]
 pub struct ArgoCdArgs {
@@ -58,16 +62,16 @@ pub struct ArgoCdArgs {
     #[arg(long, env = "ARGOCD_SERVER", value_name = "HOST")]
     pub server: Option<String>,
     /// Wait until each app is Synced and Healthy at the pushed revision
-    #[arg(long, env = "MODELBUMP_SYNC_WAIT")]
+    #[arg(long, env = "MODELBUMP_SYNC_WAIT", value_parser = FalseyValueParser::new())]
     pub wait: bool,
     /// How long the sync may take, waiting included, e.g. 30s, 5m [default: argocd.timeout, else 5m]
     #[arg(long, value_name = "DURATION", env = "MODELBUMP_SYNC_TIMEOUT")]
     pub timeout: Option<String>,
     /// Skip verification of the server's TLS certificate
-    #[arg(long, env = "ARGOCD_INSECURE")]
+    #[arg(long, env = "ARGOCD_INSECURE", value_parser = FalseyValueParser::new())]
     pub insecure: bool,
     /// Use plain HTTP instead of HTTPS
-    #[arg(long, env = "ARGOCD_PLAINTEXT")]
+    #[arg(long, env = "ARGOCD_PLAINTEXT", value_parser = FalseyValueParser::new())]
     pub plaintext: bool,
     /// A PEM bundle of CA certificates for the server
     #[arg(long, value_name = "FILE", env = "MODELBUMP_ARGOCD_CA_CERT")]
