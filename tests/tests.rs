@@ -3,3 +3,4 @@
 
 mod argocd;
 mod support;
+mod templates;
