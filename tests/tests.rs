@@ -2,5 +2,7 @@
 //! MLflow server, real git repositories and remotes, a stand-in Argo CD).
 
 mod argocd;
+mod cli;
+mod editor;
 mod support;
 mod templates;
