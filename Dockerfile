@@ -28,5 +28,6 @@ COPY --from=build /src/target/release/modelbump /usr/local/bin/modelbump
 # The id, not the name, so that Kubernetes' runAsNonRoot can verify it.
 USER 65532:65532
 WORKDIR /home/modelbump
-ENTRYPOINT ["modelbump"]
-CMD ["--help"]
+# No ENTRYPOINT: CI runners start the image with their own command and a shell, and Argo templates set
+# `command: [modelbump]`.
+CMD ["modelbump", "--help"]
