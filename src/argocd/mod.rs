@@ -271,10 +271,8 @@ impl SyncOptions {
     pub fn resolve(settings: &Settings, args: &ArgoCdArgs) -> Result<Self, ArgoCdError> {
         let config = &settings.config.argocd;
         let env = &settings.env;
-        let app_namespace = args
-            .app_namespace
-            .clone()
-            .or_else(|| config.app_namespace.clone());
+        let app_namespace =
+            non_blank(&args.app_namespace).or_else(|| non_blank(&config.app_namespace));
         // An empty MODELBUMP_ARGOCD_APPS (a pipeline parameter left blank) means "not set".
         let from_args: Vec<&String> = args.apps.iter().filter(|n| !n.trim().is_empty()).collect();
         let names: Vec<&String> = if from_args.is_empty() {
@@ -288,11 +286,8 @@ impl SyncOptions {
             .map(|n| AppRef::parse(n.trim(), app_namespace.as_deref()))
             .collect();
         let plaintext = args.plaintext || config.plaintext.unwrap_or(false);
-        let server = args
-            .server
-            .clone()
-            .or_else(|| config.server.clone())
-            .filter(|s| !s.trim().is_empty())
+        let server = non_blank(&args.server)
+            .or_else(|| non_blank(&config.server))
             .map(|s| client::server_url(&s, plaintext))
             .transpose()?;
         let timeout = match args
@@ -317,11 +312,8 @@ impl SyncOptions {
                 }
             })
         });
-        let webhook = args
-            .webhook
-            .clone()
-            .or_else(|| config.webhook.clone())
-            .filter(|s| !s.trim().is_empty())
+        let webhook = non_blank(&args.webhook)
+            .or_else(|| non_blank(&config.webhook))
             .map(|s| webhook_url(&s))
             .transpose()?;
         Ok(Self {
@@ -346,6 +338,12 @@ impl SyncOptions {
     pub fn is_configured(&self) -> bool {
         self.server.is_some() || self.webhook.is_some() || !self.apps.is_empty()
     }
+}
+
+/// The value unless it is missing or blank: an empty variable, or a pipeline parameter left empty,
+/// means "not set", so the next source in the precedence order applies.
+fn non_blank(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|v| !v.trim().is_empty())
 }
 
 fn parse_duration(what: &'static str, text: &str) -> Result<Duration, ArgoCdError> {
@@ -604,7 +602,15 @@ pub async fn sync(options: &SyncOptions, pushed: &Pushed) -> Result<Vec<SyncRepo
         tracing::info!(url = %redact_url(url.as_str()), revision = %pushed.revision, "push event delivered");
         return match waiter {
             Some(client) => {
-                sync_apps(&client, options, &pushed.revision, deadline, Mode::WaitOnly).await
+                sync_apps(
+                    &client,
+                    options,
+                    &pushed.revision,
+                    pushed.remote_url.as_deref(),
+                    deadline,
+                    Mode::WaitOnly,
+                )
+                .await
             }
             None => Ok(webhook_reports(options, url)),
         };
@@ -613,7 +619,15 @@ pub async fn sync(options: &SyncOptions, pushed: &Pushed) -> Result<Vec<SyncRepo
         return Err(ArgoCdError::NoApps.into());
     }
     let client = api()?;
-    sync_apps(&client, options, &pushed.revision, deadline, Mode::Sync).await
+    sync_apps(
+        &client,
+        options,
+        &pushed.revision,
+        pushed.remote_url.as_deref(),
+        deadline,
+        Mode::Sync,
+    )
+    .await
 }
 
 fn pushed_commit(pushed: &Pushed) -> Result<PushedCommit, ArgoCdError> {
@@ -666,6 +680,7 @@ async fn sync_apps(
     client: &Client,
     options: &SyncOptions,
     revision: &str,
+    remote_url: Option<&str>,
     deadline: Instant,
     mode: Mode,
 ) -> Result<Vec<SyncReport>, SyncFailed> {
@@ -680,6 +695,7 @@ async fn sync_apps(
             deadline: deadline.into(),
             timeout: humantime::format_duration(options.timeout).to_string(),
             interval: options.poll_interval,
+            remote_url: remote_url.map(str::to_string),
         };
         tasks.spawn(async move { (index, job.run().await) });
     }
@@ -713,6 +729,8 @@ struct AppJob {
     deadline: tokio::time::Instant,
     timeout: String,
     interval: Duration,
+    /// The URL of the remote the commit was pushed to, to warn about an app that deploys another repo.
+    remote_url: Option<String>,
 }
 
 impl AppJob {
@@ -791,6 +809,27 @@ impl AppJob {
         }
     }
 
+    /// Argo CD resolves the revision in the app's own repository: a commit pushed elsewhere is unknown
+    /// there, and the sync fails with a message that does not say why.
+    fn warn_if_another_repository(&self, app: &Application) {
+        let (Some(remote), Some(source)) = (&self.remote_url, &app.spec.source) else {
+            return;
+        };
+        let (Some(pushed), Some(deployed)) = (
+            webhook::html_url(remote),
+            webhook::html_url(&source.repo_url),
+        ) else {
+            return;
+        };
+        if !pushed.eq_ignore_ascii_case(&deployed) {
+            tracing::warn!(
+                "application {} deploys {deployed}, not {pushed} where {} was pushed; Argo CD may not find that revision",
+                self.app,
+                self.revision
+            );
+        }
+    }
+
     /// Posts the sync; "another operation is already in progress" is waited out and the sync asked
     /// again, unless that operation already brought the app to the revision. Returns whether the last
     /// operation is the one asked for here.
@@ -801,6 +840,9 @@ impl AppJob {
             // cannot describe the sources of a multi-source app.
             let revision = (!current.is_automated() && !current.is_multi_source())
                 .then(|| self.revision.clone());
+            if revision.is_some() {
+                self.warn_if_another_repository(current);
+            }
             let request = SyncRequest {
                 name: self.app.name.clone(),
                 revision,
@@ -841,11 +883,131 @@ impl AppJob {
 /// `sync S, health H[, operation P]`, for the timeout message.
 fn describe_state(app: Option<&Application>) -> String {
     let Some(app) = app else {
-        return "nothing yet".to_string();
+        return "no answer from Argo CD yet; check that the server is reachable".to_string();
     };
     let mut text = format!("sync {}, health {}", app.sync_status(), app.health_status());
     if let Some(phase) = app.operation_phase() {
         text.push_str(&format!(", operation {phase}"));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::OutputFormat;
+    use crate::config::Config;
+    use crate::env::Env;
+    use std::path::PathBuf;
+
+    fn settings(config: &str, env: &[(&str, &str)]) -> Settings {
+        Settings {
+            repo: PathBuf::from("/repo"),
+            config: Config::parse(config, std::path::Path::new("modelbump.yaml")).unwrap(),
+            config_path: None,
+            output: OutputFormat::Text,
+            env: Env::from_pairs(env.iter().copied()),
+        }
+    }
+
+    fn args() -> ArgoCdArgs {
+        ArgoCdArgs {
+            apps: Vec::new(),
+            app_namespace: None,
+            server: None,
+            wait: false,
+            timeout: None,
+            insecure: false,
+            plaintext: false,
+            ca_cert: None,
+            webhook: None,
+            revision: None,
+        }
+    }
+
+    const CONFIG: &str = "argocd:\n  server: argocd.example.com\n  apps: [a, team/b]\n  appNamespace: apps\n  timeout: 90s\n  caCert: certs/ca.pem\n  plaintext: true\n";
+
+    #[test]
+    fn the_config_fills_what_flags_and_environment_leave_open() {
+        let s = settings(CONFIG, &[("ARGOCD_AUTH_TOKEN", "t")]);
+        let o = SyncOptions::resolve(&s, &args()).unwrap();
+        assert_eq!(
+            o.apps,
+            vec![
+                AppRef::parse("a", Some("apps")),
+                AppRef::parse("team/b", None)
+            ]
+        );
+        assert_eq!(o.server.unwrap().as_str(), "http://argocd.example.com/");
+        assert_eq!(o.timeout, Duration::from_secs(90));
+        assert_eq!(o.client.ca_cert, Some(PathBuf::from("/repo/certs/ca.pem")));
+        assert!(o.token.is_some());
+        assert!(o.webhook.is_none());
+    }
+
+    #[test]
+    fn flags_win_over_the_config_and_blank_values_mean_unset() {
+        let s = settings(CONFIG, &[]);
+        let mut a = args();
+        a.apps = vec!["c".into()];
+        a.server = Some("https://other.example.com:8443".into());
+        a.timeout = Some("2m".into());
+        let o = SyncOptions::resolve(&s, &a).unwrap();
+        assert_eq!(o.apps, vec![AppRef::parse("c", Some("apps"))]);
+        assert_eq!(
+            o.server.unwrap().as_str(),
+            "https://other.example.com:8443/"
+        );
+        assert_eq!(o.timeout, Duration::from_secs(120));
+        assert!(o.token.is_none());
+
+        // What a pipeline passes for a parameter left empty.
+        a.apps = vec![String::new()];
+        a.server = Some(String::new());
+        a.timeout = Some(String::new());
+        let o = SyncOptions::resolve(&s, &a).unwrap();
+        assert_eq!(o.apps.len(), 2);
+        assert_eq!(o.server.unwrap().as_str(), "http://argocd.example.com/");
+        assert_eq!(o.timeout, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn defaults_and_bad_values() {
+        let s = settings("{}", &[]);
+        let o = SyncOptions::resolve(&s, &args()).unwrap();
+        assert!(!o.is_configured());
+        assert_eq!(o.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(o.poll_interval, client::DEFAULT_POLL_INTERVAL);
+
+        let mut a = args();
+        a.timeout = Some("soon".into());
+        let err = SyncOptions::resolve(&s, &a).unwrap_err().to_string();
+        assert!(err.contains("invalid --timeout \"soon\""), "{err}");
+
+        a.timeout = None;
+        a.webhook = Some("https://argocd.example.com".into());
+        let o = SyncOptions::resolve(&s, &a).unwrap();
+        assert!(o.is_configured());
+        assert_eq!(
+            o.webhook.unwrap().as_str(),
+            "https://argocd.example.com/api/webhook"
+        );
+        a.webhook = Some("argocd.example.com/api/webhook".into());
+        assert!(SyncOptions::resolve(&s, &a).is_err());
+    }
+
+    #[test]
+    fn one_failure_reads_as_itself_several_as_a_list() {
+        let one = SyncFailed::from(ArgoCdError::NoApps);
+        assert!(one.to_string().starts_with("no application to sync"));
+        let two = SyncFailed {
+            reports: Vec::new(),
+            errors: vec![ArgoCdError::NoApps, ArgoCdError::NoBranch],
+        };
+        let text = two.to_string();
+        assert!(
+            text.starts_with("2 applications failed to sync\n  - no application"),
+            "{text}"
+        );
+    }
 }
