@@ -580,3 +580,110 @@ fn webhook_then_wait_follows_the_automated_sync() {
     assert!(c.standin.served_outcome(APP));
     assert_eq!(c.standin.violations(), Vec::<String>::new());
 }
+
+#[test]
+fn a_server_briefly_unavailable_is_retried() {
+    let Some(c) = case(
+        "a_server_briefly_unavailable_is_retried",
+        CONFIG,
+        vec![FakeApp::new(APP, REPO_URL).unavailable_for(2)],
+        None,
+    ) else {
+        return;
+    };
+    let assert = c.sync(&["--wait", "-o", "json"]).success();
+    assert_eq!(stdout_json(&assert)["sync"][0]["healthStatus"], "Healthy");
+    let statuses: Vec<u16> = c
+        .standin
+        .received()
+        .iter()
+        .map(|r| r.status)
+        .take(3)
+        .collect();
+    assert_eq!(statuses, vec![503, 503, 200]);
+}
+
+#[test]
+fn an_unreachable_server_is_named_in_the_error() {
+    let Some(c) = case(
+        "an_unreachable_server_is_named_in_the_error",
+        CONFIG,
+        vec![],
+        None,
+    ) else {
+        return;
+    };
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = stderr(
+        &modelbump(&c.home)
+            .arg("-C")
+            .arg(&c.repo)
+            .args([
+                "sync",
+                "--wait",
+                "--timeout",
+                "1s",
+                "--plaintext",
+                "--server",
+            ])
+            .arg(format!("127.0.0.1:{port}"))
+            .env("ARGOCD_AUTH_TOKEN", TOKEN)
+            .assert()
+            .failure()
+            .code(1),
+    );
+    assert!(err.contains("timed out after 1s"), "{err}");
+    assert!(err.contains("no answer from Argo CD yet"), "{err}");
+}
+
+#[test]
+fn sync_with_a_revision_needs_no_checkout() {
+    let Some(c) = case(
+        "sync_with_a_revision_needs_no_checkout",
+        CONFIG,
+        vec![FakeApp::new(APP, REPO_URL)],
+        None,
+    ) else {
+        return;
+    };
+    let empty = c.home.join("not-a-repo");
+    std::fs::create_dir_all(&empty).unwrap();
+    let assert = modelbump(&c.home)
+        .arg("-C")
+        .arg(&empty)
+        .args([
+            "-o",
+            "json",
+            "sync",
+            "--wait",
+            "--app",
+            APP,
+            "--revision",
+            &c.sha,
+        ])
+        .env("ARGOCD_SERVER", c.standin.url())
+        .env("ARGOCD_AUTH_TOKEN", TOKEN)
+        .env("MODELBUMP_SYNC_POLL_INTERVAL", "10ms")
+        .assert()
+        .success();
+    assert_eq!(stdout_json(&assert)["sync"][0]["revision"], c.sha.as_str());
+    assert_eq!(c.standin.sync_requests(APP)[0]["revision"], c.sha.as_str());
+    // Without --revision, the missing checkout is the error.
+    let err = stderr(
+        &modelbump(&c.home)
+            .arg("-C")
+            .arg(&empty)
+            .args(["sync", "--app", APP])
+            .env("ARGOCD_SERVER", c.standin.url())
+            .env("ARGOCD_AUTH_TOKEN", TOKEN)
+            .assert()
+            .failure()
+            .code(1),
+    );
+    assert!(err.contains("needs a git checkout"), "{err}");
+}

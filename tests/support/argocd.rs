@@ -68,6 +68,9 @@ pub struct FakeApp {
     pub forbidden: bool,
     /// Another operation runs for this many GETs before the first sync is accepted.
     pub busy_for: usize,
+    /// The first this many requests for this app answer 503 with an HTML page, as a restarting
+    /// server behind an ingress does.
+    pub unavailable_for: usize,
 }
 
 impl FakeApp {
@@ -83,6 +86,7 @@ impl FakeApp {
             outcome: Outcome::Healthy,
             forbidden: false,
             busy_for: 0,
+            unavailable_for: 0,
         }
     }
 
@@ -107,6 +111,12 @@ impl FakeApp {
     /// Busy with another operation for `gets` GETs.
     pub fn busy_for(mut self, gets: usize) -> Self {
         self.busy_for = gets;
+        self
+    }
+
+    /// 503 for the first `requests` requests.
+    pub fn unavailable_for(mut self, requests: usize) -> Self {
+        self.unavailable_for = requests;
         self
     }
 
@@ -456,6 +466,15 @@ fn api(
             StatusCode::NOT_FOUND,
             5,
             &format!("applications.argoproj.io \"{name}\" not found"),
+        );
+    }
+    if app.spec.unavailable_for > 0 {
+        app.spec.unavailable_for -= 1;
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Value::String(
+                "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>".into(),
+            ),
         );
     }
     if app.spec.forbidden {
