@@ -556,6 +556,12 @@ impl From<ArgoCdError> for SyncFailed {
     }
 }
 
+/// True when Argo CD is configured for this run (a server, a webhook or an app, from the flags, the
+/// environment or the config): `run` ends with [`sync_after_push`] then.
+pub fn is_configured(settings: &Settings, args: &ArgoCdArgs) -> Result<bool, ArgoCdError> {
+    Ok(SyncOptions::resolve(settings, args)?.is_configured())
+}
+
 /// What `run` calls after a push: sync the configured apps to `revision`, announcing `changed_files`
 /// (webhook mode) for the repository at `remote_url`.
 ///
