@@ -687,3 +687,27 @@ fn sync_with_a_revision_needs_no_checkout() {
     );
     assert!(err.contains("needs a git checkout"), "{err}");
 }
+
+#[test]
+fn webhook_wait_refuses_an_app_that_does_not_sync_by_itself() {
+    let Some(c) = case(
+        "webhook_wait_refuses_an_app_that_does_not_sync_by_itself",
+        CONFIG,
+        vec![FakeApp::new(APP, REPO_URL)],
+        None,
+    ) else {
+        return;
+    };
+    let url = c.standin.url();
+    let err = stderr(
+        &c.sync_cmd(&["--wait", "--timeout", "10m", "--webhook", &url])
+            .assert()
+            .failure()
+            .code(1),
+    );
+    assert!(
+        err.contains(&format!("application {APP} has no automated sync")),
+        "{err}"
+    );
+    assert!(c.standin.sync_requests(APP).is_empty());
+}

@@ -225,6 +225,14 @@ pub enum ArgoCdError {
         /// The remote (credentials removed).
         remote: String,
     },
+    /// Webhook mode with --wait, for an app that does not sync by itself.
+    #[error(
+        "application {app} has no automated sync, so the push event only refreshes it and it would never reach the revision: drop --webhook to sync it over the API, or enable automated sync"
+    )]
+    NotAutomated {
+        /// The app.
+        app: String,
+    },
     /// The webhook needs the branch.
     #[error(
         "cannot tell which branch was pushed (HEAD is detached): set git.branch in modelbump.yaml or MODELBUMP_GIT_BRANCH"
@@ -604,7 +612,16 @@ pub async fn sync(options: &SyncOptions, pushed: &Pushed) -> Result<Vec<SyncRepo
             None
         };
         let commit = pushed_commit(pushed)?;
-        webhook::send(&http, &retry, url, &commit, options.webhook_secret.as_ref()).await?;
+        let delivery = webhook::send(&http, &retry, url, &commit, options.webhook_secret.as_ref());
+        tokio::time::timeout_at(deadline.into(), delivery)
+            .await
+            .map_err(|_| ArgoCdError::WebhookUnreachable {
+                url: redact_url(url.as_str()),
+                message: format!(
+                    "no answer within {}",
+                    humantime::format_duration(options.timeout)
+                ),
+            })??;
         tracing::info!(url = %redact_url(url.as_str()), revision = %pushed.revision, "push event delivered");
         return match waiter {
             Some(client) => {
@@ -780,6 +797,11 @@ impl AppJob {
         tracing::debug!(app = %self.app, sync = app.sync_status(), health = app.health_status(), "refreshed");
         *last = Some(app);
         let own_operation = match self.mode {
+            Mode::WaitOnly if !last.as_ref().is_some_and(Application::is_automated) => {
+                return Err(ArgoCdError::NotAutomated {
+                    app: self.app.to_string(),
+                });
+            }
             Mode::WaitOnly => false,
             Mode::Sync => self.request_sync(last).await?,
         };
