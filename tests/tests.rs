@@ -4,5 +4,6 @@
 mod argocd;
 mod cli;
 mod editor;
+mod mlflow;
 mod support;
 mod templates;

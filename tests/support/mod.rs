@@ -43,4 +43,5 @@ pub fn modelbump(home: &std::path::Path) -> assert_cmd::Command {
 }
 
 pub mod argocd;
+pub mod mlflow;
 pub mod schemas;
