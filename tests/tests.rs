@@ -1,8 +1,10 @@
 //! The integration tests: one binary that drives the real `modelbump` binary against real parts (a real
 //! MLflow server, real git repositories and remotes, a stand-in Argo CD).
 
+mod argocd;
 mod cli;
 mod editor;
+mod git;
 mod mlflow;
 mod support;
-mod git;
+mod templates;

@@ -41,6 +41,9 @@ pub fn modelbump(home: &std::path::Path) -> assert_cmd::Command {
         .env("MODELBUMP_LOG", "warn");
     cmd
 }
-pub mod http_stub;
+
+pub mod argocd;
 pub mod git;
+pub mod http_stub;
 pub mod mlflow;
+pub mod schemas;
