@@ -212,7 +212,10 @@ impl Config {
 
     /// Loads the configuration: `explicit` must exist; otherwise `<repo>/modelbump.yaml` is read when
     /// present and an empty configuration is used when not. Returns the file that was read, if any.
-    pub fn load(repo: &Path, explicit: Option<&Path>) -> Result<(Self, Option<PathBuf>), ConfigError> {
+    pub fn load(
+        repo: &Path,
+        explicit: Option<&Path>,
+    ) -> Result<(Self, Option<PathBuf>), ConfigError> {
         let path = match explicit {
             Some(p) => p.to_path_buf(),
             None => {
@@ -236,7 +239,11 @@ impl Config {
             message,
         };
         for (i, target) in self.targets.iter().enumerate() {
-            let what = format!("targets[{i}] ({} in {})", target.name, target.file.display());
+            let what = format!(
+                "targets[{i}] ({} in {})",
+                target.name,
+                target.file.display()
+            );
             match (&target.run, &target.registered) {
                 (Some(_), Some(_)) => {
                     return Err(invalid(format!(
@@ -251,10 +258,14 @@ impl Config {
                 _ => {}
             }
             if let Some(reg) = &target.registered {
-                let picks = [reg.alias.is_some(), reg.version.is_some(), reg.stage.is_some()]
-                    .iter()
-                    .filter(|b| **b)
-                    .count();
+                let picks = [
+                    reg.alias.is_some(),
+                    reg.version.is_some(),
+                    reg.stage.is_some(),
+                ]
+                .iter()
+                .filter(|b| **b)
+                .count();
                 if picks != 1 {
                     return Err(invalid(format!(
                         "{what}: `registered` needs exactly one of `alias`, `version` or `stage`"
@@ -310,7 +321,15 @@ argocd:
             config.targets[0].run.as_ref().unwrap().order_by.as_deref(),
             Some("attributes.start_time DESC")
         );
-        assert_eq!(config.targets[1].registered.as_ref().unwrap().alias.as_deref(), Some("champion"));
+        assert_eq!(
+            config.targets[1]
+                .registered
+                .as_ref()
+                .unwrap()
+                .alias
+                .as_deref(),
+            Some("champion")
+        );
         assert_eq!(config.uri_rewrite[0].to, "s3://mlflow-artifacts/");
         assert_eq!(config.argocd.apps, vec!["financial-mlops-infrastructure"]);
     }
@@ -318,7 +337,9 @@ argocd:
     #[test]
     fn unknown_key_names_the_key_and_line() {
         let text = "targets:\n  - file: a.yaml\n    name: m\n    requires: []\n";
-        let err = Config::parse(text, Path::new("modelbump.yaml")).unwrap_err().to_string();
+        let err = Config::parse(text, Path::new("modelbump.yaml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("requires"), "{err}");
         assert!(err.contains("line 4") || err.contains("4:"), "{err}");
     }
@@ -326,14 +347,18 @@ argocd:
     #[test]
     fn a_target_needs_exactly_one_source() {
         let text = "targets:\n  - file: a.yaml\n    name: m\n";
-        let err = Config::parse(text, Path::new("c.yaml")).unwrap_err().to_string();
+        let err = Config::parse(text, Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("has no source"), "{err}");
     }
 
     #[test]
     fn registered_needs_exactly_one_selector() {
         let text = "targets:\n  - file: a.yaml\n    name: m\n    registered: {name: x, alias: a, version: 3}\n";
-        let err = Config::parse(text, Path::new("c.yaml")).unwrap_err().to_string();
+        let err = Config::parse(text, Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("exactly one"), "{err}");
     }
 }

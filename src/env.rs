@@ -31,13 +31,19 @@ impl Env {
         V: Into<String>,
     {
         Self {
-            vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 
     /// The value of `name`, `None` when unset or empty (an empty variable means "not set" to users).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// The user's home folder, where `~/.mlflow/credentials` lives.
@@ -52,7 +58,9 @@ impl Env {
             Some(v) => match v.to_ascii_lowercase().as_str() {
                 "true" | "1" => Ok(Some(true)),
                 "false" | "0" => Ok(Some(false)),
-                _ => Err(format!("{name}={v} is not a boolean: use true, false, 1 or 0")),
+                _ => Err(format!(
+                    "{name}={v} is not a boolean: use true, false, 1 or 0"
+                )),
             },
         }
     }

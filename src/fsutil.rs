@@ -34,7 +34,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<bool, WriteError> {
     {
         return Ok(false);
     }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".modelbump-")
         .suffix(".tmp")

@@ -94,6 +94,8 @@ impl Report {
 
     /// True when at least one target changes.
     pub fn has_changes(&self) -> bool {
-        self.targets.iter().any(|t| t.status == TargetStatus::Changed)
+        self.targets
+            .iter()
+            .any(|t| t.status == TargetStatus::Changed)
     }
 }

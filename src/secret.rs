@@ -55,15 +55,24 @@ mod tests {
             redact_url("https://bob:s3cret@mlflow.example.com:5000/path"),
             "https://mlflow.example.com:5000/path"
         );
-        assert_eq!(redact_url("https://mlflow.example.com/"), "https://mlflow.example.com/");
+        assert_eq!(
+            redact_url("https://mlflow.example.com/"),
+            "https://mlflow.example.com/"
+        );
         assert_eq!(redact_url("sqlite:///mlflow.db"), "sqlite:///mlflow.db");
-        assert_eq!(redact_url("git@github.com:org/repo.git"), "git@github.com:org/repo.git");
+        assert_eq!(
+            redact_url("git@github.com:org/repo.git"),
+            "git@github.com:org/repo.git"
+        );
     }
 
     #[test]
     fn scrub_removes_every_occurrence() {
         let secret = SecretString::from("canary-123");
-        assert_eq!(scrub("a canary-123 b canary-123", &[&secret]), "a *** b ***");
+        assert_eq!(
+            scrub("a canary-123 b canary-123", &[&secret]),
+            "a *** b ***"
+        );
         let empty = SecretString::from("");
         assert_eq!(scrub("unchanged", &[&empty]), "unchanged");
     }

@@ -44,11 +44,23 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// The GitOps checkout (or folder of manifests) to work in [default: the current directory]
-    #[arg(short = 'C', long = "repo", global = true, env = "MODELBUMP_REPO", value_name = "DIR")]
+    #[arg(
+        short = 'C',
+        long = "repo",
+        global = true,
+        env = "MODELBUMP_REPO",
+        value_name = "DIR"
+    )]
     pub repo: Option<PathBuf>,
 
     /// The configuration file [default: modelbump.yaml at the repo root, when it exists]
-    #[arg(short = 'c', long = "config", global = true, env = "MODELBUMP_CONFIG", value_name = "FILE")]
+    #[arg(
+        short = 'c',
+        long = "config",
+        global = true,
+        env = "MODELBUMP_CONFIG",
+        value_name = "FILE"
+    )]
     pub config: Option<PathBuf>,
 
     /// The format of stdout

@@ -21,6 +21,11 @@ pub struct CompletionsArgs {
 /// Writes the completion script to stdout.
 pub fn run(args: &CompletionsArgs) -> anyhow::Result<Outcome> {
     let mut command = Cli::command();
-    clap_complete::generate(args.shell, &mut command, "modelbump", &mut std::io::stdout());
+    clap_complete::generate(
+        args.shell,
+        &mut command,
+        "modelbump",
+        &mut std::io::stdout(),
+    );
     Ok(Outcome::Success)
 }

@@ -117,13 +117,17 @@ pub enum EditError {
         offset: usize,
     },
     /// A line break is a lone CR, which YAML parsers and editors disagree about.
-    #[error("line {line}: lone carriage return (CR without LF) as a line break; convert the file to LF or CRLF line breaks")]
+    #[error(
+        "line {line}: lone carriage return (CR without LF) as a line break; convert the file to LF or CRLF line breaks"
+    )]
     LoneCr {
         /// The line.
         line: usize,
     },
     /// The model URI is an alias or carries an anchor: editing it would change other places too.
-    #[error("line {line}: the model URI of {name} is {what}; write the URI out in place to let modelbump edit it")]
+    #[error(
+        "line {line}: the model URI of {name} is {what}; write the URI out in place to let modelbump edit it"
+    )]
     Alias {
         /// The line.
         line: usize,

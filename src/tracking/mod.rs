@@ -163,7 +163,9 @@ pub enum TrackingError {
         message: String,
     },
     /// Credentials missing or wrong (HTTP 401/403).
-    #[error("{store} answered {status} for {what}: {message}; check MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN")]
+    #[error(
+        "{store} answered {status} for {what}: {message}; check MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN"
+    )]
     Unauthorized {
         /// The store.
         store: String,
@@ -246,13 +248,29 @@ pub trait TrackingStore: Send + Sync {
     /// `logged-models/<id>`; `Ok(None)` when it does not exist.
     async fn logged_model(&self, model_id: &str) -> Result<Option<LoggedModel>, TrackingError>;
     /// `artifacts/list` of a run (`run_id`, `path`); for a logged model, its id and a path inside it.
-    async fn list_artifacts(&self, owner: ArtifactOwner<'_>, path: &str) -> Result<ArtifactListing, TrackingError>;
+    async fn list_artifacts(
+        &self,
+        owner: ArtifactOwner<'_>,
+        path: &str,
+    ) -> Result<ArtifactListing, TrackingError>;
     /// `registered-models/alias`; `Ok(None)` when the model or the alias does not exist.
-    async fn version_by_alias(&self, name: &str, alias: &str) -> Result<Option<ModelVersion>, TrackingError>;
+    async fn version_by_alias(
+        &self,
+        name: &str,
+        alias: &str,
+    ) -> Result<Option<ModelVersion>, TrackingError>;
     /// `model-versions/get`; `Ok(None)` when it does not exist.
-    async fn model_version(&self, name: &str, version: &str) -> Result<Option<ModelVersion>, TrackingError>;
+    async fn model_version(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<ModelVersion>, TrackingError>;
     /// `registered-models/get-latest-versions` for one stage.
-    async fn latest_versions(&self, name: &str, stage: &str) -> Result<Vec<ModelVersion>, TrackingError>;
+    async fn latest_versions(
+        &self,
+        name: &str,
+        stage: &str,
+    ) -> Result<Vec<ModelVersion>, TrackingError>;
     /// `model-versions/get-download-uri`: the physical location of a version.
     async fn download_uri(&self, name: &str, version: &str) -> Result<String, TrackingError>;
 }

@@ -15,7 +15,10 @@ pub fn shared_dir(test: &str) -> Option<PathBuf> {
         Some(dir)
     } else {
         if std::env::var_os("CI").is_some() {
-            panic!("{test}: the shared corpus is missing at {} (set MODELBUMP_SHARED)", dir.display());
+            panic!(
+                "{test}: the shared corpus is missing at {} (set MODELBUMP_SHARED)",
+                dir.display()
+            );
         }
         eprintln!(
             "SKIPPED {test}: no shared corpus at {} (set MODELBUMP_SHARED to run it)",
