@@ -1,4 +1,5 @@
 //! The integration tests: one binary that drives the real `modelbump` binary against real parts (a real
 //! MLflow server, real git repositories and remotes, a stand-in Argo CD).
 
+mod local_stores;
 mod support;

@@ -20,6 +20,7 @@ os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 import mlflow  # noqa: E402
 import mlflow.pyfunc  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
 
 
 class Identity(mlflow.pyfunc.PythonModel):
@@ -156,7 +157,14 @@ def answer(client, q):
         if op == "stage":
             return {"ok": [version_json(v) for v in client.get_latest_versions(q["name"], [q["stage"]])]}
         if op == "download_uri":
-            return {"ok": client.get_model_version_download_uri(q["name"], q["version"])}
+            uri = client.get_model_version_download_uri(q["name"], q["version"])
+            # MLflow echoes `runs:/` sources; modelbump needs the physical location, so resolve it here
+            # with the run's own artifact URI (what the run's files are under).
+            if uri.startswith("runs:/"):
+                run_id, _, path = uri[len("runs:/"):].partition("/")
+                root = client.get_run(run_id).info.artifact_uri.rstrip("/")
+                uri = f"{root}/{path.strip('/')}" if path.strip("/") else root
+            return {"ok": uri}
         if op == "logged_model":
             m = client.get_logged_model(q["model_id"])
             return {"ok": {"model_id": m.model_id, "name": m.name, "experiment_id": m.experiment_id,
@@ -167,6 +175,14 @@ def answer(client, q):
                                                    "artifact_location": e.artifact_location,
                                                    "lifecycle_stage": e.lifecycle_stage}}
         raise ValueError(f"unknown op {op}")
+    except MlflowException as e:
+        # A missing object is "absent" in modelbump's trait (Ok(None)); MLflow says so with an error code
+        # (a missing alias is INVALID_PARAMETER_VALUE there).
+        if q["op"] in ("run", "alias", "version", "logged_model") and e.error_code in (
+            "RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND",
+        ):
+            return {"ok": None}
+        return {"error": f"{e.error_code}: {e.message}"}
     except Exception as e:  # the reference's refusal is an answer too
         return {"error": f"{type(e).__name__}: {e}"}
 
