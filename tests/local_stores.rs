@@ -104,10 +104,11 @@ pub fn queries(seeded: &Value) -> Value {
         qs.push(json!({"op": "logged_model", "model_id": id}));
     }
     qs.push(json!({"op": "logged_model", "model_id": "m-00000000000000000000000000000000"}));
-    for alias in ["champion", "challenger", "nope"] {
+    for alias in ["champion", "challenger", "nope", "latest", "Latest"] {
         qs.push(json!({"op": "alias", "name": "fin-model", "alias": alias}));
     }
     qs.push(json!({"op": "alias", "name": "no-such-model", "alias": "champion"}));
+    qs.push(json!({"op": "alias", "name": "empty-model", "alias": "latest"}));
     for v in ["1", "2", "3", "99"] {
         qs.push(json!({"op": "version", "name": "fin-model", "version": v}));
         qs.push(json!({"op": "download_uri", "name": "fin-model", "version": v}));

@@ -25,6 +25,9 @@ use super::{
     RunInfo, RunQuery, TrackingError, TrackingStore,
 };
 
+/// The alias MLflow resolves to the highest live version, whatever the registry says.
+pub(crate) const LATEST_ALIAS: &str = "latest";
+
 /// Folders inside an experiment that are not runs.
 const RESERVED_EXPERIMENT_FOLDERS: [&str; 4] = ["tags", "datasets", "traces", "models"];
 
@@ -90,12 +93,6 @@ struct LoggedModelMeta {
     experiment_id: Option<Scalar>,
     source_run_id: Option<String>,
     artifact_location: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RegisteredModelMeta {
-    #[serde(default)]
-    aliases: Option<BTreeMap<String, Scalar>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -339,16 +336,37 @@ impl FileStore {
         )))
     }
 
-    /// alias -> version of a registered model.
+    /// alias -> version of a registered model: one file per alias under `aliases/`, holding the version
+    /// (the `aliases:` map in the model's meta.yaml is a copy MLflow does not read back).
     fn aliases(&self, name: &str) -> Result<BTreeMap<String, String>, TrackingError> {
-        let path = self.registry_dir().join(name).join("meta.yaml");
-        let meta: RegisteredModelMeta = self.read_yaml(&path)?;
-        Ok(meta
-            .aliases
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(a, v)| (a, v.into_string()))
-            .collect())
+        let mut out = BTreeMap::new();
+        for (alias, path) in resource_files(&self.registry_dir().join(name).join("aliases")) {
+            let version = std::fs::read_to_string(&path).map_err(|e| self.store_err(&path, e))?;
+            out.insert(alias, version.trim().to_string());
+        }
+        Ok(out)
+    }
+
+    /// Every live version of a registered model, by ascending version number.
+    fn all_versions(&self, name: &str) -> Result<Vec<ModelVersion>, TrackingError> {
+        let dir = self.registry_dir().join(name);
+        let mut numbers: Vec<u64> = std::fs::read_dir(&dir)
+            .map_err(|e| self.store_err(&dir, e))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_prefix("version-")
+                    .and_then(|n| n.parse::<u64>().ok())
+            })
+            .collect();
+        numbers.sort_unstable();
+        let mut out = Vec::new();
+        for n in numbers {
+            if let Some((mv, _)) = self.version_at(name, &n.to_string())? {
+                out.push(mv);
+            }
+        }
+        Ok(out)
     }
 
     fn model_exists(&self, name: &str) -> bool {
@@ -770,6 +788,9 @@ impl TrackingStore for FileStore {
     ) -> Result<Option<ModelVersion>, TrackingError> {
         if !self.model_exists(name) {
             return Ok(None);
+        }
+        if alias.eq_ignore_ascii_case(LATEST_ALIAS) {
+            return Ok(self.all_versions(name)?.into_iter().next_back());
         }
         match self.aliases(name)?.get(alias) {
             Some(v) => Ok(self.version_at(name, v)?.map(|(mv, _)| mv)),

@@ -15,7 +15,9 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params_from_iter};
 
-use super::filestore::{canonical_stage, join_uri, list_local_artifacts, split_runs_uri};
+use super::filestore::{
+    LATEST_ALIAS, canonical_stage, join_uri, list_local_artifacts, split_runs_uri,
+};
 use super::filter::{self, Candidate, Dialect};
 use super::{
     ArtifactListing, ArtifactOwner, Experiment, LoggedModel, ModelVersion, Run, RunInfo, RunQuery,
@@ -450,6 +452,19 @@ impl TrackingStore for SqliteStore {
         name: &str,
         alias: &str,
     ) -> Result<Option<ModelVersion>, TrackingError> {
+        if alias.eq_ignore_ascii_case(LATEST_ALIAS) {
+            // MLflow resolves `latest` itself: the highest version that is not deleted.
+            let sql = format!(
+                "SELECT MAX(v.version) FROM model_versions v WHERE v.name = ?1 AND v.current_stage != 'Deleted_Internal'{}",
+                self.ws("model_versions", "v")
+            );
+            let latest: Option<i64> =
+                self.with_conn(|c| c.query_row(&sql, [name], |r| r.get(0)))?;
+            return match latest {
+                Some(v) => Ok(self.version_row(name, v)?.map(|(mv, _)| mv)),
+                None => Ok(None),
+            };
+        }
         let sql = format!(
             "SELECT a.version FROM registered_model_aliases a WHERE a.name = ?1 AND a.alias = ?2{}",
             self.ws("registered_model_aliases", "a")
