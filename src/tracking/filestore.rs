@@ -9,7 +9,7 @@
 //! (step, timestamp, value) over the metric's lines, run status is stored as an integer, and the filter
 //! language runs in its [`Dialect::File`] form.
 //!
-//! Helpers both local stores share (artifact listing of local paths, `runs:/` URIs, stage names) live
+//! Helpers both local stores share (artifact listing of local paths, stage names, the `latest` alias) live
 //! here too.
 
 use std::collections::BTreeMap;
@@ -485,26 +485,6 @@ pub(crate) fn canonical_stage(stage: &str) -> Option<&'static str> {
     }
 }
 
-/// `runs:/<run_id>/<path>` into its run id and path.
-pub(crate) fn split_runs_uri(uri: &str) -> Option<(String, String)> {
-    let rest = uri.strip_prefix("runs:/")?.trim_start_matches('/');
-    let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
-    (!run_id.is_empty()).then(|| (run_id.to_string(), path.trim_matches('/').to_string()))
-}
-
-/// `base` joined with a relative artifact path, with exactly one `/` between them.
-pub(crate) fn join_uri(base: &str, path: &str) -> String {
-    if path.is_empty() {
-        base.to_string()
-    } else {
-        format!(
-            "{}/{}",
-            base.trim_end_matches('/'),
-            path.trim_start_matches('/')
-        )
-    }
-}
-
 /// The local folder an artifact URI points at: a plain path or a `file:` URI. `None` for remote stores.
 fn local_path(uri: &str) -> Option<PathBuf> {
     if uri.starts_with("file:") {
@@ -848,25 +828,8 @@ impl TrackingStore for FileStore {
         let Some((mv, storage)) = self.version_at(name, version.trim())? else {
             return Err(self.not_found(format!("version {version} of registered model {name:?}")));
         };
-        let mut uri = storage.filter(|s| !s.is_empty()).unwrap_or(mv.source);
-        if let Some(id) = uri
-            .strip_prefix("models:/")
-            .filter(|id| id.starts_with("m-"))
-        {
-            let id = id.trim_end_matches('/').to_string();
-            if let Some(model) = self.logged_model(&id).await? {
-                uri = model.artifact_uri;
-            }
-        }
-        if let Some((run_id, path)) = split_runs_uri(&uri) {
-            let Some(run) = self.run(&run_id).await? else {
-                return Err(self.not_found(format!(
-                    "run {run_id} (source of version {version} of registered model {name:?})"
-                )));
-            };
-            return Ok(join_uri(&run.info.artifact_uri, &path));
-        }
-        Ok(uri)
+        // As MLflow: `storage_location or source`, a `runs:/` source echoed for the resolver to expand.
+        Ok(storage.filter(|s| !s.is_empty()).unwrap_or(mv.source))
     }
 }
 
@@ -921,23 +884,6 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(store.describe().ends_with("/mlruns"));
-    }
-
-    #[test]
-    fn runs_uris_split_and_join() {
-        assert_eq!(
-            split_runs_uri("runs:/abc/model"),
-            Some(("abc".into(), "model".into()))
-        );
-        assert_eq!(
-            split_runs_uri("runs:/abc"),
-            Some(("abc".into(), String::new()))
-        );
-        assert_eq!(split_runs_uri("models:/x"), None);
-        assert_eq!(
-            join_uri("s3://b/1/abc/artifacts/", "model"),
-            "s3://b/1/abc/artifacts/model"
-        );
     }
 
     #[test]

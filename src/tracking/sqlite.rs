@@ -15,9 +15,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params_from_iter};
 
-use super::filestore::{
-    LATEST_ALIAS, canonical_stage, join_uri, list_local_artifacts, split_runs_uri,
-};
+use super::filestore::{LATEST_ALIAS, canonical_stage, list_local_artifacts};
 use super::filter::{self, Candidate, Dialect};
 use super::{
     ArtifactListing, ArtifactOwner, Experiment, LoggedModel, ModelVersion, Run, RunInfo, RunQuery,
@@ -530,30 +528,9 @@ impl TrackingStore for SqliteStore {
                 detail: None,
             });
         };
-        let mut uri = storage.filter(|s| !s.is_empty()).unwrap_or(mv.source);
-        // Versions registered before MLflow recorded storage_location still say `models:/m-<id>`.
-        if let Some(id) = uri
-            .strip_prefix("models:/")
-            .filter(|id| id.starts_with("m-"))
-        {
-            let id = id.trim_end_matches('/').to_string();
-            if let Some(model) = self.logged_model(&id).await? {
-                uri = model.artifact_uri;
-            }
-        }
-        if let Some((run_id, path)) = split_runs_uri(&uri) {
-            let Some(run) = self.run(&run_id).await? else {
-                return Err(TrackingError::NotFound {
-                    store: self.describe(),
-                    what: format!(
-                        "run {run_id} (source of version {version} of registered model {name:?})"
-                    ),
-                    detail: None,
-                });
-            };
-            return Ok(join_uri(&run.info.artifact_uri, &path));
-        }
-        Ok(uri)
+        // MLflow answers `storage_location or source`: the resolved location of a `models:/m-<id>` source,
+        // and a `runs:/` source as it is (the resolver turns that into the run's artifact URI + path).
+        Ok(storage.filter(|s| !s.is_empty()).unwrap_or(mv.source))
     }
 }
 

@@ -157,14 +157,7 @@ def answer(client, q):
         if op == "stage":
             return {"ok": [version_json(v) for v in client.get_latest_versions(q["name"], [q["stage"]])]}
         if op == "download_uri":
-            uri = client.get_model_version_download_uri(q["name"], q["version"])
-            # MLflow echoes `runs:/` sources; modelbump needs the physical location, so resolve it here
-            # with the run's own artifact URI (what the run's files are under).
-            if uri.startswith("runs:/"):
-                run_id, _, path = uri[len("runs:/"):].partition("/")
-                root = client.get_run(run_id).info.artifact_uri.rstrip("/")
-                uri = f"{root}/{path.strip('/')}" if path.strip("/") else root
-            return {"ok": uri}
+            return {"ok": client.get_model_version_download_uri(q["name"], q["version"])}
         if op == "logged_model":
             m = client.get_logged_model(q["model_id"])
             return {"ok": {"model_id": m.model_id, "name": m.name, "experiment_id": m.experiment_id,
