@@ -48,6 +48,8 @@ pub fn queries(seeded: &Value) -> Value {
         "tags.tier IS NULL",
         "tags.tier IS NOT NULL AND params.lr IS NOT NULL",
         "tags.`team` = 'ML'",
+        "tags.mlflow.runName = 'golf'",
+        "tags.\"mlflow.runName\" LIKE 'g%'",
         "attributes.run_name = 'alpha'",
         "attributes.run_name LIKE '%o%'",
         "run_name ILIKE 'ECHO'",
@@ -72,7 +74,8 @@ pub fn queries(seeded: &Value) -> Value {
     qs.push(
         json!({"op": "search", "experiment_ids": a, "filter": "params.variant IN ('enhanced')"}),
     );
-    let orders: [&[&str]; 11] = [
+    let orders: [&[&str]; 12] = [
+        &["tags.mlflow.runName DESC"],
         &["metrics.acc DESC"],
         &["metrics.acc ASC"],
         &["metrics.acc"],
