@@ -1,1 +1,300 @@
-//! (lands with its issue)
+//! Finding the manifests of a repo that hold model URI fields, and keeping paths inside the repo.
+//!
+//! A GitOps monorepo holds thousands of YAML files and a few dozen model manifests, so the walk is built
+//! to touch as little as possible: it skips what `.gitignore` (and `.ignore`) ignore and the `.git`
+//! folder, reads only `*.yaml`/`*.yml` files, and hands a file to the YAML parser only when its bytes
+//! contain `storageUri` or `modelUri` (a `memchr` search, much cheaper than parsing). The walk runs on
+//! as many threads as there are cores. The editor ([`crate::manifest`]) then parses only the documents of
+//! a file that hold those words.
+//!
+//! Every path a user gives (`set FILE`, `targets PATH`, config `file:`) goes through
+//! [`resolve_in_repo`], which refuses paths that leave the repo, also through a symlink.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+
+use ignore::{WalkBuilder, WalkState};
+
+use crate::manifest::{self, EditError, ModelField};
+
+/// Errors about the paths given.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoverError {
+    /// The path (or where its symlinks lead) is outside the repo.
+    #[error("{path} is outside the repo {repo}; give a path inside it (relative to the repo root)")]
+    OutsideRepo {
+        /// The path as given.
+        path: String,
+        /// The repo root.
+        repo: String,
+    },
+    /// The path does not exist or cannot be read.
+    #[error("cannot open {path}: {source}")]
+    Open {
+        /// The path as given.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The model URI fields of one file.
+#[derive(Debug, Clone)]
+pub struct FileFields {
+    /// The file relative to the repo root, with `/` separators.
+    pub file: String,
+    /// The file on disk.
+    pub path: PathBuf,
+    /// Its fields, in file order.
+    pub fields: Vec<ModelField>,
+}
+
+/// A file that could hold model URIs but could not be read.
+#[derive(Debug)]
+pub struct Problem {
+    /// The file relative to the repo root.
+    pub file: String,
+    /// What went wrong.
+    pub error: ProblemKind,
+}
+
+/// What went wrong with a file.
+#[derive(Debug)]
+pub enum ProblemKind {
+    /// Reading it failed.
+    Io(std::io::Error),
+    /// The editor could not read it (invalid YAML, not UTF-8, a lone CR).
+    Edit(EditError),
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.error {
+            ProblemKind::Io(e) => write!(f, "{}: cannot read: {e}", self.file),
+            ProblemKind::Edit(e) => write!(f, "{}: {e}", self.file),
+        }
+    }
+}
+
+/// The result of a walk.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Files with at least one field, sorted by file.
+    pub files: Vec<FileFields>,
+    /// Files that could not be read, sorted by file.
+    pub problems: Vec<Problem>,
+    /// How many YAML files were looked at.
+    pub yaml_files: usize,
+}
+
+/// Resolves `path` (relative to the repo root, or absolute) to an existing file or folder inside the
+/// repo. The check is made on the canonical path, so `..` and symlinks cannot lead outside.
+pub fn resolve_in_repo(repo: &Path, path: &Path) -> Result<PathBuf, DiscoverError> {
+    let shown = path.display().to_string();
+    let joined = repo.join(path);
+    let canonical = match joined.canonicalize() {
+        Ok(c) => c,
+        // A path that does not exist may still be an attempt to leave the repo: say so first.
+        Err(_) if leaves_lexically(path) => {
+            return Err(DiscoverError::OutsideRepo {
+                path: shown,
+                repo: repo.display().to_string(),
+            });
+        }
+        Err(source) => {
+            return Err(DiscoverError::Open {
+                path: shown,
+                source,
+            });
+        }
+    };
+    let repo_canonical = repo.canonicalize().map_err(|source| DiscoverError::Open {
+        path: repo.display().to_string(),
+        source,
+    })?;
+    if !canonical.starts_with(&repo_canonical) {
+        return Err(DiscoverError::OutsideRepo {
+            path: shown,
+            repo: repo.display().to_string(),
+        });
+    }
+    Ok(canonical)
+}
+
+fn leaves_lexically(path: &Path) -> bool {
+    let mut depth: isize = 0;
+    for c in path.components() {
+        match c {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            Component::RootDir | Component::Prefix(_) => return true,
+            Component::CurDir => {}
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
+}
+
+/// A path relative to the repo root, with `/` separators, for output.
+pub fn display_path(repo: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(repo).unwrap_or(path);
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.join("/")
+}
+
+fn is_yaml(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+}
+
+/// Walks `roots` (canonical paths inside `repo`; the whole repo when empty) and finds every model URI
+/// field. Files named explicitly are read whatever their extension.
+pub fn scan(repo: &Path, roots: &[PathBuf]) -> Scan {
+    let roots: Vec<PathBuf> = if roots.is_empty() {
+        vec![repo.to_path_buf()]
+    } else {
+        roots.to_vec()
+    };
+    let mut builder = WalkBuilder::new(&roots[0]);
+    for root in &roots[1..] {
+        builder.add(root);
+    }
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    builder
+        .hidden(false)
+        .require_git(false)
+        .follow_links(false)
+        .threads(threads)
+        .filter_entry(|entry| entry.file_name() != ".git");
+
+    let files = Mutex::new(Vec::new());
+    let problems = Mutex::new(Vec::new());
+    let yaml_files = std::sync::atomic::AtomicUsize::new(0);
+    builder.build_parallel().run(|| {
+        Box::new(|entry| {
+            let Ok(entry) = entry else {
+                return WalkState::Continue;
+            };
+            let explicit = entry.depth() == 0;
+            let is_file = entry.file_type().is_some_and(|t| t.is_file());
+            if !is_file || !(explicit || is_yaml(entry.path())) {
+                return WalkState::Continue;
+            }
+            yaml_files.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let file = display_path(repo, entry.path());
+            let bytes = match std::fs::read(entry.path()) {
+                Ok(b) => b,
+                Err(e) => {
+                    problems.lock().unwrap().push(Problem {
+                        file,
+                        error: ProblemKind::Io(e),
+                    });
+                    return WalkState::Continue;
+                }
+            };
+            if !manifest::source::may_hold_target(&bytes) {
+                return WalkState::Continue;
+            }
+            match manifest::find_fields(&bytes) {
+                Ok(fields) if fields.is_empty() => {}
+                Ok(fields) => files.lock().unwrap().push(FileFields {
+                    file,
+                    path: entry.path().to_path_buf(),
+                    fields,
+                }),
+                Err(e) => problems.lock().unwrap().push(Problem {
+                    file,
+                    error: ProblemKind::Edit(e),
+                }),
+            }
+            WalkState::Continue
+        })
+    });
+    let mut files = files.into_inner().unwrap();
+    let mut problems = problems.into_inner().unwrap();
+    files.sort_by(|a, b| a.file.cmp(&b.file));
+    files.dedup_by(|a, b| a.file == b.file);
+    problems.sort_by(|a, b| a.file.cmp(&b.file));
+    Scan {
+        files,
+        problems,
+        yaml_files: yaml_files.into_inner(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MODEL: &str = "apiVersion: mlops.seldon.io/v1alpha1\nkind: Model\nmetadata:\n  name: m\nspec:\n  storageUri: s3://a\n";
+
+    #[test]
+    fn walks_yaml_files_respecting_gitignore_and_skipping_git() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(repo.join("k8s/base")).unwrap();
+        std::fs::create_dir_all(repo.join(".git")).unwrap();
+        std::fs::create_dir_all(repo.join("build")).unwrap();
+        std::fs::write(repo.join(".gitignore"), "build/\n").unwrap();
+        std::fs::write(repo.join("k8s/base/m.yaml"), MODEL).unwrap();
+        std::fs::write(
+            repo.join("k8s/base/n.yml"),
+            MODEL.replace("name: m", "name: n"),
+        )
+        .unwrap();
+        std::fs::write(repo.join("k8s/base/m.txt"), MODEL).unwrap();
+        std::fs::write(repo.join("build/m.yaml"), MODEL).unwrap();
+        std::fs::write(repo.join(".git/m.yaml"), MODEL).unwrap();
+        std::fs::write(repo.join("k8s/broken.yaml"), "storageUri: [\n").unwrap();
+        std::fs::write(repo.join("k8s/other.yaml"), "a: 1\n").unwrap();
+        let scan = scan(&repo, &[]);
+        let files: Vec<&str> = scan.files.iter().map(|f| f.file.as_str()).collect();
+        assert_eq!(files, ["k8s/base/m.yaml", "k8s/base/n.yml"]);
+        assert_eq!(scan.problems.len(), 1);
+        assert!(
+            scan.problems[0]
+                .to_string()
+                .starts_with("k8s/broken.yaml: line 1: invalid YAML"),
+            "{}",
+            scan.problems[0]
+        );
+        // An explicit file is read whatever its name.
+        let explicit = resolve_in_repo(&repo, Path::new("k8s/base/m.txt")).unwrap();
+        assert_eq!(super::scan(&repo, &[explicit]).files.len(), 1);
+    }
+
+    #[test]
+    fn paths_outside_the_repo_are_refused_also_through_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(&repo).unwrap();
+        std::fs::write(dir.path().join("outside.yaml"), MODEL).unwrap();
+        std::fs::write(repo.join("in.yaml"), MODEL).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("outside.yaml"), repo.join("link.yaml"))
+            .unwrap();
+        let repo = repo.canonicalize().unwrap();
+        assert!(resolve_in_repo(&repo, Path::new("in.yaml")).is_ok());
+        for bad in [
+            "../outside.yaml",
+            "link.yaml",
+            "../missing.yaml",
+            "/etc/passwd",
+        ] {
+            let err = resolve_in_repo(&repo, Path::new(bad)).unwrap_err();
+            assert!(
+                matches!(err, DiscoverError::OutsideRepo { .. }),
+                "{bad}: {err}"
+            );
+        }
+        assert!(matches!(
+            resolve_in_repo(&repo, Path::new("missing.yaml")),
+            Err(DiscoverError::Open { .. })
+        ));
+    }
+}

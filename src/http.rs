@@ -1,1 +1,316 @@
-//! (lands with its issue)
+//! One HTTP client builder and one retry loop for every server modelbump talks to (MLflow, Argo CD,
+//! webhooks).
+//!
+//! Why one place: the user agent, timeouts, TLS options (a CA bundle, a client certificate, or
+//! verification off on request) and the retry rules must be the same everywhere, and error bodies must be
+//! turned into short, safe messages the same way: servers answer errors in HTML as often as in JSON, and
+//! a body may echo what it was sent, so it is excerpted and scrubbed before it is shown.
+//!
+//! Retry rules: connection errors, timeouts, HTTP 429 (honouring `Retry-After`) and 5xx are retried with
+//! exponential backoff and jitter; other 4xx never are, because sending the same request again cannot
+//! change the answer.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use reqwest::{RequestBuilder, Response, StatusCode};
+
+/// The user agent sent to every server.
+pub const USER_AGENT: &str = concat!("modelbump/", env!("CARGO_PKG_VERSION"));
+
+/// How to build a client.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    /// A PEM bundle of extra CA certificates to trust.
+    pub ca_cert: Option<PathBuf>,
+    /// A PEM file with a client certificate and its private key.
+    pub client_cert: Option<PathBuf>,
+    /// Skip certificate verification (only on the user's explicit request).
+    pub insecure: bool,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(120),
+            ca_cert: None,
+            client_cert: None,
+            insecure: false,
+        }
+    }
+}
+
+/// Errors building a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// A certificate file could not be read.
+    #[error("cannot read {what} {path}: {source}")]
+    ReadCert {
+        /// `CA bundle` or `client certificate`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A certificate file is not usable PEM.
+    #[error("invalid {what} {path}: {message}")]
+    BadCert {
+        /// `CA bundle` or `client certificate`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The TLS stack could not be set up.
+    #[error("cannot set up the HTTP client: {0}")]
+    Build(String),
+}
+
+/// Builds a client with the user agent, the timeout and the TLS options.
+pub fn build_client(options: &ClientOptions) -> Result<reqwest::Client, ClientError> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .timeout(options.timeout)
+        .connect_timeout(options.timeout.min(Duration::from_secs(30)));
+    if let Some(path) = &options.ca_cert {
+        let what = "CA bundle";
+        let pem = std::fs::read(path).map_err(|source| ClientError::ReadCert {
+            what,
+            path: path.clone(),
+            source,
+        })?;
+        let certs =
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ClientError::BadCert {
+                what,
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        if certs.is_empty() {
+            return Err(ClientError::BadCert {
+                what,
+                path: path.clone(),
+                message: "no PEM certificate in it".into(),
+            });
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    if let Some(path) = &options.client_cert {
+        let what = "client certificate";
+        let pem = std::fs::read(path).map_err(|source| ClientError::ReadCert {
+            what,
+            path: path.clone(),
+            source,
+        })?;
+        let identity = reqwest::Identity::from_pem(&pem).map_err(|e| ClientError::BadCert {
+            what,
+            path: path.clone(),
+            message: format!("{e} (expected the certificate and its private key in one PEM file)"),
+        })?;
+        builder = builder.identity(identity);
+    }
+    if options.insecure {
+        builder = builder.danger_accept_invalid_certs(true);
+    }
+    builder
+        .build()
+        .map_err(|e| ClientError::Build(e.to_string()))
+}
+
+/// How often and how patiently to retry.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (0: no retry).
+    pub max_retries: usize,
+    /// The first delay.
+    pub min_delay: Duration,
+    /// The longest delay, also the cap for `Retry-After`.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 7,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+/// True for the statuses that another attempt may change: 429 and 5xx.
+pub fn is_retryable_status(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+/// The delay a `Retry-After` header asks for (seconds form; the HTTP-date form is rare for APIs and
+/// falls back to the backoff).
+pub fn retry_after(response: &Response) -> Option<Duration> {
+    let value = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// Sends the request made by `make`, retrying per `policy`.
+///
+/// Returns the first response that is not retryable, or the last response when retries run out (the
+/// caller turns its status into an error). A transport error is returned after the last attempt.
+/// `make` is called once per attempt because a request cannot be sent twice.
+pub async fn send_with_retry<F>(
+    policy: &RetryPolicy,
+    mut make: F,
+) -> Result<Response, reqwest::Error>
+where
+    F: FnMut() -> RequestBuilder,
+{
+    let mut delays = ExponentialBuilder::default()
+        .with_min_delay(policy.min_delay)
+        .with_max_delay(policy.max_delay)
+        .with_jitter()
+        .with_max_times(policy.max_retries)
+        .build();
+    loop {
+        let result = make().send().await;
+        let retry_in = match &result {
+            Ok(response) if is_retryable_status(response.status()) => {
+                let Some(delay) = delays.next() else {
+                    return result;
+                };
+                let asked = retry_after(response).map(|d| d.min(policy.max_delay));
+                tracing::debug!(status = %response.status(), url = %crate::secret::redact_url(response.url().as_str()), "retrying");
+                asked.unwrap_or(delay)
+            }
+            Ok(_) => return result,
+            Err(err) if is_retryable_transport(err) => {
+                let Some(delay) = delays.next() else {
+                    return result;
+                };
+                tracing::debug!(error = %describe_transport_error(err), "retrying after a transport error");
+                delay
+            }
+            Err(_) => return result,
+        };
+        tokio::time::sleep(retry_in).await;
+    }
+}
+
+/// Connection failures and timeouts may pass; a request that could not even be built will not.
+fn is_retryable_transport(err: &reqwest::Error) -> bool {
+    !err.is_builder() && !err.is_redirect()
+}
+
+/// A transport error as a short message without the URL (which may hold credentials), walking the
+/// source chain so that "connection refused" is visible.
+pub fn describe_transport_error(err: &reqwest::Error) -> String {
+    let mut message = if err.is_timeout() {
+        "timed out".to_string()
+    } else if err.is_connect() {
+        "connection failed".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut source = std::error::Error::source(err);
+    let mut last = String::new();
+    while let Some(cause) = source {
+        last = cause.to_string();
+        source = cause.source();
+    }
+    if !last.is_empty() {
+        message.push_str(": ");
+        message.push_str(&last);
+    }
+    message
+}
+
+/// A short, single-line excerpt of an error body: the `message` of a JSON error when there is one,
+/// else the text with HTML tags removed, whitespace folded, and at most `max` characters.
+pub fn excerpt(body: &str, max: usize) -> String {
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(body)
+        && let Some(message) = json.get("message").and_then(|m| m.as_str())
+    {
+        let code = json
+            .get("error_code")
+            .or_else(|| json.get("error"))
+            .and_then(|c| c.as_str())
+            .filter(|c| *c != message);
+        let text = match code {
+            Some(code) => format!("{code}: {message}"),
+            None => message.to_string(),
+        };
+        return truncate(&fold_whitespace(&text), max);
+    }
+    let mut text = String::with_capacity(body.len().min(4096));
+    let mut in_tag = false;
+    for c in body.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let folded = fold_whitespace(&text);
+    if folded.is_empty() {
+        "(empty body)".to_string()
+    } else {
+        truncate(&folded, max)
+    }
+}
+
+fn fold_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_prefers_the_json_message() {
+        let body = r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"Could not find experiment with name 'x'"}"#;
+        assert_eq!(
+            excerpt(body, 200),
+            "RESOURCE_DOES_NOT_EXIST: Could not find experiment with name 'x'"
+        );
+    }
+
+    #[test]
+    fn excerpt_strips_html_and_truncates() {
+        let body = "<!doctype html>\n<html><head><title>500 Internal Server Error</title></head>\n<body><h1>Internal Server Error</h1></body></html>";
+        assert_eq!(
+            excerpt(body, 200),
+            "500 Internal Server Error Internal Server Error"
+        );
+        assert_eq!(excerpt(body, 10), "500 Intern…");
+        assert_eq!(excerpt("   ", 10), "(empty body)");
+    }
+
+    #[test]
+    fn retryable_statuses() {
+        assert!(is_retryable_status(StatusCode::TOO_MANY_REQUESTS));
+        assert!(is_retryable_status(StatusCode::BAD_GATEWAY));
+        assert!(!is_retryable_status(StatusCode::NOT_FOUND));
+        assert!(!is_retryable_status(StatusCode::UNAUTHORIZED));
+    }
+}

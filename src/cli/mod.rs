@@ -86,23 +86,26 @@ pub enum OutputFormat {
 }
 
 /// The subcommands.
+///
+/// The variants carry no doc comments on purpose: clap lets a variant's doc override the help of its
+/// `Args` struct, which would drop the long help and examples written there (one place per command).
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List every model URI field in the repo's YAML files
+    #[allow(missing_docs)]
     Targets(commands::targets::TargetsArgs),
-    /// Set one model's URI by resource name, no MLflow involved (manual pin, rollback, scripting)
+    #[allow(missing_docs)]
     Set(commands::set::SetArgs),
-    /// Resolve every configured target against MLflow and show what would change; writes nothing
+    #[allow(missing_docs)]
     Plan(commands::plan::PlanArgs),
-    /// Resolve every configured target against MLflow and write the manifests in place
+    #[allow(missing_docs)]
     Apply(commands::apply::ApplyArgs),
-    /// Commit the changed target files, with provenance trailers; --push pushes, retrying rejected pushes
+    #[allow(missing_docs)]
     Commit(commands::commit::CommitArgs),
-    /// Ask Argo CD to sync the configured applications (API or webhook); --wait waits for Synced and Healthy
+    #[allow(missing_docs)]
     Sync(commands::sync::SyncArgs),
-    /// The pipeline step: apply, commit, push and sync in one; --dry-run stops after the plan
+    #[allow(missing_docs)]
     Run(commands::run::RunArgs),
-    /// Print shell completions
+    #[allow(missing_docs)]
     Completions(commands::completions::CompletionsArgs),
 }
 

@@ -1,6 +1,10 @@
 //! The resource kinds that hold model URIs, and where in each the URI fields are.
 //!
-//! Adding a kind touches this file only.
+//! Adding a kind touches this file only: a variant of [`ResourceKind`], its `kind:` and API group, and
+//! a branch of [`fields_of_resource`] that walks to its fields.
+
+use super::EditError;
+use super::tree::{Node, NodeKind};
 
 /// A kind of resource that holds one or more model URI fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -15,6 +19,13 @@ pub enum ResourceKind {
 }
 
 impl ResourceKind {
+    /// Every kind, in a stable order.
+    pub const ALL: [ResourceKind; 3] = [
+        ResourceKind::SeldonModel,
+        ResourceKind::SeldonDeployment,
+        ResourceKind::InferenceService,
+    ];
+
     /// The `kind:` as written in manifests.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -23,10 +34,255 @@ impl ResourceKind {
             Self::InferenceService => "InferenceService",
         }
     }
+
+    /// The API group of `apiVersion:` (`group/version`).
+    pub fn api_group(self) -> &'static str {
+        match self {
+            Self::SeldonModel => "mlops.seldon.io",
+            Self::SeldonDeployment => "machinelearning.seldon.io",
+            Self::InferenceService => "serving.kserve.io",
+        }
+    }
+
+    /// The kind a `--kind` value or a config `kind:` names (case-insensitive).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(name))
+    }
+
+    /// The kind of a manifest, from its `kind:` and `apiVersion:`. A `kind: Model` of another API
+    /// group is some other resource; a missing `apiVersion` (a partial manifest) is given the benefit of
+    /// the doubt.
+    pub fn of_manifest(kind: &str, api_version: Option<&str>) -> Option<Self> {
+        let found = Self::ALL.into_iter().find(|k| k.as_str() == kind)?;
+        match api_version {
+            Some(v) if v.split('/').next() != Some(found.api_group()) => None,
+            _ => Some(found),
+        }
+    }
 }
 
 impl std::fmt::Display for ResourceKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// One step of a path from a document's root to a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    /// A mapping key.
+    Key(String),
+    /// A sequence index.
+    Index(usize),
+}
+
+/// Renders a path the way users read it: `spec.predictors[0].graph.modelUri`.
+pub fn path_string(segs: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in segs {
+        match seg {
+            Seg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// A model URI field as found in a resource, before naming.
+#[derive(Debug, Clone)]
+pub struct RawField<'t, 'a> {
+    /// The resource's kind.
+    pub kind: ResourceKind,
+    /// `metadata.name` (empty when missing).
+    pub resource: String,
+    /// The graph node or KServe component (`None` for a Seldon Model).
+    pub component: Option<String>,
+    /// What tells two fields of the same component apart: the predictor of a SeldonDeployment graph
+    /// node, the `model` / framework key of a KServe component.
+    pub qualifier: Option<String>,
+    /// The value node.
+    pub node: &'t Node<'a>,
+    /// Where the value is, from the document's root.
+    pub path: Vec<Seg>,
+}
+
+/// Every model URI field of one document, with the `kind: List` items looked into.
+pub fn fields_of_document<'t, 'a>(root: &'t Node<'a>) -> Result<Vec<RawField<'t, 'a>>, EditError> {
+    let mut out = Vec::new();
+    if root.get_str("kind")? == Some("List") {
+        if let Some(items) = root.get("items")? {
+            for (i, item) in items.items().iter().enumerate() {
+                let prefix = vec![Seg::Key("items".into()), Seg::Index(i)];
+                fields_of_resource(item, prefix, &mut out)?;
+            }
+        }
+    } else {
+        fields_of_resource(root, Vec::new(), &mut out)?;
+    }
+    Ok(out)
+}
+
+/// The model URI fields of one resource (a mapping with `kind:`).
+pub fn fields_of_resource<'t, 'a>(
+    res: &'t Node<'a>,
+    prefix: Vec<Seg>,
+    out: &mut Vec<RawField<'t, 'a>>,
+) -> Result<(), EditError> {
+    let Some(kind) = res.get_str("kind")? else {
+        return Ok(());
+    };
+    let Some(kind) = ResourceKind::of_manifest(kind, res.get_str("apiVersion")?) else {
+        return Ok(());
+    };
+    let resource = match res.get("metadata")? {
+        Some(meta) => meta.get_str("name")?.unwrap_or_default().to_string(),
+        None => String::new(),
+    };
+    let Some(spec) = res.get("spec")? else {
+        return Ok(());
+    };
+    let at = |rest: &[&str]| {
+        let mut path = prefix.clone();
+        path.push(Seg::Key("spec".into()));
+        path.extend(rest.iter().map(|k| Seg::Key((*k).to_string())));
+        path
+    };
+    let mut push = |component: Option<String>, qualifier: Option<String>, node, path| {
+        out.push(RawField {
+            kind,
+            resource: resource.clone(),
+            component,
+            qualifier,
+            node,
+            path,
+        })
+    };
+    match kind {
+        ResourceKind::SeldonModel => {
+            if let Some(node) = uri_node(spec.get("storageUri")?) {
+                push(None, None, node, at(&["storageUri"]));
+            }
+        }
+        ResourceKind::SeldonDeployment => {
+            if let Some(predictors) = spec.get("predictors")? {
+                for (i, predictor) in predictors.items().iter().enumerate() {
+                    let qualifier = predictor
+                        .get_str("name")?
+                        .map(str::to_string)
+                        .unwrap_or_else(|| i.to_string());
+                    if let Some(graph) = predictor.get("graph")? {
+                        let mut path = at(&["predictors"]);
+                        path.push(Seg::Index(i));
+                        path.push(Seg::Key("graph".into()));
+                        graph_fields(graph, path, &qualifier, &mut push)?;
+                    }
+                }
+            }
+        }
+        ResourceKind::InferenceService => {
+            for component in ["predictor", "transformer", "explainer"] {
+                let Some(comp) = spec.get(component)? else {
+                    continue;
+                };
+                // `model:` first (the current shape), then the legacy framework keys in source order.
+                if let Some(model) = comp.get("model")?
+                    && let Some(node) = uri_node(model.get("storageUri")?)
+                {
+                    let path = at(&[component, "model", "storageUri"]);
+                    push(Some(component.into()), Some("model".into()), node, path);
+                }
+                for (key, value) in comp.entries() {
+                    let Some(key) = key.as_str() else { continue };
+                    if key == "model" {
+                        continue;
+                    }
+                    if let Some(node) = uri_node(value.get("storageUri")?) {
+                        let path = at(&[component, key, "storageUri"]);
+                        push(Some(component.into()), Some(key.into()), node, path);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Walks a SeldonDeployment graph node and its `children`.
+fn graph_fields<'t, 'a, F>(
+    node: &'t Node<'a>,
+    path: Vec<Seg>,
+    predictor: &str,
+    push: &mut F,
+) -> Result<(), EditError>
+where
+    F: FnMut(Option<String>, Option<String>, &'t Node<'a>, Vec<Seg>),
+{
+    if let Some(value) = uri_node(node.get("modelUri")?) {
+        let name = node.get_str("name")?.unwrap_or_default().to_string();
+        let mut p = path.clone();
+        p.push(Seg::Key("modelUri".into()));
+        push(Some(name), Some(predictor.to_string()), value, p);
+    }
+    if let Some(children) = node.get("children")? {
+        for (i, child) in children.items().iter().enumerate() {
+            let mut p = path.clone();
+            p.push(Seg::Key("children".into()));
+            p.push(Seg::Index(i));
+            graph_fields(child, p, predictor, push)?;
+        }
+    }
+    Ok(())
+}
+
+/// A value that can be a model URI: a scalar or an alias. A mapping or sequence there is not a URI.
+fn uri_node<'t, 'a>(node: Option<&'t Node<'a>>) -> Option<&'t Node<'a>> {
+    node.filter(|n| matches!(n.kind, NodeKind::Scalar { .. } | NodeKind::Alias(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_matched_with_their_api_group() {
+        assert_eq!(
+            ResourceKind::of_manifest("Model", Some("mlops.seldon.io/v1alpha1")),
+            Some(ResourceKind::SeldonModel)
+        );
+        assert_eq!(
+            ResourceKind::of_manifest("Model", Some("example.com/v1")),
+            None
+        );
+        assert_eq!(
+            ResourceKind::of_manifest("Model", None),
+            Some(ResourceKind::SeldonModel)
+        );
+        assert_eq!(
+            ResourceKind::of_manifest("Explainer", Some("mlops.seldon.io/v1alpha1")),
+            None
+        );
+        assert_eq!(
+            ResourceKind::parse("inferenceservice"),
+            Some(ResourceKind::InferenceService)
+        );
+    }
+
+    #[test]
+    fn paths_read_like_users_write_them() {
+        let segs = [
+            Seg::Key("spec".into()),
+            Seg::Key("predictors".into()),
+            Seg::Index(0),
+            Seg::Key("graph".into()),
+            Seg::Key("modelUri".into()),
+        ];
+        assert_eq!(path_string(&segs), "spec.predictors[0].graph.modelUri");
     }
 }

@@ -1,0 +1,511 @@
+//! The editor against real manifests: every model URI field of every file of the shared corpus is set
+//! to a new value, and the output must be the input with exactly that value's bytes replaced.
+
+use std::path::{Path, PathBuf};
+
+use modelbump::manifest::{self, Edit, ScalarStyle, Selector};
+
+use crate::support;
+
+fn corpus_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_none_or(|e| e != "md") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What the new value must look like in the file, written independently of the editor: the same quotes
+/// as before, or for a block scalar the same line breaks after the one content line.
+fn rendered(old_written: &str, style: ScalarStyle, uri: &str) -> String {
+    match style {
+        ScalarStyle::Plain => uri.to_string(),
+        ScalarStyle::SingleQuoted => format!("'{}'", uri.replace('\'', "''")),
+        ScalarStyle::DoubleQuoted => format!("\"{uri}\""),
+        ScalarStyle::Literal | ScalarStyle::Folded => {
+            let end = old_written.find(['\r', '\n']).unwrap_or(old_written.len());
+            format!("{uri}{}", &old_written[end..])
+        }
+    }
+}
+
+#[test]
+fn every_corpus_field_round_trips_byte_exactly() {
+    let Some(shared) = support::shared_dir("every_corpus_field_round_trips_byte_exactly") else {
+        return;
+    };
+    let corpus = shared.join("corpus");
+    let mut listing = String::new();
+    let mut edited = 0;
+    for path in corpus_files(&corpus) {
+        let rel = path.strip_prefix(&corpus).unwrap().display().to_string();
+        let input = std::fs::read(&path).unwrap();
+        let fields = manifest::find_fields(&input).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        let text = String::from_utf8(input.clone()).unwrap();
+        for (i, field) in fields.iter().enumerate() {
+            listing.push_str(&format!(
+                "{rel}:{} {} {} {} {:?} {:?}\n",
+                field.line, field.kind, field.name, field.path, field.style, field.value
+            ));
+            // Non-ASCII on purpose: spans are bytes, not characters.
+            let uri = format!("s3://modelbump-corpus/{i}/modèle-ü/artifacts/");
+            let edit = Edit {
+                selector: Selector {
+                    name: field.name.clone(),
+                    kind: Some(field.kind.to_string()),
+                },
+                uri: uri.clone(),
+            };
+            let out = manifest::apply(&input, &[edit])
+                .unwrap_or_else(|e| panic!("{rel}: {}: {e}", field.name));
+            let written = &text[field.span.clone()];
+            let want = format!(
+                "{}{}{}",
+                &text[..field.span.start],
+                rendered(written, field.style, &uri),
+                &text[field.span.end..]
+            );
+            assert_eq!(
+                String::from_utf8(out.bytes.clone()).unwrap(),
+                want,
+                "{rel}: {}",
+                field.name
+            );
+            assert_eq!(out.changes.len(), 1);
+            assert_eq!(out.changes[0].old, field.value);
+            assert_eq!(out.changes[0].new, uri);
+            // And back: the original bytes again.
+            let back = Edit {
+                selector: Selector {
+                    name: field.name.clone(),
+                    kind: Some(field.kind.to_string()),
+                },
+                uri: field.value.clone(),
+            };
+            let restored = manifest::apply(&out.bytes, &[back]).unwrap();
+            assert_eq!(
+                restored.bytes, input,
+                "{rel}: {} does not restore",
+                field.name
+            );
+            edited += 1;
+        }
+        // Setting every field at once is one pass with the same result as one at a time.
+        if fields.len() > 1 {
+            let edits: Vec<Edit> = fields
+                .iter()
+                .map(|f| Edit {
+                    selector: Selector {
+                        name: f.name.clone(),
+                        kind: Some(f.kind.to_string()),
+                    },
+                    uri: format!("gs://all/{}", f.name),
+                })
+                .collect();
+            let out = manifest::apply(&input, &edits).unwrap_or_else(|e| panic!("{rel}: {e}"));
+            let mut want = text.clone();
+            for f in fields.iter().rev() {
+                let written = &text[f.span.clone()];
+                want.replace_range(
+                    f.span.clone(),
+                    &rendered(written, f.style, &format!("gs://all/{}", f.name)),
+                );
+            }
+            assert_eq!(String::from_utf8(out.bytes).unwrap(), want, "{rel}");
+        }
+    }
+    assert!(edited >= 30, "only {edited} fields found in the corpus");
+    insta::assert_snapshot!("corpus_fields", listing);
+}
+
+fn fixture(case: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(case)
+}
+
+/// A repo folder holding the fixture's input as `k8s/input.yaml`.
+fn repo_with(case: &str) -> (tempfile::TempDir, PathBuf, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("k8s")).unwrap();
+    let input = std::fs::read(fixture(case).join("input.yaml")).unwrap();
+    std::fs::write(repo.join("k8s/input.yaml"), &input).unwrap();
+    (dir, repo, input)
+}
+
+/// Runs `set`, expects exit 1 with `message` on stderr, and the file byte-identical afterwards.
+fn assert_refused(case: &str, args: &[&str], message: &str) {
+    let (dir, repo, input) = repo_with(case);
+    let out = support::modelbump(dir.path())
+        .arg("-C")
+        .arg(&repo)
+        .arg("set")
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{case}: {stderr}");
+    assert!(
+        stderr.contains(message),
+        "{case}: wanted {message:?} in\n{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "{case}: nothing on stdout");
+    assert_eq!(
+        std::fs::read(repo.join("k8s/input.yaml")).unwrap(),
+        input,
+        "{case}: file changed"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(repo.join("k8s")).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "{case}: no temporary file left behind");
+}
+
+#[test]
+fn every_refusal_is_one_clear_error_and_the_file_is_untouched() {
+    let f = "k8s/input.yaml";
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "refuse-invalid-yaml",
+            "baseline-predictor",
+            "s3://new",
+            "error: k8s/input.yaml: line 8: invalid YAML: unclosed bracket",
+        ),
+        (
+            "refuse-alias",
+            "baseline-predictor",
+            "s3://new",
+            "error: k8s/input.yaml: line 8: the model URI of baseline-predictor is an alias (*approved)",
+        ),
+        (
+            "refuse-anchor",
+            "baseline-predictor",
+            "s3://new",
+            "error: k8s/input.yaml: line 6: the model URI of baseline-predictor is anchored (&uri)",
+        ),
+        (
+            "refuse-lone-cr",
+            "baseline-predictor",
+            "s3://new",
+            "error: k8s/input.yaml: line 1: lone carriage return",
+        ),
+        (
+            "refuse-not-utf8",
+            "baseline-predictor",
+            "s3://new",
+            "error: k8s/input.yaml: line 1: not UTF-8 text",
+        ),
+        (
+            "refuse-unknown-name",
+            "baseline",
+            "s3://new",
+            "error: k8s/input.yaml: no model named \"baseline\"; the models in this file are: baseline-predictor (Model, line 6), baseline-predictor-v2 (Model, line 15)",
+        ),
+        (
+            "refuse-ambiguous-kind",
+            "churn",
+            "s3://new",
+            "error: k8s/input.yaml: \"churn\" is ambiguous: Model churn (line 6), InferenceService churn (line 18); pick one with --kind",
+        ),
+        (
+            "refuse-ambiguous-duplicate",
+            "iris",
+            "s3://new",
+            "\"iris\" is ambiguous: Model iris (line 7), Model iris (line 17); several Model resources",
+        ),
+        (
+            "refuse-duplicate-key",
+            "baseline-predictor",
+            "s3://new",
+            "error: k8s/input.yaml: line 9: invalid YAML: duplicate key \"storageUri\"",
+        ),
+        (
+            "refuse-tagged",
+            "baseline-predictor",
+            "s3://new",
+            "error: k8s/input.yaml: line 6: cannot edit the model URI of baseline-predictor: the value carries the tag !secret",
+        ),
+        (
+            "refuse-empty",
+            "baseline-predictor",
+            "s3://new",
+            "error: k8s/input.yaml: line 6: cannot edit the model URI of baseline-predictor: the value is empty",
+        ),
+        (
+            "refuse-multiline-block",
+            "baseline-predictor",
+            "s3://new",
+            "error: k8s/input.yaml: line 7: cannot edit the model URI of baseline-predictor: the value is a block scalar of several lines",
+        ),
+        (
+            "valid",
+            "baseline-predictor",
+            "s3://a\u{7}b",
+            "invalid URI \"s3://a\\u{7}b\": it contains the control character U+0007",
+        ),
+        (
+            "valid",
+            "baseline-predictor",
+            "s3://a\nb",
+            "invalid URI \"s3://a\\nb\": it contains a line break",
+        ),
+        (
+            "valid",
+            "baseline-predictor",
+            "s3://a b",
+            "invalid URI \"s3://a b\": it contains whitespace",
+        ),
+        (
+            "valid",
+            "baseline-predictor",
+            "s3://a\u{202e}b",
+            "invisible formatting character U+202E",
+        ),
+        (
+            "valid",
+            "baseline-predictor",
+            "",
+            "invalid URI \"\": it is empty",
+        ),
+        (
+            "valid",
+            "baseline-predictor",
+            "s3://x --kind Pod",
+            "invalid URI",
+        ),
+    ];
+    for (case, name, uri, message) in cases {
+        assert_refused(case, &[f, name, uri], message);
+    }
+    assert_refused(
+        "valid",
+        &[f, "baseline-predictor", "s3://x", "--kind", "Pod"],
+        "unknown kind \"Pod\"",
+    );
+    assert_refused(
+        "refuse-ambiguous-kind",
+        &[f, "churn", "s3://x", "--kind", "SeldonDeployment"],
+        "no model named \"churn\" of kind SeldonDeployment",
+    );
+}
+
+#[test]
+fn paths_outside_the_repo_are_refused_also_through_a_symlink() {
+    let (dir, repo, input) = repo_with("valid");
+    let outside = dir.path().join("outside.yaml");
+    std::fs::write(&outside, &input).unwrap();
+    std::os::unix::fs::symlink(&outside, repo.join("k8s/link.yaml")).unwrap();
+    for path in [
+        "../outside.yaml",
+        "k8s/link.yaml",
+        "k8s/../../outside.yaml",
+        outside.to_str().unwrap(),
+    ] {
+        let out = support::modelbump(dir.path())
+            .args([
+                "-C",
+                repo.to_str().unwrap(),
+                "set",
+                path,
+                "baseline-predictor",
+                "s3://new",
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{path}: {stderr}");
+        assert!(
+            stderr.contains(&format!("error: {path} is outside the repo")),
+            "{path}: {stderr}"
+        );
+        assert_eq!(
+            std::fs::read(&outside).unwrap(),
+            input,
+            "{path}: the outside file changed"
+        );
+    }
+}
+
+#[test]
+fn set_changes_only_the_value_and_reports_it() {
+    let (dir, repo, input) = repo_with("valid");
+    let file = repo.join("k8s/input.yaml");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let run = |extra: &[&str]| {
+        support::modelbump(dir.path())
+            .args(["-C", repo.to_str().unwrap()])
+            .args(extra)
+            .args([
+                "set",
+                "k8s/input.yaml",
+                "baseline-predictor",
+                "s3://models/m-2/artifacts/",
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "k8s/input.yaml:7 baseline-predictor: s3://models/a -> s3://models/m-2/artifacts/\n"
+    );
+    let text = String::from_utf8(input).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        text.replace(
+            "s3://models/a # inline",
+            "s3://models/m-2/artifacts/ # inline"
+        )
+    );
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+    let modified = std::fs::metadata(&file).unwrap().modified().unwrap();
+
+    // Again: unchanged, and the file is not rewritten.
+    let out = run(&["-o", "json"]);
+    assert!(out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let target = &report["targets"][0];
+    assert_eq!(target["status"], "unchanged");
+    assert_eq!(target["file"], "k8s/input.yaml");
+    assert_eq!(target["line"], 7);
+    assert_eq!(target["kind"], "Model");
+    assert_eq!(target["name"], "baseline-predictor");
+    assert_eq!(target["oldUri"], "s3://models/m-2/artifacts/");
+    assert_eq!(target["newUri"], "s3://models/m-2/artifacts/");
+    assert_eq!(report["commit"], serde_json::Value::Null);
+    assert_eq!(report["pushed"], false);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        modified
+    );
+}
+
+fn targets_repo() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("k8s/base")).unwrap();
+    std::fs::create_dir_all(repo.join("ignored")).unwrap();
+    std::fs::write(repo.join(".gitignore"), "ignored/\n").unwrap();
+    let copy = |case: &str, to: &str| {
+        std::fs::copy(fixture(case).join("input.yaml"), repo.join(to)).unwrap();
+    };
+    copy("refuse-unknown-name", "k8s/base/models.yaml");
+    copy("refuse-ambiguous-kind", "k8s/churn.yml");
+    copy("valid", "ignored/m.yaml");
+    std::fs::write(
+        repo.join("k8s/base/kustomization.yaml"),
+        "resources: [models.yaml]\n",
+    )
+    .unwrap();
+    (dir, repo)
+}
+
+#[test]
+fn targets_lists_every_field_sorted_with_configured_targets() {
+    let (dir, repo) = targets_repo();
+    std::fs::write(
+        repo.join("modelbump.yaml"),
+        "targets:\n  - file: ./k8s/base/models.yaml\n    name: baseline-predictor-v2\n    pinned: true\n    run: {experiment: x}\n",
+    )
+    .unwrap();
+    let out = support::modelbump(dir.path())
+        .args(["-C", repo.to_str().unwrap(), "targets"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    insta::assert_snapshot!("targets_text", String::from_utf8(out.stdout).unwrap());
+
+    let out = support::modelbump(dir.path())
+        .args(["-C", repo.to_str().unwrap(), "-o", "json", "targets"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    insta::assert_json_snapshot!("targets_json", json);
+}
+
+#[test]
+fn targets_warns_about_a_broken_file_and_goes_on_but_fails_when_it_was_named() {
+    let (dir, repo) = targets_repo();
+    std::fs::write(
+        repo.join("k8s/broken.yaml"),
+        "kind: Model\nspec:\n  storageUri: [s3://x\n",
+    )
+    .unwrap();
+    let out = support::modelbump(dir.path())
+        .args(["-C", repo.to_str().unwrap(), "targets"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("k8s/broken.yaml: line 3: invalid YAML"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("the listing is incomplete"), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        5,
+        "header and four fields"
+    );
+
+    let out = support::modelbump(dir.path())
+        .args([
+            "-C",
+            repo.to_str().unwrap(),
+            "targets",
+            "k8s/broken.yaml",
+            "k8s/base",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: k8s/broken.yaml: line 3: invalid YAML"),
+        "{stderr}"
+    );
+
+    // A named folder lists only what is inside it.
+    let out = support::modelbump(dir.path())
+        .args([
+            "-C",
+            repo.to_str().unwrap(),
+            "-o",
+            "json",
+            "targets",
+            "k8s/base",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = json["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["baseline-predictor", "baseline-predictor-v2"]);
+}
