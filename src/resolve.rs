@@ -1,1 +1,1335 @@
-//! (lands with its issue)
+//! The resolver: which model each configured target should point at, and whether it may.
+//!
+//! For a `run:` target: the experiment (by name, or by id when it is all digits), then the best run among
+//! the FINISHED ones (`attributes.status = 'FINISHED'` is always ANDed to the target's filter, because a
+//! RUNNING or FAILED run may have logged a half-trained model), then the model of that run: its MLflow 3
+//! logged model (`outputs.model_outputs` -> `logged-models/<id>` -> `artifact_uri`, picked by the target's
+//! `model` name where there are several), else the MLflow 2 layout (`<run artifact_uri>/<model or "model">`).
+//! For a `registered:` target: the version named by alias, number or stage, then its physical location
+//! (`get-download-uri`, with `models:/` and `runs:/` sources resolved when the server echoes them).
+//!
+//! Before a URI is proposed, the pre-flight check lists the model's folder: it must hold an `MLmodel`.
+//! A missing model is an error (the target fails, nothing is written); a store the server cannot list
+//! is a warning in the report, because the model may be there and nobody could check.
+//!
+//! Gates (`require:`) are comparisons over `metrics.*`, `params.*`, `tags.*` and `attributes.*` of the
+//! candidate's run, and the same over `deployed.*`: the run behind the URI deployed now, found from that
+//! URI (a logged-model id `m-<hex>`, a run id, or a `models:/` registry reference in it). A failed gate
+//! keeps the current URI and reports `blocked` with the reason: that is a decision, not a failure.
+//!
+//! Every question goes through [`CachedStore`], which asks MLflow once per distinct question, however
+//! many targets ask it, and bounds the requests in flight; the targets themselves are resolved
+//! concurrently.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::config::{RegisteredSource, RunSource, TargetConfig, UriRewrite};
+use crate::tracking::{
+    ArtifactListing, ArtifactOwner, Experiment, LoggedModel, ModelVersion, Run, RunQuery,
+    TrackingError, TrackingStore,
+};
+
+/// Requests in flight to the tracking server unless configured otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// The order of runs unless the target says otherwise: the newest first.
+pub const DEFAULT_ORDER: &str = "attributes.start_time DESC";
+
+/// Why a target could not be resolved. The caller adds which target it was.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ResolveError {
+    /// The tracking store failed or refused.
+    #[error(transparent)]
+    Tracking(#[from] TrackingError),
+    /// No experiment of that name or id.
+    #[error(
+        "experiment {experiment:?} not found in {store}; check run.experiment (a name, or an id)"
+    )]
+    NoExperiment {
+        /// The experiment as configured.
+        experiment: String,
+        /// The store.
+        store: String,
+    },
+    /// The experiment is deleted.
+    #[error(
+        "experiment {experiment:?} is deleted in {store}; restore it or point run.experiment elsewhere"
+    )]
+    DeletedExperiment {
+        /// The experiment as configured.
+        experiment: String,
+        /// The store.
+        store: String,
+    },
+    /// No FINISHED run matches.
+    #[error("no FINISHED run in experiment {experiment:?} matches {filter:?}")]
+    NoRun {
+        /// The experiment.
+        experiment: String,
+        /// The whole filter sent.
+        filter: String,
+    },
+    /// The run has no model (of that name).
+    #[error("run {run_id} has no model{}: {detail}", name.as_deref().map(|n| format!(" named {n:?}")).unwrap_or_default())]
+    NoModel {
+        /// The run.
+        run_id: String,
+        /// The model name asked for.
+        name: Option<String>,
+        /// What was found instead.
+        detail: String,
+    },
+    /// Several logged models and no `model:` to choose.
+    #[error(
+        "run {run_id} logged several models ({names}); set `model:` in the target's run source to pick one"
+    )]
+    AmbiguousModel {
+        /// The run.
+        run_id: String,
+        /// Their names.
+        names: String,
+    },
+    /// The pre-flight check found no `MLmodel`.
+    #[error(
+        "pre-flight: no MLmodel at {uri}; the model was not logged completely (found: {found})"
+    )]
+    NoMlmodel {
+        /// The location checked.
+        uri: String,
+        /// What the listing held.
+        found: String,
+    },
+    /// The registered model version does not exist.
+    #[error("registered model {name:?} has no {what} in {store}")]
+    NoVersion {
+        /// The registered model.
+        name: String,
+        /// `alias "champion"`, `version 7`, `version in stage "Production"`.
+        what: String,
+        /// The store.
+        store: String,
+    },
+    /// A gate cannot be parsed.
+    #[error("invalid gate {gate:?}: {message}")]
+    BadGate {
+        /// The gate as written.
+        gate: String,
+        /// What is wrong, and an example.
+        message: String,
+    },
+    /// The target has no source (pinned targets are not resolved).
+    #[error("the target has no source")]
+    NoSource,
+}
+
+/// What the resolver asks of one target.
+#[derive(Debug, Clone)]
+pub struct TargetRequest {
+    /// The configured target.
+    pub target: TargetConfig,
+    /// The URI in the manifest now.
+    pub current_uri: String,
+}
+
+/// What a target resolved to.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Resolution {
+    /// The value to write: the candidate after `uriRewrite` and the current trailing-slash convention,
+    /// or the current value when blocked.
+    pub uri: String,
+    /// The candidate as MLflow reported it.
+    pub source_uri: String,
+    /// The run the model came from.
+    pub run_id: Option<String>,
+    /// The experiment.
+    pub experiment_id: Option<String>,
+    /// The registered version, for registry targets.
+    pub model_version: Option<String>,
+    /// The MLflow 3 logged model id.
+    pub model_id: Option<String>,
+    /// The metrics of the run (for provenance).
+    pub metrics: Vec<(String, f64)>,
+    /// Why a gate blocked the change, if one did.
+    pub blocked: Option<String>,
+    /// Things the user should know.
+    pub warnings: Vec<String>,
+}
+
+/// Resolves every request concurrently, asking the store once per distinct question with at most
+/// `concurrency` requests in flight. One result per request, in order.
+pub async fn resolve_all(
+    store: Arc<dyn TrackingStore>,
+    requests: Vec<TargetRequest>,
+    rewrites: &[UriRewrite],
+    concurrency: usize,
+) -> Vec<Result<Resolution, ResolveError>> {
+    let cached = Arc::new(CachedStore::new(store, concurrency));
+    let rewrites = Arc::new(rewrites.to_vec());
+    let mut set = tokio::task::JoinSet::new();
+    let count = requests.len();
+    for (i, request) in requests.into_iter().enumerate() {
+        let cached = cached.clone();
+        let rewrites = rewrites.clone();
+        set.spawn(async move { (i, resolve_one(cached.as_ref(), &request, &rewrites).await) });
+    }
+    let mut results: Vec<Option<Result<Resolution, ResolveError>>> = vec![None; count];
+    while let Some(joined) = set.join_next().await {
+        let (i, result) = joined.expect("a resolver task does not panic");
+        results[i] = Some(result);
+    }
+    tracing::debug!(
+        calls = cached.calls(),
+        targets = count,
+        "resolved against the tracking store"
+    );
+    results.into_iter().map(|r| r.unwrap()).collect()
+}
+
+/// Resolves one target.
+pub async fn resolve_one(
+    store: &dyn TrackingStore,
+    request: &TargetRequest,
+    rewrites: &[UriRewrite],
+) -> Result<Resolution, ResolveError> {
+    let gates = request
+        .target
+        .require
+        .iter()
+        .map(|g| Gate::parse(g))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut found = match (&request.target.run, &request.target.registered) {
+        (Some(run), _) => from_run(store, run).await?,
+        (None, Some(reg)) => from_registry(store, reg).await?,
+        (None, None) => return Err(ResolveError::NoSource),
+    };
+    let uri = keep_slash_convention(&request.current_uri, &rewrite(&found.source_uri, rewrites));
+    found.resolution.uri = uri;
+    if found.resolution.uri == request.current_uri || gates.is_empty() {
+        return Ok(found.resolution);
+    }
+    let mut deployed = Deployed::Unknown;
+    if gates.iter().any(Gate::uses_deployed) {
+        deployed = find_deployed(store, &request.current_uri).await?;
+    }
+    let mut failures = Vec::new();
+    for gate in &gates {
+        if let Err(why) = gate.check(found.run.as_ref(), &deployed) {
+            failures.push(format!("require {:?}: {why}", gate.text));
+        }
+    }
+    if !failures.is_empty() {
+        found.resolution.blocked = Some(failures.join("; "));
+        found.resolution.uri = request.current_uri.clone();
+    }
+    Ok(found.resolution)
+}
+
+struct Found {
+    resolution: Resolution,
+    source_uri: String,
+    run: Option<Run>,
+}
+
+async fn experiment(store: &dyn TrackingStore, wanted: &str) -> Result<Experiment, ResolveError> {
+    let by_id = !wanted.is_empty() && wanted.chars().all(|c| c.is_ascii_digit());
+    let mut found = if by_id {
+        store.experiment_by_id(wanted).await?
+    } else {
+        None
+    };
+    if found.is_none() {
+        found = store.experiment_by_name(wanted).await?;
+    }
+    let experiment = found.ok_or_else(|| ResolveError::NoExperiment {
+        experiment: wanted.to_string(),
+        store: store.describe(),
+    })?;
+    if experiment.lifecycle_stage == "deleted" {
+        return Err(ResolveError::DeletedExperiment {
+            experiment: wanted.to_string(),
+            store: store.describe(),
+        });
+    }
+    Ok(experiment)
+}
+
+/// The filter sent for a run source: the status condition ANDed with the user's filter (MLflow's filter
+/// language has AND only, no parentheses, so a plain conjunction is exact).
+pub fn run_filter(source: &RunSource) -> String {
+    let status = "attributes.status = 'FINISHED'";
+    match source
+        .filter
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+    {
+        Some(filter) => format!("{status} AND {filter}"),
+        None => status.to_string(),
+    }
+}
+
+/// The order clauses of a run source (comma-separated in the config).
+pub fn run_order(source: &RunSource) -> Vec<String> {
+    let order = source
+        .order_by
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .unwrap_or(DEFAULT_ORDER);
+    order
+        .split(',')
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+async fn from_run(store: &dyn TrackingStore, source: &RunSource) -> Result<Found, ResolveError> {
+    let experiment = experiment(store, &source.experiment).await?;
+    let query = RunQuery {
+        experiment_ids: vec![experiment.experiment_id.clone()],
+        filter: run_filter(source),
+        order_by: run_order(source),
+        max_results: 1,
+    };
+    let runs = store.search_runs(&query).await?;
+    let Some(run) = runs.into_iter().next() else {
+        return Err(ResolveError::NoRun {
+            experiment: source.experiment.clone(),
+            filter: query.filter,
+        });
+    };
+    let (uri, model_id, mut warnings) = model_of_run(store, &run, source.model.as_deref()).await?;
+    warnings.extend(preflight(store, &uri, model_id.as_deref(), Some(&run)).await?);
+    Ok(Found {
+        resolution: Resolution {
+            source_uri: uri.clone(),
+            run_id: Some(run.info.run_id.clone()),
+            experiment_id: Some(experiment.experiment_id),
+            model_id,
+            metrics: run.metrics.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            warnings,
+            ..Resolution::default()
+        },
+        source_uri: uri,
+        run: Some(run),
+    })
+}
+
+/// The model URI of a run, its logged-model id (MLflow 3), and warnings.
+async fn model_of_run(
+    store: &dyn TrackingStore,
+    run: &Run,
+    name: Option<&str>,
+) -> Result<(String, Option<String>, Vec<String>), ResolveError> {
+    let run_id = &run.info.run_id;
+    let mut logged: Vec<LoggedModel> = Vec::new();
+    for id in &run.model_outputs {
+        if let Some(model) = store.logged_model(id).await? {
+            logged.push(model);
+        }
+    }
+    let candidates: Vec<&LoggedModel> = logged
+        .iter()
+        .filter(|m| name.is_none_or(|n| m.name == n))
+        .collect();
+    let mut warnings = Vec::new();
+    if let Some(last) = candidates.last() {
+        let mut names: Vec<&str> = candidates.iter().map(|m| m.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        if names.len() > 1 {
+            return Err(ResolveError::AmbiguousModel {
+                run_id: run_id.clone(),
+                names: names.join(", "),
+            });
+        }
+        if candidates.len() > 1 {
+            warnings.push(format!(
+                "run {run_id} logged {} models named {:?}; taking the last one, {}",
+                candidates.len(),
+                last.name,
+                last.model_id
+            ));
+        }
+        return Ok((
+            last.artifact_uri.clone(),
+            Some(last.model_id.clone()),
+            warnings,
+        ));
+    }
+    // MLflow 2 layout: the model is a folder of the run's artifacts.
+    let path = name.unwrap_or("model");
+    let uri = format!("{}/{path}", run.info.artifact_uri.trim_end_matches('/'));
+    match store
+        .list_artifacts(ArtifactOwner::Run(run_id), path)
+        .await?
+    {
+        ArtifactListing::Listed(entries) if has_mlmodel(&entries, path) => {
+            Ok((uri, None, warnings))
+        }
+        ArtifactListing::Listed(_) => {
+            let mut detail = if logged.is_empty() {
+                format!("no logged model, and no MLmodel under the artifact path {path:?}")
+            } else {
+                format!(
+                    "its logged models are named {}, and there is no MLmodel under the artifact path {path:?}",
+                    logged
+                        .iter()
+                        .map(|m| format!("{:?}", m.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            if name.is_none() {
+                detail.push_str("; set `model:` to the artifact path or logged model name");
+            }
+            Err(ResolveError::NoModel {
+                run_id: run_id.clone(),
+                name: name.map(str::to_string),
+                detail,
+            })
+        }
+        ArtifactListing::Unavailable(why) => {
+            warnings.push(format!(
+                "could not list the artifacts of run {run_id} ({why}); assuming the MLflow 2 layout {uri} unchecked"
+            ));
+            Ok((uri, None, warnings))
+        }
+    }
+}
+
+fn has_mlmodel(entries: &[crate::tracking::ArtifactEntry], dir: &str) -> bool {
+    let dir = dir.trim_matches('/');
+    entries.iter().any(|e| {
+        !e.is_dir
+            && (e.path == "MLmodel"
+                || e.path
+                    .strip_prefix(dir)
+                    .is_some_and(|rest| rest == "/MLmodel"))
+    })
+}
+
+/// Checks that `uri` holds an `MLmodel`; returns warnings (a store that cannot be listed).
+async fn preflight(
+    store: &dyn TrackingStore,
+    uri: &str,
+    model_id: Option<&str>,
+    run: Option<&Run>,
+) -> Result<Vec<String>, ResolveError> {
+    let (owner, path) = if let Some(id) = model_id {
+        (ArtifactOwner::LoggedModel(id), String::new())
+    } else if let Some(run) = run
+        && let Some(rest) = uri.strip_prefix(run.info.artifact_uri.trim_end_matches('/'))
+        && (rest.is_empty() || rest.starts_with('/'))
+    {
+        (
+            ArtifactOwner::Run(&run.info.run_id),
+            rest.trim_matches('/').to_string(),
+        )
+    } else {
+        return Ok(vec![format!(
+            "pre-flight skipped: {uri} is neither a logged model nor under its run's artifacts, so MLflow cannot list it"
+        )]);
+    };
+    match store.list_artifacts(owner, &path).await {
+        Ok(ArtifactListing::Listed(entries)) if has_mlmodel(&entries, &path) => Ok(vec![]),
+        Ok(ArtifactListing::Listed(entries)) => Err(ResolveError::NoMlmodel {
+            uri: uri.to_string(),
+            found: if entries.is_empty() {
+                "nothing".into()
+            } else {
+                entries
+                    .iter()
+                    .take(5)
+                    .map(|e| e.path.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        }),
+        Ok(ArtifactListing::Unavailable(why)) => Ok(vec![format!(
+            "pre-flight: the tracking server could not list {uri} ({why}); the MLmodel was not checked"
+        )]),
+        Err(TrackingError::NotFound { .. }) => Err(ResolveError::NoMlmodel {
+            uri: uri.to_string(),
+            found: "nothing".into(),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn from_registry(
+    store: &dyn TrackingStore,
+    source: &RegisteredSource,
+) -> Result<Found, ResolveError> {
+    let name = &source.name;
+    let no_version = |what: String| ResolveError::NoVersion {
+        name: name.clone(),
+        what,
+        store: store.describe(),
+    };
+    let version: ModelVersion = if let Some(alias) = &source.alias {
+        store
+            .version_by_alias(name, alias)
+            .await?
+            .ok_or_else(|| no_version(format!("alias {alias:?}")))?
+    } else if let Some(number) = &source.version {
+        let number = number.to_string();
+        store
+            .model_version(name, &number)
+            .await?
+            .ok_or_else(|| no_version(format!("version {number}")))?
+    } else if let Some(stage) = &source.stage {
+        let mut versions = store.latest_versions(name, stage).await?;
+        versions.sort_by_key(|v| v.version.parse::<u64>().unwrap_or(0));
+        versions
+            .pop()
+            .ok_or_else(|| no_version(format!("version in stage {stage:?}")))?
+    } else {
+        return Err(ResolveError::NoSource);
+    };
+    let mut uri = store.download_uri(name, &version.version).await?;
+    let mut model_id = logged_model_id_in(&version.source).or_else(|| logged_model_id_in(&uri));
+    let mut run_id = version.run_id.clone();
+    // The server echoes sources it does not resolve itself; resolve them as MLflow's client would.
+    if let Some(id) = uri.strip_prefix("models:/").map(str::to_string)
+        && id.starts_with("m-")
+    {
+        let model = store.logged_model(&id).await?.ok_or_else(|| {
+            no_version(format!(
+                "logged model {id} behind version {}",
+                version.version
+            ))
+        })?;
+        uri = model.artifact_uri;
+        model_id = Some(model.model_id);
+        run_id = run_id.or(model.source_run_id);
+    } else if let Some(rest) = uri.strip_prefix("runs:/").map(str::to_string) {
+        let (rid, path) = rest.split_once('/').unwrap_or((rest.as_str(), ""));
+        let run = store
+            .run(rid)
+            .await?
+            .ok_or_else(|| no_version(format!("run {rid} behind version {}", version.version)))?;
+        uri = format!("{}/{}", run.info.artifact_uri.trim_end_matches('/'), path)
+            .trim_end_matches('/')
+            .to_string();
+        run_id = Some(rid.to_string());
+    }
+    if run_id.is_none()
+        && let Some(id) = &model_id
+        && let Some(model) = store.logged_model(id).await?
+    {
+        run_id = model.source_run_id;
+    }
+    let run = match &run_id {
+        Some(id) => store.run(id).await?,
+        None => None,
+    };
+    let warnings = preflight(store, &uri, model_id.as_deref(), run.as_ref()).await?;
+    Ok(Found {
+        resolution: Resolution {
+            source_uri: uri.clone(),
+            run_id: run_id.clone(),
+            experiment_id: run.as_ref().map(|r| r.info.experiment_id.clone()),
+            model_version: Some(version.version.clone()),
+            model_id,
+            metrics: run
+                .as_ref()
+                .map(|r| r.metrics.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                .unwrap_or_default(),
+            warnings,
+            ..Resolution::default()
+        },
+        source_uri: uri,
+        run,
+    })
+}
+
+/// `m-<32 hex>` as a path segment (or after `models:/`).
+pub fn logged_model_id_in(uri: &str) -> Option<String> {
+    uri.split(['/', ':', '@'])
+        .find(|seg| {
+            seg.len() == 34
+                && seg.starts_with("m-")
+                && seg[2..].bytes().all(|b| b.is_ascii_hexdigit())
+        })
+        .map(str::to_string)
+}
+
+/// A 32-hex path segment: a run id.
+fn run_id_in(uri: &str) -> Option<String> {
+    uri.split('/')
+        .find(|seg| seg.len() == 32 && seg.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_string)
+}
+
+/// Applies the first `uriRewrite` whose `from` prefixes `uri`.
+pub fn rewrite(uri: &str, rewrites: &[UriRewrite]) -> String {
+    for r in rewrites {
+        if let Some(rest) = uri.strip_prefix(r.from.as_str()) {
+            return format!("{}{rest}", r.to);
+        }
+    }
+    uri.to_string()
+}
+
+/// Gives `new` the current value's trailing-slash convention, so the diff shows only what changed.
+pub fn keep_slash_convention(current: &str, new: &str) -> String {
+    if current.is_empty() {
+        return new.to_string();
+    }
+    match (current.ends_with('/'), new.ends_with('/')) {
+        (true, false) => format!("{new}/"),
+        (false, true) => new.trim_end_matches('/').to_string(),
+        _ => new.to_string(),
+    }
+}
+
+/// The model deployed now, as far as the current URI tells.
+#[derive(Debug, Clone)]
+pub enum Deployed {
+    /// Its run.
+    Run(Box<Run>),
+    /// Not identifiable; the message says why.
+    Unknown,
+    /// Identified, but its run is gone or unknown; the message says why.
+    Missing(String),
+}
+
+async fn find_deployed(store: &dyn TrackingStore, current: &str) -> Result<Deployed, ResolveError> {
+    let mut run_id = None;
+    if let Some(id) = logged_model_id_in(current) {
+        match store.logged_model(&id).await? {
+            Some(model) => match model.source_run_id {
+                Some(r) => run_id = Some(r),
+                None => {
+                    return Ok(Deployed::Missing(format!(
+                        "the deployed logged model {id} has no source run"
+                    )));
+                }
+            },
+            None => {
+                return Ok(Deployed::Missing(format!(
+                    "the deployed logged model {id} is not in the tracking store"
+                )));
+            }
+        }
+    } else if let Some(reference) = current.strip_prefix("models:/") {
+        let reference = reference.trim_end_matches('/');
+        let version = if let Some((name, alias)) = reference.split_once('@') {
+            store.version_by_alias(name, alias).await?
+        } else if let Some((name, number)) = reference.rsplit_once('/') {
+            store.model_version(name, number).await?
+        } else {
+            None
+        };
+        run_id = version.and_then(|v| v.run_id);
+    } else if let Some(id) = run_id_in(current) {
+        run_id = Some(id);
+    }
+    let Some(run_id) = run_id else {
+        return Ok(Deployed::Unknown);
+    };
+    Ok(match store.run(&run_id).await? {
+        Some(run) => Deployed::Run(Box::new(run)),
+        None => Deployed::Missing(format!(
+            "the deployed run {run_id} is not in the tracking store"
+        )),
+    })
+}
+
+/// One `require:` entry: `LEFT OP RIGHT`, each side a field (`metrics.x`, `params.x`, `tags.x`,
+/// `attributes.x`, each also under `deployed.`) or a literal (a number or a quoted string).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gate {
+    /// As written.
+    pub text: String,
+    left: Operand,
+    op: Op,
+    right: Operand,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Operand {
+    Field {
+        deployed: bool,
+        kind: FieldKind,
+        key: String,
+    },
+    Number(f64),
+    Text(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FieldKind {
+    Metric,
+    Param,
+    Tag,
+    Attribute,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Op {
+    fn as_str(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Number(f64),
+    Text(String),
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Number(n) => write!(f, "{n}"),
+            Value::Text(t) => write!(f, "{t:?}"),
+        }
+    }
+}
+
+impl Gate {
+    /// Parses a gate.
+    pub fn parse(text: &str) -> Result<Gate, ResolveError> {
+        let bad = |message: &str| ResolveError::BadGate {
+            gate: text.to_string(),
+            message: format!(
+                "{message} (write e.g. \"metrics.val_accuracy >= 0.6\" or \"metrics.val_accuracy > deployed.metrics.val_accuracy\")"
+            ),
+        };
+        let trimmed = text.trim();
+        let (left, rest) = parse_operand(trimmed).map_err(|m| bad(&m))?;
+        let rest = rest.trim_start();
+        let (op, rest) = [
+            (">=", Op::Ge),
+            ("<=", Op::Le),
+            ("!=", Op::Ne),
+            ("==", Op::Eq),
+            (">", Op::Gt),
+            ("<", Op::Lt),
+            ("=", Op::Eq),
+        ]
+        .iter()
+        .find_map(|(s, op)| rest.strip_prefix(s).map(|r| (*op, r)))
+        .ok_or_else(|| bad("expected a comparison: =, !=, <, <=, >, >="))?;
+        let (right, rest) = parse_operand(rest.trim_start()).map_err(|m| bad(&m))?;
+        if !rest.trim().is_empty() {
+            return Err(bad(&format!(
+                "unexpected {:?} after the comparison; write one comparison per entry (entries are ANDed)",
+                rest.trim()
+            )));
+        }
+        if !matches!(left, Operand::Field { .. }) && !matches!(right, Operand::Field { .. }) {
+            return Err(bad("compares two constants"));
+        }
+        Ok(Gate {
+            text: trimmed.to_string(),
+            left,
+            op,
+            right,
+        })
+    }
+
+    /// True when the gate refers to the deployed model.
+    pub fn uses_deployed(&self) -> bool {
+        [&self.left, &self.right]
+            .iter()
+            .any(|o| matches!(o, Operand::Field { deployed: true, .. }))
+    }
+
+    fn check(&self, candidate: Option<&Run>, deployed: &Deployed) -> Result<(), String> {
+        let left = value_of(&self.left, candidate, deployed)?;
+        let right = value_of(&self.right, candidate, deployed)?;
+        let ordering = match (&left, &right) {
+            (Value::Number(a), Value::Number(b)) => a.partial_cmp(b),
+            (a, b) => {
+                let (a, b) = (as_number(a), as_number(b));
+                match (a, b) {
+                    (Some(a), Some(b)) => a.partial_cmp(&b),
+                    _ => Some(text_of(&left).cmp(&text_of(&right))),
+                }
+            }
+        };
+        let holds = match ordering {
+            None => false,
+            Some(o) => match self.op {
+                Op::Eq => o.is_eq(),
+                Op::Ne => o.is_ne(),
+                Op::Lt => o.is_lt(),
+                Op::Le => o.is_le(),
+                Op::Gt => o.is_gt(),
+                Op::Ge => o.is_ge(),
+            },
+        };
+        if holds {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} {} {} does not hold",
+                describe(&self.left, &left),
+                self.op.as_str(),
+                describe(&self.right, &right)
+            ))
+        }
+    }
+}
+
+fn as_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => Some(*n),
+        Value::Text(t) => t.trim().parse().ok(),
+    }
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::Number(n) => n.to_string(),
+        Value::Text(t) => t.clone(),
+    }
+}
+
+fn describe(operand: &Operand, value: &Value) -> String {
+    match operand {
+        Operand::Field {
+            deployed,
+            kind,
+            key,
+        } => format!(
+            "{}{}.{key} ({value})",
+            if *deployed { "deployed." } else { "" },
+            match kind {
+                FieldKind::Metric => "metrics",
+                FieldKind::Param => "params",
+                FieldKind::Tag => "tags",
+                FieldKind::Attribute => "attributes",
+            }
+        ),
+        _ => value.to_string(),
+    }
+}
+
+fn value_of(
+    operand: &Operand,
+    candidate: Option<&Run>,
+    deployed: &Deployed,
+) -> Result<Value, String> {
+    match operand {
+        Operand::Number(n) => Ok(Value::Number(*n)),
+        Operand::Text(t) => Ok(Value::Text(t.clone())),
+        Operand::Field {
+            deployed: is_deployed,
+            kind,
+            key,
+        } => {
+            let run = if *is_deployed {
+                match deployed {
+                    Deployed::Run(run) => run.as_ref(),
+                    Deployed::Unknown => {
+                        return Err(
+                            "the deployed model cannot be identified from the current URI (no logged-model id, run id or models:/ reference in it)".into(),
+                        );
+                    }
+                    Deployed::Missing(why) => return Err(why.clone()),
+                }
+            } else {
+                candidate.ok_or("the candidate has no MLflow run to check")?
+            };
+            let who = if *is_deployed {
+                "the deployed run"
+            } else {
+                "run"
+            };
+            let run_id = &run.info.run_id;
+            let missing = |what: &str| format!("{what} {key:?} is not set on {who} {run_id}");
+            match kind {
+                FieldKind::Metric => run
+                    .metrics
+                    .get(key)
+                    .map(|v| Value::Number(*v))
+                    .ok_or_else(|| missing("metric")),
+                FieldKind::Param => run
+                    .params
+                    .get(key)
+                    .map(|v| Value::Text(v.clone()))
+                    .ok_or_else(|| missing("param")),
+                FieldKind::Tag => run
+                    .tags
+                    .get(key)
+                    .map(|v| Value::Text(v.clone()))
+                    .ok_or_else(|| missing("tag")),
+                FieldKind::Attribute => {
+                    let info = &run.info;
+                    let number = |v: Option<i64>| {
+                        v.map(|n| Value::Number(n as f64))
+                            .ok_or_else(|| missing("attribute"))
+                    };
+                    match key.as_str() {
+                        "status" => Ok(Value::Text(info.status.clone())),
+                        "run_id" | "run_uuid" => Ok(Value::Text(info.run_id.clone())),
+                        "run_name" => Ok(Value::Text(info.run_name.clone())),
+                        "experiment_id" => Ok(Value::Text(info.experiment_id.clone())),
+                        "artifact_uri" => Ok(Value::Text(info.artifact_uri.clone())),
+                        "lifecycle_stage" => Ok(Value::Text(info.lifecycle_stage.clone())),
+                        "start_time" => number(info.start_time),
+                        "end_time" => number(info.end_time),
+                        other => Err(format!(
+                            "unknown attribute {other:?} (status, run_id, run_name, experiment_id, artifact_uri, lifecycle_stage, start_time, end_time)"
+                        )),
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn parse_operand(text: &str) -> Result<(Operand, &str), String> {
+    let Some(first) = text.chars().next() else {
+        return Err("missing a value".into());
+    };
+    if first == '\'' || first == '"' {
+        let end = text[1..]
+            .find(first)
+            .ok_or_else(|| format!("unterminated string {text:?}"))?;
+        return Ok((
+            Operand::Text(text[1..1 + end].to_string()),
+            &text[2 + end..],
+        ));
+    }
+    let end = text
+        .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '=' | '!'))
+        .unwrap_or(text.len());
+    let word = &text[..end];
+    let mut rest = &text[end..];
+    if word.is_empty() {
+        return Err(format!("expected a field or a value at {text:?}"));
+    }
+    if let Ok(n) = word.parse::<f64>() {
+        return Ok((Operand::Number(n), rest));
+    }
+    let (deployed, path) = match word.strip_prefix("deployed.") {
+        Some(p) => (true, p),
+        None => (false, word),
+    };
+    let (ns, mut key) = path.split_once('.').ok_or_else(|| {
+        format!(
+            "{word:?} is neither a number, a quoted string nor a field such as metrics.accuracy"
+        )
+    })?;
+    let kind = match ns {
+        "metrics" | "metric" => FieldKind::Metric,
+        "params" | "param" => FieldKind::Param,
+        "tags" | "tag" => FieldKind::Tag,
+        "attributes" | "attribute" | "attr" => FieldKind::Attribute,
+        other => {
+            return Err(format!(
+                "unknown field kind {other:?}: use metrics., params., tags., attributes. (optionally after deployed.)"
+            ));
+        }
+    };
+    // A key with spaces or operators is written in backticks, as in MLflow filters.
+    let owned;
+    if key.starts_with('`') {
+        let start = text.find('`').unwrap();
+        let close = text[start + 1..]
+            .find('`')
+            .ok_or_else(|| format!("unterminated backtick in {text:?}"))?;
+        owned = text[start + 1..start + 1 + close].to_string();
+        key = &owned;
+        rest = &text[start + close + 2..];
+    }
+    if key.is_empty() {
+        return Err(format!("{word:?} names no key"));
+    }
+    Ok((
+        Operand::Field {
+            deployed,
+            kind,
+            key: key.to_string(),
+        },
+        rest,
+    ))
+}
+
+/// The distinct questions asked of the store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Question {
+    ExperimentByName(String),
+    ExperimentById(String),
+    Search(RunQuery),
+    Run(String),
+    LoggedModel(String),
+    ListRun(String, String),
+    ListModel(String, String),
+    Alias(String, String),
+    Version(String, String),
+    Latest(String, String),
+    Download(String, String),
+}
+
+#[derive(Debug, Clone)]
+enum Answer {
+    Experiment(Option<Experiment>),
+    Runs(Vec<Run>),
+    Run(Option<Run>),
+    LoggedModel(Option<LoggedModel>),
+    Listing(ArtifactListing),
+    Version(Option<ModelVersion>),
+    Versions(Vec<ModelVersion>),
+    Uri(String),
+}
+
+/// A [`TrackingStore`] that asks its inner store once per distinct question (concurrent askers of the
+/// same question wait for the one answer) and keeps at most `concurrency` questions in flight.
+pub struct CachedStore {
+    inner: Arc<dyn TrackingStore>,
+    permits: Semaphore,
+    answers: Mutex<HashMap<Question, Arc<OnceCell<Result<Answer, TrackingError>>>>>,
+    calls: AtomicUsize,
+}
+
+impl CachedStore {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn TrackingStore>, concurrency: usize) -> Self {
+        Self {
+            inner,
+            permits: Semaphore::new(concurrency.max(1)),
+            answers: Mutex::new(HashMap::new()),
+            calls: AtomicUsize::new(0),
+        }
+    }
+
+    /// How many questions reached the inner store.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    async fn ask<F, Fut>(&self, question: Question, f: F) -> Result<Answer, TrackingError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Answer, TrackingError>>,
+    {
+        let cell = self
+            .answers
+            .lock()
+            .unwrap()
+            .entry(question)
+            .or_default()
+            .clone();
+        cell.get_or_init(|| async {
+            let _permit = self.permits.acquire().await.expect("never closed");
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            f().await
+        })
+        .await
+        .clone()
+    }
+}
+
+macro_rules! answer {
+    ($value:expr, $variant:ident) => {
+        match $value? {
+            Answer::$variant(v) => Ok(v),
+            other => unreachable!("answer {other:?} to the wrong question"),
+        }
+    };
+}
+
+#[async_trait]
+impl TrackingStore for CachedStore {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    async fn experiment_by_name(&self, name: &str) -> Result<Option<Experiment>, TrackingError> {
+        answer!(
+            self.ask(Question::ExperimentByName(name.into()), || async {
+                self.inner
+                    .experiment_by_name(name)
+                    .await
+                    .map(Answer::Experiment)
+            })
+            .await,
+            Experiment
+        )
+    }
+
+    async fn experiment_by_id(&self, id: &str) -> Result<Option<Experiment>, TrackingError> {
+        answer!(
+            self.ask(Question::ExperimentById(id.into()), || async {
+                self.inner
+                    .experiment_by_id(id)
+                    .await
+                    .map(Answer::Experiment)
+            })
+            .await,
+            Experiment
+        )
+    }
+
+    async fn search_runs(&self, query: &RunQuery) -> Result<Vec<Run>, TrackingError> {
+        answer!(
+            self.ask(Question::Search(query.clone()), || async {
+                self.inner.search_runs(query).await.map(Answer::Runs)
+            })
+            .await,
+            Runs
+        )
+    }
+
+    async fn run(&self, run_id: &str) -> Result<Option<Run>, TrackingError> {
+        answer!(
+            self.ask(Question::Run(run_id.into()), || async {
+                self.inner.run(run_id).await.map(Answer::Run)
+            })
+            .await,
+            Run
+        )
+    }
+
+    async fn logged_model(&self, model_id: &str) -> Result<Option<LoggedModel>, TrackingError> {
+        answer!(
+            self.ask(Question::LoggedModel(model_id.into()), || async {
+                self.inner
+                    .logged_model(model_id)
+                    .await
+                    .map(Answer::LoggedModel)
+            })
+            .await,
+            LoggedModel
+        )
+    }
+
+    async fn list_artifacts(
+        &self,
+        owner: ArtifactOwner<'_>,
+        path: &str,
+    ) -> Result<ArtifactListing, TrackingError> {
+        let question = match owner {
+            ArtifactOwner::Run(id) => Question::ListRun(id.into(), path.into()),
+            ArtifactOwner::LoggedModel(id) => Question::ListModel(id.into(), path.into()),
+        };
+        answer!(
+            self.ask(question, || async {
+                self.inner
+                    .list_artifacts(owner, path)
+                    .await
+                    .map(Answer::Listing)
+            })
+            .await,
+            Listing
+        )
+    }
+
+    async fn version_by_alias(
+        &self,
+        name: &str,
+        alias: &str,
+    ) -> Result<Option<ModelVersion>, TrackingError> {
+        answer!(
+            self.ask(Question::Alias(name.into(), alias.into()), || async {
+                self.inner
+                    .version_by_alias(name, alias)
+                    .await
+                    .map(Answer::Version)
+            })
+            .await,
+            Version
+        )
+    }
+
+    async fn model_version(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<ModelVersion>, TrackingError> {
+        answer!(
+            self.ask(Question::Version(name.into(), version.into()), || async {
+                self.inner
+                    .model_version(name, version)
+                    .await
+                    .map(Answer::Version)
+            })
+            .await,
+            Version
+        )
+    }
+
+    async fn latest_versions(
+        &self,
+        name: &str,
+        stage: &str,
+    ) -> Result<Vec<ModelVersion>, TrackingError> {
+        answer!(
+            self.ask(Question::Latest(name.into(), stage.into()), || async {
+                self.inner
+                    .latest_versions(name, stage)
+                    .await
+                    .map(Answer::Versions)
+            })
+            .await,
+            Versions
+        )
+    }
+
+    async fn download_uri(&self, name: &str, version: &str) -> Result<String, TrackingError> {
+        answer!(
+            self.ask(Question::Download(name.into(), version.into()), || async {
+                self.inner
+                    .download_uri(name, version)
+                    .await
+                    .map(Answer::Uri)
+            })
+            .await,
+            Uri
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn run(metrics: &[(&str, f64)], params: &[(&str, &str)]) -> Run {
+        Run {
+            info: crate::tracking::RunInfo {
+                run_id: "r1".into(),
+                run_name: "n".into(),
+                experiment_id: "1".into(),
+                status: "FINISHED".into(),
+                start_time: Some(1000),
+                end_time: None,
+                artifact_uri: "s3://b/1/r1/artifacts".into(),
+                lifecycle_stage: "active".into(),
+            },
+            metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            tags: BTreeMap::new(),
+            model_outputs: vec![],
+        }
+    }
+
+    #[test]
+    fn gates_compare_metrics_params_and_the_deployed_run() {
+        let cand = run(
+            &[("acc", 0.9)],
+            &[("variant", "baseline"), ("epochs", "10")],
+        );
+        let dep = Deployed::Run(Box::new(run(&[("acc", 0.92)], &[])));
+        let ok = |g: &str| Gate::parse(g).unwrap().check(Some(&cand), &dep);
+        assert!(ok("metrics.acc >= 0.6").is_ok());
+        assert!(ok("metrics.acc>0.95").is_err());
+        assert!(ok("params.variant = 'baseline'").is_ok());
+        assert!(
+            ok("params.epochs > 9").is_ok(),
+            "numeric params compare as numbers"
+        );
+        assert!(ok("attributes.status == \"FINISHED\"").is_ok());
+        let err = ok("metrics.acc > deployed.metrics.acc").unwrap_err();
+        assert!(err.contains("deployed.metrics.acc (0.92)"), "{err}");
+        let err = ok("metrics.loss < 1").unwrap_err();
+        assert!(err.contains("\"loss\" is not set on run r1"), "{err}");
+        let unknown = Gate::parse("metrics.acc > deployed.metrics.acc")
+            .unwrap()
+            .check(Some(&cand), &Deployed::Unknown)
+            .unwrap_err();
+        assert!(unknown.contains("cannot be identified"), "{unknown}");
+        assert!(ok("metrics.`acc` >= 0.9").is_ok());
+    }
+
+    #[test]
+    fn bad_gates_say_how_to_write_them() {
+        for g in [
+            "metrics.acc",
+            "acc > 1",
+            "metrics.acc >> 1",
+            "1 < 2",
+            "metrics.a > 1 and metrics.b > 1",
+        ] {
+            let err = Gate::parse(g).unwrap_err().to_string();
+            assert!(err.contains("write e.g."), "{g}: {err}");
+        }
+    }
+
+    #[test]
+    fn rewrite_and_trailing_slash() {
+        let rw = vec![UriRewrite {
+            from: "mlflow-artifacts:/".into(),
+            to: "s3://mlflow-artifacts/".into(),
+        }];
+        let new = rewrite("mlflow-artifacts:/29/models/m-1/artifacts", &rw);
+        assert_eq!(new, "s3://mlflow-artifacts/29/models/m-1/artifacts");
+        assert_eq!(
+            keep_slash_convention("s3://x/old/", &new),
+            format!("{new}/")
+        );
+        assert_eq!(
+            keep_slash_convention("s3://x/old", "s3://y/new/"),
+            "s3://y/new"
+        );
+        assert_eq!(keep_slash_convention("", "s3://y/new/"), "s3://y/new/");
+        assert_eq!(rewrite("s3://other/x", &rw), "s3://other/x");
+    }
+
+    #[test]
+    fn ids_in_uris() {
+        let id = "m-0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            logged_model_id_in(&format!("s3://mlflow-artifacts/29/models/{id}/artifacts/")),
+            Some(id.to_string())
+        );
+        assert_eq!(
+            logged_model_id_in(&format!("models:/{id}")),
+            Some(id.to_string())
+        );
+        assert_eq!(logged_model_id_in("s3://b/m-123/artifacts"), None);
+        assert_eq!(
+            run_id_in("s3://b/1/0123456789abcdef0123456789abcdef/artifacts/model"),
+            Some("0123456789abcdef0123456789abcdef".into())
+        );
+    }
+
+    #[test]
+    fn filter_and_order() {
+        let src = RunSource {
+            experiment: "e".into(),
+            filter: Some("params.v = 'a'".into()),
+            order_by: Some("metrics.acc DESC, attributes.start_time DESC".into()),
+            model: None,
+        };
+        assert_eq!(
+            run_filter(&src),
+            "attributes.status = 'FINISHED' AND params.v = 'a'"
+        );
+        assert_eq!(
+            run_order(&src),
+            vec!["metrics.acc DESC", "attributes.start_time DESC"]
+        );
+    }
+}

@@ -4,4 +4,5 @@
 mod cli;
 mod editor;
 mod local_stores;
+mod mlflow;
 mod support;

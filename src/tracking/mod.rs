@@ -13,9 +13,48 @@ pub mod rest;
 pub mod sqlite;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+
+use crate::commands::MlflowArgs;
+use crate::settings::Settings;
+
+/// The tracking URI, by precedence: `--tracking-uri` (clap also fills it from `MLFLOW_TRACKING_URI`),
+/// `MLFLOW_TRACKING_URI` from the settings' environment, `mlflow.trackingUri` from the config file.
+/// `None` when none is set.
+pub fn tracking_uri(settings: &Settings, args: &MlflowArgs) -> Option<String> {
+    args.tracking_uri
+        .clone()
+        .filter(|u| !u.trim().is_empty())
+        .or_else(|| settings.env.get("MLFLOW_TRACKING_URI").map(str::to_string))
+        .or_else(|| settings.config.mlflow.tracking_uri.clone())
+        .map(|u| u.trim().to_string())
+}
+
+/// Opens the tracking store the settings point at: `http(s)://` is the REST API.
+pub fn open(
+    settings: &Settings,
+    args: &MlflowArgs,
+) -> Result<Arc<dyn TrackingStore>, TrackingError> {
+    let Some(uri) = tracking_uri(settings, args) else {
+        return Err(TrackingError::Config(
+            "no tracking URI: pass --tracking-uri, set MLFLOW_TRACKING_URI, or set mlflow.trackingUri in modelbump.yaml".into(),
+        ));
+    };
+    let scheme = uri.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("http" | "https") => {
+            let conn = rest::Connection::resolve(settings, args)?;
+            Ok(Arc::new(rest::RestStore::new(conn)?))
+        }
+        _ => Err(TrackingError::Config(format!(
+            "tracking URI {}: only http(s):// tracking servers are supported yet (sqlite:/// and file: stores are not)",
+            crate::secret::redact_url(&uri)
+        ))),
+    }
+}
 
 /// An MLflow experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,7 +179,10 @@ pub struct RunQuery {
 }
 
 /// Errors of any backend. Each names the server or store, and the object that was asked for.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Clone` because the resolver asks each distinct question once and hands the same answer, error
+/// included, to every target that asked it.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TrackingError {
     /// The object does not exist (HTTP 404 `RESOURCE_DOES_NOT_EXIST`, or not in the local store).
     #[error("{what} not found in {store}{}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]

@@ -42,3 +42,4 @@ pub fn modelbump(home: &std::path::Path) -> assert_cmd::Command {
     cmd
 }
 pub mod local_stores;
+pub mod mlflow;
