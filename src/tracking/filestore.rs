@@ -620,6 +620,11 @@ pub fn open_local(
     file(abs(uri))
 }
 
+/// Whether `dir` holds a store MLflow would use by default (`mlruns` with experiments, or `mlflow.db`).
+pub fn has_default_store(dir: &Path) -> bool {
+    has_mlruns_data(&dir.join("mlruns")) || dir.join("mlflow.db").is_file()
+}
+
 /// MLflow's own test for "this mlruns folder holds a file store": a numbered folder with a `meta.yaml`.
 fn has_mlruns_data(mlruns: &Path) -> bool {
     std::fs::read_dir(mlruns).is_ok_and(|entries| {

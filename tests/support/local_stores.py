@@ -91,9 +91,11 @@ def seed(uri):
             client.delete_run(rid)
 
     client.create_registered_model("fin-model")
-    v1 = client.create_model_version("fin-model", f"models:/{models['alpha']}", run_id=ids["alpha"])
+    v1 = client.create_model_version("fin-model", f"models:/{models['alpha']}", run_id=ids["alpha"],
+                                     model_id=models["alpha"])
     v2 = client.create_model_version("fin-model", f"runs:/{ids['hotel']}/model", run_id=ids["hotel"])
-    v3 = client.create_model_version("fin-model", f"models:/{models['bravo']}", run_id=ids["bravo"])
+    v3 = client.create_model_version("fin-model", f"models:/{models['bravo']}", run_id=ids["bravo"],
+                                     model_id=models["bravo"])
     client.set_registered_model_alias("fin-model", "champion", v1.version)
     client.set_registered_model_alias("fin-model", "challenger", v3.version)
     client.transition_model_version_stage("fin-model", v1.version, "Production")
@@ -186,15 +188,20 @@ def answer(client, q):
         return {"error": f"{type(e).__name__}: {e}"}
 
 
+def emit(value):
+    # MLflow prints its own lines to stdout (e.g. "View run ... at" for a server): mark ours.
+    print("MODELBUMP-JSON " + json.dumps(value), flush=True)
+
+
 def main():
     mode, uri = sys.argv[1], sys.argv[2]
     if mode == "seed":
-        print(json.dumps(seed(uri)))
+        emit(seed(uri))
     elif mode == "query":
         mlflow.set_tracking_uri(uri)
         client = MlflowClient(uri, uri)
         queries = json.load(sys.stdin)
-        print(json.dumps([answer(client, q) for q in queries]))
+        emit([answer(client, q) for q in queries])
     else:
         sys.exit(f"unknown mode {mode}")
 

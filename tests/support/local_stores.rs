@@ -7,27 +7,9 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-/// The Python of the MLflow venv: `MODELBUMP_MLFLOW_PYTHON`, else the venv the test harness provisions
-/// under the target dir. `None` (loudly, and a panic under CI) when it is missing.
-pub fn mlflow_python(test: &str) -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("MODELBUMP_MLFLOW_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let python = target.join("test-deps/mlflow-3.17.2/bin/python");
-    if python.is_file() {
-        return Some(python);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{test}: no MLflow venv at {}", python.display());
-    }
-    eprintln!(
-        "SKIPPED {test}: no MLflow venv at {} (set MODELBUMP_MLFLOW_PYTHON)",
-        python.display()
-    );
-    None
+/// The Python of the MLflow venv the test harness provisions (installing it on a fresh machine).
+pub fn mlflow_python() -> PathBuf {
+    crate::support::mlflow::python()
 }
 
 fn script() -> PathBuf {
@@ -60,7 +42,7 @@ pub fn seed(python: &Path, uri: &str, cwd: &Path) -> Value {
         "seeding {uri} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("seed output is JSON")
+    marked_json(&out.stdout)
 }
 
 /// MLflow's answers to `queries` (see `local_stores.py` for the shapes), one per query.
@@ -86,5 +68,16 @@ pub fn answers(python: &Path, uri: &str, cwd: &Path, queries: &Value) -> Vec<Val
         "querying {uri} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("query output is JSON")
+    serde_json::from_value(marked_json(&out.stdout)).expect("one answer per query")
+}
+
+/// The script's JSON line (MLflow may print lines of its own on stdout).
+fn marked_json(stdout: &[u8]) -> Value {
+    let text = String::from_utf8_lossy(stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("MODELBUMP-JSON "))
+        .unwrap_or_else(|| panic!("no MODELBUMP-JSON line in the script's output:\n{text}"));
+    serde_json::from_str(line).expect("the script prints JSON")
 }
