@@ -379,3 +379,52 @@ fn missing_stores_are_clear_errors() {
         "{e}"
     );
 }
+
+/// The quickstart's shipped store, read by the file store and judged by the resolver: the baseline
+/// follows the newest finished baseline run (not the newer failed one), the enhanced predictor the
+/// `champion` alias; MLflow 3 logged-model locations, the manifest's trailing slash kept.
+#[tokio::test]
+async fn quickstart_store_resolves_to_the_newest_models() {
+    use modelbump::resolve::{TargetRequest, resolve_all};
+    let fixtures = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
+    let (config, _) = modelbump::config::Config::load(&fixtures, None).unwrap();
+    let store = std::sync::Arc::new(FileStore::open(&fixtures.join("mlruns")).unwrap());
+    let requests = config
+        .targets
+        .iter()
+        .zip([
+            "s3://mlflow-artifacts/29/models/m-63118756949141cba59ab87e90e8a96a/artifacts/",
+            "s3://mlflow-artifacts/29/models/m-d64ffcb77a684fbfa8597e439c920a07/artifacts/",
+        ])
+        .map(|(t, current)| TargetRequest {
+            target: t.clone(),
+            current_uri: current.to_string(),
+        })
+        .collect();
+    let results = resolve_all(store, requests, &config.uri_rewrite, 4).await;
+    let got: Vec<(String, Option<String>, Option<String>)> = results
+        .into_iter()
+        .map(|r| {
+            let r = r.unwrap();
+            assert_eq!(r.blocked, None);
+            (r.uri, r.run_id, r.model_version)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "s3://mlflow-artifacts/29/models/m-7f3c2a91d4e84b6f9a0c5e1d2b3a4f56/artifacts/"
+                    .to_string(),
+                Some("3d2a7e6c1f4b4a8d0c9e5f3a2b1c0d9e".to_string()),
+                None
+            ),
+            (
+                "s3://mlflow-artifacts/29/models/m-a1b2c3d4e5f647188a9b0c1d2e3f4a5b/artifacts/"
+                    .to_string(),
+                Some("4e3b8f7d2a5c4b9e1d0f6a4b3c2d1e0f".to_string()),
+                Some("2".to_string())
+            ),
+        ]
+    );
+}
