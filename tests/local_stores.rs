@@ -11,7 +11,7 @@ use modelbump::env::Env;
 use modelbump::tracking::filestore::FileStore;
 use modelbump::tracking::rest::{Connection, RestStore};
 use modelbump::tracking::sqlite::SqliteStore;
-use modelbump::tracking::{RunQuery, TrackingStore};
+use modelbump::tracking::{ArtifactListing, ArtifactOwner, RunQuery, TrackingStore};
 use serde_json::{Value, json};
 
 use crate::support::local_stores::{answers, mlflow_python, seed};
@@ -111,6 +111,17 @@ pub fn queries(seeded: &Value) -> Value {
         qs.push(json!({"op": "logged_model", "model_id": id}));
     }
     qs.push(json!({"op": "logged_model", "model_id": "m-00000000000000000000000000000000"}));
+    for (name, path) in [
+        ("hotel", ""),
+        ("hotel", "model"),
+        ("alpha", ""),
+        ("hotel", "nothing-here"),
+    ] {
+        qs.push(json!({"op": "artifacts", "run_id": run(name), "path": path}));
+    }
+    for (name, path) in [("alpha", ""), ("bravo", "")] {
+        qs.push(json!({"op": "model_artifacts", "model_id": seeded["models"][name], "path": path}));
+    }
     for alias in ["champion", "challenger", "nope", "latest", "Latest"] {
         qs.push(json!({"op": "alias", "name": "fin-model", "alias": alias}));
     }
@@ -202,6 +213,22 @@ pub async fn answer(store: &dyn TrackingStore, q: &Value) -> Value {
                     .collect::<Vec<_>>()
             ),
             "download_uri" => json!(store.download_uri(&s("name"), &s("version")).await.map_err(e)?),
+            "artifacts" | "model_artifacts" => {
+                let id = s(if q["op"] == "artifacts" { "run_id" } else { "model_id" });
+                let owner = if q["op"] == "artifacts" {
+                    ArtifactOwner::Run(&id)
+                } else {
+                    ArtifactOwner::LoggedModel(&id)
+                };
+                match store.list_artifacts(owner, &s("path")).await.map_err(e)? {
+                    ArtifactListing::Listed(entries) => {
+                        let mut v: Vec<(String, bool)> = entries.into_iter().map(|e| (e.path, e.is_dir)).collect();
+                        v.sort();
+                        json!(v)
+                    }
+                    ArtifactListing::Unavailable(why) => return Err(format!("unavailable: {why}")),
+                }
+            }
             "logged_model" => store
                 .logged_model(&s("model_id"))
                 .await

@@ -160,6 +160,12 @@ def answer(client, q):
             return {"ok": [version_json(v) for v in client.get_latest_versions(q["name"], [q["stage"]])]}
         if op == "download_uri":
             return {"ok": client.get_model_version_download_uri(q["name"], q["version"])}
+        if op == "artifacts":
+            files = client.list_artifacts(q["run_id"], q.get("path") or None)
+            return {"ok": sorted([f.path, f.is_dir] for f in files)}
+        if op == "model_artifacts":
+            files = client.list_logged_model_artifacts(q["model_id"], q.get("path") or None)
+            return {"ok": sorted([f.path, f.is_dir] for f in files)}
         if op == "logged_model":
             m = client.get_logged_model(q["model_id"])
             return {"ok": {"model_id": m.model_id, "name": m.name, "experiment_id": m.experiment_id,
