@@ -5,6 +5,7 @@ mod argocd;
 mod cli;
 mod editor;
 mod git;
+mod local_stores;
 mod mlflow;
 mod support;
 mod templates;
