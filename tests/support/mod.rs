@@ -41,3 +41,5 @@ pub fn modelbump(home: &std::path::Path) -> assert_cmd::Command {
         .env("MODELBUMP_LOG", "warn");
     cmd
 }
+
+pub mod editor;
