@@ -48,3 +48,4 @@ pub mod http_stub;
 pub mod local_stores;
 pub mod mlflow;
 pub mod schemas;
+pub mod editor;
