@@ -403,3 +403,57 @@ pub fn render_table(report: &Report) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_for(path: &str, before: &str, after: &str) -> Plan {
+        Plan {
+            report: Report::default(),
+            files: vec![FileChange {
+                path: PathBuf::from(path),
+                before: before.as_bytes().to_vec(),
+                after: after.as_bytes().to_vec(),
+                edits: vec![],
+                changes: vec![],
+            }],
+        }
+    }
+
+    #[test]
+    fn diff_has_git_style_paths_and_only_the_changed_line() {
+        let plan = plan_for(
+            "k8s/m.yaml",
+            "a: 1\nstorageUri: s3://old/\nb: 2\n",
+            "a: 1\nstorageUri: s3://new/\nb: 2\n",
+        );
+        assert_eq!(
+            plan.diff(),
+            "diff --git a/k8s/m.yaml b/k8s/m.yaml\n--- a/k8s/m.yaml\n+++ b/k8s/m.yaml\n@@ -1,3 +1,3 @@\n a: 1\n-storageUri: s3://old/\n+storageUri: s3://new/\n b: 2\n"
+        );
+    }
+
+    #[test]
+    fn write_refuses_a_file_changed_since_the_plan_and_writes_nothing() {
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::write(repo.path().join("a.yaml"), "x: old\n").unwrap();
+        std::fs::write(repo.path().join("b.yaml"), "y: edited by someone\n").unwrap();
+        let mut plan = plan_for("a.yaml", "x: old\n", "x: new\n");
+        plan.files
+            .extend(plan_for("b.yaml", "y: old\n", "y: new\n").files);
+        let err = plan.write(repo.path()).unwrap_err().to_string();
+        assert!(err.contains("b.yaml changed on disk"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(repo.path().join("a.yaml")).unwrap(),
+            "x: old\n",
+            "all or nothing"
+        );
+        std::fs::write(repo.path().join("b.yaml"), "y: old\n").unwrap();
+        plan.write(repo.path()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(repo.path().join("b.yaml")).unwrap(),
+            "y: new\n"
+        );
+    }
+}

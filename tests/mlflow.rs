@@ -601,6 +601,35 @@ fn pinned_target_is_left_alone() {
     assert_eq!(case.manifest(), MANIFEST);
 }
 
+/// The text output of `plan`: a line per target (status, file:line, name, old -> new or the reason,
+/// provenance), then the unified diff. Ids are replaced by placeholders.
+#[test]
+fn plan_text_output_shape() {
+    let server = MlflowServer::shared();
+    let name = unique("shape");
+    let exp = server.client().create_experiment(&name);
+    let (run, model) =
+        seed_with_model(server, &exp, RunSeed::new("FINISHED", 1).metric("acc", 0.7));
+    let targets = run_target("baseline-predictor", &name, "")
+        + "  - file: k8s/models.yaml\n    name: enhanced-predictor\n    pinned: true\n";
+    let case = Case::new(server, &targets);
+    let out = case.cmd(&["plan"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout)
+        .unwrap()
+        .replace(&model.model_id, "m-<model>")
+        .replace(&run.run_id, "<run>")
+        .replace(
+            &format!("mlflow-artifacts/{exp}/"),
+            "mlflow-artifacts/<exp>/",
+        );
+    insta::assert_snapshot!(text);
+}
+
 /// `--report FILE` writes the same JSON as `-o json`; `--tracking-uri` beats the config file.
 #[test]
 fn report_file_and_tracking_uri_flag() {
