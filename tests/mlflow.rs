@@ -390,6 +390,62 @@ fn registered_alias_version_and_stage() {
     );
 }
 
+/// `MLFLOW_REGISTRY_URI` sends registry questions to another server (here a stub standing in for a
+/// separate registry); runs, logged models and artifacts still come from the tracking server.
+#[test]
+fn registry_uri_splits_registry_questions_off() {
+    use crate::support::http_stub::{HttpStub, Step};
+    let server = MlflowServer::shared();
+    let exp = server.client().create_experiment(&unique("split"));
+    let (run, model) = seed_with_model(server, &exp, RunSeed::new("FINISHED", 1));
+    let version = format!(
+        r#"{{"model_version":{{"name":"reg","version":"3","source":"models:/{}","run_id":"{}","status":"READY","current_stage":"None"}}}}"#,
+        model.model_id, run.run_id
+    );
+    let registry = HttpStub::start(vec![
+        Step::json(200, &version),
+        Step::json(
+            200,
+            &format!(r#"{{"artifact_uri":"{}"}}"#, model.artifact_uri),
+        ),
+    ]);
+    let case = Case::new(
+        server,
+        "  - file: k8s/models.yaml\n    name: baseline-predictor\n    registered: {name: reg, alias: champion}\n",
+    );
+    let out = case
+        .cmd(&["plan", "-o", "json"])
+        .env("MLFLOW_REGISTRY_URI", &registry.url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["targets"][0]["modelVersion"], "3");
+    assert_eq!(report["targets"][0]["runId"], Value::from(run.run_id));
+    assert_eq!(
+        report["targets"][0]["newUri"],
+        Value::from(expected(server, &model.artifact_uri))
+    );
+    let seen: Vec<String> = registry
+        .seen()
+        .into_iter()
+        .map(|s| s.request_line)
+        .collect();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen[0].contains("registered-models/alias?name=reg&alias=champion"),
+        "{seen:?}"
+    );
+    assert!(
+        seen[1].contains("model-versions/get-download-uri"),
+        "{seen:?}"
+    );
+}
+
 /// What cannot be resolved fails the whole command: exit 1, every failing target named with the reason,
 /// nothing written, even for the targets that did resolve.
 #[test]

@@ -33,7 +33,8 @@ pub fn tracking_uri(settings: &Settings, args: &MlflowArgs) -> Option<String> {
         .map(|u| u.trim().to_string())
 }
 
-/// Opens the tracking store the settings point at: `http(s)://` is the REST API.
+/// Opens the tracking store the settings point at: `http(s)://` is the REST API. Where
+/// `MLFLOW_REGISTRY_URI` names another server, registry questions go there, as in MLflow's client.
 pub fn open(
     settings: &Settings,
     args: &MlflowArgs,
@@ -43,16 +44,90 @@ pub fn open(
             "no tracking URI: pass --tracking-uri, set MLFLOW_TRACKING_URI, or set mlflow.trackingUri in modelbump.yaml".into(),
         ));
     };
+    let tracking = open_uri(&uri, settings)?;
+    match settings.env.get("MLFLOW_REGISTRY_URI").map(str::trim) {
+        Some(registry) if registry != uri => Ok(Arc::new(SplitStore {
+            tracking,
+            registry: open_uri(registry, settings)?,
+        })),
+        _ => Ok(tracking),
+    }
+}
+
+fn open_uri(uri: &str, settings: &Settings) -> Result<Arc<dyn TrackingStore>, TrackingError> {
     let scheme = uri.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
     match scheme.as_deref() {
         Some("http" | "https") => {
-            let conn = rest::Connection::resolve(settings, args)?;
+            let conn = rest::Connection::from_parts(uri, &settings.env)?;
             Ok(Arc::new(rest::RestStore::new(conn)?))
         }
         _ => Err(TrackingError::Config(format!(
             "tracking URI {}: only http(s):// tracking servers are supported yet (sqlite:/// and file: stores are not)",
-            crate::secret::redact_url(&uri)
+            crate::secret::redact_url(uri)
         ))),
+    }
+}
+
+/// Runs and logged models from one store, registered models from another (`MLFLOW_REGISTRY_URI`).
+struct SplitStore {
+    tracking: Arc<dyn TrackingStore>,
+    registry: Arc<dyn TrackingStore>,
+}
+
+#[async_trait]
+impl TrackingStore for SplitStore {
+    fn describe(&self) -> String {
+        format!(
+            "{} (registry {})",
+            self.tracking.describe(),
+            self.registry.describe()
+        )
+    }
+    async fn experiment_by_name(&self, name: &str) -> Result<Option<Experiment>, TrackingError> {
+        self.tracking.experiment_by_name(name).await
+    }
+    async fn experiment_by_id(&self, id: &str) -> Result<Option<Experiment>, TrackingError> {
+        self.tracking.experiment_by_id(id).await
+    }
+    async fn search_runs(&self, query: &RunQuery) -> Result<Vec<Run>, TrackingError> {
+        self.tracking.search_runs(query).await
+    }
+    async fn run(&self, run_id: &str) -> Result<Option<Run>, TrackingError> {
+        self.tracking.run(run_id).await
+    }
+    async fn logged_model(&self, model_id: &str) -> Result<Option<LoggedModel>, TrackingError> {
+        self.tracking.logged_model(model_id).await
+    }
+    async fn list_artifacts(
+        &self,
+        owner: ArtifactOwner<'_>,
+        path: &str,
+    ) -> Result<ArtifactListing, TrackingError> {
+        self.tracking.list_artifacts(owner, path).await
+    }
+    async fn version_by_alias(
+        &self,
+        name: &str,
+        alias: &str,
+    ) -> Result<Option<ModelVersion>, TrackingError> {
+        self.registry.version_by_alias(name, alias).await
+    }
+    async fn model_version(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<ModelVersion>, TrackingError> {
+        self.registry.model_version(name, version).await
+    }
+    async fn latest_versions(
+        &self,
+        name: &str,
+        stage: &str,
+    ) -> Result<Vec<ModelVersion>, TrackingError> {
+        self.registry.latest_versions(name, stage).await
+    }
+    async fn download_uri(&self, name: &str, version: &str) -> Result<String, TrackingError> {
+        self.registry.download_uri(name, version).await
     }
 }
 
