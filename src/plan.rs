@@ -88,19 +88,23 @@ pub async fn build(settings: &Settings, mlflow: &MlflowArgs) -> anyhow::Result<P
         }
         .into());
     }
-    let mut failures: Vec<String> = Vec::new();
+    // (target index, message): reported in config order.
+    let mut failures: Vec<(usize, String)> = Vec::new();
 
     // Read and scan each file once, however many targets it holds.
     let mut files: BTreeMap<PathBuf, (Vec<u8>, Vec<ModelField>)> = BTreeMap::new();
-    for (i, target) in targets.iter().enumerate() {
-        if files.contains_key(&target.file) {
+    let mut unreadable: BTreeMap<PathBuf, String> = BTreeMap::new();
+    for target in targets {
+        if files.contains_key(&target.file) || unreadable.contains_key(&target.file) {
             continue;
         }
         match read_manifest(&settings.repo, &target.file) {
             Ok(found) => {
                 files.insert(target.file.clone(), found);
             }
-            Err(e) => failures.push(format!("  {}: {e:#}", target_label(i, target))),
+            Err(e) => {
+                unreadable.insert(target.file.clone(), format!("{e:#}"));
+            }
         }
     }
 
@@ -109,6 +113,8 @@ pub async fn build(settings: &Settings, mlflow: &MlflowArgs) -> anyhow::Result<P
     let mut seen: BTreeMap<(PathBuf, usize), usize> = BTreeMap::new();
     for (i, target) in targets.iter().enumerate() {
         let Some((_, fields)) = files.get(&target.file) else {
+            let why = unreadable.get(&target.file).cloned().unwrap_or_default();
+            failures.push((i, format!("  {}: {why}", target_label(i, target))));
             located.push(None);
             continue;
         };
@@ -119,19 +125,25 @@ pub async fn build(settings: &Settings, mlflow: &MlflowArgs) -> anyhow::Result<P
         match manifest::select(fields, &selector) {
             Ok(field) => {
                 if let Some(first) = seen.insert((target.file.clone(), field.span.start), i) {
-                    failures.push(format!(
-                        "  {}: the same field as targets[{first}] (line {}); keep one of them",
-                        target_label(i, target),
-                        field.line
+                    failures.push((
+                        i,
+                        format!(
+                            "  {}: the same field as targets[{first}] (line {}); keep one of them",
+                            target_label(i, target),
+                            field.line
+                        ),
                     ));
                 }
                 located.push(Some(field.clone()));
             }
             Err(e) => {
-                failures.push(format!(
-                    "  {}: {}: {e}",
-                    target_label(i, target),
-                    target.file.display()
+                failures.push((
+                    i,
+                    format!(
+                        "  {}: {}: {e}",
+                        target_label(i, target),
+                        target.file.display()
+                    ),
                 ));
                 located.push(None);
             }
@@ -170,16 +182,21 @@ pub async fn build(settings: &Settings, mlflow: &MlflowArgs) -> anyhow::Result<P
                 Ok(resolution) => resolutions[r] = Some(resolution),
                 Err(e) => {
                     let i = target_of[r];
-                    failures.push(format!("  {}: {e}", target_label(i, &targets[i])));
+                    failures.push((i, format!("  {}: {e}", target_label(i, &targets[i]))));
                 }
             }
         }
     }
     if !failures.is_empty() {
+        failures.sort_by_key(|(i, _)| *i);
         return Err(PlanError::TargetsFailed {
             failed: failures.len(),
             total: targets.len(),
-            details: failures.join("\n"),
+            details: failures
+                .into_iter()
+                .map(|(_, m)| m)
+                .collect::<Vec<_>>()
+                .join("\n"),
         }
         .into());
     }

@@ -507,6 +507,28 @@ fn missing_experiment_alias_and_model_fail_and_write_nothing() {
         .stderr(predicates::str::contains("no FINISHED run"));
 }
 
+/// Targets that point at a missing file or an unknown name are listed, in config order, before any
+/// question is asked of MLflow.
+#[test]
+fn unknown_files_and_names_are_listed_in_config_order() {
+    let server = MlflowServer::shared();
+    let targets = run_target("no-such-model", "x", "")
+        + "  - file: k8s/missing.yaml\n    name: baseline-predictor\n    run: {experiment: x}\n";
+    let case = Case::new(server, &targets);
+    let out = case.cmd(&["apply"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let first = err
+        .find("targets[0] (no-such-model in k8s/models.yaml)")
+        .expect(&err);
+    let second = err
+        .find("targets[1] (baseline-predictor in k8s/missing.yaml): cannot read k8s/missing.yaml")
+        .expect(&err);
+    assert!(first < second, "{err}");
+    assert!(err.contains("no model named \"no-such-model\""), "{err}");
+    assert_eq!(case.manifest(), MANIFEST);
+}
+
 /// Pre-flight: a logged model without an MLmodel file is never proposed.
 #[test]
 fn preflight_refuses_a_model_without_mlmodel() {
