@@ -33,37 +33,48 @@ pub fn tracking_uri(settings: &Settings, args: &MlflowArgs) -> Option<String> {
         .map(|u| u.trim().to_string())
 }
 
-/// Opens the tracking store the settings point at: `http(s)://` is the REST API. Where
-/// `MLFLOW_REGISTRY_URI` names another server, registry questions go there, as in MLflow's client.
+/// Opens the tracking store the settings point at: `http(s)://` is the REST API; `sqlite:///`, `file:` and
+/// plain paths are the local stores (relative paths from the current folder, as MLflow resolves them).
+/// With no URI set, MLflow 3's default: `./mlruns` when it holds experiments, else `./mlflow.db`, looked
+/// for in the current folder, then at the repo root. Where `MLFLOW_REGISTRY_URI` names another store,
+/// registry questions go there, as in MLflow's client.
 pub fn open(
     settings: &Settings,
     args: &MlflowArgs,
 ) -> Result<Arc<dyn TrackingStore>, TrackingError> {
-    let Some(uri) = tracking_uri(settings, args) else {
-        return Err(TrackingError::Config(
-            "no tracking URI: pass --tracking-uri, set MLFLOW_TRACKING_URI, or set mlflow.trackingUri in modelbump.yaml".into(),
-        ));
-    };
-    let tracking = open_uri(&uri, settings)?;
+    let uri = tracking_uri(settings, args);
+    let tracking = open_uri(uri.as_deref(), settings)?;
     match settings.env.get("MLFLOW_REGISTRY_URI").map(str::trim) {
-        Some(registry) if registry != uri => Ok(Arc::new(SplitStore {
+        Some(registry) if Some(registry) != uri.as_deref() => Ok(Arc::new(SplitStore {
             tracking,
-            registry: open_uri(registry, settings)?,
+            registry: open_uri(Some(registry), settings)?,
         })),
         _ => Ok(tracking),
     }
 }
 
-fn open_uri(uri: &str, settings: &Settings) -> Result<Arc<dyn TrackingStore>, TrackingError> {
-    let scheme = uri.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    match scheme.as_deref() {
-        Some("http" | "https") => {
-            let conn = rest::Connection::from_parts(uri, &settings.env)?;
-            Ok(Arc::new(rest::RestStore::new(conn)?))
-        }
-        _ => Err(TrackingError::Config(format!(
-            "tracking URI {}: only http(s):// tracking servers are supported yet (sqlite:/// and file: stores are not)",
-            crate::secret::redact_url(uri)
+fn open_uri(
+    uri: Option<&str>,
+    settings: &Settings,
+) -> Result<Arc<dyn TrackingStore>, TrackingError> {
+    let scheme = uri
+        .and_then(|u| u.split_once("://"))
+        .map(|(s, _)| s.to_ascii_lowercase());
+    if let (Some(uri), Some("http" | "https")) = (uri, scheme.as_deref()) {
+        let conn = rest::Connection::from_parts(uri, &settings.env)?;
+        return Ok(Arc::new(rest::RestStore::new(conn)?));
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| settings.repo.clone());
+    let base = if uri.is_none() && !filestore::has_default_store(&cwd) {
+        settings.repo.clone()
+    } else {
+        cwd
+    };
+    match filestore::open_local(uri, &base) {
+        Some(opened) => opened.map(Arc::from),
+        None => Err(TrackingError::Config(format!(
+            "tracking URI {} is not one modelbump can open",
+            crate::secret::redact_url(uri.unwrap_or_default())
         ))),
     }
 }

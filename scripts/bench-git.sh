@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Benchmarks of git write-back, recorded in BENCHMARKS.md ("Git write-back").
+#
+# 1. `modelbump commit` of one changed manifest in repositories of 5,000 and 50,000 tracked files, against
+#    `git commit FILE` of the same change in the same repository (the baseline, measured in the same run).
+#    With a configured target, modelbump reads only that file, HEAD's tree along its path and the index;
+#    `git commit FILE` refreshes the whole index. Also measured: `commit` without a config, which has to
+#    look for modified YAML files and so does grow with the repository.
+# 2. Eight `modelbump commit --push` processes, each changing a different model of one file, pushing at once
+#    to one loopback remote (`git daemon` with receive-pack, so the server checks the old value of the
+#    ref like any forge): wall time until all have exited, and a check that all eight values landed.
+#
+# Usage: scripts/bench-git.sh            (builds the release binary first)
+#        MODELBUMP_BIN=path RUNS=15 SIZES="5000 50000" scripts/bench-git.sh
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [[ -z "${MODELBUMP_BIN:-}" ]]; then
+    (cd "$root" && cargo build --release --quiet --bin modelbump)
+    MODELBUMP_BIN="${CARGO_TARGET_DIR:-$root/target}/release/modelbump"
+fi
+RUNS=${RUNS:-15}
+SIZES=${SIZES:-"5000 50000"}
+PUSHERS=${PUSHERS:-8}
+
+tmp=$(mktemp -d)
+daemon_pid=""
+cleanup() {
+    [[ -n "$daemon_pid" ]] && kill "$daemon_pid" 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+export HOME="$tmp/home" GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 NO_COLOR=1 MODELBUMP_LOG=warn
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.invalid
+export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.invalid
+mkdir -p "$HOME"
+
+model() { # name uri
+    printf 'apiVersion: mlops.seldon.io/v1alpha1\nkind: Model\nmetadata:\n  name: %s\nspec:\n  storageUri: %s  # from MLflow\n  requirements:\n  - mlflow\n' "$1" "$2"
+}
+
+# A repository of $1 tracked files: apps/app-N/svc-M.yaml plus k8s/models.yaml, built with fast-import.
+make_repo() {
+    local n=$1 dir=$2
+    git init -q -b main "$dir"
+    python3 - "$n" <<'EOF' | git -C "$dir" fast-import --quiet
+import sys
+n = int(sys.argv[1])
+out = sys.stdout
+out.write("commit refs/heads/main\ncommitter bench <bench@example.invalid> 1767225600 +0000\n")
+out.write("data 7\ninitial\n")
+for i in range(n - 1):
+    body = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: svc-{i}\ndata:\n  replicas: \"{i % 7}\"\n"
+    out.write(f"M 100644 inline apps/app-{i // 100}/svc-{i}.yaml\ndata {len(body.encode())}\n{body}")
+body = ("apiVersion: mlops.seldon.io/v1alpha1\nkind: Model\nmetadata:\n  name: alpha\nspec:\n"
+        "  storageUri: s3://models/alpha/0/  # from MLflow\n  requirements:\n  - mlflow\n")
+out.write(f"M 100644 inline k8s/models.yaml\ndata {len(body.encode())}\n{body}\n")
+EOF
+    git -C "$dir" reset -q --hard main
+    git -C "$dir" update-index --refresh >/dev/null || true
+}
+
+now_ns() { date +%s%N; }
+
+median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m/1e6}'; }
+
+# Times $RUNS commits of one changed file: modelbump with a configured target, modelbump without a
+# config, and `git commit FILE`. Prints median milliseconds.
+bench_commit() {
+    local n=$1 dir="$tmp/repo-$1"
+    make_repo "$n" "$dir"
+    local files
+    files=$(git -C "$dir" ls-files | wc -l)
+    local with_config="" without_config="" baseline=""
+    printf 'targets:\n  - file: k8s/models.yaml\n    name: alpha\n    pinned: true\n' > "$tmp/config.yaml"
+    for r in $(seq 1 "$RUNS"); do
+        "$MODELBUMP_BIN" -C "$dir" set k8s/models.yaml alpha "s3://models/alpha/a$r/" >/dev/null
+        local t0 t1
+        t0=$(now_ns)
+        "$MODELBUMP_BIN" -C "$dir" -c "$tmp/config.yaml" commit >/dev/null
+        t1=$(now_ns)
+        with_config+="$((t1 - t0))"$'\n'
+
+        "$MODELBUMP_BIN" -C "$dir" set k8s/models.yaml alpha "s3://models/alpha/b$r/" >/dev/null
+        t0=$(now_ns)
+        "$MODELBUMP_BIN" -C "$dir" commit >/dev/null
+        t1=$(now_ns)
+        without_config+="$((t1 - t0))"$'\n'
+
+        "$MODELBUMP_BIN" -C "$dir" set k8s/models.yaml alpha "s3://models/alpha/c$r/" >/dev/null
+        t0=$(now_ns)
+        git -C "$dir" commit -q -m "baseline" k8s/models.yaml
+        t1=$(now_ns)
+        baseline+="$((t1 - t0))"$'\n'
+    done
+    [[ -z "$(git -C "$dir" status --porcelain)" ]] || { echo "unexpected changes in $dir" >&2; exit 1; }
+    local a b c
+    a=$(printf '%s' "$with_config" | median)
+    b=$(printf '%s' "$without_config" | median)
+    c=$(printf '%s' "$baseline" | median)
+    printf '| %s | %s | %s | %s | %s |\n' "$files" "$a" "$b" "$c" \
+        "$(awk -v a="$a" -v c="$c" 'BEGIN {printf "%.2f", a / c}')"
+    rm -rf "$dir"
+}
+
+# $PUSHERS processes pushing different models of one file to one loopback git daemon at once.
+bench_pushers() {
+    local port remote="$tmp/served/models.git" seed="$tmp/seed"
+    mkdir -p "$tmp/served"
+    git init -q --bare -b main "$remote"
+    git -C "$remote" config receive.denyCurrentBranch ignore
+    git init -q -b main "$seed"
+    : > "$seed/models.yaml"
+    for i in $(seq 1 "$PUSHERS"); do
+        [[ $i -gt 1 ]] && echo '---' >> "$seed/models.yaml"
+        model "m$i" "s3://models/m$i/v1/" >> "$seed/models.yaml"
+    done
+    git -C "$seed" add -A && git -C "$seed" commit -q -m initial
+    git -C "$seed" push -q "$remote" main
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    git daemon --listen=127.0.0.1 --port="$port" --base-path="$tmp/served" --export-all \
+        --enable=receive-pack --reuseaddr "$tmp/served" 2>/dev/null &
+    daemon_pid=$!
+    for _ in $(seq 1 50); do
+        git ls-remote "git://127.0.0.1:$port/models.git" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    for i in $(seq 1 "$PUSHERS"); do
+        git clone -q "git://127.0.0.1:$port/models.git" "$tmp/p$i"
+        "$MODELBUMP_BIN" -C "$tmp/p$i" set models.yaml "m$i" "s3://models/m$i/v2/" >/dev/null
+    done
+    local t0 t1 pids=() failed=0
+    t0=$(now_ns)
+    for i in $(seq 1 "$PUSHERS"); do
+        MODELBUMP_LOG=info "$MODELBUMP_BIN" -C "$tmp/p$i" commit --push >"$tmp/p$i.out" 2>"$tmp/p$i.err" &
+        pids+=($!)
+    done
+    for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
+    t1=$(now_ns)
+    local landed retried
+    landed=$(git -C "$remote" show main:models.yaml | grep -c 'v2/' || true)
+    retried=$(cat "$tmp"/p*.err | grep -c 'retrying on the fresh tip' || true)
+    printf '| %s | %s | %s | %s | %.0f |\n' "$PUSHERS" "$failed" "$landed" "$retried" "$(( (t1 - t0) / 1000000 ))"
+    kill "$daemon_pid" 2>/dev/null || true
+    daemon_pid=""
+}
+
+echo "modelbump: $("$MODELBUMP_BIN" --version), git: $(git --version), $(nproc) cores, $RUNS runs per size"
+echo
+echo "| tracked files | modelbump commit, target configured (ms) | modelbump commit, no config: scan (ms) | git commit FILE, baseline (ms) | modelbump / git |"
+echo "|---:|---:|---:|---:|---:|"
+for n in $SIZES; do bench_commit "$n"; done
+echo
+echo "| pushers | failed | values landed | pushes retried | wall time (ms) |"
+echo "|---:|---:|---:|---:|---:|"
+for _ in 1 2 3; do
+    rm -rf "$tmp/served" "$tmp"/p* "$tmp/seed"
+    bench_pushers
+done
