@@ -1,1 +1,405 @@
-//! (lands with its issue)
+//! The plan: every configured target resolved against MLflow, turned into byte-exact edits of the
+//! manifests, with a report and a unified diff. `plan` shows it, `apply` writes it, `run` commits it.
+//!
+//! A plan is computed completely before anything is written: every file is read, every target is
+//! located in it and resolved, every file's new bytes are produced by the editor (which verifies its own
+//! work). Only then may [`Plan::write`] touch the disk, and it first checks that no file changed since it
+//! was read. So a target that fails to resolve, a gate that cannot be parsed or a refused edit means
+//! that nothing is written at all, and the error names every target that failed and why.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::commands::MlflowArgs;
+use crate::config::TargetConfig;
+use crate::manifest::{self, Change, Edit, ModelField, Selector};
+use crate::report::{Report, TargetReport, TargetStatus};
+use crate::resolve::{self, Resolution, TargetRequest};
+use crate::settings::Settings;
+
+/// What `plan` found and `apply` writes.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// One entry per configured target, in config order.
+    pub report: Report,
+    /// The files that change (only those).
+    pub files: Vec<FileChange>,
+}
+
+/// One manifest's change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileChange {
+    /// Relative to the repo root.
+    pub path: PathBuf,
+    /// The bytes read.
+    pub before: Vec<u8>,
+    /// The bytes to write.
+    pub after: Vec<u8>,
+    /// The edits made.
+    pub edits: Vec<Edit>,
+    /// What each edit changed.
+    pub changes: Vec<Change>,
+}
+
+/// Errors of a plan that a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// No targets in the configuration.
+    #[error("no targets configured{}: add `targets:` to modelbump.yaml (see the README, \"Configuration\")", config.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default())]
+    NoTargets {
+        /// The config file read, if any.
+        config: Option<PathBuf>,
+    },
+    /// Some targets failed; nothing is written.
+    #[error("{failed} of {total} targets failed; nothing was written:\n{details}")]
+    TargetsFailed {
+        /// How many failed.
+        failed: usize,
+        /// How many there are.
+        total: usize,
+        /// One line per failure: the target, then why.
+        details: String,
+    },
+    /// A file changed between the plan and the write.
+    #[error("{path} changed on disk since it was read; nothing was written, run again")]
+    ChangedOnDisk {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// How a target is named in messages: `targets[0] (baseline-predictor in k8s/m.yaml)`.
+pub fn target_label(index: usize, target: &TargetConfig) -> String {
+    format!(
+        "targets[{index}] ({} in {})",
+        target.name,
+        target.file.display()
+    )
+}
+
+/// Resolves every configured target and computes the edits; writes nothing.
+pub async fn build(settings: &Settings, mlflow: &MlflowArgs) -> anyhow::Result<Plan> {
+    let targets = &settings.config.targets;
+    if targets.is_empty() {
+        return Err(PlanError::NoTargets {
+            config: settings.config_path.clone(),
+        }
+        .into());
+    }
+    let mut failures: Vec<String> = Vec::new();
+
+    // Read and scan each file once, however many targets it holds.
+    let mut files: BTreeMap<PathBuf, (Vec<u8>, Vec<ModelField>)> = BTreeMap::new();
+    for (i, target) in targets.iter().enumerate() {
+        if files.contains_key(&target.file) {
+            continue;
+        }
+        match read_manifest(&settings.repo, &target.file) {
+            Ok(found) => {
+                files.insert(target.file.clone(), found);
+            }
+            Err(e) => failures.push(format!("  {}: {e:#}", target_label(i, target))),
+        }
+    }
+
+    // Locate each target's field.
+    let mut located: Vec<Option<ModelField>> = Vec::with_capacity(targets.len());
+    let mut seen: BTreeMap<(PathBuf, usize), usize> = BTreeMap::new();
+    for (i, target) in targets.iter().enumerate() {
+        let Some((_, fields)) = files.get(&target.file) else {
+            located.push(None);
+            continue;
+        };
+        let selector = Selector {
+            name: target.name.clone(),
+            kind: target.kind.clone(),
+        };
+        match manifest::select(fields, &selector) {
+            Ok(field) => {
+                if let Some(first) = seen.insert((target.file.clone(), field.span.start), i) {
+                    failures.push(format!(
+                        "  {}: the same field as targets[{first}] (line {}); keep one of them",
+                        target_label(i, target),
+                        field.line
+                    ));
+                }
+                located.push(Some(field.clone()));
+            }
+            Err(e) => {
+                failures.push(format!(
+                    "  {}: {}: {e}",
+                    target_label(i, target),
+                    target.file.display()
+                ));
+                located.push(None);
+            }
+        }
+    }
+
+    // Resolve the targets that are not pinned, all at once.
+    let mut requests = Vec::new();
+    let mut target_of: Vec<usize> = Vec::new();
+    let mut request_of: Vec<Option<usize>> = vec![None; targets.len()];
+    for (i, (target, field)) in targets.iter().zip(&located).enumerate() {
+        if let Some(field) = field
+            && !target.pinned
+        {
+            request_of[i] = Some(requests.len());
+            target_of.push(i);
+            requests.push(TargetRequest {
+                target: target.clone(),
+                current_uri: field.value.clone(),
+            });
+        }
+    }
+    let mut resolutions: Vec<Option<Resolution>> = vec![None; requests.len()];
+    if !requests.is_empty() {
+        let store =
+            crate::tracking::open(settings, mlflow).context("cannot open the tracking store")?;
+        let results = resolve::resolve_all(
+            store,
+            requests,
+            &settings.config.uri_rewrite,
+            concurrency(settings)?,
+        )
+        .await;
+        for (r, result) in results.into_iter().enumerate() {
+            match result {
+                Ok(resolution) => resolutions[r] = Some(resolution),
+                Err(e) => {
+                    let i = target_of[r];
+                    failures.push(format!("  {}: {e}", target_label(i, &targets[i])));
+                }
+            }
+        }
+    }
+    if !failures.is_empty() {
+        return Err(PlanError::TargetsFailed {
+            failed: failures.len(),
+            total: targets.len(),
+            details: failures.join("\n"),
+        }
+        .into());
+    }
+
+    // The report, and the edits per file.
+    let mut report = Report::default();
+    let mut edits: BTreeMap<PathBuf, Vec<Edit>> = BTreeMap::new();
+    for (i, target) in targets.iter().enumerate() {
+        let field = located[i].as_ref().expect("located when nothing failed");
+        let resolution = request_of[i].and_then(|r| resolutions[r].clone());
+        let (status, new_uri, reason) = match &resolution {
+            None => (
+                TargetStatus::Pinned,
+                field.value.clone(),
+                Some("pinned in the configuration".to_string()),
+            ),
+            Some(r) if r.blocked.is_some() => (
+                TargetStatus::Blocked,
+                field.value.clone(),
+                r.blocked.clone(),
+            ),
+            Some(r) if r.uri == field.value => (TargetStatus::Unchanged, r.uri.clone(), None),
+            Some(r) => (TargetStatus::Changed, r.uri.clone(), None),
+        };
+        if status == TargetStatus::Changed {
+            edits.entry(target.file.clone()).or_default().push(Edit {
+                selector: Selector {
+                    name: target.name.clone(),
+                    kind: target.kind.clone(),
+                },
+                uri: new_uri.clone(),
+            });
+        }
+        report.targets.push(TargetReport {
+            file: display_path(&target.file),
+            kind: field.kind.as_str().to_string(),
+            name: field.name.clone(),
+            line: field.line,
+            status,
+            old_uri: Some(field.value.clone()),
+            new_uri: Some(new_uri),
+            run_id: resolution.as_ref().and_then(|r| r.run_id.clone()),
+            model_version: resolution.as_ref().and_then(|r| r.model_version.clone()),
+            model_id: resolution.as_ref().and_then(|r| r.model_id.clone()),
+            experiment_id: resolution.as_ref().and_then(|r| r.experiment_id.clone()),
+            reason,
+            warnings: resolution.map(|r| r.warnings).unwrap_or_default(),
+        });
+    }
+
+    let mut changes = Vec::new();
+    for (path, file_edits) in edits {
+        let (before, _) = &files[&path];
+        let edited = manifest::apply(before, &file_edits)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            .context("refusing to edit; nothing was written")?;
+        if edited.bytes != *before {
+            changes.push(FileChange {
+                path,
+                before: before.clone(),
+                after: edited.bytes,
+                edits: file_edits,
+                changes: edited.changes,
+            });
+        }
+    }
+    Ok(Plan {
+        report,
+        files: changes,
+    })
+}
+
+fn concurrency(settings: &Settings) -> anyhow::Result<usize> {
+    if let Some(v) = settings.env.get("MODELBUMP_MLFLOW_CONCURRENCY") {
+        let n: usize = v.trim().parse().ok().filter(|n| *n > 0).with_context(|| {
+            format!("MODELBUMP_MLFLOW_CONCURRENCY={v} is not a positive whole number")
+        })?;
+        return Ok(n);
+    }
+    Ok(settings
+        .config
+        .mlflow
+        .concurrency
+        .filter(|n| *n > 0)
+        .unwrap_or(resolve::DEFAULT_CONCURRENCY))
+}
+
+fn display_path(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
+}
+
+/// Reads a manifest named relative to the repo, refusing paths that leave it.
+fn read_manifest(repo: &Path, file: &Path) -> anyhow::Result<(Vec<u8>, Vec<ModelField>)> {
+    if file.is_absolute() || file.components().any(|c| matches!(c, Component::ParentDir)) {
+        anyhow::bail!(
+            "{} is outside the repo: write the path relative to the repo root",
+            file.display()
+        );
+    }
+    let full = repo.join(file);
+    let real = full
+        .canonicalize()
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    anyhow::ensure!(
+        real.starts_with(repo),
+        "{} leads outside the repo (a symlink?)",
+        file.display()
+    );
+    let bytes = std::fs::read(&real).with_context(|| format!("cannot read {}", file.display()))?;
+    let fields =
+        manifest::find_fields(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    Ok((bytes, fields))
+}
+
+impl Plan {
+    /// True when a file changes.
+    pub fn has_changes(&self) -> bool {
+        !self.files.is_empty()
+    }
+
+    /// The unified diff of every changed file, `a/` and `b/` paths relative to the repo.
+    pub fn diff(&self) -> String {
+        let mut out = String::new();
+        for file in &self.files {
+            let before = String::from_utf8_lossy(&file.before);
+            let after = String::from_utf8_lossy(&file.after);
+            let path = display_path(&file.path);
+            out.push_str(&format!("diff --git a/{path} b/{path}\n"));
+            let diff = similar::TextDiff::from_lines(before.as_ref(), after.as_ref());
+            out.push_str(
+                &diff
+                    .unified_diff()
+                    .context_radius(3)
+                    .header(&format!("a/{path}"), &format!("b/{path}"))
+                    .to_string(),
+            );
+        }
+        out
+    }
+
+    /// Writes every changed file atomically. Checks first that each file still holds the bytes the
+    /// plan was made from, so nothing is written over a concurrent change; if a write fails midway, the
+    /// files already written are put back.
+    pub fn write(&self, repo: &Path) -> anyhow::Result<()> {
+        for file in &self.files {
+            let current = std::fs::read(repo.join(&file.path))
+                .with_context(|| format!("cannot read {}", file.path.display()))?;
+            if current != file.before {
+                return Err(PlanError::ChangedOnDisk {
+                    path: file.path.clone(),
+                }
+                .into());
+            }
+        }
+        for (n, file) in self.files.iter().enumerate() {
+            if let Err(e) = crate::fsutil::write_atomic(&repo.join(&file.path), &file.after) {
+                for done in &self.files[..n] {
+                    let _ = crate::fsutil::write_atomic(&repo.join(&done.path), &done.before);
+                }
+                return Err(e).context("nothing was written (files already written were restored)");
+            }
+        }
+        Ok(())
+    }
+
+    /// The human view: one line per target (with warnings under it).
+    pub fn table(&self) -> String {
+        render_table(&self.report)
+    }
+}
+
+/// One line per target: status, `file:line`, name, and `old -> new` or the reason.
+pub fn render_table(report: &Report) -> String {
+    let rows: Vec<[String; 3]> = report
+        .targets
+        .iter()
+        .map(|t| {
+            let status = serde_json::to_value(t.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            [status, format!("{}:{}", t.file, t.line), t.name.clone()]
+        })
+        .collect();
+    let widths = [0, 1, 2].map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0));
+    let mut out = String::new();
+    for (t, row) in report.targets.iter().zip(&rows) {
+        let old = t.old_uri.as_deref().unwrap_or("");
+        let new = t.new_uri.as_deref().unwrap_or("");
+        let detail = match t.status {
+            TargetStatus::Changed => format!("{old} -> {new}"),
+            TargetStatus::Unchanged => new.to_string(),
+            TargetStatus::Blocked | TargetStatus::Pinned => {
+                format!("{old} ({})", t.reason.as_deref().unwrap_or(""))
+            }
+        };
+        let mut provenance = Vec::new();
+        if let Some(v) = &t.model_version {
+            provenance.push(format!("version {v}"));
+        }
+        if let Some(r) = &t.run_id {
+            provenance.push(format!("run {r}"));
+        }
+        let provenance = if provenance.is_empty() || t.status == TargetStatus::Blocked {
+            String::new()
+        } else {
+            format!(" [{}]", provenance.join(", "))
+        };
+        out.push_str(&format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {detail}{provenance}\n",
+            row[0],
+            row[1],
+            row[2],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        ));
+        for w in &t.warnings {
+            out.push_str(&format!("  warning: {w}\n"));
+        }
+    }
+    out
+}

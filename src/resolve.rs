@@ -1001,12 +1001,15 @@ enum Answer {
     Uri(String),
 }
 
+/// One question's answer, filled by the first asker; later askers wait for it.
+type AnswerCell = OnceCell<Result<Answer, TrackingError>>;
+
 /// A [`TrackingStore`] that asks its inner store once per distinct question (concurrent askers of the
 /// same question wait for the one answer) and keeps at most `concurrency` questions in flight.
 pub struct CachedStore {
     inner: Arc<dyn TrackingStore>,
     permits: Semaphore,
-    answers: Mutex<HashMap<Question, Arc<OnceCell<Result<Answer, TrackingError>>>>>,
+    answers: Mutex<HashMap<Question, Arc<AnswerCell>>>,
     calls: AtomicUsize,
 }
 

@@ -1,8 +1,11 @@
 //! The integration tests: one binary that drives the real `modelbump` binary against real parts (a real
 //! MLflow server, real git repositories and remotes, a stand-in Argo CD).
 
+mod argocd;
 mod cli;
 mod editor;
+mod git;
+mod local_stores;
 mod mlflow;
 mod support;
-mod git;
+mod templates;

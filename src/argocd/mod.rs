@@ -1,1 +1,1041 @@
-//! (lands with its issue)
+//! Argo CD: have the applications that deploy the GitOps repo pick up a pushed commit now, and tell
+//! whether it came up Healthy.
+//!
+//! Two ways in, because pipelines have one or the other:
+//! - the REST API (`ARGOCD_SERVER` + `ARGOCD_AUTH_TOKEN`): refresh each app, sync it (naming the pushed
+//!   revision only where Argo CD accepts one), and with `--wait` wait with the completion rules of
+//!   `argocd app wait` (see [`app::judge`]) until it is Synced and Healthy at that revision;
+//! - a signed GitHub-style push event to `/api/webhook` ([`webhook`]), which needs no Argo CD account.
+//!
+//! Options are resolved here (flag > environment > config > default) into [`SyncOptions`], so the
+//! commands only pass their flags through. Every app is handled concurrently under one deadline
+//! (`--timeout`), and every app gets a line in the report, also when some fail: a pipeline wants to see
+//! which app is Degraded, not only that one is.
+
+pub mod app;
+pub mod client;
+pub mod webhook;
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use url::Url;
+
+use crate::commands::sync::ArgoCdArgs;
+use crate::http::{self, ClientOptions, RetryPolicy};
+use crate::report::SyncReport;
+use crate::secret::{SecretString, redact_url};
+use crate::settings::Settings;
+use app::{Application, Verdict};
+use client::{AppRef, Client, SyncRequest};
+use webhook::PushedCommit;
+
+/// How long `--wait` waits when neither `--timeout` nor `argocd.timeout` says.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Everything that can go wrong talking to Argo CD. Each variant names the server or app and says what
+/// to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgoCdError {
+    /// API mode without a server.
+    #[error(
+        "no Argo CD server: pass --server, set ARGOCD_SERVER or argocd.server in modelbump.yaml (or use --webhook URL)"
+    )]
+    NoServer,
+    /// API mode without a token.
+    #[error(
+        "no Argo CD token for {server}: set ARGOCD_AUTH_TOKEN to an API token of an account allowed to sync the apps (`argocd account generate-token`), or use --webhook URL"
+    )]
+    NoToken {
+        /// The server.
+        server: String,
+    },
+    /// API mode without an app.
+    #[error(
+        "no application to sync: pass --app NAME or list them in argocd.apps in modelbump.yaml"
+    )]
+    NoApps,
+    /// The server address does not parse.
+    #[error("invalid Argo CD server {server}: {message}")]
+    BadServer {
+        /// What was given (credentials removed).
+        server: String,
+        /// Why.
+        message: String,
+    },
+    /// The webhook URL does not parse.
+    #[error("invalid webhook URL {url}: {message}")]
+    BadWebhook {
+        /// What was given (credentials removed).
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// A duration does not parse.
+    #[error("invalid {what} {value:?}: {message} (write durations like 30s, 5m, 1h)")]
+    BadDuration {
+        /// Which setting.
+        what: &'static str,
+        /// What was given.
+        value: String,
+        /// Why.
+        message: String,
+    },
+    /// 401: no or a bad token.
+    #[error(
+        "Argo CD {server} refused the token (401 Unauthenticated: {message}): check ARGOCD_AUTH_TOKEN; tokens expire and are revoked with their account"
+    )]
+    Unauthenticated {
+        /// The server.
+        server: String,
+        /// Argo CD's message.
+        message: String,
+    },
+    /// 403: the account may not get or sync the app (also Argo CD's answer for an app that does not exist).
+    #[error(
+        "Argo CD {server} denied access to application {app} (403 PermissionDenied: {message}): check that the app exists and that the token's account has `get` and `sync` on it in the RBAC policy"
+    )]
+    PermissionDenied {
+        /// The server.
+        server: String,
+        /// The app.
+        app: String,
+        /// Argo CD's message.
+        message: String,
+    },
+    /// 404: no such app.
+    #[error(
+        "Argo CD {server} has no application {app} (404 NotFound: {message}): check the name in --app or argocd.apps, and its namespace"
+    )]
+    NotFound {
+        /// The server.
+        server: String,
+        /// The app.
+        app: String,
+        /// Argo CD's message.
+        message: String,
+    },
+    /// 400 "another operation is already in progress": waited out by the caller, never shown.
+    #[error("application {app}: another operation is already in progress")]
+    OperationInProgress {
+        /// The app.
+        app: String,
+    },
+    /// Any other error status.
+    #[error("Argo CD {server} answered HTTP {status} for application {app}: {message}")]
+    Api {
+        /// The server.
+        server: String,
+        /// The app.
+        app: String,
+        /// The HTTP status.
+        status: u16,
+        /// Argo CD's message.
+        message: String,
+    },
+    /// No connection.
+    #[error(
+        "cannot reach Argo CD {server} for application {app}: {message} (check ARGOCD_SERVER, --plaintext/--insecure and the network)"
+    )]
+    Unreachable {
+        /// The server.
+        server: String,
+        /// The app.
+        app: String,
+        /// Why.
+        message: String,
+    },
+    /// A success answer that is not an Application.
+    #[error(
+        "Argo CD {server} answered for application {app} with something that is not an Application: {message} (is the server an Argo CD API server?)"
+    )]
+    BadResponse {
+        /// The server.
+        server: String,
+        /// The app.
+        app: String,
+        /// Why.
+        message: String,
+    },
+    /// The app turned Degraded after syncing to the revision.
+    #[error(
+        "application {app} is Degraded at revision {revision}{}",
+        detail(message)
+    )]
+    Degraded {
+        /// The app.
+        app: String,
+        /// The revision.
+        revision: String,
+        /// Argo CD's message, if any.
+        message: String,
+    },
+    /// The sync operation ended Failed or Error.
+    #[error("the sync of application {app} ended {phase}{}", detail(message))]
+    OperationFailed {
+        /// The app.
+        app: String,
+        /// `Failed` or `Error`.
+        phase: String,
+        /// Argo CD's message.
+        message: String,
+    },
+    /// `--timeout` passed.
+    #[error(
+        "timed out after {timeout} waiting for application {app} to be Synced and Healthy at {revision} (last seen: {last}); raise --timeout or look at the app in Argo CD"
+    )]
+    Timeout {
+        /// The app.
+        app: String,
+        /// The timeout, as written.
+        timeout: String,
+        /// The revision waited for.
+        revision: String,
+        /// The last state seen: `sync S, health H[, operation P]`.
+        last: String,
+    },
+    /// The webhook could not be delivered.
+    #[error("cannot deliver the push event to {url}: {message}")]
+    WebhookUnreachable {
+        /// The URL (credentials removed).
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// The webhook answered an error.
+    #[error(
+        "the webhook {url} answered HTTP {status}: {message}{}",
+        if *signed { " (check that MODELBUMP_WEBHOOK_SECRET equals webhook.github.secret in argocd-secret)" } else { " (the event was not signed: set MODELBUMP_WEBHOOK_SECRET if Argo CD has webhook.github.secret)" }
+    )]
+    WebhookRejected {
+        /// The URL (credentials removed).
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+        /// Whether the event carried a signature.
+        signed: bool,
+    },
+    /// The webhook needs the repository's web URL and the remote has none.
+    #[error(
+        "the webhook needs the repository's web URL, and the remote {remote} is not a hosted repository (use an https or ssh remote, or the API mode)"
+    )]
+    NoRepositoryUrl {
+        /// The remote (credentials removed).
+        remote: String,
+    },
+    /// Webhook mode with --wait, for an app that does not sync by itself.
+    #[error(
+        "application {app} has no automated sync, so the push event only refreshes it and it would never reach the revision: drop --webhook to sync it over the API, or enable automated sync"
+    )]
+    NotAutomated {
+        /// The app.
+        app: String,
+    },
+    /// The webhook needs the branch.
+    #[error(
+        "cannot tell which branch was pushed (HEAD is detached): set git.branch in modelbump.yaml or MODELBUMP_GIT_BRANCH"
+    )]
+    NoBranch,
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Client(#[from] http::ClientError),
+}
+
+fn detail(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
+    }
+}
+
+/// The Argo CD settings, resolved once (flag > environment > config > default).
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// The apps to sync.
+    pub apps: Vec<AppRef>,
+    /// The API server, if any.
+    pub server: Option<Url>,
+    /// `ARGOCD_AUTH_TOKEN`.
+    pub token: Option<SecretString>,
+    /// Wait for Synced and Healthy.
+    pub wait: bool,
+    /// The deadline of the whole sync, as given.
+    pub timeout: Duration,
+    /// The pause between two looks at an app.
+    pub poll_interval: Duration,
+    /// TLS options of the HTTP client.
+    pub client: ClientOptions,
+    /// Webhook mode: where to post the push event.
+    pub webhook: Option<Url>,
+    /// `MODELBUMP_WEBHOOK_SECRET`.
+    pub webhook_secret: Option<SecretString>,
+}
+
+impl SyncOptions {
+    /// Resolves the Argo CD options from the flags, the environment and the config.
+    pub fn resolve(settings: &Settings, args: &ArgoCdArgs) -> Result<Self, ArgoCdError> {
+        let config = &settings.config.argocd;
+        let env = &settings.env;
+        let app_namespace =
+            non_blank(&args.app_namespace).or_else(|| non_blank(&config.app_namespace));
+        // An empty MODELBUMP_ARGOCD_APPS (a pipeline parameter left blank) means "not set".
+        let from_args: Vec<&String> = args.apps.iter().filter(|n| !n.trim().is_empty()).collect();
+        let names: Vec<&String> = if from_args.is_empty() {
+            config.apps.iter().collect()
+        } else {
+            from_args
+        };
+        let apps = names
+            .iter()
+            .filter(|n| !n.trim().is_empty())
+            .map(|n| AppRef::parse(n.trim(), app_namespace.as_deref()))
+            .collect();
+        let plaintext = args.plaintext || config.plaintext.unwrap_or(false);
+        let server = non_blank(&args.server)
+            .or_else(|| non_blank(&config.server))
+            .map(|s| client::server_url(&s, plaintext))
+            .transpose()?;
+        let timeout = match args
+            .timeout
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+            .or(config.timeout.as_deref())
+        {
+            Some(text) => parse_duration("--timeout", text)?,
+            None => DEFAULT_TIMEOUT,
+        };
+        let poll_interval = match env.get("MODELBUMP_SYNC_POLL_INTERVAL") {
+            Some(text) => parse_duration("MODELBUMP_SYNC_POLL_INTERVAL", text)?,
+            None => client::DEFAULT_POLL_INTERVAL,
+        };
+        let ca_cert = args.ca_cert.clone().or_else(|| {
+            config.ca_cert.as_ref().map(|p| {
+                if p.is_absolute() {
+                    p.clone()
+                } else {
+                    settings.repo.join(p)
+                }
+            })
+        });
+        let webhook = non_blank(&args.webhook)
+            .or_else(|| non_blank(&config.webhook))
+            .map(|s| webhook_url(&s))
+            .transpose()?;
+        Ok(Self {
+            apps,
+            server,
+            token: env.get("ARGOCD_AUTH_TOKEN").map(SecretString::from),
+            wait: args.wait,
+            timeout,
+            poll_interval,
+            client: ClientOptions {
+                ca_cert,
+                insecure: args.insecure || config.insecure.unwrap_or(false),
+                ..ClientOptions::default()
+            },
+            webhook,
+            webhook_secret: env.get("MODELBUMP_WEBHOOK_SECRET").map(SecretString::from),
+        })
+    }
+
+    /// True when Argo CD is configured at all (a server, a webhook or an app), which is when `run` ends
+    /// with a sync.
+    pub fn is_configured(&self) -> bool {
+        self.server.is_some() || self.webhook.is_some() || !self.apps.is_empty()
+    }
+}
+
+/// The value unless it is missing or blank: an empty variable, or a pipeline parameter left empty,
+/// means "not set", so the next source in the precedence order applies.
+fn non_blank(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_duration(what: &'static str, text: &str) -> Result<Duration, ArgoCdError> {
+    humantime::parse_duration(text.trim()).map_err(|e| ArgoCdError::BadDuration {
+        what,
+        value: text.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// The webhook URL; a bare server address gets Argo CD's `/api/webhook` path.
+fn webhook_url(text: &str) -> Result<Url, ArgoCdError> {
+    let mut url = Url::parse(text.trim()).map_err(|e| ArgoCdError::BadWebhook {
+        url: redact_url(text),
+        message: format!("{e} (expected https://host/api/webhook)"),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ArgoCdError::BadWebhook {
+            url: redact_url(text),
+            message: "expected an http(s):// URL".into(),
+        });
+    }
+    if url.path() == "/" || url.path().is_empty() {
+        url.set_path("/api/webhook");
+    }
+    Ok(url)
+}
+
+/// What was pushed: the input of a sync.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    /// The commit to sync to (a full SHA), or what `--revision` named.
+    pub revision: String,
+    /// The branch it was pushed to, when known.
+    pub branch: Option<String>,
+    /// Its first parent (the zero id for a root commit).
+    pub before: String,
+    /// Its message.
+    pub message: String,
+    /// Its commit time, RFC 3339.
+    pub timestamp: String,
+    /// The files it changed.
+    pub changed_files: Vec<String>,
+    /// The URL of the remote it was pushed to.
+    pub remote_url: Option<String>,
+}
+
+impl Pushed {
+    /// Reads the commit `revision` (default HEAD) of the repository at `settings.repo`, the branch, and
+    /// the URL of the push remote (`git.remote`, `MODELBUMP_GIT_REMOTE`, else `origin`).
+    pub fn from_repo(settings: &Settings, revision: Option<&str>) -> anyhow::Result<Self> {
+        let repo = match (git2::Repository::discover(&settings.repo), revision) {
+            (Ok(repo), _) => repo,
+            // With --revision and no checkout (a pipeline step that only syncs), the API mode has all it
+            // needs; the webhook mode will say what it lacks.
+            (Err(_), Some(rev)) => {
+                return Ok(Self {
+                    revision: rev.to_string(),
+                    branch: settings
+                        .config
+                        .git
+                        .branch
+                        .clone()
+                        .or_else(|| settings.env.get("MODELBUMP_GIT_BRANCH").map(str::to_string)),
+                    before: webhook::ZERO_SHA.to_string(),
+                    message: String::new(),
+                    timestamp: now_rfc3339(),
+                    changed_files: Vec::new(),
+                    remote_url: None,
+                });
+            }
+            (Err(err), None) => {
+                return Err(anyhow::Error::new(err).context(format!(
+                    "`sync` needs a git checkout to know the pushed commit; {} is not one (or pass --revision SHA)",
+                    settings.repo.display()
+                )));
+            }
+        };
+        let commit = match revision {
+            None => repo
+                .head()
+                .and_then(|h| h.peel_to_commit())
+                .context("cannot read the commit HEAD points at")?,
+            Some(rev) => match repo.revparse_single(rev).and_then(|o| o.peel_to_commit()) {
+                Ok(commit) => commit,
+                // A revision the local clone does not have (a remote branch, a tag on the server) is
+                // passed to Argo CD as written.
+                Err(_) => {
+                    return Ok(Self {
+                        revision: rev.to_string(),
+                        branch: branch_of(settings, &repo),
+                        before: webhook::ZERO_SHA.to_string(),
+                        message: String::new(),
+                        timestamp: now_rfc3339(),
+                        changed_files: Vec::new(),
+                        remote_url: remote_url(settings, &repo),
+                    });
+                }
+            },
+        };
+        // A branch or tag name stays a name: Argo CD resolves it on its side.
+        let revision = match revision {
+            Some(rev) if !app::is_full_sha(rev) && !looks_like_sha_prefix(rev) => rev.to_string(),
+            _ => commit.id().to_string(),
+        };
+        let parent = commit.parent(0).ok();
+        let before = parent
+            .as_ref()
+            .map(|p| p.id().to_string())
+            .unwrap_or_else(|| webhook::ZERO_SHA.to_string());
+        let changed_files = changed_files(&repo, &commit, parent.as_ref()).unwrap_or_default();
+        let time = std::time::UNIX_EPOCH
+            + Duration::from_secs(u64::try_from(commit.time().seconds()).unwrap_or(0));
+        Ok(Self {
+            revision,
+            branch: branch_of(settings, &repo),
+            before,
+            message: commit.message().unwrap_or_default().to_string(),
+            timestamp: humantime::format_rfc3339_seconds(time).to_string(),
+            changed_files,
+            remote_url: remote_url(settings, &repo),
+        })
+    }
+}
+
+fn looks_like_sha_prefix(text: &str) -> bool {
+    text.len() >= 7 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+fn branch_of(settings: &Settings, repo: &git2::Repository) -> Option<String> {
+    if let Some(branch) = settings
+        .config
+        .git
+        .branch
+        .clone()
+        .or_else(|| settings.env.get("MODELBUMP_GIT_BRANCH").map(str::to_string))
+    {
+        return Some(branch);
+    }
+    let head = repo.head().ok()?;
+    if head.is_branch() {
+        return head.shorthand().ok().map(str::to_string);
+    }
+    None
+}
+
+fn remote_url(settings: &Settings, repo: &git2::Repository) -> Option<String> {
+    let name = settings
+        .config
+        .git
+        .remote
+        .clone()
+        .or_else(|| settings.env.get("MODELBUMP_GIT_REMOTE").map(str::to_string))
+        .unwrap_or_else(|| "origin".to_string());
+    let remote = repo.find_remote(&name).ok()?;
+    remote.url().ok().map(str::to_string)
+}
+
+fn changed_files(
+    repo: &git2::Repository,
+    commit: &git2::Commit<'_>,
+    parent: Option<&git2::Commit<'_>>,
+) -> Result<Vec<String>, git2::Error> {
+    let new_tree = commit.tree()?;
+    let old_tree = parent.map(|p| p.tree()).transpose()?;
+    let diff = repo.diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)?;
+    Ok(diff
+        .deltas()
+        .filter_map(|d| d.new_file().path().or_else(|| d.old_file().path()))
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .collect())
+}
+
+/// The sync failed for at least one app; `reports` still has a line for every app.
+#[derive(Debug)]
+pub struct SyncFailed {
+    /// One line per app, the failed ones included.
+    pub reports: Vec<SyncReport>,
+    /// What went wrong, one per failed app (or one for the whole sync).
+    pub errors: Vec<ArgoCdError>,
+}
+
+impl std::fmt::Display for SyncFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.errors.as_slice() {
+            [one] => write!(f, "{one}"),
+            many => {
+                write!(f, "{} applications failed to sync", many.len())?;
+                for err in many {
+                    write!(f, "\n  - {err}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for SyncFailed {}
+
+impl From<ArgoCdError> for SyncFailed {
+    fn from(err: ArgoCdError) -> Self {
+        Self {
+            reports: Vec::new(),
+            errors: vec![err],
+        }
+    }
+}
+
+/// True when Argo CD is configured for this run (a server, a webhook or an app, from the flags, the
+/// environment or the config): `run` ends with [`sync_after_push`] then.
+pub fn is_configured(settings: &Settings, args: &ArgoCdArgs) -> Result<bool, ArgoCdError> {
+    Ok(SyncOptions::resolve(settings, args)?.is_configured())
+}
+
+/// What `run` calls after a push: sync the configured apps to `revision`, announcing `changed_files`
+/// (webhook mode) for the repository at `remote_url`.
+///
+/// On failure the error is a [`SyncFailed`] (reach it with `err.downcast_ref::<SyncFailed>()`) whose
+/// `reports` still describe every app, for the report's `sync` field.
+pub async fn sync_after_push(
+    settings: &Settings,
+    args: &ArgoCdArgs,
+    revision: &str,
+    changed_files: &[String],
+    remote_url: &str,
+) -> anyhow::Result<Vec<SyncReport>> {
+    let options = SyncOptions::resolve(settings, args)?;
+    let mut pushed = Pushed::from_repo(settings, Some(revision))?;
+    pushed.changed_files = changed_files.to_vec();
+    pushed.remote_url = Some(remote_url.to_string());
+    Ok(sync(&options, &pushed).await?)
+}
+
+/// Syncs every configured app to `pushed` (API or webhook mode), waiting when asked.
+pub async fn sync(options: &SyncOptions, pushed: &Pushed) -> Result<Vec<SyncReport>, SyncFailed> {
+    let deadline = Instant::now() + options.timeout;
+    let http = http::build_client(&options.client).map_err(ArgoCdError::from)?;
+    let retry = RetryPolicy::default();
+    let api = || -> Result<Client, ArgoCdError> {
+        let server = options.server.clone().ok_or(ArgoCdError::NoServer)?;
+        let token = options.token.clone().ok_or_else(|| ArgoCdError::NoToken {
+            server: redact_url(server.as_str()),
+        })?;
+        Ok(Client::new(http.clone(), server, token, retry.clone()))
+    };
+    if let Some(url) = &options.webhook {
+        // Check what waiting needs before anything is sent.
+        let waiter = if options.wait {
+            if options.apps.is_empty() {
+                return Err(ArgoCdError::NoApps.into());
+            }
+            Some(api()?)
+        } else {
+            None
+        };
+        let commit = pushed_commit(pushed)?;
+        let delivery = webhook::send(&http, &retry, url, &commit, options.webhook_secret.as_ref());
+        tokio::time::timeout_at(deadline.into(), delivery)
+            .await
+            .map_err(|_| ArgoCdError::WebhookUnreachable {
+                url: redact_url(url.as_str()),
+                message: format!(
+                    "no answer within {}",
+                    humantime::format_duration(options.timeout)
+                ),
+            })??;
+        tracing::info!(url = %redact_url(url.as_str()), revision = %pushed.revision, "push event delivered");
+        return match waiter {
+            Some(client) => {
+                sync_apps(
+                    &client,
+                    options,
+                    &pushed.revision,
+                    pushed.remote_url.as_deref(),
+                    deadline,
+                    Mode::WaitOnly,
+                )
+                .await
+            }
+            None => Ok(webhook_reports(options, url)),
+        };
+    }
+    if options.apps.is_empty() {
+        return Err(ArgoCdError::NoApps.into());
+    }
+    let client = api()?;
+    sync_apps(
+        &client,
+        options,
+        &pushed.revision,
+        pushed.remote_url.as_deref(),
+        deadline,
+        Mode::Sync,
+    )
+    .await
+}
+
+fn pushed_commit(pushed: &Pushed) -> Result<PushedCommit, ArgoCdError> {
+    let remote = pushed.remote_url.clone().unwrap_or_default();
+    let html_url = webhook::html_url(&remote).ok_or_else(|| ArgoCdError::NoRepositoryUrl {
+        remote: redact_url(&remote),
+    })?;
+    Ok(PushedCommit {
+        html_url,
+        branch: pushed.branch.clone().ok_or(ArgoCdError::NoBranch)?,
+        before: pushed.before.clone(),
+        after: pushed.revision.clone(),
+        message: pushed.message.clone(),
+        timestamp: pushed.timestamp.clone(),
+        modified: pushed.changed_files.clone(),
+    })
+}
+
+fn webhook_reports(options: &SyncOptions, url: &Url) -> Vec<SyncReport> {
+    let message = format!(
+        "push event delivered to {}; Argo CD refreshes the apps that watch the repository, and those with automated sync sync",
+        redact_url(url.as_str())
+    );
+    let apps: Vec<String> = if options.apps.is_empty() {
+        vec!["*".to_string()]
+    } else {
+        options.apps.iter().map(ToString::to_string).collect()
+    };
+    apps.into_iter()
+        .map(|app| SyncReport {
+            app,
+            mode: "webhook".into(),
+            sync_status: None,
+            health_status: None,
+            revision: None,
+            operation_phase: None,
+            message: Some(message.clone()),
+        })
+        .collect()
+}
+
+/// Whether `sync_apps` asks for a sync or only waits (after a webhook).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Sync,
+    WaitOnly,
+}
+
+async fn sync_apps(
+    client: &Client,
+    options: &SyncOptions,
+    revision: &str,
+    remote_url: Option<&str>,
+    deadline: Instant,
+    mode: Mode,
+) -> Result<Vec<SyncReport>, SyncFailed> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, app) in options.apps.iter().enumerate() {
+        let job = AppJob {
+            client: client.clone(),
+            app: app.clone(),
+            revision: revision.to_string(),
+            wait: options.wait || mode == Mode::WaitOnly,
+            mode,
+            deadline: deadline.into(),
+            timeout: humantime::format_duration(options.timeout).to_string(),
+            interval: options.poll_interval,
+            remote_url: remote_url.map(str::to_string),
+        };
+        tasks.spawn(async move { (index, job.run().await) });
+    }
+    let mut results = Vec::with_capacity(options.apps.len());
+    while let Some(joined) = tasks.join_next().await {
+        results.push(joined.expect("a sync task does not panic"));
+    }
+    results.sort_by_key(|(index, _)| *index);
+    let mut reports = Vec::with_capacity(results.len());
+    let mut errors = Vec::new();
+    for (_, (report, result)) in results {
+        reports.push(report);
+        if let Err(err) = result {
+            errors.push(err);
+        }
+    }
+    if errors.is_empty() {
+        Ok(reports)
+    } else {
+        Err(SyncFailed { reports, errors })
+    }
+}
+
+/// One app's sync: everything it needs, owned, so that apps run as concurrent tasks.
+struct AppJob {
+    client: Client,
+    app: AppRef,
+    revision: String,
+    wait: bool,
+    mode: Mode,
+    deadline: tokio::time::Instant,
+    timeout: String,
+    interval: Duration,
+    /// The URL of the remote the commit was pushed to, to warn about an app that deploys another repo.
+    remote_url: Option<String>,
+}
+
+impl AppJob {
+    async fn run(self) -> (SyncReport, Result<(), ArgoCdError>) {
+        let mut last: Option<Application> = None;
+        let result = match tokio::time::timeout_at(self.deadline, self.drive(&mut last)).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(ArgoCdError::Timeout {
+                app: self.app.to_string(),
+                timeout: self.timeout.clone(),
+                revision: self.revision.clone(),
+                last: describe_state(last.as_ref()),
+            }),
+        };
+        let mut report = SyncReport {
+            app: self.app.to_string(),
+            mode: "api".into(),
+            sync_status: last.as_ref().map(|a| a.sync_status().to_string()),
+            health_status: last.as_ref().map(|a| a.health_status().to_string()),
+            revision: last.as_ref().and_then(|a| a.status.sync.revision.clone()),
+            operation_phase: last
+                .as_ref()
+                .and_then(|a| a.operation_phase())
+                .map(str::to_string),
+            message: last
+                .as_ref()
+                .and_then(|a| a.status.operation_state.as_ref())
+                .and_then(|s| s.message.clone())
+                .filter(|m| !m.is_empty()),
+        };
+        if let Err(err) = &result {
+            report.message = Some(err.to_string());
+        }
+        (report, result)
+    }
+
+    /// Refresh, sync (waiting out another operation), then wait when asked. `last` always holds the
+    /// latest look at the app, for the report and the timeout message.
+    async fn drive(&self, last: &mut Option<Application>) -> Result<(), ArgoCdError> {
+        let app = self.client.get(&self.app, true).await?;
+        tracing::debug!(app = %self.app, sync = app.sync_status(), health = app.health_status(), "refreshed");
+        *last = Some(app);
+        let own_operation = match self.mode {
+            Mode::WaitOnly if !last.as_ref().is_some_and(Application::is_automated) => {
+                return Err(ArgoCdError::NotAutomated {
+                    app: self.app.to_string(),
+                });
+            }
+            Mode::WaitOnly => false,
+            Mode::Sync => self.request_sync(last).await?,
+        };
+        if !self.wait {
+            return Ok(());
+        }
+        let revision = Some(self.revision.as_str());
+        loop {
+            let current = last.as_ref().expect("set above");
+            match app::judge(current, revision, own_operation) {
+                Verdict::Done => {
+                    tracing::info!(app = %self.app, "Synced and Healthy");
+                    return Ok(());
+                }
+                Verdict::Degraded => {
+                    return Err(ArgoCdError::Degraded {
+                        app: self.app.to_string(),
+                        revision: self.revision.clone(),
+                        message: current.status.health.message.clone().unwrap_or_default(),
+                    });
+                }
+                Verdict::OperationFailed { phase, message } => {
+                    return Err(ArgoCdError::OperationFailed {
+                        app: self.app.to_string(),
+                        phase,
+                        message,
+                    });
+                }
+                Verdict::Waiting => {}
+            }
+            tokio::time::sleep(self.interval).await;
+            *last = Some(self.client.get(&self.app, false).await?);
+        }
+    }
+
+    /// Argo CD resolves the revision in the app's own repository: a commit pushed elsewhere is unknown
+    /// there, and the sync fails with a message that does not say why.
+    fn warn_if_another_repository(&self, app: &Application) {
+        let (Some(remote), Some(source)) = (&self.remote_url, &app.spec.source) else {
+            return;
+        };
+        let (Some(pushed), Some(deployed)) = (
+            webhook::html_url(remote),
+            webhook::html_url(&source.repo_url),
+        ) else {
+            return;
+        };
+        if !pushed.eq_ignore_ascii_case(&deployed) {
+            tracing::warn!(
+                "application {} deploys {deployed}, not {pushed} where {} was pushed; Argo CD may not find that revision",
+                self.app,
+                self.revision
+            );
+        }
+    }
+
+    /// Posts the sync; "another operation is already in progress" is waited out and the sync asked
+    /// again, unless that operation already brought the app to the revision. Returns whether the last
+    /// operation is the one asked for here.
+    async fn request_sync(&self, last: &mut Option<Application>) -> Result<bool, ArgoCdError> {
+        loop {
+            let current = last.as_ref().expect("fetched before");
+            // Argo CD refuses a revision other than the target of an automated app, and one revision
+            // cannot describe the sources of a multi-source app.
+            let revision = (!current.is_automated() && !current.is_multi_source())
+                .then(|| self.revision.clone());
+            if revision.is_some() {
+                self.warn_if_another_repository(current);
+            }
+            let request = SyncRequest {
+                name: self.app.name.clone(),
+                revision,
+                app_namespace: self.app.namespace.clone(),
+            };
+            match self.client.sync(&self.app, &request).await {
+                Ok(app) => {
+                    tracing::info!(app = %self.app, revision = request.revision.as_deref().unwrap_or("(its target)"), "sync requested");
+                    *last = Some(app);
+                    return Ok(true);
+                }
+                Err(ArgoCdError::OperationInProgress { .. }) => {
+                    tracing::info!(app = %self.app, "another operation is in progress; waiting for it to end");
+                    loop {
+                        tokio::time::sleep(self.interval).await;
+                        let app = self.client.get(&self.app, false).await?;
+                        let busy = app.operation_in_progress();
+                        *last = Some(app);
+                        if !busy {
+                            break;
+                        }
+                    }
+                    let current = last.as_ref().expect("just set");
+                    if current.is_at(Some(&self.revision))
+                        && app::is_full_sha(&self.revision)
+                        && current.sync_status() == "Synced"
+                    {
+                        tracing::info!(app = %self.app, "the other operation synced the revision");
+                        return Ok(true);
+                    }
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+}
+
+/// `sync S, health H[, operation P]`, for the timeout message.
+fn describe_state(app: Option<&Application>) -> String {
+    let Some(app) = app else {
+        return "no answer from Argo CD yet; check that the server is reachable".to_string();
+    };
+    let mut text = format!("sync {}, health {}", app.sync_status(), app.health_status());
+    if let Some(phase) = app.operation_phase() {
+        text.push_str(&format!(", operation {phase}"));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::OutputFormat;
+    use crate::config::Config;
+    use crate::env::Env;
+    use std::path::PathBuf;
+
+    fn settings(config: &str, env: &[(&str, &str)]) -> Settings {
+        Settings {
+            repo: PathBuf::from("/repo"),
+            config: Config::parse(config, std::path::Path::new("modelbump.yaml")).unwrap(),
+            config_path: None,
+            output: OutputFormat::Text,
+            env: Env::from_pairs(env.iter().copied()),
+        }
+    }
+
+    fn args() -> ArgoCdArgs {
+        ArgoCdArgs {
+            apps: Vec::new(),
+            app_namespace: None,
+            server: None,
+            wait: false,
+            timeout: None,
+            insecure: false,
+            plaintext: false,
+            ca_cert: None,
+            webhook: None,
+            revision: None,
+        }
+    }
+
+    const CONFIG: &str = "argocd:\n  server: argocd.example.com\n  apps: [a, team/b]\n  appNamespace: apps\n  timeout: 90s\n  caCert: certs/ca.pem\n  plaintext: true\n";
+
+    #[test]
+    fn the_config_fills_what_flags_and_environment_leave_open() {
+        let s = settings(CONFIG, &[("ARGOCD_AUTH_TOKEN", "t")]);
+        let o = SyncOptions::resolve(&s, &args()).unwrap();
+        assert_eq!(
+            o.apps,
+            vec![
+                AppRef::parse("a", Some("apps")),
+                AppRef::parse("team/b", None)
+            ]
+        );
+        assert_eq!(o.server.unwrap().as_str(), "http://argocd.example.com/");
+        assert_eq!(o.timeout, Duration::from_secs(90));
+        assert_eq!(o.client.ca_cert, Some(PathBuf::from("/repo/certs/ca.pem")));
+        assert!(o.token.is_some());
+        assert!(o.webhook.is_none());
+    }
+
+    #[test]
+    fn flags_win_over_the_config_and_blank_values_mean_unset() {
+        let s = settings(CONFIG, &[]);
+        let mut a = args();
+        a.apps = vec!["c".into()];
+        a.server = Some("https://other.example.com:8443".into());
+        a.timeout = Some("2m".into());
+        let o = SyncOptions::resolve(&s, &a).unwrap();
+        assert_eq!(o.apps, vec![AppRef::parse("c", Some("apps"))]);
+        assert_eq!(
+            o.server.unwrap().as_str(),
+            "https://other.example.com:8443/"
+        );
+        assert_eq!(o.timeout, Duration::from_secs(120));
+        assert!(o.token.is_none());
+
+        // What a pipeline passes for a parameter left empty.
+        a.apps = vec![String::new()];
+        a.server = Some(String::new());
+        a.timeout = Some(String::new());
+        let o = SyncOptions::resolve(&s, &a).unwrap();
+        assert_eq!(o.apps.len(), 2);
+        assert_eq!(o.server.unwrap().as_str(), "http://argocd.example.com/");
+        assert_eq!(o.timeout, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn defaults_and_bad_values() {
+        let s = settings("{}", &[]);
+        let o = SyncOptions::resolve(&s, &args()).unwrap();
+        assert!(!o.is_configured());
+        assert_eq!(o.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(o.poll_interval, client::DEFAULT_POLL_INTERVAL);
+
+        let mut a = args();
+        a.timeout = Some("soon".into());
+        let err = SyncOptions::resolve(&s, &a).unwrap_err().to_string();
+        assert!(err.contains("invalid --timeout \"soon\""), "{err}");
+
+        a.timeout = None;
+        a.webhook = Some("https://argocd.example.com".into());
+        let o = SyncOptions::resolve(&s, &a).unwrap();
+        assert!(o.is_configured());
+        assert_eq!(
+            o.webhook.unwrap().as_str(),
+            "https://argocd.example.com/api/webhook"
+        );
+        a.webhook = Some("argocd.example.com/api/webhook".into());
+        assert!(SyncOptions::resolve(&s, &a).is_err());
+    }
+
+    #[test]
+    fn one_failure_reads_as_itself_several_as_a_list() {
+        let one = SyncFailed::from(ArgoCdError::NoApps);
+        assert!(one.to_string().starts_with("no application to sync"));
+        let two = SyncFailed {
+            reports: Vec::new(),
+            errors: vec![ArgoCdError::NoApps, ArgoCdError::NoBranch],
+        };
+        let text = two.to_string();
+        assert!(
+            text.starts_with("2 applications failed to sync\n  - no application"),
+            "{text}"
+        );
+    }
+}

@@ -111,8 +111,17 @@ pub enum Command {
 
 /// Runs the process: parse, set up logging, dispatch, map the outcome to an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let env = Env::capture();
+    main_from(std::env::args_os(), Env::capture())
+}
+
+/// [`main`] with explicit arguments (the program name first) and environment: the binary in-process, for
+/// the quickstart example and for embedding. A usage error exits the process with code 2, as the binary does.
+pub fn main_from<I, T>(args: I, env: Env) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
     init_logging(&cli.global, &env);
     match run(cli, env) {
         Ok(outcome) => outcome.into(),

@@ -1,9 +1,11 @@
 //! `modelbump apply`: `plan`, then write the manifests in place.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::cli::OutputFormat;
 use crate::commands::MlflowArgs;
 use crate::exit::Outcome;
 use crate::settings::Settings;
@@ -26,6 +28,29 @@ pub struct ApplyArgs {
 }
 
 /// Runs `apply`.
-pub async fn run(_settings: &Settings, _args: ApplyArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`apply` is not built yet")
+pub async fn run(settings: &Settings, args: ApplyArgs) -> anyhow::Result<Outcome> {
+    let plan = crate::plan::build(settings, &args.mlflow).await?;
+    plan.write(&settings.repo)?;
+    if let Some(path) = &args.report {
+        crate::commands::plan::write_report(path, &plan)?;
+    }
+    let mut out = std::io::stdout().lock();
+    match settings.output {
+        OutputFormat::Json => out.write_all(plan.report.to_json().as_bytes())?,
+        OutputFormat::Text => {
+            out.write_all(plan.table().as_bytes())?;
+            let n = plan.files.len();
+            writeln!(
+                out,
+                "{}",
+                match n {
+                    0 => "nothing to write".to_string(),
+                    1 => "wrote 1 file".to_string(),
+                    n => format!("wrote {n} files"),
+                }
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
 }

@@ -1,11 +1,15 @@
 //! `modelbump plan`: resolve every configured target and show what would change.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use clap::Args;
 
+use crate::cli::OutputFormat;
 use crate::commands::MlflowArgs;
 use crate::exit::Outcome;
+use crate::plan::Plan;
 use crate::settings::Settings;
 
 /// Resolve every configured target against MLflow and show what would change; writes nothing
@@ -28,6 +32,32 @@ pub struct PlanArgs {
 }
 
 /// Runs `plan`.
-pub async fn run(_settings: &Settings, _args: PlanArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`plan` is not built yet")
+pub async fn run(settings: &Settings, args: PlanArgs) -> anyhow::Result<Outcome> {
+    let plan = crate::plan::build(settings, &args.mlflow).await?;
+    if let Some(path) = &args.report {
+        write_report(path, &plan)?;
+    }
+    let mut out = std::io::stdout().lock();
+    match settings.output {
+        OutputFormat::Json => out.write_all(plan.report.to_json().as_bytes())?,
+        OutputFormat::Text => {
+            out.write_all(plan.table().as_bytes())?;
+            if plan.has_changes() {
+                out.write_all(b"\n")?;
+                out.write_all(plan.diff().as_bytes())?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if args.detailed_exitcode && plan.report.has_changes() {
+        Outcome::ChangesPending
+    } else {
+        Outcome::Success
+    })
+}
+
+/// Writes the JSON report to `path` (for pipelines' output parameters).
+pub fn write_report(path: &Path, plan: &Plan) -> anyhow::Result<()> {
+    std::fs::write(path, plan.report.to_json())
+        .with_context(|| format!("cannot write the report to {}", path.display()))
 }

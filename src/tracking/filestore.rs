@@ -1,1 +1,920 @@
-//! (lands with its issue)
+//! MLflow's file store (`./mlruns`), read directly.
+//!
+//! Older setups and `MLFLOW_ALLOW_FILE_STORE=true` write tracking data as a tree of small text files:
+//! `mlruns/<exp>/meta.yaml`, `<exp>/<run>/{meta.yaml, metrics/<key>, params/<key>, tags/<key>,
+//! outputs/<m-id>/meta.yaml}`, `<exp>/models/<m-id>/meta.yaml` for MLflow 3 logged models, and the registry
+//! under `mlruns/models/<name>/{meta.yaml, version-N/meta.yaml}`. Deleted experiments live in `.trash/`.
+//! This backend reads that tree (never writes) and answers with the meaning of the REST API, using the file
+//! store's own rules where they differ from the SQL store's: the latest metric value is the maximum by
+//! (step, timestamp, value) over the metric's lines, run status is stored as an integer, and the filter
+//! language runs in its [`Dialect::File`] form.
+//!
+//! Helpers both local stores share (artifact listing of local paths, stage names, the `latest` alias) live
+//! here too.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use serde::Deserialize;
+
+use super::filter::{self, Candidate, Dialect};
+use super::sqlite::{SqliteStore, filter_error, owner_what};
+use super::{
+    ArtifactEntry, ArtifactListing, ArtifactOwner, Experiment, LoggedModel, ModelVersion, Run,
+    RunInfo, RunQuery, TrackingError, TrackingStore,
+};
+
+/// The alias MLflow resolves to the highest live version, whatever the registry says.
+pub(crate) const LATEST_ALIAS: &str = "latest";
+
+/// Folders inside an experiment that are not runs.
+const RESERVED_EXPERIMENT_FOLDERS: [&str; 4] = ["tags", "datasets", "traces", "models"];
+
+/// An `mlruns` folder, read-only.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    root: PathBuf,
+}
+
+/// A YAML scalar MLflow wrote either as a string or (older versions) as a number.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Scalar {
+    fn into_string(self) -> String {
+        match self {
+            Scalar::Text(s) => s,
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ExperimentMeta {
+    experiment_id: Option<Scalar>,
+    name: Option<String>,
+    artifact_location: Option<String>,
+    lifecycle_stage: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RunMeta {
+    run_id: Option<String>,
+    run_uuid: Option<String>,
+    run_name: Option<String>,
+    experiment_id: Option<Scalar>,
+    user_id: Option<String>,
+    status: Option<Scalar>,
+    start_time: Option<i64>,
+    end_time: Option<i64>,
+    artifact_uri: Option<String>,
+    lifecycle_stage: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OutputMeta {
+    destination_id: Option<String>,
+    destination_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LoggedModelMeta {
+    model_id: Option<String>,
+    name: Option<String>,
+    experiment_id: Option<Scalar>,
+    source_run_id: Option<String>,
+    artifact_location: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct VersionMeta {
+    name: Option<String>,
+    version: Option<Scalar>,
+    source: Option<String>,
+    run_id: Option<String>,
+    status: Option<String>,
+    current_stage: Option<String>,
+    storage_location: Option<String>,
+}
+
+/// MLflow's `RunStatus` enum, as the file store writes it.
+fn run_status(s: Option<Scalar>) -> String {
+    match s {
+        None => "RUNNING".into(),
+        Some(Scalar::Int(1)) => "RUNNING".into(),
+        Some(Scalar::Int(2)) => "SCHEDULED".into(),
+        Some(Scalar::Int(3)) => "FINISHED".into(),
+        Some(Scalar::Int(4)) => "FAILED".into(),
+        Some(Scalar::Int(5)) => "KILLED".into(),
+        Some(other) => other.into_string(),
+    }
+}
+
+impl FileStore {
+    /// Opens an `mlruns` folder; it must exist.
+    pub fn open(root: &Path) -> Result<Self, TrackingError> {
+        if !root.is_dir() {
+            return Err(TrackingError::Store {
+                store: root.display().to_string(),
+                message: "no such folder; point MLFLOW_TRACKING_URI at an mlruns folder (file:///PATH/mlruns)".into(),
+            });
+        }
+        let root = std::fs::canonicalize(root).map_err(|e| TrackingError::Store {
+            store: root.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(Self { root })
+    }
+
+    /// The `mlruns` folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn store_err(&self, path: &Path, e: impl std::fmt::Display) -> TrackingError {
+        TrackingError::Store {
+            store: self.describe(),
+            message: format!("{}: {e}", path.display()),
+        }
+    }
+
+    fn read_yaml<T: for<'de> Deserialize<'de>>(&self, path: &Path) -> Result<T, TrackingError> {
+        let text = std::fs::read_to_string(path).map_err(|e| self.store_err(path, e))?;
+        serde_saphyr::from_str(&text).map_err(|e| self.store_err(path, e))
+    }
+
+    /// Experiment folders: active ones in the root, deleted ones in `.trash`.
+    fn experiment_dirs(&self) -> Result<Vec<PathBuf>, TrackingError> {
+        let mut out = Vec::new();
+        for base in [self.root.clone(), self.root.join(".trash")] {
+            let Ok(entries) = std::fs::read_dir(&base) else {
+                continue;
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| self.store_err(&base, e))?;
+                let path = entry.path();
+                let name = entry.file_name();
+                if name == "models" || name == ".trash" || !path.join("meta.yaml").is_file() {
+                    continue;
+                }
+                out.push(path);
+            }
+        }
+        Ok(out)
+    }
+
+    fn experiment_at(&self, dir: &Path) -> Result<Experiment, TrackingError> {
+        let meta: ExperimentMeta = self.read_yaml(&dir.join("meta.yaml"))?;
+        Ok(Experiment {
+            experiment_id: meta
+                .experiment_id
+                .map(Scalar::into_string)
+                .unwrap_or_else(|| file_name(dir)),
+            name: meta.name.unwrap_or_default(),
+            artifact_location: meta.artifact_location.unwrap_or_default(),
+            lifecycle_stage: meta.lifecycle_stage.unwrap_or_else(|| "active".into()),
+        })
+    }
+
+    fn run_at(&self, dir: &Path) -> Result<Candidate, TrackingError> {
+        let meta: RunMeta = self.read_yaml(&dir.join("meta.yaml"))?;
+        let run_id = meta
+            .run_id
+            .or(meta.run_uuid)
+            .unwrap_or_else(|| file_name(dir));
+        let mut metrics = BTreeMap::new();
+        let mut nan_metrics = Vec::new();
+        for (key, path) in resource_files(&dir.join("metrics")) {
+            let text = std::fs::read_to_string(&path).map_err(|e| self.store_err(&path, e))?;
+            let value = latest_metric(&text).map_err(|e| self.store_err(&path, e))?;
+            if value.is_nan() {
+                nan_metrics.push(key.clone());
+            }
+            metrics.insert(key, value);
+        }
+        let read_all = |sub: &str| -> Result<BTreeMap<String, String>, TrackingError> {
+            let mut out = BTreeMap::new();
+            for (key, path) in resource_files(&dir.join(sub)) {
+                out.insert(
+                    key,
+                    std::fs::read_to_string(&path).map_err(|e| self.store_err(&path, e))?,
+                );
+            }
+            Ok(out)
+        };
+        let params = read_all("params")?;
+        let tags = read_all("tags")?;
+        let mut model_outputs = Vec::new();
+        let outputs = dir.join("outputs");
+        if let Ok(entries) = std::fs::read_dir(&outputs) {
+            let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            dirs.sort();
+            for out in dirs {
+                let meta_path = out.join("meta.yaml");
+                if !meta_path.is_file() {
+                    continue;
+                }
+                let meta: OutputMeta = self.read_yaml(&meta_path)?;
+                if meta.destination_type.as_deref() == Some("MODEL_OUTPUT")
+                    && let Some(id) = meta.destination_id
+                {
+                    model_outputs.push(id);
+                }
+            }
+        }
+        Ok(Candidate {
+            run: Run {
+                info: RunInfo {
+                    run_id,
+                    run_name: meta.run_name.unwrap_or_default(),
+                    experiment_id: meta
+                        .experiment_id
+                        .map(Scalar::into_string)
+                        .unwrap_or_default(),
+                    status: run_status(meta.status),
+                    start_time: meta.start_time,
+                    end_time: meta.end_time,
+                    artifact_uri: meta.artifact_uri.unwrap_or_default(),
+                    lifecycle_stage: meta.lifecycle_stage.unwrap_or_else(|| "active".into()),
+                },
+                metrics,
+                params,
+                tags,
+                model_outputs,
+            },
+            user_id: meta.user_id,
+            nan_metrics,
+        })
+    }
+
+    fn run_dirs(&self, exp_dir: &Path) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(exp_dir) else {
+            return Vec::new();
+        };
+        let mut out: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                !RESERVED_EXPERIMENT_FOLDERS.contains(&name.as_ref())
+                    && e.path().join("meta.yaml").is_file()
+            })
+            .map(|e| e.path())
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn find_run_dir(&self, run_id: &str) -> Result<Option<PathBuf>, TrackingError> {
+        if !valid_id(run_id) {
+            return Ok(None);
+        }
+        for exp in self.experiment_dirs()? {
+            let dir = exp.join(run_id);
+            if dir.join("meta.yaml").is_file() {
+                return Ok(Some(dir));
+            }
+        }
+        Ok(None)
+    }
+
+    fn registry_dir(&self) -> PathBuf {
+        self.root.join("models")
+    }
+
+    fn version_at(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<(ModelVersion, Option<String>)>, TrackingError> {
+        if !valid_name(name) || !version.chars().all(|c| c.is_ascii_digit()) || version.is_empty() {
+            return Ok(None);
+        }
+        let model_dir = self.registry_dir().join(name);
+        let path = model_dir
+            .join(format!("version-{version}"))
+            .join("meta.yaml");
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let meta: VersionMeta = self.read_yaml(&path)?;
+        let stage = meta.current_stage.unwrap_or_else(|| "None".into());
+        if stage == "Deleted_Internal" {
+            return Ok(None);
+        }
+        let version = meta
+            .version
+            .map(Scalar::into_string)
+            .unwrap_or_else(|| version.into());
+        let mut aliases: Vec<String> = self
+            .aliases(name)?
+            .into_iter()
+            .filter(|(_, v)| *v == version)
+            .map(|(a, _)| a)
+            .collect();
+        aliases.sort();
+        Ok(Some((
+            ModelVersion {
+                name: meta.name.unwrap_or_else(|| name.into()),
+                version,
+                source: meta.source.unwrap_or_default(),
+                run_id: meta.run_id.filter(|s| !s.is_empty()),
+                status: meta.status.unwrap_or_else(|| "READY".into()),
+                current_stage: stage,
+                aliases,
+            },
+            meta.storage_location,
+        )))
+    }
+
+    /// alias -> version of a registered model: one file per alias under `aliases/`, holding the version
+    /// (the `aliases:` map in the model's meta.yaml is a copy MLflow does not read back).
+    fn aliases(&self, name: &str) -> Result<BTreeMap<String, String>, TrackingError> {
+        let mut out = BTreeMap::new();
+        for (alias, path) in resource_files(&self.registry_dir().join(name).join("aliases")) {
+            let version = std::fs::read_to_string(&path).map_err(|e| self.store_err(&path, e))?;
+            out.insert(alias, version.trim().to_string());
+        }
+        Ok(out)
+    }
+
+    /// Every live version of a registered model, by ascending version number.
+    fn all_versions(&self, name: &str) -> Result<Vec<ModelVersion>, TrackingError> {
+        let dir = self.registry_dir().join(name);
+        let mut numbers: Vec<u64> = std::fs::read_dir(&dir)
+            .map_err(|e| self.store_err(&dir, e))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_prefix("version-")
+                    .and_then(|n| n.parse::<u64>().ok())
+            })
+            .collect();
+        numbers.sort_unstable();
+        let mut out = Vec::new();
+        for n in numbers {
+            if let Some((mv, _)) = self.version_at(name, &n.to_string())? {
+                out.push(mv);
+            }
+        }
+        Ok(out)
+    }
+
+    fn model_exists(&self, name: &str) -> bool {
+        valid_name(name) && self.registry_dir().join(name).join("meta.yaml").is_file()
+    }
+
+    fn not_found(&self, what: String) -> TrackingError {
+        TrackingError::NotFound {
+            store: self.describe(),
+            what,
+            detail: None,
+        }
+    }
+}
+
+/// The files under a run's `metrics/`, `params/` or `tags/` folder, keyed by their path relative to it
+/// (keys may hold `/`, which the file store turns into sub-folders).
+fn resource_files(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.filter_map(|e| e.ok()) {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(rel) = p.strip_prefix(dir) {
+                let key = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                out.push((key, p));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The latest value of a metric file: lines `<timestamp> <value> [<step>]` (or five fields with a
+/// dataset, where MLflow reads the step as 0), the maximum by (step, timestamp, value) as MLflow's file
+/// store computes it (Python's `max`, so a NaN value never displaces an equal step and timestamp).
+fn latest_metric(text: &str) -> Result<f64, String> {
+    let mut best: Option<(i64, i64, f64)> = None;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let parts: Vec<&str> = line.split(' ').collect();
+        if ![2, 3, 5].contains(&parts.len()) {
+            return Err(format!(
+                "line {}: expected 2, 3 or 5 fields, found {}",
+                n + 1,
+                parts.len()
+            ));
+        }
+        let ts: i64 = parts[0]
+            .parse()
+            .map_err(|_| format!("line {}: bad timestamp", n + 1))?;
+        let value =
+            parse_python_float(parts[1]).ok_or_else(|| format!("line {}: bad value", n + 1))?;
+        let step: i64 = if parts.len() == 3 {
+            parts[2]
+                .parse()
+                .map_err(|_| format!("line {}: bad step", n + 1))?
+        } else {
+            0
+        };
+        let cand = (step, ts, value);
+        best = Some(match best {
+            None => cand,
+            Some(cur) => {
+                let greater = cand.0 > cur.0
+                    || (cand.0 == cur.0 && (cand.1 > cur.1 || (cand.1 == cur.1 && cand.2 > cur.2)));
+                if greater { cand } else { cur }
+            }
+        });
+    }
+    best.map(|b| b.2).ok_or_else(|| "no data".to_string())
+}
+
+fn parse_python_float(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok()
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Run and logged-model ids are hex/uuid-like; refuse anything that could walk out of the store.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains('/') && !name.contains('\\')
+}
+
+/// MLflow's canonical stage names, matched case-insensitively as MLflow does.
+pub(crate) fn canonical_stage(stage: &str) -> Option<&'static str> {
+    match stage.to_ascii_lowercase().as_str() {
+        "none" => Some("None"),
+        "staging" => Some("Staging"),
+        "production" => Some("Production"),
+        "archived" => Some("Archived"),
+        _ => None,
+    }
+}
+
+/// The local folder an artifact URI points at: a plain path or a `file:` URI. `None` for remote stores.
+fn local_path(uri: &str) -> Option<PathBuf> {
+    if uri.starts_with("file:") {
+        return url::Url::parse(uri)
+            .ok()
+            .and_then(|u| u.to_file_path().ok());
+    }
+    if uri.contains("://")
+        || uri.starts_with("mlflow-artifacts:")
+        || uri.starts_with("runs:")
+        || uri.starts_with("models:")
+    {
+        return None;
+    }
+    Some(PathBuf::from(uri))
+}
+
+/// `artifacts/list` for an artifact root on the local disk: the entries directly under `path`, with paths
+/// relative to the root, sorted. A remote root cannot be listed without its store's credentials, so it is
+/// reported as unavailable rather than guessed.
+pub(crate) fn list_local_artifacts(root: &str, path: &str) -> ArtifactListing {
+    let Some(base) = local_path(root) else {
+        return ArtifactListing::Unavailable(format!(
+            "{root} is not on this machine; a local tracking store cannot list it (check it with the storage's own tools)"
+        ));
+    };
+    let rel = path.trim_matches('/');
+    if rel.split('/').any(|c| c == "..") {
+        return ArtifactListing::Unavailable(format!(
+            "artifact path {path:?} leaves the artifact root"
+        ));
+    }
+    let dir = if rel.is_empty() { base } else { base.join(rel) };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return ArtifactListing::Listed(Vec::new());
+    };
+    let mut out: Vec<ArtifactEntry> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            ArtifactEntry {
+                path: if rel.is_empty() {
+                    name
+                } else {
+                    format!("{rel}/{name}")
+                },
+                is_dir: e.path().is_dir(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    ArtifactListing::Listed(out)
+}
+
+/// Opens the local store a tracking URI names, or the one MLflow would use when none is set.
+///
+/// * `sqlite:///relative.db`, `sqlite:////absolute.db`: [`SqliteStore`] (SQLAlchemy's form: the path
+///   follows the third slash).
+/// * `file:///path/mlruns`, `file:relative`, or a plain path: [`FileStore`].
+/// * No URI (or an empty one): as MLflow 3 does, `./mlruns` when it holds experiments (a numbered folder
+///   with a `meta.yaml`), else `./mlflow.db`; relative to `base` (the caller's working folder).
+///
+/// Returns `None` for `http(s)://` (the REST backend's), and an error for other database schemes, which
+/// only a tracking server can read. Relative paths are resolved against `base`.
+pub fn open_local(
+    uri: Option<&str>,
+    base: &Path,
+) -> Option<Result<Box<dyn TrackingStore>, TrackingError>> {
+    let uri = uri.map(str::trim).unwrap_or_default();
+    let abs = |p: &str| {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    let sqlite = |path: PathBuf| {
+        Some(SqliteStore::open(&path).map(|s| Box::new(s) as Box<dyn TrackingStore>))
+    };
+    let file =
+        |path: PathBuf| Some(FileStore::open(&path).map(|s| Box::new(s) as Box<dyn TrackingStore>));
+    if uri.is_empty() {
+        let mlruns = base.join("mlruns");
+        if has_mlruns_data(&mlruns) {
+            return file(mlruns);
+        }
+        let db = base.join("mlflow.db");
+        if db.is_file() {
+            return sqlite(db);
+        }
+        return Some(Err(TrackingError::Config(format!(
+            "no tracking URI set, and neither {} nor an mlruns folder with experiments exists in {}; set MLFLOW_TRACKING_URI (or mlflow.trackingUri, or --tracking-uri)",
+            "mlflow.db",
+            base.display()
+        ))));
+    }
+    let lower = uri.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return None;
+    }
+    if let Some(rest) = uri.strip_prefix("sqlite://") {
+        // sqlite:///x.db -> "x.db" (relative), sqlite:////x.db -> "/x.db"; a query string is not a path.
+        let rest = rest.strip_prefix('/').unwrap_or(rest);
+        let rest = rest.split('?').next().unwrap_or_default();
+        let decoded = percent_decode(rest);
+        if decoded.is_empty() || decoded == ":memory:" {
+            return Some(Err(TrackingError::Config(format!(
+                "{uri}: an in-memory sqlite database holds no runs; name the database file, e.g. sqlite:///mlflow.db"
+            ))));
+        }
+        return sqlite(abs(&decoded));
+    }
+    if let Some(rest) = uri.strip_prefix("file:") {
+        if rest.starts_with('/') {
+            return match url::Url::parse(uri)
+                .ok()
+                .and_then(|u| u.to_file_path().ok())
+            {
+                Some(p) => file(p),
+                None => Some(Err(TrackingError::Config(format!(
+                    "{uri}: not a usable file: URI"
+                )))),
+            };
+        }
+        return file(abs(&percent_decode(rest)));
+    }
+    if let Some((scheme, _)) = uri.split_once("://") {
+        return Some(Err(TrackingError::Config(format!(
+            "{scheme}:// tracking stores are read through an MLflow server: run `mlflow server --backend-store-uri {scheme}://...` and set MLFLOW_TRACKING_URI to its http(s):// address"
+        ))));
+    }
+    file(abs(uri))
+}
+
+/// Whether `dir` holds a store MLflow would use by default (`mlruns` with experiments, or `mlflow.db`).
+pub fn has_default_store(dir: &Path) -> bool {
+    has_mlruns_data(&dir.join("mlruns")) || dir.join("mlflow.db").is_file()
+}
+
+/// MLflow's own test for "this mlruns folder holds a file store": a numbered folder with a `meta.yaml`.
+fn has_mlruns_data(mlruns: &Path) -> bool {
+    std::fs::read_dir(mlruns).is_ok_and(|entries| {
+        entries.filter_map(|e| e.ok()).any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+                && e.path().is_dir()
+                && e.path().join("meta.yaml").exists()
+        })
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[async_trait]
+impl TrackingStore for FileStore {
+    fn describe(&self) -> String {
+        format!("file://{}", self.root.display())
+    }
+
+    async fn experiment_by_name(&self, name: &str) -> Result<Option<Experiment>, TrackingError> {
+        for dir in self.experiment_dirs()? {
+            let exp = self.experiment_at(&dir)?;
+            if exp.name == name {
+                return Ok(Some(exp));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn experiment_by_id(&self, id: &str) -> Result<Option<Experiment>, TrackingError> {
+        if !valid_id(id) {
+            return Ok(None);
+        }
+        for base in [self.root.clone(), self.root.join(".trash")] {
+            let dir = base.join(id);
+            if dir.join("meta.yaml").is_file() {
+                return Ok(Some(self.experiment_at(&dir)?));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn search_runs(&self, query: &RunQuery) -> Result<Vec<Run>, TrackingError> {
+        filter::parse_filter(&query.filter).map_err(|e| filter_error(&query.filter, e))?;
+        let mut candidates = Vec::new();
+        for id in &query.experiment_ids {
+            // Only active experiments are searched by folder, as MLflow's file store does.
+            if !valid_id(id) {
+                continue;
+            }
+            let exp_dir = self.root.join(id);
+            if !exp_dir.join("meta.yaml").is_file() {
+                continue;
+            }
+            for dir in self.run_dirs(&exp_dir) {
+                let cand = self.run_at(&dir)?;
+                // MLflow ignores a run whose meta.yaml names another experiment.
+                if &cand.run.info.experiment_id != id || cand.run.info.lifecycle_stage != "active" {
+                    continue;
+                }
+                candidates.push(cand);
+            }
+        }
+        filter::search(
+            candidates,
+            &query.filter,
+            &query.order_by,
+            query.max_results,
+            Dialect::File,
+        )
+        .map_err(|e| filter_error(&query.filter, e))
+    }
+
+    async fn run(&self, run_id: &str) -> Result<Option<Run>, TrackingError> {
+        match self.find_run_dir(run_id)? {
+            Some(dir) => Ok(Some(self.run_at(&dir)?.run)),
+            None => Ok(None),
+        }
+    }
+
+    async fn logged_model(&self, model_id: &str) -> Result<Option<LoggedModel>, TrackingError> {
+        if !valid_id(model_id) {
+            return Ok(None);
+        }
+        for exp in self.experiment_dirs()? {
+            let path = exp.join("models").join(model_id).join("meta.yaml");
+            if !path.is_file() {
+                continue;
+            }
+            let meta: LoggedModelMeta = self.read_yaml(&path)?;
+            return Ok(Some(LoggedModel {
+                model_id: meta.model_id.unwrap_or_else(|| model_id.into()),
+                name: meta.name.unwrap_or_default(),
+                experiment_id: meta
+                    .experiment_id
+                    .map(Scalar::into_string)
+                    .unwrap_or_else(|| file_name(&exp)),
+                source_run_id: meta.source_run_id.filter(|s| !s.is_empty()),
+                artifact_uri: meta.artifact_location.unwrap_or_default(),
+            }));
+        }
+        Ok(None)
+    }
+
+    async fn list_artifacts(
+        &self,
+        owner: ArtifactOwner<'_>,
+        path: &str,
+    ) -> Result<ArtifactListing, TrackingError> {
+        let root = match owner {
+            ArtifactOwner::Run(id) => self.run(id).await?.map(|r| r.info.artifact_uri),
+            ArtifactOwner::LoggedModel(id) => self.logged_model(id).await?.map(|m| m.artifact_uri),
+        };
+        match root {
+            Some(root) => Ok(list_local_artifacts(&root, path)),
+            None => Err(self.not_found(owner_what(owner))),
+        }
+    }
+
+    async fn version_by_alias(
+        &self,
+        name: &str,
+        alias: &str,
+    ) -> Result<Option<ModelVersion>, TrackingError> {
+        if !self.model_exists(name) {
+            return Ok(None);
+        }
+        if alias.eq_ignore_ascii_case(LATEST_ALIAS) {
+            return Ok(self.all_versions(name)?.into_iter().next_back());
+        }
+        match self.aliases(name)?.get(alias) {
+            Some(v) => Ok(self.version_at(name, v)?.map(|(mv, _)| mv)),
+            None => Ok(None),
+        }
+    }
+
+    async fn model_version(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<ModelVersion>, TrackingError> {
+        Ok(self.version_at(name, version.trim())?.map(|(mv, _)| mv))
+    }
+
+    async fn latest_versions(
+        &self,
+        name: &str,
+        stage: &str,
+    ) -> Result<Vec<ModelVersion>, TrackingError> {
+        let stage = canonical_stage(stage).ok_or_else(|| TrackingError::Invalid {
+            store: self.describe(),
+            what: format!("latest versions of registered model {name:?}"),
+            message: format!(
+                "invalid stage {stage:?}; use one of None, Staging, Production, Archived"
+            ),
+        })?;
+        if !self.model_exists(name) {
+            return Err(self.not_found(format!("registered model {name:?}")));
+        }
+        let dir = self.registry_dir().join(name);
+        let mut best: Option<(u64, ModelVersion)> = None;
+        for entry in std::fs::read_dir(&dir)
+            .map_err(|e| self.store_err(&dir, e))?
+            .filter_map(|e| e.ok())
+        {
+            let fname = entry.file_name().to_string_lossy().into_owned();
+            let Some(n) = fname
+                .strip_prefix("version-")
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if let Some((mv, _)) = self.version_at(name, &n.to_string())?
+                && mv.current_stage == stage
+                && best.as_ref().is_none_or(|(b, _)| n > *b)
+            {
+                best = Some((n, mv));
+            }
+        }
+        Ok(best.map(|(_, mv)| mv).into_iter().collect())
+    }
+
+    async fn download_uri(&self, name: &str, version: &str) -> Result<String, TrackingError> {
+        let Some((mv, storage)) = self.version_at(name, version.trim())? else {
+            return Err(self.not_found(format!("version {version} of registered model {name:?}")));
+        };
+        // As MLflow: `storage_location or source`, a `runs:/` source echoed for the resolver to expand.
+        Ok(storage.filter(|s| !s.is_empty()).unwrap_or(mv.source))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latest_metric_is_the_max_by_step_then_timestamp_then_value() {
+        assert_eq!(
+            latest_metric("10 0.7 0\n11 0.95 1\n12 0.8 2\n10 0.7 0\n").unwrap(),
+            0.8
+        );
+        assert_eq!(latest_metric("75 0.6 3\n74 0.65 3\n").unwrap(), 0.6);
+        assert_eq!(latest_metric("1 0.5 0\n1 0.4 0\n").unwrap(), 0.5);
+        assert!(latest_metric("60 nan 0\n").unwrap().is_nan());
+        assert_eq!(latest_metric("5 1.0\n").unwrap(), 1.0);
+        assert!(latest_metric("5\n").is_err());
+        assert!(latest_metric("").is_err());
+    }
+
+    #[test]
+    fn open_local_follows_mlflows_uri_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        assert!(open_local(Some("http://127.0.0.1:5000"), base).is_none());
+        assert!(open_local(Some("HTTPS://mlflow.example"), base).is_none());
+        let e = open_local(None, base).unwrap().err().unwrap().to_string();
+        assert!(e.contains("MLFLOW_TRACKING_URI"), "{e}");
+        let e = open_local(Some("postgresql://u@h/db"), base)
+            .unwrap()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("mlflow server"), "{e}");
+        let e = open_local(Some("sqlite:///missing%20file.db"), base)
+            .unwrap()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("missing file.db"), "{e}");
+        // An mlruns folder with only artifacts (what a sqlite store leaves) is not a file store.
+        std::fs::create_dir_all(base.join("mlruns/1/abc/artifacts")).unwrap();
+        assert!(!has_mlruns_data(&base.join("mlruns")));
+        std::fs::write(base.join("mlruns/1/meta.yaml"), "name: x\n").unwrap();
+        assert!(has_mlruns_data(&base.join("mlruns")));
+        let store = open_local(None, base).unwrap().unwrap();
+        assert!(store.describe().starts_with("file://") && store.describe().ends_with("/mlruns"));
+        let store = open_local(Some("mlruns"), base).unwrap().unwrap();
+        assert!(store.describe().ends_with("/mlruns"));
+        let store = open_local(Some(&format!("file://{}/mlruns", base.display())), base)
+            .unwrap()
+            .unwrap();
+        assert!(store.describe().ends_with("/mlruns"));
+    }
+
+    #[test]
+    fn remote_artifact_roots_are_unavailable_not_guessed() {
+        assert!(matches!(
+            list_local_artifacts("s3://bucket/x", ""),
+            ArtifactListing::Unavailable(_)
+        ));
+        assert!(matches!(
+            list_local_artifacts("mlflow-artifacts:/1/x", ""),
+            ArtifactListing::Unavailable(_)
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("model")).unwrap();
+        std::fs::write(dir.path().join("model/MLmodel"), "x").unwrap();
+        let root = url::Url::from_file_path(dir.path()).unwrap().to_string();
+        assert_eq!(
+            list_local_artifacts(&root, "model"),
+            ArtifactListing::Listed(vec![ArtifactEntry {
+                path: "model/MLmodel".into(),
+                is_dir: false
+            }])
+        );
+        assert!(matches!(
+            list_local_artifacts(&root, "../x"),
+            ArtifactListing::Unavailable(_)
+        ));
+    }
+}

@@ -33,25 +33,34 @@ pub fn tracking_uri(settings: &Settings, args: &MlflowArgs) -> Option<String> {
         .map(|u| u.trim().to_string())
 }
 
-/// Opens the tracking store the settings point at: `http(s)://` is the REST API.
+/// Opens the tracking store the settings point at: `http(s)://` is the REST API; `sqlite:///`, `file:` and
+/// plain paths are the local stores (relative paths from the current folder, as MLflow resolves them).
+/// With no URI set, MLflow 3's default: `./mlruns` when it holds experiments, else `./mlflow.db`, looked
+/// for in the current folder, then at the repo root.
 pub fn open(
     settings: &Settings,
     args: &MlflowArgs,
 ) -> Result<Arc<dyn TrackingStore>, TrackingError> {
-    let Some(uri) = tracking_uri(settings, args) else {
-        return Err(TrackingError::Config(
-            "no tracking URI: pass --tracking-uri, set MLFLOW_TRACKING_URI, or set mlflow.trackingUri in modelbump.yaml".into(),
-        ));
+    let uri = tracking_uri(settings, args);
+    let scheme = uri
+        .as_deref()
+        .and_then(|u| u.split_once("://"))
+        .map(|(s, _)| s.to_ascii_lowercase());
+    if let Some("http" | "https") = scheme.as_deref() {
+        let conn = rest::Connection::resolve(settings, args)?;
+        return Ok(Arc::new(rest::RestStore::new(conn)?));
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| settings.repo.clone());
+    let base = if uri.is_none() && !filestore::has_default_store(&cwd) {
+        settings.repo.clone()
+    } else {
+        cwd
     };
-    let scheme = uri.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    match scheme.as_deref() {
-        Some("http" | "https") => {
-            let conn = rest::Connection::resolve(settings, args)?;
-            Ok(Arc::new(rest::RestStore::new(conn)?))
-        }
-        _ => Err(TrackingError::Config(format!(
-            "tracking URI {}: only http(s):// tracking servers are supported yet (sqlite:/// and file: stores are not)",
-            crate::secret::redact_url(&uri)
+    match filestore::open_local(uri.as_deref(), &base) {
+        Some(opened) => opened.map(Arc::from),
+        None => Err(TrackingError::Config(format!(
+            "tracking URI {} is not one modelbump can open",
+            crate::secret::redact_url(uri.as_deref().unwrap_or_default())
         ))),
     }
 }

@@ -84,6 +84,13 @@ pub fn mlflow_bin() -> PathBuf {
 /// Makes sure `<deps_root>/mlflow-3.17.2` holds a working MLflow, installing it when it does not, and
 /// returns the venv folder. Safe to call from parallel processes and threads.
 pub fn ensure_venv(deps_root: &Path) -> PathBuf {
+    let python3 = std::env::var("MODELBUMP_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    ensure_venv_with(deps_root, &python3, &[])
+}
+
+/// [`ensure_venv`] with the Python that makes the venv and extra environment for pip (tests of the
+/// provisioning itself point pip at an index that does not exist).
+pub fn ensure_venv_with(deps_root: &Path, python3: &str, pip_env: &[(&str, &str)]) -> PathBuf {
     let venv = deps_root.join(format!("mlflow-{MLFLOW_VERSION}"));
     let marker = venv.join(".modelbump-ready");
     if marker.exists() {
@@ -109,13 +116,12 @@ pub fn ensure_venv(deps_root: &Path) -> PathBuf {
         std::fs::remove_dir_all(&venv)
             .unwrap_or_else(|e| panic!("cannot remove the half-made venv {}: {e}", venv.display()));
     }
-    let python3 = std::env::var("MODELBUMP_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     eprintln!(
         "provisioning {MLFLOW_REQUIREMENT} into {} (once; about 1-2 minutes and 850 MB)",
         venv.display()
     );
     run_or_panic(
-        Command::new(&python3).arg("-m").arg("venv").arg(&venv),
+        Command::new(python3).arg("-m").arg("venv").arg(&venv),
         &format!(
             "`{python3} -m venv` failed: the MLflow tests need Python 3 with the venv module (Debian/Ubuntu: apt-get install python3-venv; or set MODELBUMP_TEST_PYTHON)"
         ),
@@ -130,7 +136,8 @@ pub fn ensure_venv(deps_root: &Path) -> PathBuf {
                 "--no-input",
                 "--quiet",
             ])
-            .arg(MLFLOW_REQUIREMENT),
+            .arg(MLFLOW_REQUIREMENT)
+            .envs(pip_env.iter().copied()),
         &format!(
             "pip could not install {MLFLOW_REQUIREMENT} into {}: check the network access to PyPI (or a proxy via PIP_INDEX_URL), then run the tests again",
             venv.display()

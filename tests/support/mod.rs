@@ -41,5 +41,10 @@ pub fn modelbump(home: &std::path::Path) -> assert_cmd::Command {
         .env("MODELBUMP_LOG", "warn");
     cmd
 }
+
+pub mod argocd;
 pub mod git;
+pub mod http_stub;
+pub mod local_stores;
 pub mod mlflow;
+pub mod schemas;

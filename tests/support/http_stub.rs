@@ -1,0 +1,172 @@
+//! A scripted HTTP server for fault injection: answers each request with the next step of a script
+//! (a status with headers and body, a body cut short, a silent hang, a reset connection) and records
+//! what it was asked.
+//!
+//! A real MLflow server answers 500, 429, HTML pages, truncated bodies or resets only by accident, so the
+//! client's handling of them is tested against this stub; everything else is tested against the real
+//! server. One connection per request (`Connection: close`), so each step is one attempt of the client.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// A complete answer.
+    Respond {
+        /// HTTP status.
+        status: u16,
+        /// Extra headers.
+        headers: Vec<(String, String)>,
+        /// The body.
+        body: String,
+    },
+    /// Headers announcing `body.len() + 100` bytes, then `body`, then the connection closes.
+    Truncated(String),
+    /// Accept the connection and never answer (until the client gives up).
+    Hang,
+    /// Close the connection as soon as the request is read, without answering.
+    Reset,
+}
+
+impl Step {
+    /// A JSON answer.
+    pub fn json(status: u16, body: &str) -> Step {
+        Step::Respond {
+            status,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: body.into(),
+        }
+    }
+
+    /// An HTML answer, as Flask sends for unknown routes and server errors.
+    pub fn html(status: u16, body: &str) -> Step {
+        Step::Respond {
+            status,
+            headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
+            body: body.into(),
+        }
+    }
+
+    /// A 429 with `Retry-After: secs`.
+    pub fn too_many(secs: u64) -> Step {
+        Step::Respond {
+            status: 429,
+            headers: vec![("Retry-After".into(), secs.to_string())],
+            body: "slow down".into(),
+        }
+    }
+}
+
+/// A request as the stub saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// `GET /api/2.0/mlflow/... HTTP/1.1`.
+    pub request_line: String,
+    /// All headers, lower-cased names.
+    pub headers: Vec<(String, String)>,
+    /// When it arrived.
+    pub at: std::time::Instant,
+}
+
+/// A running stub.
+pub struct HttpStub {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl HttpStub {
+    /// Starts a stub that plays `script`, then answers 599 to anything more.
+    pub fn start(script: Vec<Step>) -> HttpStub {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(script.into_iter()));
+        let seen_by_thread = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let seen = seen_by_thread.clone();
+                let script = script.clone();
+                std::thread::spawn(move || serve(stream, &seen, &script));
+            }
+        });
+        HttpStub { url, seen }
+    }
+
+    /// The requests seen so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, script: &Mutex<std::vec::IntoIter<Step>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut headers = Vec::new();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = line.trim_end().split_once(':') {
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+            if k == "content-length" {
+                length = v.parse().unwrap_or(0);
+            }
+            headers.push((k, v));
+        }
+    }
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    seen.lock().unwrap().push(Seen {
+        request_line: request_line.trim_end().to_string(),
+        headers,
+        at: std::time::Instant::now(),
+    });
+    let step = script.lock().unwrap().next();
+    let mut stream = stream;
+    match step {
+        Some(Step::Respond {
+            status,
+            headers,
+            body,
+        }) => {
+            let mut head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                body.len()
+            );
+            for (k, v) in headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str("\r\n");
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body.as_bytes());
+        }
+        Some(Step::Truncated(body)) => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len() + 100
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body.as_bytes());
+        }
+        Some(Step::Hang) => std::thread::sleep(Duration::from_secs(30)),
+        Some(Step::Reset) => {}
+        None => {
+            let _ = stream.write_all(
+                b"HTTP/1.1 599 Script Exhausted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    }
+    let _ = stream.flush();
+}
