@@ -135,7 +135,12 @@ bench_pushers() {
         MODELBUMP_LOG=info "$MODELBUMP_BIN" -C "$tmp/p$i" commit --push >"$tmp/p$i.out" 2>"$tmp/p$i.err" &
         pids+=($!)
     done
-    for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
+    for i in "${!pids[@]}"; do
+        if ! wait "${pids[$i]}"; then
+            failed=$((failed + 1))
+            echo "pusher $((i + 1)) failed: $(tail -n 1 "$tmp/p$((i + 1)).err")" >&2
+        fi
+    done
     t1=$(now_ns)
     local landed retried
     landed=$(git -C "$remote" show main:models.yaml | grep -c 'v2/' || true)

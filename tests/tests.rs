@@ -7,6 +7,5 @@ mod editor;
 mod git;
 mod local_stores;
 mod mlflow;
-mod quickstart;
 mod support;
 mod templates;
