@@ -1023,3 +1023,20 @@ fn cli_apply_killed_at_any_point_leaves_each_file_old_or_new() {
     }
     eprintln!("outcomes seen (file, new): {outcomes:?}");
 }
+
+#[test]
+fn cli_http_push_without_a_token_uses_the_repos_credential_helper() {
+    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    let server = HttpRemote::start(fx.tmp.path(), "helper-user", CANARY);
+    use_http(&fx, &server, &fx.work);
+    let helper = format!("!f() {{ echo username=helper-user; echo password={CANARY}; }}; f");
+    git(&fx.work, &["config", "credential.helper", &helper]);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    let out = modelbump(&fx, &fx.work)
+        .args(["-v", "commit", "--push"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+    assert!(!format!("{}{}", stdout(&out), stderr(&out)).contains(CANARY));
+}
