@@ -760,7 +760,10 @@ fn cli_a_process_killed_while_writing_leaves_each_file_old_or_new() {
 /// second later. libgit2 compares nanoseconds where git compares seconds, and did not smudge the entry.
 #[test]
 fn cli_commit_keeps_a_racily_clean_unrelated_change_visible() {
-    let fx = Fixture::new(&[("models.yaml", &two_models_yaml()), ("values.yaml", "replicas: 1\n")]);
+    let fx = Fixture::new(&[
+        ("models.yaml", &two_models_yaml()),
+        ("values.yaml", "replicas: 1\n"),
+    ]);
     write(&fx.work, "values.yaml", "replicas: 2\n");
     let index_mtime = std::fs::metadata(fx.work.join(".git/index"))
         .unwrap()

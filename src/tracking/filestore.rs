@@ -508,7 +508,7 @@ fn local_path(uri: &str) -> Option<PathBuf> {
 pub(crate) fn list_local_artifacts(root: &str, path: &str) -> ArtifactListing {
     let Some(base) = local_path(root) else {
         return ArtifactListing::Unavailable(format!(
-            "{root} is not on this machine; a local tracking store cannot list it (check it with the storage's own tools)"
+            "remote storage; a local tracking store does not read it"
         ));
     };
     let rel = path.trim_matches('/');
