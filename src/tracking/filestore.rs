@@ -507,9 +507,10 @@ fn local_path(uri: &str) -> Option<PathBuf> {
 /// reported as unavailable rather than guessed.
 pub(crate) fn list_local_artifacts(root: &str, path: &str) -> ArtifactListing {
     let Some(base) = local_path(root) else {
-        return ArtifactListing::Unavailable(format!(
-            "remote storage; a local tracking store does not read it"
-        ));
+        // The resolver's message names the location; say only why it was not listed.
+        return ArtifactListing::Unavailable(
+            "remote storage; a local tracking store does not read it".to_string(),
+        );
     };
     let rel = path.trim_matches('/');
     if rel.split('/').any(|c| c == "..") {
