@@ -143,7 +143,8 @@ pub fn queries(seeded: &Value) -> Value {
     }
     qs.push(json!({"op": "stage", "name": "empty-model", "stage": "Production"}));
     qs.push(json!({"op": "stage", "name": "no-such-model", "stage": "Production"}));
-    for name in ["exp-a", "exp-b", "no-such-experiment"] {
+    qs.push(json!({"op": "search", "experiment_ids": [exp("exp-gone")], "filter": ""}));
+    for name in ["exp-a", "exp-b", "exp-gone", "no-such-experiment"] {
         qs.push(json!({"op": "experiment_by_name", "name": name}));
     }
     Value::Array(qs)
