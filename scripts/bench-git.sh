@@ -63,44 +63,43 @@ EOF
 
 now_ns() { date +%s%N; }
 
-median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m/1e6}'; }
+# Median of a column of numbers (seconds), printed in milliseconds.
+median_ms() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.0f", m*1000}'; }
+
+# Runs a command and appends "wall cpu" seconds (cpu = user + sys of the process) to the file $1.
+timed() {
+    local file=$1
+    shift
+    local TIMEFORMAT='%3R %3U %3S'
+    { time "$@" >/dev/null 2>&1; } 2>>"$file.raw"
+    tail -n 1 "$file.raw" | awk '{printf "%s %.3f\n", $1, $2 + $3}' >>"$file"
+}
 
 # Times $RUNS commits of one changed file: modelbump with a configured target, modelbump without a
-# config, and `git commit FILE`. Prints median milliseconds.
+# config, and `git commit FILE`. Prints median wall and CPU milliseconds.
 bench_commit() {
     local n=$1 dir="$tmp/repo-$1"
     make_repo "$n" "$dir"
     local files
     files=$(git -C "$dir" ls-files | wc -l)
-    local with_config="" without_config="" baseline=""
-    printf 'targets:\n  - file: k8s/models.yaml\n    name: alpha\n    pinned: true\n' > "$tmp/config.yaml"
+    rm -f "$tmp"/t.*
+    printf 'targets:\n  - file: k8s/models.yaml\n    name: alpha\n    pinned: true\n' >"$tmp/config.yaml"
     for r in $(seq 1 "$RUNS"); do
         "$MODELBUMP_BIN" -C "$dir" set k8s/models.yaml alpha "s3://models/alpha/a$r/" >/dev/null
-        local t0 t1
-        t0=$(now_ns)
-        "$MODELBUMP_BIN" -C "$dir" -c "$tmp/config.yaml" commit >/dev/null
-        t1=$(now_ns)
-        with_config+="$((t1 - t0))"$'\n'
-
+        timed "$tmp/t.config" "$MODELBUMP_BIN" -C "$dir" -c "$tmp/config.yaml" commit
         "$MODELBUMP_BIN" -C "$dir" set k8s/models.yaml alpha "s3://models/alpha/b$r/" >/dev/null
-        t0=$(now_ns)
-        "$MODELBUMP_BIN" -C "$dir" commit >/dev/null
-        t1=$(now_ns)
-        without_config+="$((t1 - t0))"$'\n'
-
+        timed "$tmp/t.scan" "$MODELBUMP_BIN" -C "$dir" commit
         "$MODELBUMP_BIN" -C "$dir" set k8s/models.yaml alpha "s3://models/alpha/c$r/" >/dev/null
-        t0=$(now_ns)
-        git -C "$dir" commit -q -m "baseline" k8s/models.yaml
-        t1=$(now_ns)
-        baseline+="$((t1 - t0))"$'\n'
+        timed "$tmp/t.git" git -C "$dir" commit -q -m "baseline" k8s/models.yaml
     done
     [[ -z "$(git -C "$dir" status --porcelain)" ]] || { echo "unexpected changes in $dir" >&2; exit 1; }
-    local a b c
-    a=$(printf '%s' "$with_config" | median)
-    b=$(printf '%s' "$without_config" | median)
-    c=$(printf '%s' "$baseline" | median)
-    printf '| %s | %s | %s | %s | %s |\n' "$files" "$a" "$b" "$c" \
-        "$(awk -v a="$a" -v c="$c" 'BEGIN {printf "%.2f", a / c}')"
+    [[ $(git -C "$dir" rev-list --count main) -eq $((3 * RUNS + 1)) ]] || { echo "missing commits in $dir" >&2; exit 1; }
+    local cw cc sw sc gw gc
+    cw=$(cut -d' ' -f1 "$tmp/t.config" | median_ms); cc=$(cut -d' ' -f2 "$tmp/t.config" | median_ms)
+    sw=$(cut -d' ' -f1 "$tmp/t.scan" | median_ms); sc=$(cut -d' ' -f2 "$tmp/t.scan" | median_ms)
+    gw=$(cut -d' ' -f1 "$tmp/t.git" | median_ms); gc=$(cut -d' ' -f2 "$tmp/t.git" | median_ms)
+    printf '| %s | %s / %s | %s / %s | %s / %s | %s |\n' "$files" "$cw" "$cc" "$sw" "$sc" "$gw" "$gc" \
+        "$(awk -v a="$cc" -v c="$gc" 'BEGIN {printf "%.2f", a / c}')"
     rm -rf "$dir"
 }
 
@@ -136,7 +135,12 @@ bench_pushers() {
         MODELBUMP_LOG=info "$MODELBUMP_BIN" -C "$tmp/p$i" commit --push >"$tmp/p$i.out" 2>"$tmp/p$i.err" &
         pids+=($!)
     done
-    for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
+    for i in "${!pids[@]}"; do
+        if ! wait "${pids[$i]}"; then
+            failed=$((failed + 1))
+            echo "pusher $((i + 1)) failed: $(tail -n 1 "$tmp/p$((i + 1)).err")" >&2
+        fi
+    done
     t1=$(now_ns)
     local landed retried
     landed=$(git -C "$remote" show main:models.yaml | grep -c 'v2/' || true)
@@ -146,9 +150,11 @@ bench_pushers() {
     daemon_pid=""
 }
 
-echo "modelbump: $("$MODELBUMP_BIN" --version), git: $(git --version), $(nproc) cores, $RUNS runs per size"
+echo "modelbump: $("$MODELBUMP_BIN" --version), git: $(git --version), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $RUNS runs per size"
 echo
-echo "| tracked files | modelbump commit, target configured (ms) | modelbump commit, no config: scan (ms) | git commit FILE, baseline (ms) | modelbump / git |"
+echo "Medians, wall / CPU (user + sys) in ms:"
+echo
+echo "| tracked files | modelbump commit, target configured | modelbump commit, no config (scan) | git commit FILE (baseline) | modelbump / git, CPU |"
 echo "|---:|---:|---:|---:|---:|"
 for n in $SIZES; do bench_commit "$n"; done
 echo

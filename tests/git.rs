@@ -785,3 +785,258 @@ fn cli_commit_keeps_a_racily_clean_unrelated_change_visible() {
     modelbump(&fx, &fx.work).arg("commit").assert().success();
     assert_eq!(git(&fx.work, &["status", "--porcelain"]), " M values.yaml");
 }
+
+// ---------------------------------------------------------------------------------------------------
+// `run`, against the quickstart's MLflow file store (no server).
+
+const AB_TEST: &str = "k8s/base/financial-predictor-ab-test.yaml";
+
+fn quickstart_file(name: &str) -> String {
+    std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/quickstart")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// A GitOps repo holding the quickstart's manifest and config, and a copy of its MLflow store.
+fn quickstart_fixture() -> (Fixture, String) {
+    let fx = Fixture::new(&[
+        (
+            AB_TEST,
+            &quickstart_file("financial-predictor-ab-test.yaml"),
+        ),
+        ("modelbump.yaml", &quickstart_file("modelbump.yaml")),
+    ]);
+    let store = fx.tmp.path().join("mlruns");
+    let copied = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/mlruns"))
+        .arg(&store)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    (fx, format!("file://{}", store.display()))
+}
+
+#[test]
+fn cli_run_commits_and_pushes_the_plan_with_trailers_and_reports_the_commit() {
+    let (fx, store) = quickstart_fixture();
+    let report_file = fx.tmp.path().join("report.json");
+    let out = modelbump(&fx, &fx.work)
+        .args(["-o", "json", "run", "--report"])
+        .arg(&report_file)
+        .env("MLFLOW_TRACKING_URI", &store)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let head = git(&fx.work, &["rev-parse", "HEAD"]);
+    assert_eq!(report["commit"], serde_json::Value::String(head.clone()));
+    assert_eq!(report["pushed"], true);
+    assert_eq!(fx.remote_head(), head);
+    let on_disk: serde_json::Value =
+        serde_json::from_str(&read(fx.tmp.path(), "report.json")).unwrap();
+    assert_eq!(on_disk, report);
+    // Only the manifest is in the commit, and the working tree is clean.
+    assert_eq!(
+        git(&fx.work, &["show", "--name-only", "--format=", "HEAD"]),
+        AB_TEST
+    );
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+    let message = git(&fx.work, &["log", "-1", "--format=%B"]);
+    assert!(
+        message.starts_with("update: model URIs from MLflow\n\n- baseline-predictor"),
+        "{message}"
+    );
+    assert!(
+        message.contains("MLflow-Run-Id: 3d2a7e6c1f4b4a8d0c9e5f3a2b1c0d9e"),
+        "{message}"
+    );
+    assert!(message.contains("MLflow-Model-Version: 2"), "{message}");
+    assert!(
+        message.contains(&format!("MLflow-Tracking-Uri: {store}")),
+        "{message}"
+    );
+    assert_eq!(
+        git(&fx.work, &["log", "-1", "--format=%an <%ae>"]),
+        "modelbump <modelbump@example.invalid>"
+    );
+
+    // A second run finds nothing to change and makes no commit.
+    let again = modelbump(&fx, &fx.work)
+        .arg("run")
+        .env("MLFLOW_TRACKING_URI", &store)
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stdout(&again).ends_with("nothing to commit\n"),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(git(&fx.work, &["rev-parse", "HEAD"]), head);
+}
+
+#[test]
+fn cli_run_dry_run_writes_nothing() {
+    let (fx, store) = quickstart_fixture();
+    let out = modelbump(&fx, &fx.work)
+        .args(["run", "--dry-run"])
+        .env("MLFLOW_TRACKING_URI", &store)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("diff --git a/{AB_TEST} b/{AB_TEST}")),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+}
+
+#[test]
+fn cli_run_refuses_a_target_file_with_other_edits_before_writing() {
+    let (fx, store) = quickstart_fixture();
+    let edited = read(&fx.work, AB_TEST).replacen("server: mlserver", "server: triton", 1);
+    write(&fx.work, AB_TEST, &edited);
+    let out = modelbump(&fx, &fx.work)
+        .arg("run")
+        .env("MLFLOW_TRACKING_URI", &store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!("{AB_TEST} has uncommitted changes")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(read(&fx.work, AB_TEST), edited, "nothing written");
+    assert_eq!(git(&fx.work, &["rev-list", "--count", "HEAD"]), "1");
+}
+
+#[test]
+fn cli_apply_then_commit_carries_the_provenance_of_the_apply() {
+    let (fx, store) = quickstart_fixture();
+    modelbump(&fx, &fx.work)
+        .arg("apply")
+        .env("MLFLOW_TRACKING_URI", &store)
+        .assert()
+        .success();
+    assert_eq!(
+        git(&fx.work, &["status", "--porcelain"]),
+        format!(" M {AB_TEST}")
+    );
+    modelbump(&fx, &fx.work)
+        .args(["commit", "--push"])
+        .assert()
+        .success();
+    let message = git(&fx.work, &["log", "-1", "--format=%B"]);
+    assert!(
+        message.contains("MLflow-Run-Id: 3d2a7e6c1f4b4a8d0c9e5f3a2b1c0d9e"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("MLflow-Tracking-Uri: {store}")),
+        "{message}"
+    );
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+    // The record was used up: a manual rollback afterwards gets no MLflow trailers.
+    let old = "s3://mlflow-artifacts/29/models/m-63118756949141cba59ab87e90e8a96a/artifacts/";
+    modelbump(&fx, &fx.work)
+        .args(["set", AB_TEST, "baseline-predictor", old])
+        .assert()
+        .success();
+    modelbump(&fx, &fx.work)
+        .args(["commit", "-m", "rollback: {models}"])
+        .assert()
+        .success();
+    let rollback = git(&fx.work, &["log", "-1", "--format=%B"]);
+    assert!(
+        rollback.starts_with("rollback: baseline-predictor\n"),
+        "{rollback}"
+    );
+    assert!(!rollback.contains("MLflow-"), "{rollback}");
+}
+
+#[test]
+fn cli_apply_killed_at_any_point_leaves_each_file_old_or_new() {
+    // Two manifests (the quickstart's, twice), each with both targets; apply writes both.
+    let manifest = quickstart_file("financial-predictor-ab-test.yaml");
+    let config = quickstart_file("modelbump.yaml");
+    let second = config.replace(
+        "file: k8s/base/financial-predictor-ab-test.yaml",
+        "file: k8s/overlay/copy.yaml",
+    );
+    let targets_of_second = &second
+        [second.find("targets:").unwrap() + "targets:\n".len()..second.find("git:").unwrap()];
+    let config = config.replace("git:", &format!("{targets_of_second}git:"));
+    let fx = Fixture::new(&[
+        (AB_TEST, &manifest),
+        ("k8s/overlay/copy.yaml", &manifest),
+        ("modelbump.yaml", &config),
+    ]);
+    let store = fx.tmp.path().join("mlruns");
+    let copied = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/mlruns"))
+        .arg(&store)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let apply = || {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("modelbump"));
+        cmd.current_dir(&fx.work)
+            .env_clear()
+            .env("HOME", &fx.home)
+            .env("MODELBUMP_LOG", "off")
+            .env("MLFLOW_TRACKING_URI", format!("file://{}", store.display()))
+            .arg("apply")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd
+    };
+    // The new content, from one uninterrupted apply (timed, to spread the kills over its run).
+    let started = Instant::now();
+    assert!(apply().status().unwrap().success());
+    let full = started.elapsed();
+    let new = read(&fx.work, AB_TEST);
+    assert_ne!(new, manifest);
+    assert_eq!(read(&fx.work, "k8s/overlay/copy.yaml"), new);
+    let mut outcomes = std::collections::BTreeSet::new();
+    for round in 0..12u32 {
+        git(&fx.work, &["checkout", "--", "."]);
+        let mut child = apply().spawn().unwrap();
+        std::thread::sleep(full * round / 10);
+        let _ = child.kill();
+        let _ = child.wait();
+        for file in [AB_TEST, "k8s/overlay/copy.yaml"] {
+            let now = read(&fx.work, file);
+            assert!(
+                now == manifest || now == new,
+                "round {round}: {file} is neither old nor new"
+            );
+            outcomes.insert((file, now == new));
+        }
+    }
+    eprintln!("outcomes seen (file, new): {outcomes:?}");
+}
+
+#[test]
+fn cli_http_push_without_a_token_uses_the_repos_credential_helper() {
+    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    let server = HttpRemote::start(fx.tmp.path(), "helper-user", CANARY);
+    use_http(&fx, &server, &fx.work);
+    let helper = format!("!f() {{ echo username=helper-user; echo password={CANARY}; }}; f");
+    git(&fx.work, &["config", "credential.helper", &helper]);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    let out = modelbump(&fx, &fx.work)
+        .args(["-v", "commit", "--push"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+    assert!(!format!("{}{}", stdout(&out), stderr(&out)).contains(CANARY));
+}

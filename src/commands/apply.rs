@@ -31,6 +31,15 @@ pub struct ApplyArgs {
 pub async fn run(settings: &Settings, args: ApplyArgs) -> anyhow::Result<Outcome> {
     let plan = crate::plan::build(settings, &args.mlflow).await?;
     plan.write(&settings.repo)?;
+    if plan.has_changes() {
+        // A later `commit` adds where these values came from as trailers (see `git::record_applied`).
+        let tracking_uri = crate::tracking::tracking_uri(settings, &args.mlflow);
+        if let Err(e) =
+            crate::git::record_applied(&settings.repo, &plan.report, tracking_uri.as_deref())
+        {
+            tracing::warn!("{e}");
+        }
+    }
     if let Some(path) = &args.report {
         crate::commands::plan::write_report(path, &plan)?;
     }

@@ -1,12 +1,25 @@
 //! `modelbump run`: the pipeline step (apply, commit, push, sync).
+//!
+//! The plan is computed completely first; `--dry-run` stops there. Before anything is written, each file
+//! the plan changes must be exactly HEAD's version, so that the commit carries modelbump's edits and
+//! nothing else (a file with other uncommitted edits is refused, nothing written). Then the plan is
+//! written, committed and pushed with the write-back `commit` uses: a rejected push re-applies the plan's
+//! edits to the fresh remote tip. The report carries the commit and `pushed`; the sync step fills
+//! `report.sync`.
 
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
 
+use crate::cli::OutputFormat;
 use crate::commands::MlflowArgs;
+use crate::commands::commit::{PushTarget, WriteBack, WriteBackOutcome, write_back, write_text};
 use crate::commands::sync::ArgoCdArgs;
 use crate::exit::Outcome;
+use crate::git::{AppliedRecord, GitRepo};
 use crate::settings::Settings;
 
 /// The pipeline step: apply, commit, push and sync in one
@@ -16,6 +29,7 @@ use crate::settings::Settings;
 ///   modelbump run --report /tmp/modelbump-report.json
 ///   modelbump run -m "update: model URIs from training run baseline" --wait
 #[derive(Debug, Clone, Args)]
+#[command(verbatim_doc_comment)]
 pub struct RunArgs {
     /// Where MLflow is
     #[command(flatten)]
@@ -26,7 +40,7 @@ pub struct RunArgs {
     /// Also write the JSON report to this file
     #[arg(long, value_name = "FILE", env = "MODELBUMP_REPORT")]
     pub report: Option<PathBuf>,
-    /// The message's first lines [default: git.message from the config]
+    /// The message's first lines; {count}, {models} and {files} are filled in [default: git.message from the config]
     #[arg(short = 'm', long, value_name = "TEXT", env = "MODELBUMP_GIT_MESSAGE")]
     pub message: Option<String>,
     /// Commit but do not push
@@ -38,6 +52,104 @@ pub struct RunArgs {
 }
 
 /// Runs `run`.
-pub async fn run(_settings: &Settings, _args: RunArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`run` is not built yet")
+pub async fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<Outcome> {
+    let plan = crate::plan::build(settings, &args.mlflow).await?;
+    let mut report = plan.report.clone();
+    if args.dry_run {
+        if let Some(path) = &args.report {
+            write_report(path, &report)?;
+        }
+        let mut out = std::io::stdout().lock();
+        match settings.output {
+            OutputFormat::Json => out.write_all(report.to_json().as_bytes())?,
+            OutputFormat::Text => {
+                out.write_all(plan.table().as_bytes())?;
+                out.write_all(plan.diff().as_bytes())?;
+            }
+        }
+        out.flush()?;
+        return Ok(Outcome::Success);
+    }
+
+    let tracking_uri = crate::tracking::tracking_uri(settings, &args.mlflow);
+    let repo = GitRepo::discover(&settings.repo)?;
+    let mut push = None;
+    let mut outcome = WriteBackOutcome::default();
+    if plan.has_changes() {
+        let head = repo.head_commit()?;
+        let mut files = BTreeMap::new();
+        let mut refused = Vec::new();
+        for file in &plan.files {
+            let rel = repo.relative(&settings.repo, &file.path).with_context(|| {
+                format!(
+                    "{} is outside the git checkout {}",
+                    file.path.display(),
+                    repo.workdir().display()
+                )
+            })?;
+            let shown = crate::git::git_path(&rel);
+            match repo.blob_at(head, &rel)? {
+                Some(committed) if committed == file.before => {}
+                Some(_) => refused.push(format!("{shown} has uncommitted changes")),
+                None => refused.push(format!("{shown} is not committed")),
+            }
+            files.insert(rel, file.edits.clone());
+        }
+        if !refused.is_empty() {
+            anyhow::bail!(
+                "refusing to run, nothing was written:\n  {}\nrun commits only its own edits: commit or stash the other changes first (or use apply, then commit them yourself)",
+                refused.join("\n  ")
+            );
+        }
+        if !args.no_push {
+            push = Some(PushTarget::resolve(settings, &repo, None, None)?);
+        }
+        plan.write(&settings.repo)?;
+        // Should the commit below fail (no identity, say), a later `commit` still finds the provenance.
+        if let Err(e) = crate::git::record_applied(&settings.repo, &report, tracking_uri.as_deref())
+        {
+            tracing::warn!("{e}");
+        }
+        let record =
+            AppliedRecord::from_report(&repo, &settings.repo, &report, tracking_uri.as_deref());
+        outcome = write_back(
+            settings,
+            &repo,
+            WriteBack {
+                files,
+                record: &record,
+                message: args.message.clone(),
+                push: push.clone(),
+            },
+        )?;
+    }
+    report.commit = outcome.commit.clone();
+    report.pushed = outcome.pushed;
+
+    // The Argo CD sync step goes here: it fills `report.sync` (the revision is `report.commit`, or the
+    // remote tip when the remote already held the values).
+
+    if let Some(path) = &args.report {
+        write_report(path, &report)?;
+    }
+    let mut out = std::io::stdout().lock();
+    match settings.output {
+        OutputFormat::Json => out.write_all(report.to_json().as_bytes())?,
+        OutputFormat::Text => {
+            out.write_all(plan.table().as_bytes())?;
+            if plan.has_changes() {
+                write_text(&mut out, &repo, push.as_ref(), &outcome)?;
+            } else {
+                writeln!(out, "nothing to commit")?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+fn write_report(path: &std::path::Path, report: &crate::report::Report) -> anyhow::Result<()> {
+    crate::fsutil::write_atomic(path, report.to_json().as_bytes())
+        .with_context(|| format!("cannot write the report to {}", path.display()))?;
+    Ok(())
 }

@@ -405,11 +405,16 @@ fn server_lines(text: &str) -> String {
     }
 }
 
-/// The delay before push attempt `attempt + 1`: a cap that doubles from 200 ms up to 3 s, and a random
-/// point between a quarter of the cap and the cap, so that pushers who lost the same race spread out.
+/// The delay before push attempt `attempt + 1`: a random point between zero and a bound that doubles
+/// from 400 ms up to 5 s ("full jitter"). Pushers who lost the same race spread over the whole window,
+/// so that each round lets several of them through instead of colliding again; the window starts wide
+/// enough for a fetch, a commit and a push of a loaded CI runner to fit several times.
 pub fn backoff(attempt: u32) -> Duration {
-    let cap = (200u64 << attempt.saturating_sub(1).min(5)).min(3_000);
-    Duration::from_millis(rand::random_range(cap / 4..=cap))
+    Duration::from_millis(rand::random_range(0..=backoff_bound(attempt)))
+}
+
+fn backoff_bound(attempt: u32) -> u64 {
+    (400u64 << attempt.saturating_sub(1).min(4)).min(5_000)
 }
 
 /// The credentials callback's state: what was offered, and why the last offer was refused.
@@ -605,10 +610,13 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_stays_bounded() {
+        assert_eq!(
+            (1..8).map(backoff_bound).collect::<Vec<_>>(),
+            [400, 800, 1600, 3200, 5000, 5000, 5000]
+        );
         for attempt in 1..10 {
-            let cap = (200u64 << (attempt - 1).min(5)).min(3_000);
             let d = backoff(attempt).as_millis() as u64;
-            assert!(d >= cap / 4 && d <= cap, "attempt {attempt}: {d} ms");
+            assert!(d <= backoff_bound(attempt), "attempt {attempt}: {d} ms");
         }
     }
 }
