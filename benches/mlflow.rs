@@ -103,24 +103,137 @@ fn main() {
             serial.calls, parallel.calls,
             "the same questions either way"
         );
-        let bound = serial.slowest * 3 * (parallel.calls.div_ceil(8) as u32);
-        let speedup = serial.wall.as_secs_f64() / parallel.wall.as_secs_f64();
-        println!(
-            "plan, 200 targets over {EXPERIMENTS} experiments, {label}: {} distinct questions; concurrency 8: {:.0} ms; concurrency 1: {:.0} ms; speed-up {speedup:.1}x (target >= 8x); slowest single round trip {:.1} ms; bound 3 x {:.1} ms x ceil({}/8) = {:.0} ms ({})",
-            parallel.calls,
-            parallel.wall.as_secs_f64() * 1000.0,
-            serial.wall.as_secs_f64() * 1000.0,
-            serial.slowest.as_secs_f64() * 1000.0,
-            serial.slowest.as_secs_f64() * 1000.0,
-            parallel.calls,
-            bound.as_secs_f64() * 1000.0,
-            if parallel.wall <= bound {
-                "within"
-            } else {
-                "OVER"
-            },
-        );
+        report(&label, &serial, &parallel);
     }
+
+    // 3. The same plan against a stand-in that answers every question after a fixed delay, with no
+    //    limit on concurrent requests: the client's own concurrency, without MLflow's CPU in the way.
+    let stub = CannedMlflow::start(ADDED_DELAY);
+    let serial = plan(bin, big.path(), 1, Some(&stub.url));
+    let parallel = plan(bin, big.path(), 8, Some(&stub.url));
+    assert!(
+        serial.ok && parallel.ok,
+        "{}{}",
+        serial.stderr,
+        parallel.stderr
+    );
+    report(
+        &format!(
+            "stand-in server answering in {} ms",
+            ADDED_DELAY.as_millis()
+        ),
+        &serial,
+        &parallel,
+    );
+}
+
+fn report(label: &str, serial: &Measured, parallel: &Measured) {
+    assert_eq!(
+        serial.calls, parallel.calls,
+        "the same questions either way"
+    );
+    let bound = serial.slowest * 3 * (parallel.calls.div_ceil(8) as u32);
+    let speedup = serial.wall.as_secs_f64() / parallel.wall.as_secs_f64();
+    println!(
+        "plan, 200 targets over {EXPERIMENTS} experiments, {label}: {} distinct questions; concurrency 8: {:.0} ms; concurrency 1: {:.0} ms; speed-up {speedup:.1}x (target >= 8x); slowest single round trip {:.1} ms; bound 3 x {:.1} ms x ceil({}/8) = {:.0} ms ({})",
+        parallel.calls,
+        parallel.wall.as_secs_f64() * 1000.0,
+        serial.wall.as_secs_f64() * 1000.0,
+        serial.slowest.as_secs_f64() * 1000.0,
+        serial.slowest.as_secs_f64() * 1000.0,
+        parallel.calls,
+        bound.as_secs_f64() * 1000.0,
+        if parallel.wall <= bound {
+            "within"
+        } else {
+            "OVER"
+        },
+    );
+}
+
+/// A stand-in for MLflow that answers the resolver's questions for any experiment, run or model
+/// (one FINISHED run per search, one logged model per run, an MLmodel in it) after `delay`, one thread
+/// per connection, keep-alive honoured.
+struct CannedMlflow {
+    url: String,
+}
+
+impl CannedMlflow {
+    fn start(delay: Duration) -> CannedMlflow {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                std::thread::spawn(move || serve_canned(stream, delay));
+            }
+        });
+        CannedMlflow { url }
+    }
+}
+
+fn serve_canned(stream: TcpStream, delay: Duration) {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+    let mut stream = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                break;
+            }
+            if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let body = String::from_utf8_lossy(&body);
+        let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+        // A stable 32-hex id per distinct question, so each search finds its own run and model.
+        let id = format!("{:032x}", fnv(&format!("{path}{body}")));
+        let answer = if path.contains("experiments/get-by-name") {
+            r#"{"experiment":{"experiment_id":"1","name":"e","artifact_location":"s3://b/1","lifecycle_stage":"active"}}"#.to_string()
+        } else if path.contains("runs/search") {
+            format!(
+                r#"{{"runs":[{{"info":{{"run_id":"{id}","experiment_id":"1","status":"FINISHED","artifact_uri":"s3://b/1/{id}/artifacts"}},"data":{{"metrics":[{{"key":"acc","value":0.9}}]}},"outputs":{{"model_outputs":[{{"model_id":"m-{id}","step":0}}]}}}}]}}"#
+            )
+        } else if path.contains("/artifacts/directories") {
+            r#"{"files":[{"path":"MLmodel","is_dir":false}]}"#.to_string()
+        } else if let Some(rest) = path.split("logged-models/").nth(1) {
+            let model = rest.split(['/', '?']).next().unwrap_or("");
+            format!(
+                r#"{{"model":{{"info":{{"model_id":"{model}","name":"model","experiment_id":"1","artifact_uri":"s3://b/1/models/{model}/artifacts"}}}}}}"#
+            )
+        } else {
+            r#"{"error_code":"ENDPOINT_NOT_FOUND","message":"not canned"}"#.to_string()
+        };
+        std::thread::sleep(delay);
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            answer.len()
+        );
+        if stream.write_all(head.as_bytes()).is_err()
+            || stream.write_all(answer.as_bytes()).is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn fnv(text: &str) -> u128 {
+    let mut hash: u128 = 0x6c62272e07bb014262b821756295c58d;
+    for b in text.bytes() {
+        hash ^= b as u128;
+        hash = hash.wrapping_mul(0x0000000001000000000000000000013B);
+    }
+    hash
 }
 
 fn repo(url: &str, manifest: &str, targets: &str) -> tempfile::TempDir {
