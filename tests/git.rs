@@ -1040,3 +1040,21 @@ fn cli_http_push_without_a_token_uses_the_repos_credential_helper() {
     assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
     assert!(!format!("{}{}", stdout(&out), stderr(&out)).contains(CANARY));
 }
+
+#[test]
+fn cli_nothing_to_commit_with_local_commits_says_they_are_not_pushed() {
+    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    modelbump(&fx, &fx.work).arg("commit").assert().success();
+    let out = modelbump(&fx, &fx.work)
+        .args(["commit", "--push"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "nothing to commit\n");
+    assert!(
+        stderr(&out).contains("main is 1 commit(s) ahead of origin/main"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -348,6 +348,19 @@ impl GitRepo {
         }
     }
 
+    /// How many commits HEAD has that the last fetched state of `remote`/`branch` has not (no network).
+    pub fn ahead_of_remote(&self, remote: &str, branch: &str) -> Option<usize> {
+        let head = self.head_commit().ok()?;
+        let tracking = self
+            .repo
+            .refname_to_id(&format!("refs/remotes/{remote}/{branch}"))
+            .ok()?;
+        self.repo
+            .graph_ahead_behind(head, tracking)
+            .ok()
+            .map(|(ahead, _)| ahead)
+    }
+
     /// The bytes of `file` in `commit`, `None` when the file is not there (or not a regular file).
     pub fn blob_at(&self, commit: Oid, file: &Path) -> Result<Option<Vec<u8>>, GitError> {
         let tree = self
