@@ -308,9 +308,15 @@ pub async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result<Outcom
                 repo.workdir().display()
             )
         })?;
-        named.push(rel);
+        if !named.contains(&rel) {
+            named.push(rel);
+        }
     }
-    named.extend(record.files());
+    for file in record.files() {
+        if !named.contains(&file) {
+            named.push(file);
+        }
+    }
     let scanned = named.is_empty();
     let candidates = if scanned {
         repo.modified_yaml_files()?

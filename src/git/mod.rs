@@ -385,12 +385,6 @@ impl GitRepo {
         Ok(Some(blob.content().to_vec()))
     }
 
-    /// True when `file` is tracked (in the index or in HEAD).
-    pub fn is_tracked(&self, file: &Path) -> Result<bool, GitError> {
-        let index = self.repo.index().map_err(self.err("reading the index"))?;
-        Ok(index.get_path(file, 0).is_some())
-    }
-
     /// The tracked YAML files whose working-tree content differs from HEAD or the index.
     ///
     /// This walks the whole index (one `lstat` per tracked YAML file), so it is only used when no target
