@@ -88,19 +88,23 @@ pub async fn build(settings: &Settings, mlflow: &MlflowArgs) -> anyhow::Result<P
         }
         .into());
     }
-    let mut failures: Vec<String> = Vec::new();
+    // (target index, message): reported in config order.
+    let mut failures: Vec<(usize, String)> = Vec::new();
 
     // Read and scan each file once, however many targets it holds.
     let mut files: BTreeMap<PathBuf, (Vec<u8>, Vec<ModelField>)> = BTreeMap::new();
-    for (i, target) in targets.iter().enumerate() {
-        if files.contains_key(&target.file) {
+    let mut unreadable: BTreeMap<PathBuf, String> = BTreeMap::new();
+    for target in targets {
+        if files.contains_key(&target.file) || unreadable.contains_key(&target.file) {
             continue;
         }
         match read_manifest(&settings.repo, &target.file) {
             Ok(found) => {
                 files.insert(target.file.clone(), found);
             }
-            Err(e) => failures.push(format!("  {}: {e:#}", target_label(i, target))),
+            Err(e) => {
+                unreadable.insert(target.file.clone(), format!("{e:#}"));
+            }
         }
     }
 
@@ -109,6 +113,8 @@ pub async fn build(settings: &Settings, mlflow: &MlflowArgs) -> anyhow::Result<P
     let mut seen: BTreeMap<(PathBuf, usize), usize> = BTreeMap::new();
     for (i, target) in targets.iter().enumerate() {
         let Some((_, fields)) = files.get(&target.file) else {
+            let why = unreadable.get(&target.file).cloned().unwrap_or_default();
+            failures.push((i, format!("  {}: {why}", target_label(i, target))));
             located.push(None);
             continue;
         };
@@ -119,19 +125,25 @@ pub async fn build(settings: &Settings, mlflow: &MlflowArgs) -> anyhow::Result<P
         match manifest::select(fields, &selector) {
             Ok(field) => {
                 if let Some(first) = seen.insert((target.file.clone(), field.span.start), i) {
-                    failures.push(format!(
-                        "  {}: the same field as targets[{first}] (line {}); keep one of them",
-                        target_label(i, target),
-                        field.line
+                    failures.push((
+                        i,
+                        format!(
+                            "  {}: the same field as targets[{first}] (line {}); keep one of them",
+                            target_label(i, target),
+                            field.line
+                        ),
                     ));
                 }
                 located.push(Some(field.clone()));
             }
             Err(e) => {
-                failures.push(format!(
-                    "  {}: {}: {e}",
-                    target_label(i, target),
-                    target.file.display()
+                failures.push((
+                    i,
+                    format!(
+                        "  {}: {}: {e}",
+                        target_label(i, target),
+                        target.file.display()
+                    ),
                 ));
                 located.push(None);
             }
@@ -170,16 +182,21 @@ pub async fn build(settings: &Settings, mlflow: &MlflowArgs) -> anyhow::Result<P
                 Ok(resolution) => resolutions[r] = Some(resolution),
                 Err(e) => {
                     let i = target_of[r];
-                    failures.push(format!("  {}: {e}", target_label(i, &targets[i])));
+                    failures.push((i, format!("  {}: {e}", target_label(i, &targets[i]))));
                 }
             }
         }
     }
     if !failures.is_empty() {
+        failures.sort_by_key(|(i, _)| *i);
         return Err(PlanError::TargetsFailed {
             failed: failures.len(),
             total: targets.len(),
-            details: failures.join("\n"),
+            details: failures
+                .into_iter()
+                .map(|(_, m)| m)
+                .collect::<Vec<_>>()
+                .join("\n"),
         }
         .into());
     }
@@ -402,4 +419,58 @@ pub fn render_table(report: &Report) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_for(path: &str, before: &str, after: &str) -> Plan {
+        Plan {
+            report: Report::default(),
+            files: vec![FileChange {
+                path: PathBuf::from(path),
+                before: before.as_bytes().to_vec(),
+                after: after.as_bytes().to_vec(),
+                edits: vec![],
+                changes: vec![],
+            }],
+        }
+    }
+
+    #[test]
+    fn diff_has_git_style_paths_and_only_the_changed_line() {
+        let plan = plan_for(
+            "k8s/m.yaml",
+            "a: 1\nstorageUri: s3://old/\nb: 2\n",
+            "a: 1\nstorageUri: s3://new/\nb: 2\n",
+        );
+        assert_eq!(
+            plan.diff(),
+            "diff --git a/k8s/m.yaml b/k8s/m.yaml\n--- a/k8s/m.yaml\n+++ b/k8s/m.yaml\n@@ -1,3 +1,3 @@\n a: 1\n-storageUri: s3://old/\n+storageUri: s3://new/\n b: 2\n"
+        );
+    }
+
+    #[test]
+    fn write_refuses_a_file_changed_since_the_plan_and_writes_nothing() {
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::write(repo.path().join("a.yaml"), "x: old\n").unwrap();
+        std::fs::write(repo.path().join("b.yaml"), "y: edited by someone\n").unwrap();
+        let mut plan = plan_for("a.yaml", "x: old\n", "x: new\n");
+        plan.files
+            .extend(plan_for("b.yaml", "y: old\n", "y: new\n").files);
+        let err = plan.write(repo.path()).unwrap_err().to_string();
+        assert!(err.contains("b.yaml changed on disk"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(repo.path().join("a.yaml")).unwrap(),
+            "x: old\n",
+            "all or nothing"
+        );
+        std::fs::write(repo.path().join("b.yaml"), "y: old\n").unwrap();
+        plan.write(repo.path()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(repo.path().join("b.yaml")).unwrap(),
+            "y: new\n"
+        );
+    }
 }

@@ -711,3 +711,106 @@ fn webhook_wait_refuses_an_app_that_does_not_sync_by_itself() {
     );
     assert!(c.standin.sync_requests(APP).is_empty());
 }
+
+/// `git` in `dir`, its stdout trimmed.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
+        .env("GIT_COMMITTER_NAME", "test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The manual post-training session of the README: `set` (or `apply`), `commit --push`, then `sync
+/// --wait`, which syncs the app to the commit that reached the remote.
+#[test]
+fn set_commit_push_then_sync_deploys_the_pushed_commit() {
+    let Some(shared) = shared_dir("set_commit_push_then_sync_deploys_the_pushed_commit") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let remote = tmp.path().join("remote.git");
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(work.join("k8s/base")).unwrap();
+    git(
+        tmp.path(),
+        &["init", "-q", "--bare", "-b", "main", "remote.git"],
+    );
+    std::fs::copy(
+        shared.join("corpus/financial-mlops-pytorch").join(MANIFEST),
+        work.join(MANIFEST),
+    )
+    .unwrap();
+    std::fs::write(
+        work.join("modelbump.yaml"),
+        "git:\n  author: {name: Pipeline, email: pipeline@example.invalid}\nargocd:\n  apps: [financial-mlops-infrastructure]\n",
+    )
+    .unwrap();
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "initial"]);
+    git(
+        &work,
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    );
+    git(&work, &["push", "-q", "origin", "main"]);
+    let before = git(&work, &["rev-parse", "HEAD"]);
+
+    let standin = StandIn::start(
+        &shared,
+        TOKEN,
+        &before,
+        None,
+        vec![FakeApp::new(APP, REPO_URL)],
+    );
+    modelbump(&home)
+        .current_dir(&work)
+        .args([
+            "set",
+            MANIFEST,
+            "enhanced-predictor",
+            "s3://mlflow-artifacts/29/models/m-0f1e2d3c4b5a69788796a5b4c3d2e1f0/artifacts/",
+        ])
+        .assert()
+        .success();
+    modelbump(&home)
+        .current_dir(&work)
+        .args([
+            "commit",
+            "--push",
+            "-m",
+            "update: model URIs from training run enhanced",
+        ])
+        .assert()
+        .success();
+    let pushed = git(&remote, &["rev-parse", "main"]);
+    assert_ne!(pushed, before);
+    let assert = modelbump(&home)
+        .current_dir(&work)
+        .args(["-o", "json", "sync", "--wait"])
+        .env("ARGOCD_SERVER", standin.url())
+        .env("ARGOCD_AUTH_TOKEN", TOKEN)
+        .env("MODELBUMP_SYNC_POLL_INTERVAL", "10ms")
+        .assert()
+        .success();
+    let json = stdout_json(&assert);
+    assert_eq!(json["revision"], pushed.as_str());
+    assert_eq!(json["sync"][0]["revision"], pushed.as_str());
+    assert_eq!(json["sync"][0]["healthStatus"], "Healthy");
+    assert_eq!(standin.sync_requests(APP)[0]["revision"], pushed.as_str());
+    assert_eq!(standin.violations(), Vec::<String>::new());
+}

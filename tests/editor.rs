@@ -509,3 +509,97 @@ fn targets_warns_about_a_broken_file_and_goes_on_but_fails_when_it_was_named() {
         .collect();
     assert_eq!(names, ["baseline-predictor", "baseline-predictor-v2"]);
 }
+
+mod properties {
+    use modelbump::manifest::{self, Edit, EditError, Selector};
+    use proptest::prelude::*;
+    use yaml_rust2::YamlLoader;
+
+    use crate::support::editor::{Style, acceptable_uri, new_uri, recipe, render};
+
+    fn single(s: &str) -> String {
+        format!("'{}'", s.replace('\'', "''"))
+    }
+
+    fn double(s: &str) -> String {
+        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+
+    /// The URI of the Model named `name`, read by a parser the editor does not use to locate.
+    fn uri_of(text: &str, name: &str) -> Option<String> {
+        let docs = YamlLoader::load_from_str(text.strip_prefix('\u{feff}').unwrap_or(text)).ok()?;
+        docs.iter()
+            .find(|d| {
+                d["kind"].as_str() == Some("Model") && d["metadata"]["name"].as_str() == Some(name)
+            })
+            .and_then(|d| d["spec"]["storageUri"].as_str().map(str::to_string))
+    }
+
+    proptest! {
+        // 256 cases keep `cargo test` fast; PROPTEST_CASES=100000 for a long run.
+        #![proptest_config(ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// The output is the input with exactly the value's bytes replaced (in an acceptable rendering),
+        /// or a refusal of a URI that cannot be one. Never a silently different file.
+        #[test]
+        fn random_formatting_is_kept_byte_exactly(r in recipe(), uri in new_uri()) {
+            let g = render(&r);
+            let input = g.text.as_bytes();
+            prop_assert_eq!(uri_of(&g.text, &g.name), Some(g.value.clone()), "generator: {}", g.text);
+
+            let fields = manifest::find_fields(input).unwrap();
+            let field = fields.iter().find(|f| f.name == g.name);
+            prop_assert!(field.is_some(), "not found in {:?}", g.text);
+            let field = field.unwrap();
+            prop_assert_eq!(&field.value, &g.value);
+            prop_assert_eq!(field.span.start, g.span.start);
+
+            let edit = Edit { selector: Selector { name: g.name.clone(), kind: None }, uri: uri.clone() };
+            match manifest::apply(input, &[edit]) {
+                Ok(edited) => {
+                    prop_assert!(acceptable_uri(&uri), "accepted {:?}", uri);
+                    let out = String::from_utf8(edited.bytes).unwrap();
+                    let (head, tail) = (&g.text[..g.span.start], &g.text[g.span.end..]);
+                    prop_assert!(out.starts_with(head) && out.ends_with(tail) && out.len() >= head.len() + tail.len(),
+                        "bytes outside the value changed:\n{:?}\n{:?}", g.text, out);
+                    let middle = &out[head.len()..out.len() - tail.len()];
+                    let acceptable: Vec<String> = if uri == g.value {
+                        vec![g.text[g.span.clone()].to_string()]
+                    } else {
+                        match g.style {
+                            Style::Plain => vec![uri.clone(), double(&uri), single(&uri)],
+                            Style::Single => vec![single(&uri)],
+                            Style::Double => vec![double(&uri)],
+                            Style::Literal | Style::Folded => vec![uri.clone()],
+                        }
+                    };
+                    prop_assert!(acceptable.iter().any(|a| a == middle), "{:?} written as {:?}", uri, middle);
+                    prop_assert_eq!(uri_of(&out, &g.name), Some(uri.clone()), "read back from {:?}", out);
+                    prop_assert_eq!(edited.changes.len(), 1);
+                    prop_assert_eq!(&edited.changes[0].old, &g.value);
+                }
+                Err(e) => {
+                    prop_assert!(!acceptable_uri(&uri), "refused {:?} in {:?}: {}", uri, g.text, e);
+                    prop_assert!(matches!(e, EditError::InvalidUri { .. }), "{}", e);
+                }
+            }
+        }
+
+        /// Arbitrary bytes never panic the editor, and whatever it returns is verified.
+        #[test]
+        fn arbitrary_input_is_refused_or_edited(bytes in proptest::collection::vec(any::<u8>(), 0..200), uri in new_uri()) {
+            let mut input = b"kind: Model\nmetadata: {name: m}\nspec:\n  storageUri: ".to_vec();
+            input.extend_from_slice(&bytes);
+            let edit = Edit { selector: Selector { name: "m".into(), kind: None }, uri: uri.clone() };
+            if let Ok(edited) = manifest::apply(&input, &[edit]) {
+                let text = String::from_utf8(edited.bytes).unwrap();
+                let read = uri_of(&text, "m");
+                prop_assert_eq!(read.as_deref().map(|s| s.trim_end_matches('\n')), Some(uri.as_str()), "{:?}", text);
+            }
+        }
+    }
+}

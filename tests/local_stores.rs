@@ -143,7 +143,8 @@ pub fn queries(seeded: &Value) -> Value {
     }
     qs.push(json!({"op": "stage", "name": "empty-model", "stage": "Production"}));
     qs.push(json!({"op": "stage", "name": "no-such-model", "stage": "Production"}));
-    for name in ["exp-a", "exp-b", "no-such-experiment"] {
+    qs.push(json!({"op": "search", "experiment_ids": [exp("exp-gone")], "filter": ""}));
+    for name in ["exp-a", "exp-b", "exp-gone", "no-such-experiment"] {
         qs.push(json!({"op": "experiment_by_name", "name": name}));
     }
     Value::Array(qs)
@@ -453,5 +454,158 @@ async fn quickstart_store_resolves_to_the_newest_models() {
                 Some("2".to_string())
             ),
         ]
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The targets of a `plan -o json` report: (name, status, newUri).
+fn planned(stdout: &[u8]) -> Vec<(String, String, String)> {
+    let report: Value = serde_json::from_slice(stdout).expect("plan -o json prints JSON");
+    report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let s = |k: &str| t[k].as_str().unwrap_or_default().to_string();
+            (s("name"), s("status"), s("newUri"))
+        })
+        .collect()
+}
+
+/// With no tracking URI anywhere, `plan` reads `./mlruns` as MLflow 3 would, and writes nothing.
+#[test]
+fn plan_without_a_tracking_uri_reads_mlruns_in_the_current_folder() {
+    let fixtures = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(repo.join("k8s/base")).unwrap();
+    let manifest = repo.join("k8s/base/financial-predictor-ab-test.yaml");
+    std::fs::copy(fixtures.join("financial-predictor-ab-test.yaml"), &manifest).unwrap();
+    std::fs::copy(fixtures.join("modelbump.yaml"), repo.join("modelbump.yaml")).unwrap();
+    copy_tree(&fixtures.join("mlruns"), &repo.join("mlruns"));
+    let before = std::fs::read(&manifest).unwrap();
+    let out = crate::support::modelbump(tmp.path())
+        .current_dir(&repo)
+        .args(["plan", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        planned(&out.stdout),
+        [
+            (
+                "baseline-predictor".to_string(),
+                "changed".to_string(),
+                "s3://mlflow-artifacts/29/models/m-7f3c2a91d4e84b6f9a0c5e1d2b3a4f56/artifacts/"
+                    .to_string()
+            ),
+            (
+                "enhanced-predictor".to_string(),
+                "changed".to_string(),
+                "s3://mlflow-artifacts/29/models/m-a1b2c3d4e5f647188a9b0c1d2e3f4a5b/artifacts/"
+                    .to_string()
+            ),
+        ]
+    );
+    assert_eq!(before, std::fs::read(&manifest).unwrap());
+    // An empty folder has no default store: the error says what to set.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(empty.join("k8s/base")).unwrap();
+    for f in [
+        "modelbump.yaml",
+        "k8s/base/financial-predictor-ab-test.yaml",
+    ] {
+        std::fs::copy(repo.join(f), empty.join(f)).unwrap();
+    }
+    let out = crate::support::modelbump(tmp.path())
+        .current_dir(&empty)
+        .args(["plan"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("MLFLOW_TRACKING_URI") && stderr.contains("mlflow.db"),
+        "{stderr}"
+    );
+}
+
+/// `plan` against MLflow's own sqlite database (`MLFLOW_TRACKING_URI=sqlite:///...`), no server: a run
+/// target and an alias target resolve to the logged models' locations; the database is not touched.
+#[test]
+fn plan_reads_mlflows_sqlite_database_without_a_server() {
+    let python = mlflow_python();
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("mlflow.db");
+    let seeded = seed(&python, &sqlite_uri(&db), tmp.path());
+    let model = |name: &str| seeded["models"][name].as_str().unwrap().to_string();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(
+        repo.join("models.yaml"),
+        "apiVersion: mlops.seldon.io/v1alpha1\nkind: Model\nmetadata:\n  name: newest-enhanced\nspec:\n  storageUri: s3://old/a\n---\napiVersion: mlops.seldon.io/v1alpha1\nkind: Model\nmetadata:\n  name: champion\nspec:\n  storageUri: s3://old/b\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("modelbump.yaml"),
+        "targets:\n  - file: models.yaml\n    name: newest-enhanced\n    run:\n      experiment: exp-a\n      filter: \"params.variant = 'enhanced'\"\n  - file: models.yaml\n    name: champion\n    registered:\n      name: fin-model\n      alias: champion\n",
+    )
+    .unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let out = crate::support::modelbump(tmp.path())
+        .current_dir(&repo)
+        .env("MLFLOW_TRACKING_URI", sqlite_uri(&db))
+        .args(["plan", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let artifacts = |m: String| {
+        format!(
+            "{}/mlruns/1/models/{m}/artifacts",
+            tmp.path().canonicalize().unwrap().display()
+        )
+    };
+    let got = planned(&out.stdout);
+    // bravo is the newest FINISHED 'enhanced' run (delta failed, india was killed); champion is version 1.
+    assert_eq!(
+        got[0],
+        (
+            "newest-enhanced".into(),
+            "changed".into(),
+            artifacts(model("bravo"))
+        )
+    );
+    assert_eq!(
+        got[1],
+        (
+            "champion".into(),
+            "changed".into(),
+            artifacts(model("alpha"))
+        )
+    );
+    assert_eq!(
+        before,
+        std::fs::read(&db).unwrap(),
+        "plan wrote to MLflow's database"
     );
 }

@@ -390,6 +390,62 @@ fn registered_alias_version_and_stage() {
     );
 }
 
+/// `MLFLOW_REGISTRY_URI` sends registry questions to another server (here a stub standing in for a
+/// separate registry); runs, logged models and artifacts still come from the tracking server.
+#[test]
+fn registry_uri_splits_registry_questions_off() {
+    use crate::support::http_stub::{HttpStub, Step};
+    let server = MlflowServer::shared();
+    let exp = server.client().create_experiment(&unique("split"));
+    let (run, model) = seed_with_model(server, &exp, RunSeed::new("FINISHED", 1));
+    let version = format!(
+        r#"{{"model_version":{{"name":"reg","version":"3","source":"models:/{}","run_id":"{}","status":"READY","current_stage":"None"}}}}"#,
+        model.model_id, run.run_id
+    );
+    let registry = HttpStub::start(vec![
+        Step::json(200, &version),
+        Step::json(
+            200,
+            &format!(r#"{{"artifact_uri":"{}"}}"#, model.artifact_uri),
+        ),
+    ]);
+    let case = Case::new(
+        server,
+        "  - file: k8s/models.yaml\n    name: baseline-predictor\n    registered: {name: reg, alias: champion}\n",
+    );
+    let out = case
+        .cmd(&["plan", "-o", "json"])
+        .env("MLFLOW_REGISTRY_URI", &registry.url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["targets"][0]["modelVersion"], "3");
+    assert_eq!(report["targets"][0]["runId"], Value::from(run.run_id));
+    assert_eq!(
+        report["targets"][0]["newUri"],
+        Value::from(expected(server, &model.artifact_uri))
+    );
+    let seen: Vec<String> = registry
+        .seen()
+        .into_iter()
+        .map(|s| s.request_line)
+        .collect();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen[0].contains("registered-models/alias?name=reg&alias=champion"),
+        "{seen:?}"
+    );
+    assert!(
+        seen[1].contains("model-versions/get-download-uri"),
+        "{seen:?}"
+    );
+}
+
 /// What cannot be resolved fails the whole command: exit 1, every failing target named with the reason,
 /// nothing written, even for the targets that did resolve.
 #[test]
@@ -449,6 +505,28 @@ fn missing_experiment_alias_and_model_fail_and_write_nothing() {
         .assert()
         .code(1)
         .stderr(predicates::str::contains("no FINISHED run"));
+}
+
+/// Targets that point at a missing file or an unknown name are listed, in config order, before any
+/// question is asked of MLflow.
+#[test]
+fn unknown_files_and_names_are_listed_in_config_order() {
+    let server = MlflowServer::shared();
+    let targets = run_target("no-such-model", "x", "")
+        + "  - file: k8s/missing.yaml\n    name: baseline-predictor\n    run: {experiment: x}\n";
+    let case = Case::new(server, &targets);
+    let out = case.cmd(&["apply"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let first = err
+        .find("targets[0] (no-such-model in k8s/models.yaml)")
+        .expect(&err);
+    let second = err
+        .find("targets[1] (baseline-predictor in k8s/missing.yaml): cannot read k8s/missing.yaml")
+        .expect(&err);
+    assert!(first < second, "{err}");
+    assert!(err.contains("no model named \"no-such-model\""), "{err}");
+    assert_eq!(case.manifest(), MANIFEST);
 }
 
 /// Pre-flight: a logged model without an MLmodel file is never proposed.
@@ -599,6 +677,35 @@ fn pinned_target_is_left_alone() {
     let report = case.json(&["apply"]);
     assert_eq!(report["targets"][0]["status"], "pinned");
     assert_eq!(case.manifest(), MANIFEST);
+}
+
+/// The text output of `plan`: a line per target (status, file:line, name, old -> new or the reason,
+/// provenance), then the unified diff. Ids are replaced by placeholders.
+#[test]
+fn plan_text_output_shape() {
+    let server = MlflowServer::shared();
+    let name = unique("shape");
+    let exp = server.client().create_experiment(&name);
+    let (run, model) =
+        seed_with_model(server, &exp, RunSeed::new("FINISHED", 1).metric("acc", 0.7));
+    let targets = run_target("baseline-predictor", &name, "")
+        + "  - file: k8s/models.yaml\n    name: enhanced-predictor\n    pinned: true\n";
+    let case = Case::new(server, &targets);
+    let out = case.cmd(&["plan"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout)
+        .unwrap()
+        .replace(&model.model_id, "m-<model>")
+        .replace(&run.run_id, "<run>")
+        .replace(
+            &format!("mlflow-artifacts/{exp}/"),
+            "mlflow-artifacts/<exp>/",
+        );
+    insta::assert_snapshot!(text);
 }
 
 /// `--report FILE` writes the same JSON as `-o json`; `--tracking-uri` beats the config file.

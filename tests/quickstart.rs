@@ -17,7 +17,10 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.insert(p.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&p).unwrap());
+                out.insert(
+                    p.strip_prefix(dir).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                );
             }
         }
     }
@@ -31,19 +34,37 @@ fn quickstart_runs_the_whole_job_offline_and_leaves_the_clone_unchanged() {
     let work = tempfile::tempdir().unwrap();
     let mut log = Vec::new();
     let outcome = example::quickstart(work.path(), &mut log).unwrap_or_else(|e| {
-        panic!("quickstart failed: {e:#}\n{}", String::from_utf8_lossy(&log));
+        panic!(
+            "quickstart failed: {e:#}\n{}",
+            String::from_utf8_lossy(&log)
+        );
     });
     let log = String::from_utf8(log).unwrap();
 
     // The baseline follows the newest finished baseline run (baseline-0716; baseline-0717 failed), the
     // enhanced predictor the registry's champion (version 2, from enhanced-0716).
-    let old_baseline = "s3://mlflow-artifacts/29/models/m-63118756949141cba59ab87e90e8a96a/artifacts";
-    let old_enhanced = "s3://mlflow-artifacts/29/models/m-d64ffcb77a684fbfa8597e439c920a07/artifacts";
-    let new_baseline = "s3://mlflow-artifacts/29/models/m-7f3c2a91d4e84b6f9a0c5e1d2b3a4f56/artifacts";
-    let new_enhanced = "s3://mlflow-artifacts/29/models/m-a1b2c3d4e5f647188a9b0c1d2e3f4a5b/artifacts";
-    assert!(outcome.manifest_before.contains(old_baseline) && outcome.manifest_before.contains(old_enhanced));
-    assert!(outcome.manifest.contains(new_baseline), "{}", outcome.manifest);
-    assert!(outcome.manifest.contains(new_enhanced), "{}", outcome.manifest);
+    let old_baseline =
+        "s3://mlflow-artifacts/29/models/m-63118756949141cba59ab87e90e8a96a/artifacts";
+    let old_enhanced =
+        "s3://mlflow-artifacts/29/models/m-d64ffcb77a684fbfa8597e439c920a07/artifacts";
+    let new_baseline =
+        "s3://mlflow-artifacts/29/models/m-7f3c2a91d4e84b6f9a0c5e1d2b3a4f56/artifacts";
+    let new_enhanced =
+        "s3://mlflow-artifacts/29/models/m-a1b2c3d4e5f647188a9b0c1d2e3f4a5b/artifacts";
+    assert!(
+        outcome.manifest_before.contains(old_baseline)
+            && outcome.manifest_before.contains(old_enhanced)
+    );
+    assert!(
+        outcome.manifest.contains(new_baseline),
+        "{}",
+        outcome.manifest
+    );
+    assert!(
+        outcome.manifest.contains(new_enhanced),
+        "{}",
+        outcome.manifest
+    );
     assert!(!outcome.manifest.contains(old_baseline) && !outcome.manifest.contains(old_enhanced));
     // Only the two URI values changed: every other line is byte-identical.
     let changed: Vec<(&str, &str)> = outcome
@@ -57,9 +78,19 @@ fn quickstart_runs_the_whole_job_offline_and_leaves_the_clone_unchanged() {
         outcome.manifest_before.split_inclusive('\n').count(),
         outcome.manifest.split_inclusive('\n').count()
     );
-    assert!(outcome.message.starts_with("update: model URIs from MLflow"), "{}", outcome.message);
+    assert!(
+        outcome
+            .message
+            .starts_with("update: model URIs from MLflow"),
+        "{}",
+        outcome.message
+    );
     assert_eq!(outcome.commit.len(), 40);
     assert!(log.contains(&outcome.commit), "{log}");
 
-    assert_eq!(before, snapshot(&fixtures), "the quickstart wrote into examples/quickstart");
+    assert_eq!(
+        before,
+        snapshot(&fixtures),
+        "the quickstart wrote into examples/quickstart"
+    );
 }

@@ -7,5 +7,6 @@ mod editor;
 mod git;
 mod local_stores;
 mod mlflow;
+mod quickstart;
 mod support;
 mod templates;

@@ -401,7 +401,7 @@ pub struct Pushed {
 
 impl Pushed {
     /// Reads the commit `revision` (default HEAD) of the repository at `settings.repo`, the branch, and
-    /// the URL of the push remote (`git.remote`, `MODELBUMP_GIT_REMOTE`, else `origin`).
+    /// the URL of the push remote (`MODELBUMP_GIT_REMOTE`, `git.remote`, else `origin`).
     pub fn from_repo(settings: &Settings, revision: Option<&str>) -> anyhow::Result<Self> {
         let repo = match (git2::Repository::discover(&settings.repo), revision) {
             (Ok(repo), _) => repo,
@@ -410,12 +410,7 @@ impl Pushed {
             (Err(_), Some(rev)) => {
                 return Ok(Self {
                     revision: rev.to_string(),
-                    branch: settings
-                        .config
-                        .git
-                        .branch
-                        .clone()
-                        .or_else(|| settings.env.get("MODELBUMP_GIT_BRANCH").map(str::to_string)),
+                    branch: configured_branch(settings),
                     before: webhook::ZERO_SHA.to_string(),
                     message: String::new(),
                     timestamp: now_rfc3339(),
@@ -485,14 +480,18 @@ fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
+/// The branch pushed to: `MODELBUMP_GIT_BRANCH`, `git.branch`, else the checked-out branch (the same
+/// order as `commit`).
+fn configured_branch(settings: &Settings) -> Option<String> {
+    settings
+        .env
+        .get("MODELBUMP_GIT_BRANCH")
+        .map(str::to_string)
+        .or_else(|| non_blank(&settings.config.git.branch))
+}
+
 fn branch_of(settings: &Settings, repo: &git2::Repository) -> Option<String> {
-    if let Some(branch) = settings
-        .config
-        .git
-        .branch
-        .clone()
-        .or_else(|| settings.env.get("MODELBUMP_GIT_BRANCH").map(str::to_string))
-    {
+    if let Some(branch) = configured_branch(settings) {
         return Some(branch);
     }
     let head = repo.head().ok()?;
@@ -504,11 +503,10 @@ fn branch_of(settings: &Settings, repo: &git2::Repository) -> Option<String> {
 
 fn remote_url(settings: &Settings, repo: &git2::Repository) -> Option<String> {
     let name = settings
-        .config
-        .git
-        .remote
-        .clone()
-        .or_else(|| settings.env.get("MODELBUMP_GIT_REMOTE").map(str::to_string))
+        .env
+        .get("MODELBUMP_GIT_REMOTE")
+        .map(str::to_string)
+        .or_else(|| non_blank(&settings.config.git.remote))
         .unwrap_or_else(|| "origin".to_string());
     let remote = repo.find_remote(&name).ok()?;
     remote.url().ok().map(str::to_string)

@@ -38,16 +38,24 @@ pub struct Found {
     pub fields: Vec<Located>,
 }
 
-/// Finds the fields of the pieces of `text` for which `wanted(piece bytes)` holds (and that can hold a
-/// field at all). When the pieces disagree with the parser about where documents are, the whole file is
-/// parsed as one piece instead.
-pub fn locate(text: &str, wanted: &dyn Fn(&[u8]) -> bool) -> Result<Found, EditError> {
+/// Which pieces to parse beyond those that mention `storageUri` or `modelUri`.
+pub enum Only<'n> {
+    /// Every piece that can hold a field.
+    All,
+    /// Only pieces that also contain one of these names, or a backslash (behind which an escape sequence
+    /// could hide a name).
+    Mentioning(&'n [&'n [u8]]),
+}
+
+/// Finds the fields of the pieces of `text` that can hold one (see [`Only`]). When the pieces disagree
+/// with the parser about where documents are, the whole file is parsed as one piece instead.
+pub fn locate(text: &str, only: &Only<'_>) -> Result<Found, EditError> {
     let pieces = source::split(text);
-    match locate_in(text, &pieces, wanted)? {
+    match locate_in(text, &pieces, only)? {
         Some(fields) => Ok(Found { pieces, fields }),
         None => {
             let pieces = vec![source::whole(text)];
-            let fields = locate_in(text, &pieces, wanted)?.unwrap_or_default();
+            let fields = locate_in(text, &pieces, only)?.unwrap_or_default();
             Ok(Found { pieces, fields })
         }
     }
@@ -57,14 +65,31 @@ pub fn locate(text: &str, wanted: &dyn Fn(&[u8]) -> bool) -> Result<Found, EditE
 fn locate_in(
     text: &str,
     pieces: &[Piece],
-    wanted: &dyn Fn(&[u8]) -> bool,
+    only: &Only<'_>,
 ) -> Result<Option<Vec<Located>>, EditError> {
+    let mut wanted = source::pieces_holding_targets(text, pieces);
+    if let Only::Mentioning(names) = only
+        && !names.iter().any(|n| n.is_empty())
+    {
+        let mut mentions = source::pieces_containing(text, pieces, b"\\");
+        for name in *names {
+            for (m, hit) in mentions
+                .iter_mut()
+                .zip(source::pieces_containing(text, pieces, name))
+            {
+                *m |= hit;
+            }
+        }
+        for (w, m) in wanted.iter_mut().zip(mentions) {
+            *w &= m;
+        }
+    }
     let mut out = Vec::new();
     for (index, piece) in pieces.iter().enumerate() {
-        let body = &text[piece.range.clone()];
-        if !source::may_hold_target(body.as_bytes()) || !wanted(body.as_bytes()) {
+        if !wanted[index] {
             continue;
         }
+        let body = &text[piece.range.clone()];
         match fields_of_piece(body, piece, index)? {
             Some(fields) => out.extend(fields),
             None => return Ok(None),

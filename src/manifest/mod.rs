@@ -273,7 +273,7 @@ impl EditError {
 /// `storageUri` or `modelUri`).
 pub fn find_fields(bytes: &[u8]) -> Result<Vec<ModelField>, EditError> {
     let text = source::check(bytes)?;
-    let found = locate::locate(text, &|_| true)?;
+    let found = locate::locate(text, &locate::Only::All)?;
     Ok(found.fields.into_iter().map(|l| l.field).collect())
 }
 
@@ -381,18 +381,12 @@ pub fn apply(bytes: &[u8], edits: &[Edit]) -> Result<Edited, EditError> {
                 .as_bytes()
         })
         .collect();
-    let mentions = |piece: &[u8]| {
-        memchr::memchr(b'\\', piece).is_some()
-            || names
-                .iter()
-                .any(|n| n.is_empty() || memchr::memmem::find(piece, n).is_some())
-    };
-    let mut found = locate::locate(text, &mentions)?;
+    let mut found = locate::locate(text, &locate::Only::Mentioning(&names))?;
     let mut chosen = match choose(&found.fields, edits) {
         Ok(chosen) => chosen,
         Err(_) => {
             // Name every field in the error (or find a name the shortcut missed).
-            found = locate::locate(text, &|_| true)?;
+            found = locate::locate(text, &locate::Only::All)?;
             choose(&found.fields, edits)?
         }
     };

@@ -12,6 +12,7 @@
 //! there a directive belongs to the next piece, which the cut would get wrong.
 
 use std::ops::Range;
+use std::sync::LazyLock;
 
 use memchr::memmem;
 
@@ -143,9 +144,55 @@ fn has_content(slice: &[u8]) -> bool {
     })
 }
 
-/// Whether a piece can hold a model URI field: the cheap byte test that `targets` also uses.
+static STORAGE_URI: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"storageUri"));
+static MODEL_URI: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"modelUri"));
+
+/// Whether bytes can hold a model URI field: the cheap byte test that `targets` also uses.
 pub fn may_hold_target(bytes: &[u8]) -> bool {
-    memmem::find(bytes, b"storageUri").is_some() || memmem::find(bytes, b"modelUri").is_some()
+    STORAGE_URI.find(bytes).is_some() || MODEL_URI.find(bytes).is_some()
+}
+
+/// For each piece, whether it can hold a model URI field; one pass over the text per word.
+pub fn pieces_holding_targets(text: &str, pieces: &[Piece]) -> Vec<bool> {
+    let mut mask = vec![false; pieces.len()];
+    for finder in [&*STORAGE_URI, &*MODEL_URI] {
+        mark(&mut mask, pieces, finder.find_iter(text.as_bytes()));
+    }
+    mask
+}
+
+/// For each piece, whether it contains `needle`; one pass over the text.
+pub fn pieces_containing(text: &str, pieces: &[Piece], needle: &[u8]) -> Vec<bool> {
+    let mut mask = vec![false; pieces.len()];
+    if needle.len() == 1 {
+        mark(
+            &mut mask,
+            pieces,
+            memchr::memchr_iter(needle[0], text.as_bytes()),
+        );
+    } else {
+        mark(
+            &mut mask,
+            pieces,
+            memmem::find_iter(text.as_bytes(), needle),
+        );
+    }
+    mask
+}
+
+/// Marks the pieces that hold the given offsets. A match never spans two pieces: pieces are cut at
+/// line starts and no needle holds a line break.
+fn mark(mask: &mut [bool], pieces: &[Piece], offsets: impl Iterator<Item = usize>) {
+    for at in offsets {
+        let i = pieces
+            .partition_point(|p| p.range.start <= at)
+            .saturating_sub(1);
+        if let Some(m) = mask.get_mut(i) {
+            *m = true;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -507,9 +507,10 @@ fn local_path(uri: &str) -> Option<PathBuf> {
 /// reported as unavailable rather than guessed.
 pub(crate) fn list_local_artifacts(root: &str, path: &str) -> ArtifactListing {
     let Some(base) = local_path(root) else {
-        return ArtifactListing::Unavailable(format!(
-            "{root} is not on this machine; a local tracking store cannot list it (check it with the storage's own tools)"
-        ));
+        // The resolver's message names the location; say only why it was not listed.
+        return ArtifactListing::Unavailable(
+            "remote storage; a local tracking store does not read it".to_string(),
+        );
     };
     let rel = path.trim_matches('/');
     if rel.split('/').any(|c| c == "..") {
@@ -693,14 +694,17 @@ impl TrackingStore for FileStore {
         filter::parse_filter(&query.filter).map_err(|e| filter_error(&query.filter, e))?;
         let mut candidates = Vec::new();
         for id in &query.experiment_ids {
-            // Only active experiments are searched by folder, as MLflow's file store does.
             if !valid_id(id) {
                 continue;
             }
-            let exp_dir = self.root.join(id);
-            if !exp_dir.join("meta.yaml").is_file() {
+            // A deleted experiment's folder moves to .trash with its runs still active; MLflow's file
+            // store searches it there too.
+            let Some(exp_dir) = [self.root.join(id), self.root.join(".trash").join(id)]
+                .into_iter()
+                .find(|d| d.join("meta.yaml").is_file())
+            else {
                 continue;
-            }
+            };
             for dir in self.run_dirs(&exp_dir) {
                 let cand = self.run_at(&dir)?;
                 // MLflow ignores a run whose meta.yaml names another experiment.

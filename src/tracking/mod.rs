@@ -36,18 +36,32 @@ pub fn tracking_uri(settings: &Settings, args: &MlflowArgs) -> Option<String> {
 /// Opens the tracking store the settings point at: `http(s)://` is the REST API; `sqlite:///`, `file:` and
 /// plain paths are the local stores (relative paths from the current folder, as MLflow resolves them).
 /// With no URI set, MLflow 3's default: `./mlruns` when it holds experiments, else `./mlflow.db`, looked
-/// for in the current folder, then at the repo root.
+/// for in the current folder, then at the repo root. Where `MLFLOW_REGISTRY_URI` names another store,
+/// registry questions go there, as in MLflow's client.
 pub fn open(
     settings: &Settings,
     args: &MlflowArgs,
 ) -> Result<Arc<dyn TrackingStore>, TrackingError> {
     let uri = tracking_uri(settings, args);
+    let tracking = open_uri(uri.as_deref(), settings)?;
+    match settings.env.get("MLFLOW_REGISTRY_URI").map(str::trim) {
+        Some(registry) if Some(registry) != uri.as_deref() => Ok(Arc::new(SplitStore {
+            tracking,
+            registry: open_uri(Some(registry), settings)?,
+        })),
+        _ => Ok(tracking),
+    }
+}
+
+fn open_uri(
+    uri: Option<&str>,
+    settings: &Settings,
+) -> Result<Arc<dyn TrackingStore>, TrackingError> {
     let scheme = uri
-        .as_deref()
         .and_then(|u| u.split_once("://"))
         .map(|(s, _)| s.to_ascii_lowercase());
-    if let Some("http" | "https") = scheme.as_deref() {
-        let conn = rest::Connection::resolve(settings, args)?;
+    if let (Some(uri), Some("http" | "https")) = (uri, scheme.as_deref()) {
+        let conn = rest::Connection::from_parts(uri, &settings.env)?;
         return Ok(Arc::new(rest::RestStore::new(conn)?));
     }
     let cwd = std::env::current_dir().unwrap_or_else(|_| settings.repo.clone());
@@ -56,12 +70,75 @@ pub fn open(
     } else {
         cwd
     };
-    match filestore::open_local(uri.as_deref(), &base) {
+    match filestore::open_local(uri, &base) {
         Some(opened) => opened.map(Arc::from),
         None => Err(TrackingError::Config(format!(
             "tracking URI {} is not one modelbump can open",
-            crate::secret::redact_url(uri.as_deref().unwrap_or_default())
+            crate::secret::redact_url(uri.unwrap_or_default())
         ))),
+    }
+}
+
+/// Runs and logged models from one store, registered models from another (`MLFLOW_REGISTRY_URI`).
+struct SplitStore {
+    tracking: Arc<dyn TrackingStore>,
+    registry: Arc<dyn TrackingStore>,
+}
+
+#[async_trait]
+impl TrackingStore for SplitStore {
+    fn describe(&self) -> String {
+        format!(
+            "{} (registry {})",
+            self.tracking.describe(),
+            self.registry.describe()
+        )
+    }
+    async fn experiment_by_name(&self, name: &str) -> Result<Option<Experiment>, TrackingError> {
+        self.tracking.experiment_by_name(name).await
+    }
+    async fn experiment_by_id(&self, id: &str) -> Result<Option<Experiment>, TrackingError> {
+        self.tracking.experiment_by_id(id).await
+    }
+    async fn search_runs(&self, query: &RunQuery) -> Result<Vec<Run>, TrackingError> {
+        self.tracking.search_runs(query).await
+    }
+    async fn run(&self, run_id: &str) -> Result<Option<Run>, TrackingError> {
+        self.tracking.run(run_id).await
+    }
+    async fn logged_model(&self, model_id: &str) -> Result<Option<LoggedModel>, TrackingError> {
+        self.tracking.logged_model(model_id).await
+    }
+    async fn list_artifacts(
+        &self,
+        owner: ArtifactOwner<'_>,
+        path: &str,
+    ) -> Result<ArtifactListing, TrackingError> {
+        self.tracking.list_artifacts(owner, path).await
+    }
+    async fn version_by_alias(
+        &self,
+        name: &str,
+        alias: &str,
+    ) -> Result<Option<ModelVersion>, TrackingError> {
+        self.registry.version_by_alias(name, alias).await
+    }
+    async fn model_version(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<ModelVersion>, TrackingError> {
+        self.registry.model_version(name, version).await
+    }
+    async fn latest_versions(
+        &self,
+        name: &str,
+        stage: &str,
+    ) -> Result<Vec<ModelVersion>, TrackingError> {
+        self.registry.latest_versions(name, stage).await
+    }
+    async fn download_uri(&self, name: &str, version: &str) -> Result<String, TrackingError> {
+        self.registry.download_uri(name, version).await
     }
 }
 

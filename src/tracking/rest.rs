@@ -271,9 +271,23 @@ impl RestStore {
         body: Option<&Value>,
         what: &str,
     ) -> Result<Result<Value, ApiError>, TrackingError> {
+        self.call_with(&self.conn.retry, method, path, query, body, what)
+            .await
+    }
+
+    /// [`Self::call`] with its own retry policy.
+    async fn call_with(
+        &self,
+        retry: &RetryPolicy,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        what: &str,
+    ) -> Result<Result<Value, ApiError>, TrackingError> {
         let url = format!("{}/api/2.0/mlflow/{path}", self.conn.base);
         let started = std::time::Instant::now();
-        let response = http::send_with_retry(&self.conn.retry, || {
+        let response = http::send_with_retry(retry, || {
             let mut request = self
                 .client
                 .request(method.clone(), &url)
@@ -732,7 +746,16 @@ impl TrackingStore for RestStore {
                 format!("artifacts of logged model {model_id}"),
             ),
         };
-        match self.call(Method::GET, &endpoint, &query, None, &what).await {
+        // A store the server cannot read answers 500 every time: the full retry budget (half a minute
+        // with the defaults) would be spent on each model for a check that is advisory there.
+        let retry = RetryPolicy {
+            max_retries: self.conn.retry.max_retries.min(2),
+            ..self.conn.retry.clone()
+        };
+        match self
+            .call_with(&retry, Method::GET, &endpoint, &query, None, &what)
+            .await
+        {
             Ok(Ok(v)) => {
                 let list: ListReply = self.parse(v, &what)?;
                 Ok(ArtifactListing::Listed(

@@ -90,6 +90,14 @@ def seed(uri):
         if extras.get("delete"):
             client.delete_run(rid)
 
+    # A deleted experiment with a finished run: still found by name (lifecycle "deleted").
+    exps["exp-gone"] = client.create_experiment("exp-gone")
+    gone = client.create_run(exps["exp-gone"], start_time=9_000, run_name="kilo")
+    client.log_metric(gone.info.run_id, "acc", 0.5, timestamp=90, step=0)
+    client.set_terminated(gone.info.run_id, status="FINISHED", end_time=9_100)
+    ids["kilo"] = gone.info.run_id
+    client.delete_experiment(exps["exp-gone"])
+
     client.create_registered_model("fin-model")
     v1 = client.create_model_version("fin-model", f"models:/{models['alpha']}", run_id=ids["alpha"],
                                      model_id=models["alpha"])

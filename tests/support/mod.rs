@@ -43,6 +43,7 @@ pub fn modelbump(home: &std::path::Path) -> assert_cmd::Command {
 }
 
 pub mod argocd;
+pub mod editor;
 pub mod git;
 pub mod http_stub;
 pub mod local_stores;
