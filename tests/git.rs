@@ -1040,3 +1040,50 @@ fn cli_http_push_without_a_token_uses_the_repos_credential_helper() {
     assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
     assert!(!format!("{}{}", stdout(&out), stderr(&out)).contains(CANARY));
 }
+
+#[test]
+fn cli_nothing_to_commit_with_local_commits_says_they_are_not_pushed() {
+    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    modelbump(&fx, &fx.work).arg("commit").assert().success();
+    let out = modelbump(&fx, &fx.work)
+        .args(["commit", "--push"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "nothing to commit\n");
+    assert!(
+        stderr(&out).contains("main is 1 commit(s) ahead of origin/main"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn cli_commit_in_a_subfolder_of_the_checkout_names_files_from_there() {
+    let fx = Fixture::new(&[
+        ("gitops/models.yaml", &two_models_yaml()),
+        (
+            "gitops/modelbump.yaml",
+            "targets:\n  - file: models.yaml\n    name: alpha\n    pinned: true\n",
+        ),
+    ]);
+    let sub = fx.work.join("gitops");
+    set(&fx, &sub, "alpha", "s3://models/alpha/2/");
+    let out = modelbump(&fx, &fx.work)
+        .args(["-C", "gitops", "-o", "json", "commit"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["targets"][0]["file"], "models.yaml");
+    assert_eq!(report["targets"][0]["oldUri"], "s3://models/alpha/1/");
+    assert_eq!(
+        report["commit"],
+        serde_json::Value::String(git(&fx.work, &["rev-parse", "HEAD"]))
+    );
+    assert_eq!(
+        git(&fx.work, &["show", "--name-only", "--format=", "HEAD"]),
+        "gitops/models.yaml"
+    );
+}

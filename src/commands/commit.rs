@@ -308,9 +308,15 @@ pub async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result<Outcom
                 repo.workdir().display()
             )
         })?;
-        named.push(rel);
+        if !named.contains(&rel) {
+            named.push(rel);
+        }
     }
-    named.extend(record.files());
+    for file in record.files() {
+        if !named.contains(&file) {
+            named.push(file);
+        }
+    }
     let scanned = named.is_empty();
     let candidates = if scanned {
         repo.modified_yaml_files()?
@@ -378,6 +384,20 @@ pub async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result<Outcom
             push: push.clone(),
         },
     )?;
+    if let (None, Some(target)) = (&outcome.commit, &push)
+        && let Some(ahead) = repo
+            .ahead_of_remote(&target.remote, &target.branch)
+            .filter(|n| *n > 0)
+    {
+        // Nothing new to commit, so nothing is pushed; say so when earlier commits are still local
+        // (a commit without --push, or a push that failed), rather than pushing commits not made here.
+        tracing::warn!(
+            "{} is {ahead} commit(s) ahead of {}/{}; push them with git push if they are yours",
+            repo.current_branch().unwrap_or_default(),
+            target.remote,
+            target.branch
+        );
+    }
     render(settings, &repo, push.as_ref(), &outcome)?;
     Ok(Outcome::Success)
 }

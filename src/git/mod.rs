@@ -348,6 +348,19 @@ impl GitRepo {
         }
     }
 
+    /// How many commits HEAD has that the last fetched state of `remote`/`branch` has not (no network).
+    pub fn ahead_of_remote(&self, remote: &str, branch: &str) -> Option<usize> {
+        let head = self.head_commit().ok()?;
+        let tracking = self
+            .repo
+            .refname_to_id(&format!("refs/remotes/{remote}/{branch}"))
+            .ok()?;
+        self.repo
+            .graph_ahead_behind(head, tracking)
+            .ok()
+            .map(|(ahead, _)| ahead)
+    }
+
     /// The bytes of `file` in `commit`, `None` when the file is not there (or not a regular file).
     pub fn blob_at(&self, commit: Oid, file: &Path) -> Result<Option<Vec<u8>>, GitError> {
         let tree = self
@@ -370,12 +383,6 @@ impl GitRepo {
             .find_blob(entry.id())
             .map_err(self.err(format!("reading {}", file.display())))?;
         Ok(Some(blob.content().to_vec()))
-    }
-
-    /// True when `file` is tracked (in the index or in HEAD).
-    pub fn is_tracked(&self, file: &Path) -> Result<bool, GitError> {
-        let index = self.repo.index().map_err(self.err("reading the index"))?;
-        Ok(index.get_path(file, 0).is_some())
     }
 
     /// The tracked YAML files whose working-tree content differs from HEAD or the index.
