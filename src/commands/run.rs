@@ -126,8 +126,51 @@ pub async fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<Outcome> 
     report.commit = outcome.commit.clone();
     report.pushed = outcome.pushed;
 
-    // The Argo CD sync step goes here: it fills `report.sync` (the revision is `report.commit`, or the
-    // remote tip when the remote already held the values).
+    // Sync when Argo CD is configured and what Argo CD should deploy is on the remote. After the
+    // write-back HEAD is that commit in every case: the pushed commit, the remote tip when the remote
+    // already held the values, or the unchanged checkout. `--no-push` leaves nothing to sync.
+    let mut sync_error = None;
+    let mut synced_revision = None;
+    if !args.no_push && crate::argocd::is_configured(settings, &args.argocd)? {
+        let revision = match &outcome.commit {
+            Some(commit) => commit.clone(),
+            None => repo.head_commit()?.to_string(),
+        };
+        let remote = push
+            .as_ref()
+            .map(|p| p.remote.clone())
+            .or_else(|| settings.config.git.remote.clone())
+            .unwrap_or_else(|| "origin".to_string());
+        let remote_url = repo.remote_url(&remote).unwrap_or_default();
+        let changed_files: Vec<String> = if plan.has_changes() {
+            plan.files
+                .iter()
+                .filter_map(|f| repo.relative(&settings.repo, &f.path))
+                .map(|p| crate::git::git_path(&p))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        match crate::argocd::sync_after_push(
+            settings,
+            &args.argocd,
+            &revision,
+            &changed_files,
+            &remote_url,
+        )
+        .await
+        {
+            Ok(reports) => report.sync = reports,
+            Err(err) => {
+                // The report still gets a line per app, the failed ones included.
+                if let Some(failed) = err.downcast_ref::<crate::argocd::SyncFailed>() {
+                    report.sync = failed.reports.clone();
+                }
+                sync_error = Some(err);
+            }
+        }
+        synced_revision = Some(revision);
+    }
 
     if let Some(path) = &args.report {
         write_report(path, &report)?;
@@ -142,9 +185,22 @@ pub async fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<Outcome> 
             } else {
                 writeln!(out, "nothing to commit")?;
             }
+            if let Some(revision) = &synced_revision {
+                out.write_all(
+                    crate::commands::sync::render_text(revision, &report.sync).as_bytes(),
+                )?;
+            }
         }
     }
     out.flush()?;
+    if let Some(err) = sync_error {
+        let what = if report.pushed {
+            "the changes are pushed, but the Argo CD sync failed"
+        } else {
+            "the Argo CD sync failed"
+        };
+        return Err(err.context(what));
+    }
     Ok(Outcome::Success)
 }
 
