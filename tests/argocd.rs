@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::support::argocd::{FakeApp, OLD_REVISION, Outcome, StandIn};
+use crate::support::git::{Fixture, quickstart_fixture};
 use crate::support::{modelbump, shared_dir};
 
 const TOKEN: &str = "canary-argocd-token-7f3a";
@@ -103,18 +104,43 @@ fn case(
     })
 }
 
+/// The one app most tests sync, with the stand-in's default behaviour.
+fn app() -> FakeApp {
+    FakeApp::new(APP, REPO_URL)
+}
+
+/// A case with the default config and `app` as the stand-in's only application.
+fn one_app(test: &str, app: FakeApp) -> Option<Case> {
+    case(test, CONFIG, vec![app], None)
+}
+
+/// Like [`one_app`], with the stand-in checking webhook signatures against `WEBHOOK_SECRET`.
+fn with_webhook(test: &str, app: FakeApp) -> Option<Case> {
+    case(test, CONFIG, vec![app], Some(WEBHOOK_SECRET))
+}
+
+/// Points `cmd` at the stand-in's API with the right token and a short poll interval.
+fn against(mut cmd: assert_cmd::Command, standin: &StandIn) -> assert_cmd::Command {
+    cmd.env("ARGOCD_SERVER", standin.url())
+        .env("ARGOCD_AUTH_TOKEN", TOKEN)
+        .env("MODELBUMP_SYNC_POLL_INTERVAL", "10ms");
+    cmd
+}
+
 impl Case {
+    /// `modelbump -C REPO`, nothing else set.
+    fn cmd(&self) -> assert_cmd::Command {
+        let mut cmd = modelbump(&self.home);
+        cmd.arg("-C").arg(&self.repo);
+        cmd
+    }
+
     /// `modelbump -C REPO sync ARGS` pointed at the stand-in with the right token.
     fn sync_cmd(&self, args: &[&str]) -> assert_cmd::Command {
-        let mut cmd = modelbump(&self.home);
-        cmd.arg("-C")
-            .arg(&self.repo)
-            .arg("sync")
-            .args(args)
-            .env("ARGOCD_SERVER", self.standin.url())
-            .env("ARGOCD_AUTH_TOKEN", TOKEN)
-            .env("MODELBUMP_SYNC_POLL_INTERVAL", "10ms")
-            .timeout(std::time::Duration::from_secs(60));
+        let mut cmd = self.cmd();
+        cmd.arg("sync").args(args);
+        let mut cmd = against(cmd, &self.standin);
+        cmd.timeout(std::time::Duration::from_secs(60));
         cmd
     }
 
@@ -144,11 +170,9 @@ fn all_output(assert: &assert_cmd::assert::Assert) -> String {
 
 #[test]
 fn sync_waits_until_synced_and_healthy_at_the_pushed_commit() {
-    let Some(c) = case(
+    let Some(c) = one_app(
         "sync_waits_until_synced_and_healthy_at_the_pushed_commit",
-        CONFIG,
-        vec![FakeApp::new(APP, REPO_URL)],
-        None,
+        app(),
     ) else {
         return;
     };
@@ -179,12 +203,7 @@ fn sync_waits_until_synced_and_healthy_at_the_pushed_commit() {
 
 #[test]
 fn text_output_lists_each_app_final_state() {
-    let Some(c) = case(
-        "text_output_lists_each_app_final_state",
-        CONFIG,
-        vec![FakeApp::new(APP, REPO_URL)],
-        None,
-    ) else {
+    let Some(c) = one_app("text_output_lists_each_app_final_state", app()) else {
         return;
     };
     let assert = c.sync(&["--wait"]).success();
@@ -199,11 +218,9 @@ fn text_output_lists_each_app_final_state() {
 
 #[test]
 fn an_automated_app_is_synced_without_a_revision() {
-    let Some(c) = case(
+    let Some(c) = one_app(
         "an_automated_app_is_synced_without_a_revision",
-        CONFIG,
-        vec![FakeApp::new(APP, REPO_URL).automated()],
-        None,
+        app().automated(),
     ) else {
         return;
     };
@@ -217,11 +234,9 @@ fn an_automated_app_is_synced_without_a_revision() {
 
 #[test]
 fn another_operation_in_progress_is_waited_out() {
-    let Some(c) = case(
+    let Some(c) = one_app(
         "another_operation_in_progress_is_waited_out",
-        CONFIG,
-        vec![FakeApp::new(APP, REPO_URL).busy_for(3)],
-        None,
+        app().busy_for(3),
     ) else {
         return;
     };
@@ -245,12 +260,7 @@ fn another_operation_in_progress_is_waited_out() {
 
 #[test]
 fn without_wait_it_returns_once_the_sync_is_accepted() {
-    let Some(c) = case(
-        "without_wait_it_returns_once_the_sync_is_accepted",
-        CONFIG,
-        vec![FakeApp::new(APP, REPO_URL)],
-        None,
-    ) else {
+    let Some(c) = one_app("without_wait_it_returns_once_the_sync_is_accepted", app()) else {
         return;
     };
     let assert = c.sync(&["-o", "json"]).success();
@@ -262,11 +272,9 @@ fn without_wait_it_returns_once_the_sync_is_accepted() {
 
 #[test]
 fn degraded_fails_early_with_the_app_named() {
-    let Some(c) = case(
+    let Some(c) = one_app(
         "degraded_fails_early_with_the_app_named",
-        CONFIG,
-        vec![FakeApp::new(APP, REPO_URL).ending(Outcome::Degraded)],
-        None,
+        app().ending(Outcome::Degraded),
     ) else {
         return;
     };
@@ -290,11 +298,9 @@ fn degraded_fails_early_with_the_app_named() {
 
 #[test]
 fn a_failed_sync_operation_fails_with_argo_cds_message() {
-    let Some(c) = case(
+    let Some(c) = one_app(
         "a_failed_sync_operation_fails_with_argo_cds_message",
-        CONFIG,
-        vec![FakeApp::new(APP, REPO_URL).ending(Outcome::SyncFails)],
-        None,
+        app().ending(Outcome::SyncFails),
     ) else {
         return;
     };
@@ -309,12 +315,7 @@ fn a_failed_sync_operation_fails_with_argo_cds_message() {
 
 #[test]
 fn the_timeout_bounds_the_wait() {
-    let Some(c) = case(
-        "the_timeout_bounds_the_wait",
-        CONFIG,
-        vec![FakeApp::new(APP, REPO_URL).ending(Outcome::Stuck)],
-        None,
-    ) else {
+    let Some(c) = one_app("the_timeout_bounds_the_wait", app().ending(Outcome::Stuck)) else {
         return;
     };
     let assert = c.sync(&["--wait", "--timeout", "1s"]).failure().code(1);
@@ -382,18 +383,12 @@ fn app_flag_overrides_the_config_and_takes_a_namespace() {
 
 #[test]
 fn a_bad_token_is_a_clear_error_and_never_printed() {
-    let Some(c) = case(
-        "a_bad_token_is_a_clear_error_and_never_printed",
-        CONFIG,
-        vec![FakeApp::new(APP, REPO_URL)],
-        None,
-    ) else {
+    let Some(c) = one_app("a_bad_token_is_a_clear_error_and_never_printed", app()) else {
         return;
     };
     let wrong = "canary-wrong-token-0d1e";
-    let assert = modelbump(&c.home)
-        .arg("-C")
-        .arg(&c.repo)
+    let assert = c
+        .cmd()
         .args(["-vv", "sync", "--wait"])
         .env("ARGOCD_SERVER", c.standin.url())
         .env("ARGOCD_AUTH_TOKEN", wrong)
@@ -409,13 +404,8 @@ fn a_bad_token_is_a_clear_error_and_never_printed() {
     // The stand-in echoed the token back; it must not reach the output.
     assert!(!all.contains(wrong), "{all}");
     // And the right token never shows either, in a successful verbose run.
-    let ok = modelbump(&c.home)
-        .arg("-C")
-        .arg(&c.repo)
+    let ok = against(c.cmd(), &c.standin)
         .args(["-vvv", "sync", "--wait"])
-        .env("ARGOCD_SERVER", c.standin.url())
-        .env("ARGOCD_AUTH_TOKEN", TOKEN)
-        .env("MODELBUMP_SYNC_POLL_INTERVAL", "10ms")
         .assert()
         .success();
     assert!(!all_output(&ok).contains(TOKEN));
@@ -451,18 +441,11 @@ fn forbidden_and_missing_apps_are_clear_errors() {
 
 #[test]
 fn missing_settings_say_what_to_set() {
-    let Some(c) = case(
-        "missing_settings_say_what_to_set",
-        CONFIG,
-        vec![FakeApp::new(APP, REPO_URL)],
-        None,
-    ) else {
+    let Some(c) = one_app("missing_settings_say_what_to_set", app()) else {
         return;
     };
     let err = stderr(
-        &modelbump(&c.home)
-            .arg("-C")
-            .arg(&c.repo)
+        &c.cmd()
             .arg("sync")
             .env("ARGOCD_SERVER", c.standin.url())
             .assert()
@@ -471,9 +454,7 @@ fn missing_settings_say_what_to_set() {
     );
     assert!(err.contains("set ARGOCD_AUTH_TOKEN"), "{err}");
     let err = stderr(
-        &modelbump(&c.home)
-            .arg("-C")
-            .arg(&c.repo)
+        &c.cmd()
             .arg("sync")
             .env("ARGOCD_AUTH_TOKEN", TOKEN)
             .assert()
@@ -486,17 +467,14 @@ fn missing_settings_say_what_to_set() {
 
 #[test]
 fn the_webhook_posts_a_signed_push_event_without_a_token() {
-    let Some(c) = case(
+    let Some(c) = with_webhook(
         "the_webhook_posts_a_signed_push_event_without_a_token",
-        CONFIG,
-        vec![FakeApp::new(APP, REPO_URL)],
-        Some(WEBHOOK_SECRET),
+        app(),
     ) else {
         return;
     };
-    let assert = modelbump(&c.home)
-        .arg("-C")
-        .arg(&c.repo)
+    let assert = c
+        .cmd()
         .args(["-vv", "sync", "-o", "json", "--webhook"])
         .arg(format!("{}/api/webhook", c.standin.url()))
         .env("MODELBUMP_WEBHOOK_SECRET", WEBHOOK_SECRET)
@@ -526,18 +504,12 @@ fn the_webhook_posts_a_signed_push_event_without_a_token() {
 
 #[test]
 fn a_webhook_with_the_wrong_secret_fails_and_says_why() {
-    let Some(c) = case(
-        "a_webhook_with_the_wrong_secret_fails_and_says_why",
-        CONFIG,
-        vec![FakeApp::new(APP, REPO_URL)],
-        Some(WEBHOOK_SECRET),
-    ) else {
+    let Some(c) = with_webhook("a_webhook_with_the_wrong_secret_fails_and_says_why", app()) else {
         return;
     };
     let wrong = "canary-wrong-secret-55aa";
-    let assert = modelbump(&c.home)
-        .arg("-C")
-        .arg(&c.repo)
+    let assert = c
+        .cmd()
         .args(["sync", "--webhook"])
         .arg(c.standin.url())
         .env("MODELBUMP_WEBHOOK_SECRET", wrong)
@@ -556,11 +528,9 @@ fn a_webhook_with_the_wrong_secret_fails_and_says_why() {
 
 #[test]
 fn webhook_then_wait_follows_the_automated_sync() {
-    let Some(c) = case(
+    let Some(c) = with_webhook(
         "webhook_then_wait_follows_the_automated_sync",
-        CONFIG,
-        vec![FakeApp::new(APP, REPO_URL).automated()],
-        Some(WEBHOOK_SECRET),
+        app().automated(),
     ) else {
         return;
     };
@@ -583,11 +553,9 @@ fn webhook_then_wait_follows_the_automated_sync() {
 
 #[test]
 fn a_server_briefly_unavailable_is_retried() {
-    let Some(c) = case(
+    let Some(c) = one_app(
         "a_server_briefly_unavailable_is_retried",
-        CONFIG,
-        vec![FakeApp::new(APP, REPO_URL).unavailable_for(2)],
-        None,
+        app().unavailable_for(2),
     ) else {
         return;
     };
@@ -620,9 +588,7 @@ fn an_unreachable_server_is_named_in_the_error() {
         .unwrap()
         .port();
     let err = stderr(
-        &modelbump(&c.home)
-            .arg("-C")
-            .arg(&c.repo)
+        &c.cmd()
             .args([
                 "sync",
                 "--wait",
@@ -643,19 +609,14 @@ fn an_unreachable_server_is_named_in_the_error() {
 
 #[test]
 fn sync_with_a_revision_needs_no_checkout() {
-    let Some(c) = case(
-        "sync_with_a_revision_needs_no_checkout",
-        CONFIG,
-        vec![FakeApp::new(APP, REPO_URL)],
-        None,
-    ) else {
+    let Some(c) = one_app("sync_with_a_revision_needs_no_checkout", app()) else {
         return;
     };
     let empty = c.home.join("not-a-repo");
     std::fs::create_dir_all(&empty).unwrap();
-    let assert = modelbump(&c.home)
-        .arg("-C")
-        .arg(&empty)
+    let mut cmd = modelbump(&c.home);
+    cmd.arg("-C").arg(&empty);
+    let assert = against(cmd, &c.standin)
         .args([
             "-o",
             "json",
@@ -666,9 +627,6 @@ fn sync_with_a_revision_needs_no_checkout() {
             "--revision",
             &c.sha,
         ])
-        .env("ARGOCD_SERVER", c.standin.url())
-        .env("ARGOCD_AUTH_TOKEN", TOKEN)
-        .env("MODELBUMP_SYNC_POLL_INTERVAL", "10ms")
         .assert()
         .success();
     assert_eq!(stdout_json(&assert)["sync"][0]["revision"], c.sha.as_str());
@@ -690,11 +648,9 @@ fn sync_with_a_revision_needs_no_checkout() {
 
 #[test]
 fn webhook_wait_refuses_an_app_that_does_not_sync_by_itself() {
-    let Some(c) = case(
+    let Some(c) = one_app(
         "webhook_wait_refuses_an_app_that_does_not_sync_by_itself",
-        CONFIG,
-        vec![FakeApp::new(APP, REPO_URL)],
-        None,
+        app(),
     ) else {
         return;
     };
@@ -712,27 +668,6 @@ fn webhook_wait_refuses_an_app_that_does_not_sync_by_itself() {
     assert!(c.standin.sync_requests(APP).is_empty());
 }
 
-/// `git` in `dir`, its stdout trimmed.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
-        .env("GIT_COMMITTER_NAME", "test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// The manual post-training session of the README: `set` (or `apply`), `commit --push`, then `sync
 /// --wait`, which syncs the app to the commit that reached the remote.
 #[test]
@@ -740,45 +675,22 @@ fn set_commit_push_then_sync_deploys_the_pushed_commit() {
     let Some(shared) = shared_dir("set_commit_push_then_sync_deploys_the_pushed_commit") else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let home = tmp.path().join("home");
-    let remote = tmp.path().join("remote.git");
-    let work = tmp.path().join("work");
-    std::fs::create_dir_all(&home).unwrap();
-    std::fs::create_dir_all(work.join("k8s/base")).unwrap();
-    git(
-        tmp.path(),
-        &["init", "-q", "--bare", "-b", "main", "remote.git"],
-    );
-    std::fs::copy(
-        shared.join("corpus/financial-mlops-pytorch").join(MANIFEST),
-        work.join(MANIFEST),
-    )
-    .unwrap();
-    std::fs::write(
-        work.join("modelbump.yaml"),
-        "git:\n  author: {name: Pipeline, email: pipeline@example.invalid}\nargocd:\n  apps: [financial-mlops-infrastructure]\n",
-    )
-    .unwrap();
-    git(&work, &["init", "-q", "-b", "main"]);
-    git(&work, &["add", "."]);
-    git(&work, &["commit", "-q", "-m", "initial"]);
-    git(
-        &work,
-        &["remote", "add", "origin", remote.to_str().unwrap()],
-    );
-    git(&work, &["push", "-q", "origin", "main"]);
-    let before = git(&work, &["rev-parse", "HEAD"]);
+    let manifest =
+        std::fs::read_to_string(shared.join("corpus/financial-mlops-pytorch").join(MANIFEST))
+            .unwrap();
+    let fx = Fixture::new(&[
+        (MANIFEST, &manifest),
+        (
+            "modelbump.yaml",
+            "git:\n  author: {name: Pipeline, email: pipeline@example.invalid}\nargocd:\n  apps: [financial-mlops-infrastructure]\n",
+        ),
+    ]);
+    let (home, work) = (&fx.home, &fx.work);
+    let before = fx.remote_head();
 
-    let standin = StandIn::start(
-        &shared,
-        TOKEN,
-        &before,
-        None,
-        vec![FakeApp::new(APP, REPO_URL)],
-    );
-    modelbump(&home)
-        .current_dir(&work)
+    let standin = StandIn::start(&shared, TOKEN, &before, None, vec![app()]);
+    modelbump(home)
+        .current_dir(work)
         .args([
             "set",
             MANIFEST,
@@ -787,8 +699,8 @@ fn set_commit_push_then_sync_deploys_the_pushed_commit() {
         ])
         .assert()
         .success();
-    modelbump(&home)
-        .current_dir(&work)
+    modelbump(home)
+        .current_dir(work)
         .args([
             "commit",
             "--push",
@@ -797,14 +709,11 @@ fn set_commit_push_then_sync_deploys_the_pushed_commit() {
         ])
         .assert()
         .success();
-    let pushed = git(&remote, &["rev-parse", "main"]);
+    let pushed = fx.remote_head();
     assert_ne!(pushed, before);
-    let assert = modelbump(&home)
-        .current_dir(&work)
+    let assert = against(modelbump(home), &standin)
+        .current_dir(work)
         .args(["-o", "json", "sync", "--wait"])
-        .env("ARGOCD_SERVER", standin.url())
-        .env("ARGOCD_AUTH_TOKEN", TOKEN)
-        .env("MODELBUMP_SYNC_POLL_INTERVAL", "10ms")
         .assert()
         .success();
     let json = stdout_json(&assert);
@@ -818,80 +727,46 @@ fn set_commit_push_then_sync_deploys_the_pushed_commit() {
 // ---------------------------------------------------------------------------------------------------
 // `run` ends with the sync, against the quickstart's MLflow file store and the stand-in.
 
-/// A GitOps checkout of the quickstart (manifest, config with `argocd.apps`) pushed to a bare remote,
-/// and a copy of the quickstart's MLflow store; returns (tmp, home, work, remote, tracking URI).
-fn run_fixture() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf, String) {
-    let quickstart = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
-    let tmp = tempfile::tempdir().unwrap();
-    let home = tmp.path().join("home");
-    let remote = tmp.path().join("remote.git");
-    let work = tmp.path().join("work");
-    std::fs::create_dir_all(&home).unwrap();
-    std::fs::create_dir_all(work.join("k8s/base")).unwrap();
-    std::fs::copy(
-        quickstart.join("financial-predictor-ab-test.yaml"),
-        work.join(MANIFEST),
-    )
-    .unwrap();
-    let mut config = std::fs::read_to_string(quickstart.join("modelbump.yaml")).unwrap();
-    config.push_str("argocd:\n  apps: [financial-mlops-infrastructure]\n");
-    std::fs::write(work.join("modelbump.yaml"), config).unwrap();
-    git(
-        tmp.path(),
-        &["init", "-q", "--bare", "-b", "main", "remote.git"],
-    );
-    git(&work, &["init", "-q", "-b", "main"]);
-    git(&work, &["add", "."]);
-    git(&work, &["commit", "-q", "-m", "initial"]);
-    git(
-        &work,
-        &["remote", "add", "origin", remote.to_str().unwrap()],
-    );
-    git(&work, &["push", "-q", "origin", "main"]);
-    let store = tmp.path().join("mlruns");
-    let copied = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(quickstart.join("mlruns"))
-        .arg(&store)
-        .status()
-        .unwrap();
-    assert!(copied.success());
-    let uri = format!("file://{}", store.display());
-    (tmp, home, work, remote, uri)
+/// The quickstart's GitOps repo (with `argocd.apps` added to its config) and MLflow store, and the
+/// stand-in serving `app`.
+struct RunCase {
+    fx: Fixture,
+    store: String,
+    standin: StandIn,
 }
 
-fn run_cmd(home: &Path, work: &Path, standin: &StandIn, store: &str) -> assert_cmd::Command {
-    let mut cmd = modelbump(home);
-    cmd.current_dir(work)
-        .env("MLFLOW_TRACKING_URI", store)
-        .env("ARGOCD_SERVER", standin.url())
-        .env("ARGOCD_AUTH_TOKEN", TOKEN)
-        .env("MODELBUMP_SYNC_POLL_INTERVAL", "10ms")
-        .timeout(std::time::Duration::from_secs(120));
-    cmd
+fn run_case(test: &str, app: FakeApp) -> Option<RunCase> {
+    let shared = shared_dir(test)?;
+    let (fx, store) = quickstart_fixture("argocd:\n  apps: [financial-mlops-infrastructure]\n");
+    let standin = StandIn::start(&shared, TOKEN, OLD_REVISION, None, vec![app]);
+    Some(RunCase { fx, store, standin })
+}
+
+impl RunCase {
+    /// `modelbump` in the checkout, with the store and the stand-in configured.
+    fn run_cmd(&self) -> assert_cmd::Command {
+        let mut cmd = against(modelbump(&self.fx.home), &self.standin);
+        cmd.current_dir(&self.fx.work)
+            .env("MLFLOW_TRACKING_URI", &self.store)
+            .timeout(std::time::Duration::from_secs(120));
+        cmd
+    }
 }
 
 #[test]
 fn run_ends_with_the_sync_of_the_pushed_commit() {
-    let Some(shared) = shared_dir("run_ends_with_the_sync_of_the_pushed_commit") else {
+    let Some(c) = run_case("run_ends_with_the_sync_of_the_pushed_commit", app()) else {
         return;
     };
-    let (tmp, home, work, remote, store) = run_fixture();
-    let standin = StandIn::start(
-        &shared,
-        TOKEN,
-        OLD_REVISION,
-        None,
-        vec![FakeApp::new(APP, REPO_URL)],
-    );
-    let report_file = tmp.path().join("report.json");
-    let assert = run_cmd(&home, &work, &standin, &store)
+    let report_file = c.fx.tmp.path().join("report.json");
+    let assert = c
+        .run_cmd()
         .args(["-o", "json", "run", "--wait", "--report"])
         .arg(&report_file)
         .assert()
         .success();
     let report = stdout_json(&assert);
-    let pushed = git(&remote, &["rev-parse", "main"]);
+    let pushed = c.fx.remote_head();
     assert_eq!(report["commit"], pushed.as_str());
     assert_eq!(report["pushed"], true);
     let line = &report["sync"][0];
@@ -899,17 +774,14 @@ fn run_ends_with_the_sync_of_the_pushed_commit() {
     assert_eq!(line["syncStatus"], "Synced");
     assert_eq!(line["healthStatus"], "Healthy");
     assert_eq!(line["revision"], pushed.as_str());
-    assert_eq!(standin.sync_requests(APP)[0]["revision"], pushed.as_str());
-    assert!(standin.served_outcome(APP));
-    assert_eq!(standin.violations(), Vec::<String>::new());
+    assert_eq!(c.standin.sync_requests(APP)[0]["revision"], pushed.as_str());
+    assert!(c.standin.served_outcome(APP));
+    assert_eq!(c.standin.violations(), Vec::<String>::new());
     let on_disk: Value = serde_json::from_slice(&std::fs::read(&report_file).unwrap()).unwrap();
     assert_eq!(on_disk, report);
 
     // Text mode shows the sync too, and a run with nothing to change still syncs (to HEAD).
-    let assert = run_cmd(&home, &work, &standin, &store)
-        .args(["run", "--wait"])
-        .assert()
-        .success();
+    let assert = c.run_cmd().args(["run", "--wait"]).assert().success();
     let text = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
     assert!(text.contains("nothing to commit"), "{text}");
     assert!(text.contains(&format!("revision {pushed}")), "{text}");
@@ -921,21 +793,15 @@ fn run_ends_with_the_sync_of_the_pushed_commit() {
 
 #[test]
 fn run_fails_when_the_app_turns_degraded_but_keeps_the_push_and_the_report() {
-    let Some(shared) =
-        shared_dir("run_fails_when_the_app_turns_degraded_but_keeps_the_push_and_the_report")
-    else {
+    let Some(c) = run_case(
+        "run_fails_when_the_app_turns_degraded_but_keeps_the_push_and_the_report",
+        app().ending(Outcome::Degraded),
+    ) else {
         return;
     };
-    let (tmp, home, work, remote, store) = run_fixture();
-    let standin = StandIn::start(
-        &shared,
-        TOKEN,
-        OLD_REVISION,
-        None,
-        vec![FakeApp::new(APP, REPO_URL).ending(Outcome::Degraded)],
-    );
-    let report_file = tmp.path().join("report.json");
-    let assert = run_cmd(&home, &work, &standin, &store)
+    let report_file = c.fx.tmp.path().join("report.json");
+    let assert = c
+        .run_cmd()
         .args(["run", "--wait", "--report"])
         .arg(&report_file)
         .assert()
@@ -949,30 +815,20 @@ fn run_fails_when_the_app_turns_degraded_but_keeps_the_push_and_the_report() {
     assert!(err.contains("is Degraded"), "{err}");
     let report: Value = serde_json::from_slice(&std::fs::read(&report_file).unwrap()).unwrap();
     assert_eq!(report["pushed"], true);
-    assert_eq!(
-        report["commit"],
-        git(&remote, &["rev-parse", "main"]).as_str()
-    );
+    assert_eq!(report["commit"], c.fx.remote_head().as_str());
     assert_eq!(report["sync"][0]["healthStatus"], "Degraded");
 }
 
 #[test]
 fn run_no_push_does_not_sync() {
-    let Some(shared) = shared_dir("run_no_push_does_not_sync") else {
+    let Some(c) = run_case("run_no_push_does_not_sync", app()) else {
         return;
     };
-    let (_tmp, home, work, _remote, store) = run_fixture();
-    let standin = StandIn::start(
-        &shared,
-        TOKEN,
-        OLD_REVISION,
-        None,
-        vec![FakeApp::new(APP, REPO_URL)],
-    );
-    let assert = run_cmd(&home, &work, &standin, &store)
+    let assert = c
+        .run_cmd()
         .args(["-o", "json", "run", "--no-push", "--wait"])
         .assert()
         .success();
     assert_eq!(stdout_json(&assert)["sync"], serde_json::json!([]));
-    assert!(standin.received().is_empty());
+    assert!(c.standin.received().is_empty());
 }

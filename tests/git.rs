@@ -13,7 +13,9 @@ use modelbump::git::{
 };
 use modelbump::secret::SecretString;
 
-use crate::support::git::{Fixture, HttpRemote, git, models_yaml, read, write};
+use crate::support::git::{
+    Fixture, HttpRemote, git, models_yaml, quickstart_file, quickstart_fixture, read, write,
+};
 
 const CANARY: &str = "canary-token-5f3a9c";
 
@@ -791,38 +793,9 @@ fn cli_commit_keeps_a_racily_clean_unrelated_change_visible() {
 
 const AB_TEST: &str = "k8s/base/financial-predictor-ab-test.yaml";
 
-fn quickstart_file(name: &str) -> String {
-    std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("examples/quickstart")
-            .join(name),
-    )
-    .unwrap()
-}
-
-/// A GitOps repo holding the quickstart's manifest and config, and a copy of its MLflow store.
-fn quickstart_fixture() -> (Fixture, String) {
-    let fx = Fixture::new(&[
-        (
-            AB_TEST,
-            &quickstart_file("financial-predictor-ab-test.yaml"),
-        ),
-        ("modelbump.yaml", &quickstart_file("modelbump.yaml")),
-    ]);
-    let store = fx.tmp.path().join("mlruns");
-    let copied = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/mlruns"))
-        .arg(&store)
-        .status()
-        .unwrap();
-    assert!(copied.success());
-    (fx, format!("file://{}", store.display()))
-}
-
 #[test]
 fn cli_run_commits_and_pushes_the_plan_with_trailers_and_reports_the_commit() {
-    let (fx, store) = quickstart_fixture();
+    let (fx, store) = quickstart_fixture("");
     let report_file = fx.tmp.path().join("report.json");
     let out = modelbump(&fx, &fx.work)
         .args(["-o", "json", "run", "--report"])
@@ -881,7 +854,7 @@ fn cli_run_commits_and_pushes_the_plan_with_trailers_and_reports_the_commit() {
 
 #[test]
 fn cli_run_dry_run_writes_nothing() {
-    let (fx, store) = quickstart_fixture();
+    let (fx, store) = quickstart_fixture("");
     let out = modelbump(&fx, &fx.work)
         .args(["run", "--dry-run"])
         .env("MLFLOW_TRACKING_URI", &store)
@@ -899,7 +872,7 @@ fn cli_run_dry_run_writes_nothing() {
 
 #[test]
 fn cli_run_refuses_a_target_file_with_other_edits_before_writing() {
-    let (fx, store) = quickstart_fixture();
+    let (fx, store) = quickstart_fixture("");
     let edited = read(&fx.work, AB_TEST).replacen("server: mlserver", "server: triton", 1);
     write(&fx.work, AB_TEST, &edited);
     let out = modelbump(&fx, &fx.work)
@@ -919,7 +892,7 @@ fn cli_run_refuses_a_target_file_with_other_edits_before_writing() {
 
 #[test]
 fn cli_apply_then_commit_carries_the_provenance_of_the_apply() {
-    let (fx, store) = quickstart_fixture();
+    let (fx, store) = quickstart_fixture("");
     modelbump(&fx, &fx.work)
         .arg("apply")
         .env("MLFLOW_TRACKING_URI", &store)

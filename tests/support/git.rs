@@ -160,6 +160,38 @@ pub fn models_yaml(models: &[(&str, &str)]) -> String {
         .join("---\n")
 }
 
+/// A file of the quickstart example (`examples/quickstart/NAME`).
+pub fn quickstart_file(name: &str) -> String {
+    std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/quickstart")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// A GitOps repo holding the quickstart's manifest and config (with `extra_config` appended), and a
+/// copy of its MLflow store; returns the fixture and the store's tracking URI.
+pub fn quickstart_fixture(extra_config: &str) -> (Fixture, String) {
+    let config = quickstart_file("modelbump.yaml") + extra_config;
+    let fx = Fixture::new(&[
+        (
+            "k8s/base/financial-predictor-ab-test.yaml",
+            &quickstart_file("financial-predictor-ab-test.yaml"),
+        ),
+        ("modelbump.yaml", &config),
+    ]);
+    let store = fx.tmp.path().join("mlruns");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/mlruns"))
+        .arg(&store)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    (fx, format!("file://{}", store.display()))
+}
+
 /// A smart-HTTP git server on a loopback port: `git http-backend` as CGI, behind Basic auth.
 pub struct HttpRemote {
     /// The port it listens on.
