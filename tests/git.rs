@@ -14,7 +14,8 @@ use modelbump::git::{
 use modelbump::secret::SecretString;
 
 use crate::support::git::{
-    Fixture, HttpRemote, git, models_yaml, quickstart_file, quickstart_fixture, read, write,
+    Fixture, HttpRemote, git, models_yaml, quickstart_file, quickstart_fixture, quickstart_store,
+    read, write,
 };
 
 const CANARY: &str = "canary-token-5f3a9c";
@@ -70,6 +71,13 @@ fn no_credentials() -> Credentials {
     }
 }
 
+fn with_token(token: &str) -> Credentials {
+    Credentials {
+        token: Some(SecretString::from(token)),
+        ..no_credentials()
+    }
+}
+
 /// Sets `name` to `uri` in `work`'s working tree and commits it on the checked-out branch, as `commit` does.
 fn commit_locally(
     work: &Path,
@@ -89,6 +97,16 @@ fn commit_locally(
     repo.advance_branch(head, committed.id, &update.files)
         .unwrap();
     (repo, committed)
+}
+
+/// The change most tests make: alpha to `s3://models/alpha/2/`.
+fn set_alpha_2(_: &Path, bytes: &[u8]) -> anyhow::Result<Rewritten> {
+    set_uri(bytes, "alpha", "s3://models/alpha/2/")
+}
+
+/// [`commit_locally`] with [`set_alpha_2`].
+fn commit_alpha_2(work: &Path) -> (GitRepo, Committed) {
+    commit_locally(work, "alpha", "s3://models/alpha/2/", &set_alpha_2)
 }
 
 fn update<'a>(rewrite: &'a dyn Fn(&Path, &[u8]) -> anyhow::Result<Rewritten>) -> Update<'a> {
@@ -111,13 +129,15 @@ fn request(credentials: &Credentials) -> PushRequest<'_> {
 }
 
 fn two_models() -> Fixture {
-    Fixture::new(&[(
-        "models.yaml",
-        &models_yaml(&[
-            ("alpha", "s3://models/alpha/1/"),
-            ("beta", "s3://models/beta/1/"),
-        ]),
-    )])
+    Fixture::new(&[("models.yaml", &two_models_yaml())])
+}
+
+/// Another writer commits `models` (name, uri) to `models.yaml` in its own clone and pushes first.
+fn lands_first(fx: &Fixture, models: &[(&str, &str)], message: &str) {
+    let other = fx.clone("other");
+    write(&other, "models.yaml", &models_yaml(models));
+    git(&other, &["commit", "-qam", message]);
+    git(&other, &["push", "-q", "origin", "main"]);
 }
 
 #[test]
@@ -126,8 +146,7 @@ fn a_commit_holds_only_the_edited_file_and_leaves_other_changes_alone() {
     write(&fx.work, "notes.yaml", "unrelated: 1\n");
     git(&fx.work, &["add", "notes.yaml"]);
     write(&fx.work, "untracked.yaml", "x: 1\n");
-    let rewrite = |_: &Path, b: &[u8]| set_uri(b, "alpha", "s3://models/alpha/2/");
-    let (_repo, committed) = commit_locally(&fx.work, "alpha", "s3://models/alpha/2/", &rewrite);
+    let (_repo, committed) = commit_alpha_2(&fx.work);
     let files = git(
         &fx.work,
         &[
@@ -164,24 +183,20 @@ fn nothing_to_change_makes_no_commit() {
 #[test]
 fn a_rejected_push_is_reapplied_on_the_fresh_tip_with_the_new_old_values() {
     let fx = two_models();
-    let other = fx.clone("other");
     // Someone else lands a change to the same model and another one first.
-    write(
-        &other,
-        "models.yaml",
-        &models_yaml(&[
+    lands_first(
+        &fx,
+        &[
             ("alpha", "s3://models/alpha/9/"),
             ("beta", "s3://models/beta/2/"),
-        ]),
+        ],
+        "someone else",
     );
-    git(&other, &["commit", "-qam", "someone else"]);
-    git(&other, &["push", "-q", "origin", "main"]);
 
-    let rewrite = |_: &Path, b: &[u8]| set_uri(b, "alpha", "s3://models/alpha/2/");
-    let (repo, first) = commit_locally(&fx.work, "alpha", "s3://models/alpha/2/", &rewrite);
+    let (repo, first) = commit_alpha_2(&fx.work);
     let creds = no_credentials();
     let outcome = repo
-        .push_update(first.clone(), &update(&rewrite), &request(&creds))
+        .push_update(first.clone(), &update(&set_alpha_2), &request(&creds))
         .unwrap();
     let PushOutcome::Pushed {
         commit,
@@ -217,24 +232,20 @@ fn a_rejected_push_is_reapplied_on_the_fresh_tip_with_the_new_old_values() {
 #[test]
 fn a_remote_that_already_holds_the_values_is_success_without_a_commit() {
     let fx = two_models();
-    let other = fx.clone("other");
-    write(
-        &other,
-        "models.yaml",
-        &models_yaml(&[
+    lands_first(
+        &fx,
+        &[
             ("alpha", "s3://models/alpha/2/"),
             ("beta", "s3://models/beta/1/"),
-        ]),
+        ],
+        "the same change",
     );
-    git(&other, &["commit", "-qam", "the same change"]);
-    git(&other, &["push", "-q", "origin", "main"]);
     let tip = fx.remote_head();
 
-    let rewrite = |_: &Path, b: &[u8]| set_uri(b, "alpha", "s3://models/alpha/2/");
-    let (repo, first) = commit_locally(&fx.work, "alpha", "s3://models/alpha/2/", &rewrite);
+    let (repo, first) = commit_alpha_2(&fx.work);
     let creds = no_credentials();
     let outcome = repo
-        .push_update(first, &update(&rewrite), &request(&creds))
+        .push_update(first, &update(&set_alpha_2), &request(&creds))
         .unwrap();
     assert!(
         matches!(outcome, PushOutcome::AlreadyThere { .. }),
@@ -248,8 +259,7 @@ fn a_remote_that_already_holds_the_values_is_success_without_a_commit() {
 fn a_pre_receive_hook_rejection_is_an_error_naming_the_hook_output() {
     // Hooks run in receive-pack, which libgit2's local transport skips: push over smart HTTP.
     let fx = two_models();
-    let server = HttpRemote::start(fx.tmp.path(), "x-access-token", CANARY);
-    use_http(&fx, &server, &fx.work);
+    let _server = http_origin(&fx, "x-access-token", CANARY);
     let hook = fx.remote.join("hooks/pre-receive");
     std::fs::write(
         &hook,
@@ -257,14 +267,10 @@ fn a_pre_receive_hook_rejection_is_an_error_naming_the_hook_output() {
     )
     .unwrap();
     make_executable(&hook);
-    let rewrite = |_: &Path, b: &[u8]| set_uri(b, "alpha", "s3://models/alpha/2/");
-    let (repo, first) = commit_locally(&fx.work, "alpha", "s3://models/alpha/2/", &rewrite);
-    let creds = Credentials {
-        token: Some(SecretString::from(CANARY)),
-        ..no_credentials()
-    };
+    let (repo, first) = commit_alpha_2(&fx.work);
+    let creds = with_token(CANARY);
     let err = repo
-        .push_update(first, &update(&rewrite), &request(&creds))
+        .push_update(first, &update(&set_alpha_2), &request(&creds))
         .unwrap_err();
     assert!(!format!("{err} {err:?}").contains(CANARY));
     assert!(matches!(err, GitError::Rejected { .. }), "{err:?}");
@@ -280,29 +286,26 @@ fn make_executable(path: &Path) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// Points `origin` of `work` at the HTTP remote.
-fn use_http(fx: &Fixture, server: &HttpRemote, work: &Path) {
+/// Serves the fixture's remote over smart HTTP with Basic auth (`user`, `password`) and points `origin`
+/// of its first clone there.
+fn http_origin(fx: &Fixture, user: &str, password: &str) -> HttpRemote {
+    let server = HttpRemote::start(fx.tmp.path(), user, password);
+    // http-backend serves the bare repo from the temp root; receive-pack is on for authenticated users.
     git(
-        work,
+        &fx.work,
         &["remote", "set-url", "origin", &server.url("remote.git")],
     );
-    // http-backend serves the bare repo from the project root; receive-pack is on for authenticated users.
-    let _ = fx;
+    server
 }
 
 #[test]
 fn http_push_with_the_right_token_lands() {
     let fx = two_models();
-    let server = HttpRemote::start(fx.tmp.path(), "x-access-token", CANARY);
-    use_http(&fx, &server, &fx.work);
-    let rewrite = |_: &Path, b: &[u8]| set_uri(b, "alpha", "s3://models/alpha/2/");
-    let (repo, first) = commit_locally(&fx.work, "alpha", "s3://models/alpha/2/", &rewrite);
-    let creds = Credentials {
-        token: Some(SecretString::from(CANARY)),
-        ..no_credentials()
-    };
+    let server = http_origin(&fx, "x-access-token", CANARY);
+    let (repo, first) = commit_alpha_2(&fx.work);
+    let creds = with_token(CANARY);
     let outcome = repo
-        .push_update(first.clone(), &update(&rewrite), &request(&creds))
+        .push_update(first.clone(), &update(&set_alpha_2), &request(&creds))
         .unwrap();
     assert!(
         matches!(outcome, PushOutcome::Pushed { attempts: 1, .. }),
@@ -321,17 +324,12 @@ fn http_push_with_the_right_token_lands() {
 #[test]
 fn http_push_with_a_wrong_password_fails_fast_without_showing_it() {
     let fx = two_models();
-    let server = HttpRemote::start(fx.tmp.path(), "x-access-token", "the-right-one");
-    use_http(&fx, &server, &fx.work);
-    let rewrite = |_: &Path, b: &[u8]| set_uri(b, "alpha", "s3://models/alpha/2/");
-    let (repo, first) = commit_locally(&fx.work, "alpha", "s3://models/alpha/2/", &rewrite);
-    let creds = Credentials {
-        token: Some(SecretString::from(CANARY)),
-        ..no_credentials()
-    };
+    let server = http_origin(&fx, "x-access-token", "the-right-one");
+    let (repo, first) = commit_alpha_2(&fx.work);
+    let creds = with_token(CANARY);
     let started = Instant::now();
     let err = repo
-        .push_update(first, &update(&rewrite), &request(&creds))
+        .push_update(first, &update(&set_alpha_2), &request(&creds))
         .unwrap_err();
     let elapsed = started.elapsed();
     let text = format!("{err} {err:?}");
@@ -482,7 +480,7 @@ fn cli_commit_refuses_a_target_file_with_other_edits() {
 
 #[test]
 fn cli_nothing_to_commit_is_success_without_a_commit() {
-    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    let fx = two_models();
     let head = git(&fx.work, &["rev-parse", "HEAD"]);
     let out = modelbump(&fx, &fx.work)
         .args(["commit", "--push"])
@@ -503,7 +501,7 @@ fn cli_nothing_to_commit_is_success_without_a_commit() {
 
 #[test]
 fn cli_commit_without_an_identity_says_where_to_set_one() {
-    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    let fx = two_models();
     git(&fx.work, &["config", "--unset", "user.name"]);
     git(&fx.work, &["config", "--unset", "user.email"]);
     set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
@@ -526,7 +524,7 @@ fn cli_commit_without_an_identity_says_where_to_set_one() {
 
 #[test]
 fn cli_commit_adds_provenance_trailers_from_the_last_apply_but_not_stale_ones() {
-    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    let fx = two_models();
     set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
     set(&fx, &fx.work, "beta", "s3://models/beta/2/");
     let target = |name: &str, uri: &str, run: &str| modelbump::report::TargetReport {
@@ -645,9 +643,8 @@ fn cli_six_processes_pushing_different_targets_at_once_all_land() {
 
 #[test]
 fn cli_http_push_uses_the_token_and_never_shows_it() {
-    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
-    let server = HttpRemote::start(fx.tmp.path(), "ci-bot", CANARY);
-    use_http(&fx, &server, &fx.work);
+    let fx = two_models();
+    let _server = http_origin(&fx, "ci-bot", CANARY);
     set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
     let out = modelbump(&fx, &fx.work)
         .args(["-v", "commit", "--push"])
@@ -668,9 +665,8 @@ fn cli_http_push_uses_the_token_and_never_shows_it() {
 
 #[test]
 fn cli_http_push_with_a_wrong_password_fails_fast_and_clearly() {
-    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
-    let server = HttpRemote::start(fx.tmp.path(), "x-access-token", "the-right-one");
-    use_http(&fx, &server, &fx.work);
+    let fx = two_models();
+    let server = http_origin(&fx, "x-access-token", "the-right-one");
     set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
     let started = Instant::now();
     let out = modelbump(&fx, &fx.work)
@@ -951,21 +947,14 @@ fn cli_apply_killed_at_any_point_leaves_each_file_old_or_new() {
         ("k8s/overlay/copy.yaml", &manifest),
         ("modelbump.yaml", &config),
     ]);
-    let store = fx.tmp.path().join("mlruns");
-    let copied = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/mlruns"))
-        .arg(&store)
-        .status()
-        .unwrap();
-    assert!(copied.success());
+    let store = quickstart_store(&fx);
     let apply = || {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("modelbump"));
         cmd.current_dir(&fx.work)
             .env_clear()
             .env("HOME", &fx.home)
             .env("MODELBUMP_LOG", "off")
-            .env("MLFLOW_TRACKING_URI", format!("file://{}", store.display()))
+            .env("MLFLOW_TRACKING_URI", &store)
             .arg("apply")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
@@ -999,9 +988,8 @@ fn cli_apply_killed_at_any_point_leaves_each_file_old_or_new() {
 
 #[test]
 fn cli_http_push_without_a_token_uses_the_repos_credential_helper() {
-    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
-    let server = HttpRemote::start(fx.tmp.path(), "helper-user", CANARY);
-    use_http(&fx, &server, &fx.work);
+    let fx = two_models();
+    let _server = http_origin(&fx, "helper-user", CANARY);
     let helper = format!("!f() {{ echo username=helper-user; echo password={CANARY}; }}; f");
     git(&fx.work, &["config", "credential.helper", &helper]);
     set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
@@ -1016,7 +1004,7 @@ fn cli_http_push_without_a_token_uses_the_repos_credential_helper() {
 
 #[test]
 fn cli_nothing_to_commit_with_local_commits_says_they_are_not_pushed() {
-    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    let fx = two_models();
     set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
     modelbump(&fx, &fx.work).arg("commit").assert().success();
     let out = modelbump(&fx, &fx.work)

@@ -181,6 +181,12 @@ pub fn quickstart_fixture(extra_config: &str) -> (Fixture, String) {
         ),
         ("modelbump.yaml", &config),
     ]);
+    let store = quickstart_store(&fx);
+    (fx, store)
+}
+
+/// Copies the quickstart's MLflow file store into the fixture's temp folder; returns its tracking URI.
+pub fn quickstart_store(fx: &Fixture) -> String {
     let store = fx.tmp.path().join("mlruns");
     let copied = Command::new("cp")
         .arg("-r")
@@ -189,7 +195,7 @@ pub fn quickstart_fixture(extra_config: &str) -> (Fixture, String) {
         .status()
         .unwrap();
     assert!(copied.success());
-    (fx, format!("file://{}", store.display()))
+    format!("file://{}", store.display())
 }
 
 /// A smart-HTTP git server on a loopback port: `git http-backend` as CGI, behind Basic auth.
