@@ -319,6 +319,16 @@ fn assert_searches_return_runs(reference: &[Value], queries: &Value) {
     );
 }
 
+/// Seeds the store at `uri` with MLflow's client and asks MLflow the queries; returns the queries and
+/// MLflow's answers, checked to find runs (so that an empty seed cannot pass as parity).
+fn mlflow_reference(python: &Path, uri: &str, cwd: &Path) -> (Value, Vec<Value>) {
+    let seeded = seed(python, uri, cwd);
+    let qs = queries(&seeded);
+    let reference = answers(python, uri, cwd, &qs);
+    assert_searches_return_runs(&reference, &qs);
+    (qs, reference)
+}
+
 fn sqlite_uri(path: &Path) -> String {
     format!("sqlite:///{}", path.display())
 }
@@ -327,10 +337,7 @@ fn sqlite_uri(path: &Path) -> String {
 async fn sqlite_store_reading_a_servers_database_answers_as_its_rest_api() {
     let python = mlflow_python();
     let server = MlflowServer::start(ServerOptions::default());
-    let seeded = seed(&python, &server.url, &server.dir);
-    let qs = queries(&seeded);
-    let reference = answers(&python, &server.url, &server.dir, &qs);
-    assert_searches_return_runs(&reference, &qs);
+    let (qs, reference) = mlflow_reference(&python, &server.url, &server.dir);
     let rest = RestStore::new(
         Connection::from_parts(
             &server.url,
@@ -355,10 +362,7 @@ async fn sqlite_store_answers_as_mlflow_does() {
     let python = mlflow_python();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("mlflow.db");
-    let seeded = seed(&python, &sqlite_uri(&db), dir.path());
-    let qs = queries(&seeded);
-    let reference = answers(&python, &sqlite_uri(&db), dir.path(), &qs);
-    assert_searches_return_runs(&reference, &qs);
+    let (qs, reference) = mlflow_reference(&python, &sqlite_uri(&db), dir.path());
     let before = std::fs::read(&db).unwrap();
     let store = SqliteStore::open(&db).unwrap();
     assert_parity("sqlite", &store, &qs, &reference).await;
@@ -376,10 +380,7 @@ async fn file_store_answers_as_mlflow_does() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("mlruns");
     let uri = url::Url::from_file_path(&root).unwrap().to_string();
-    let seeded = seed(&python, &uri, dir.path());
-    let qs = queries(&seeded);
-    let reference = answers(&python, &uri, dir.path(), &qs);
-    assert_searches_return_runs(&reference, &qs);
+    let (qs, reference) = mlflow_reference(&python, &uri, dir.path());
     let store = FileStore::open(&root).unwrap();
     assert_parity("file store", &store, &qs, &reference).await;
 }
@@ -470,9 +471,20 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// The targets of a `plan -o json` report: (name, status, newUri).
-fn planned(stdout: &[u8]) -> Vec<(String, String, String)> {
-    let report: Value = serde_json::from_slice(stdout).expect("plan -o json prints JSON");
+/// Runs `plan -o json` (which must succeed) in `repo` with `cmd`'s environment; returns the targets of
+/// its report: (name, status, newUri).
+fn planned(mut cmd: assert_cmd::Command, repo: &Path) -> Vec<(String, String, String)> {
+    let out = cmd
+        .current_dir(repo)
+        .args(["plan", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("plan -o json prints JSON");
     report["targets"]
         .as_array()
         .unwrap()
@@ -496,18 +508,8 @@ fn plan_without_a_tracking_uri_reads_mlruns_in_the_current_folder() {
     std::fs::copy(fixtures.join("modelbump.yaml"), repo.join("modelbump.yaml")).unwrap();
     copy_tree(&fixtures.join("mlruns"), &repo.join("mlruns"));
     let before = std::fs::read(&manifest).unwrap();
-    let out = crate::support::modelbump(tmp.path())
-        .current_dir(&repo)
-        .args(["plan", "-o", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(
-        planned(&out.stdout),
+        planned(crate::support::modelbump(tmp.path()), &repo),
         [
             (
                 "baseline-predictor".to_string(),
@@ -568,24 +570,15 @@ fn plan_reads_mlflows_sqlite_database_without_a_server() {
     )
     .unwrap();
     let before = std::fs::read(&db).unwrap();
-    let out = crate::support::modelbump(tmp.path())
-        .current_dir(&repo)
-        .env("MLFLOW_TRACKING_URI", sqlite_uri(&db))
-        .args(["plan", "-o", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut cmd = crate::support::modelbump(tmp.path());
+    cmd.env("MLFLOW_TRACKING_URI", sqlite_uri(&db));
     let artifacts = |m: String| {
         format!(
             "{}/mlruns/1/models/{m}/artifacts",
             tmp.path().canonicalize().unwrap().display()
         )
     };
-    let got = planned(&out.stdout);
+    let got = planned(cmd, &repo);
     // bravo is the newest FINISHED 'enhanced' run (delta failed, india was killed); champion is version 1.
     assert_eq!(
         got[0],
