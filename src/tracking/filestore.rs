@@ -18,15 +18,13 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::filter::{self, Candidate, Dialect};
-use super::sqlite::{SqliteStore, filter_error, owner_what};
+use super::filter::{Candidate, Dialect};
+use super::local::{self, LATEST_ALIAS, check_filter, checked_stage, owner_artifacts};
+use super::sqlite::SqliteStore;
 use super::{
     ArtifactEntry, ArtifactListing, ArtifactOwner, Experiment, LoggedModel, ModelVersion, Run,
     RunInfo, RunQuery, TrackingError, TrackingStore,
 };
-
-/// The alias MLflow resolves to the highest live version, whatever the registry says.
-pub(crate) const LATEST_ALIAS: &str = "latest";
 
 /// Folders inside an experiment that are not runs.
 const RESERVED_EXPERIMENT_FOLDERS: [&str; 4] = ["tags", "datasets", "traces", "models"];
@@ -374,11 +372,7 @@ impl FileStore {
     }
 
     fn not_found(&self, what: String) -> TrackingError {
-        TrackingError::NotFound {
-            store: self.describe(),
-            what,
-            detail: None,
-        }
+        local::not_found(self.describe(), what)
     }
 }
 
@@ -472,17 +466,6 @@ fn valid_id(id: &str) -> bool {
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains('/') && !name.contains('\\')
-}
-
-/// MLflow's canonical stage names, matched case-insensitively as MLflow does.
-pub(crate) fn canonical_stage(stage: &str) -> Option<&'static str> {
-    match stage.to_ascii_lowercase().as_str() {
-        "none" => Some("None"),
-        "staging" => Some("Staging"),
-        "production" => Some("Production"),
-        "archived" => Some("Archived"),
-        _ => None,
-    }
 }
 
 /// The local folder an artifact URI points at: a plain path or a `file:` URI. `None` for remote stores.
@@ -691,7 +674,7 @@ impl TrackingStore for FileStore {
     }
 
     async fn search_runs(&self, query: &RunQuery) -> Result<Vec<Run>, TrackingError> {
-        filter::parse_filter(&query.filter).map_err(|e| filter_error(&query.filter, e))?;
+        check_filter(query)?;
         let mut candidates = Vec::new();
         for id in &query.experiment_ids {
             if !valid_id(id) {
@@ -714,14 +697,7 @@ impl TrackingStore for FileStore {
                 candidates.push(cand);
             }
         }
-        filter::search(
-            candidates,
-            &query.filter,
-            &query.order_by,
-            query.max_results,
-            Dialect::File,
-        )
-        .map_err(|e| filter_error(&query.filter, e))
+        local::search(candidates, query, Dialect::File)
     }
 
     async fn run(&self, run_id: &str) -> Result<Option<Run>, TrackingError> {
@@ -760,14 +736,7 @@ impl TrackingStore for FileStore {
         owner: ArtifactOwner<'_>,
         path: &str,
     ) -> Result<ArtifactListing, TrackingError> {
-        let root = match owner {
-            ArtifactOwner::Run(id) => self.run(id).await?.map(|r| r.info.artifact_uri),
-            ArtifactOwner::LoggedModel(id) => self.logged_model(id).await?.map(|m| m.artifact_uri),
-        };
-        match root {
-            Some(root) => Ok(list_local_artifacts(&root, path)),
-            None => Err(self.not_found(owner_what(owner))),
-        }
+        owner_artifacts(self, owner, path).await
     }
 
     async fn version_by_alias(
@@ -800,13 +769,7 @@ impl TrackingStore for FileStore {
         name: &str,
         stage: &str,
     ) -> Result<Vec<ModelVersion>, TrackingError> {
-        let stage = canonical_stage(stage).ok_or_else(|| TrackingError::Invalid {
-            store: self.describe(),
-            what: format!("latest versions of registered model {name:?}"),
-            message: format!(
-                "invalid stage {stage:?}; use one of None, Staging, Production, Archived"
-            ),
-        })?;
+        let stage = checked_stage(self.describe(), name, stage)?;
         if !self.model_exists(name) {
             return Err(self.not_found(format!("registered model {name:?}")));
         }

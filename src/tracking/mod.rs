@@ -9,6 +9,7 @@
 
 pub mod filestore;
 pub mod filter;
+mod local;
 pub mod rest;
 pub mod sqlite;
 

@@ -15,8 +15,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params_from_iter};
 
-use super::filestore::{LATEST_ALIAS, canonical_stage, list_local_artifacts};
-use super::filter::{self, Candidate, Dialect};
+use super::filter::{Candidate, Dialect};
+use super::local::{self, LATEST_ALIAS, check_filter, checked_stage, not_found, owner_artifacts};
 use super::{
     ArtifactListing, ArtifactOwner, Experiment, LoggedModel, ModelVersion, Run, RunInfo, RunQuery,
     TrackingError, TrackingStore,
@@ -209,14 +209,10 @@ impl SqliteStore {
                 return Ok(candidates);
             }
             let sub = format!("SELECT r.run_uuid FROM runs r WHERE {where_sql}");
-            let mut stmt = c.prepare(&format!(
+            let metrics = format!(
                 "SELECT run_uuid, key, value, is_nan FROM latest_metrics WHERE run_uuid IN ({sub})"
-            ))?;
-            let mut rows = stmt.query(params_from_iter(args.iter()))?;
-            while let Some(r) = rows.next()? {
-                let Some(&i) = index.get(&r.get::<_, String>(0)?) else {
-                    continue;
-                };
+            );
+            rows_of_runs(c, args, &index, &metrics, &mut |i, r| {
                 let key: String = r.get(1)?;
                 let is_nan: bool = r.get::<_, Option<bool>>(3)?.unwrap_or(false);
                 let value: f64 = r.get::<_, Option<f64>>(2)?.unwrap_or(f64::NAN);
@@ -227,16 +223,12 @@ impl SqliteStore {
                 } else {
                     cand.run.metrics.insert(key, value);
                 }
-            }
+                Ok(())
+            })?;
             for (table, is_param) in [("params", true), ("tags", false)] {
-                let mut stmt = c.prepare(&format!(
-                    "SELECT run_uuid, key, value FROM {table} WHERE run_uuid IN ({sub})"
-                ))?;
-                let mut rows = stmt.query(params_from_iter(args.iter()))?;
-                while let Some(r) = rows.next()? {
-                    let Some(&i) = index.get(&r.get::<_, String>(0)?) else {
-                        continue;
-                    };
+                let sql =
+                    format!("SELECT run_uuid, key, value FROM {table} WHERE run_uuid IN ({sub})");
+                rows_of_runs(c, args, &index, &sql, &mut |i, r| {
                     let key: String = r.get(1)?;
                     let value: String = r.get::<_, Option<String>>(2)?.unwrap_or_default();
                     let run = &mut candidates[i].run;
@@ -245,28 +237,19 @@ impl SqliteStore {
                     } else {
                         run.tags.insert(key, value);
                     }
-                }
+                    Ok(())
+                })?;
             }
             // MLflow 3 logged models a run produced: `inputs` rows from the run to a MODEL_OUTPUT.
-            let has_inputs: bool = c
-                .query_row(
-                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'inputs'",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )
-                .map(|n| n > 0)?;
-            if has_inputs {
-                let mut stmt = c.prepare(&format!(
+            if has_table(c, "inputs")? {
+                let outputs = format!(
                     "SELECT source_id, destination_id FROM inputs WHERE source_type = 'RUN_OUTPUT' \
                      AND destination_type = 'MODEL_OUTPUT' AND source_id IN ({sub}) ORDER BY rowid"
-                ))?;
-                let mut rows = stmt.query(params_from_iter(args.iter()))?;
-                while let Some(r) = rows.next()? {
-                    let Some(&i) = index.get(&r.get::<_, String>(0)?) else {
-                        continue;
-                    };
+                );
+                rows_of_runs(c, args, &index, &outputs, &mut |i, r| {
                     candidates[i].run.model_outputs.push(r.get(1)?);
-                }
+                    Ok(())
+                })?;
             }
             Ok(candidates)
         })
@@ -371,7 +354,7 @@ impl TrackingStore for SqliteStore {
             return Ok(Vec::new());
         }
         // Validate the filter before touching the database, so a bad filter fails the same on any store.
-        filter::parse_filter(&query.filter).map_err(|e| filter_error(&query.filter, e))?;
+        check_filter(query)?;
         let placeholders = vec!["?"; ids.len()].join(", ");
         let args: Vec<&dyn rusqlite::ToSql> =
             ids.iter().map(|i| i as &dyn rusqlite::ToSql).collect();
@@ -379,14 +362,7 @@ impl TrackingStore for SqliteStore {
             &format!("r.experiment_id IN ({placeholders}) AND r.lifecycle_stage = 'active'"),
             &args,
         )?;
-        filter::search(
-            candidates,
-            &query.filter,
-            &query.order_by,
-            query.max_results,
-            Dialect::Sql,
-        )
-        .map_err(|e| filter_error(&query.filter, e))
+        local::search(candidates, query, Dialect::Sql)
     }
 
     async fn run(&self, run_id: &str) -> Result<Option<Run>, TrackingError> {
@@ -398,14 +374,7 @@ impl TrackingStore for SqliteStore {
     }
 
     async fn logged_model(&self, model_id: &str) -> Result<Option<LoggedModel>, TrackingError> {
-        let has_table = self.with_conn(|c| {
-            c.query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'logged_models'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-        })? > 0;
-        if !has_table {
+        if !self.with_conn(|c| has_table(c, "logged_models"))? {
             return Ok(None);
         }
         self.with_conn(|c| {
@@ -431,18 +400,7 @@ impl TrackingStore for SqliteStore {
         owner: ArtifactOwner<'_>,
         path: &str,
     ) -> Result<ArtifactListing, TrackingError> {
-        let root = match owner {
-            ArtifactOwner::Run(id) => self.run(id).await?.map(|r| r.info.artifact_uri),
-            ArtifactOwner::LoggedModel(id) => self.logged_model(id).await?.map(|m| m.artifact_uri),
-        };
-        let Some(root) = root else {
-            return Err(TrackingError::NotFound {
-                store: self.describe(),
-                what: owner_what(owner),
-                detail: None,
-            });
-        };
-        Ok(list_local_artifacts(&root, path))
+        owner_artifacts(self, owner, path).await
     }
 
     async fn version_by_alias(
@@ -489,19 +447,12 @@ impl TrackingStore for SqliteStore {
         name: &str,
         stage: &str,
     ) -> Result<Vec<ModelVersion>, TrackingError> {
-        let stage = canonical_stage(stage).ok_or_else(|| TrackingError::Invalid {
-            store: self.describe(),
-            what: format!("latest versions of registered model {name:?}"),
-            message: format!(
-                "invalid stage {stage:?}; use one of None, Staging, Production, Archived"
-            ),
-        })?;
+        let stage = checked_stage(self.describe(), name, stage)?;
         if !self.registered_model_exists(name)? {
-            return Err(TrackingError::NotFound {
-                store: self.describe(),
-                what: format!("registered model {name:?}"),
-                detail: None,
-            });
+            return Err(not_found(
+                self.describe(),
+                format!("registered model {name:?}"),
+            ));
         }
         let sql = format!(
             "SELECT MAX(v.version) FROM model_versions v WHERE v.name = ?1 AND v.current_stage = ?2{}",
@@ -522,11 +473,10 @@ impl TrackingStore for SqliteStore {
     async fn download_uri(&self, name: &str, version: &str) -> Result<String, TrackingError> {
         let v = self.parse_version(name, version)?;
         let Some((mv, storage)) = self.version_row(name, v)? else {
-            return Err(TrackingError::NotFound {
-                store: self.describe(),
-                what: format!("version {version} of registered model {name:?}"),
-                detail: None,
-            });
+            return Err(not_found(
+                self.describe(),
+                format!("version {version} of registered model {name:?}"),
+            ));
         };
         // MLflow answers `storage_location or source`: the resolved location of a `models:/m-<id>` source,
         // and a `runs:/` source as it is (the resolver turns that into the run's artifact URI + path).
@@ -534,16 +484,32 @@ impl TrackingStore for SqliteStore {
     }
 }
 
-pub(crate) fn owner_what(owner: ArtifactOwner<'_>) -> String {
-    match owner {
-        ArtifactOwner::Run(id) => format!("run {id}"),
-        ArtifactOwner::LoggedModel(id) => format!("logged model {id}"),
-    }
+/// Whether the database has table `name` (older MLflow schemas lack some).
+fn has_table(c: &Connection, name: &str) -> rusqlite::Result<bool> {
+    c.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
 }
 
-pub(crate) fn filter_error(filter: &str, e: filter::FilterError) -> TrackingError {
-    TrackingError::Filter {
-        filter: filter.to_string(),
-        message: e.message,
+/// Runs `sql`, whose first column is a run id and whose parameters are `args`, and hands each row of a
+/// run in `index` to `each` with the run's position; rows of other runs are skipped.
+fn rows_of_runs(
+    c: &Connection,
+    args: &[&dyn rusqlite::ToSql],
+    index: &HashMap<String, usize>,
+    sql: &str,
+    each: &mut dyn FnMut(usize, &rusqlite::Row<'_>) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
+    let mut stmt = c.prepare(sql)?;
+    let mut rows = stmt.query(params_from_iter(args.iter()))?;
+    while let Some(r) = rows.next()? {
+        let Some(&i) = index.get(&r.get::<_, String>(0)?) else {
+            continue;
+        };
+        each(i, r)?;
     }
+    Ok(())
 }
