@@ -69,36 +69,25 @@ fn validators(shared: &Path) -> &'static Validators {
             serde_json::from_slice(&std::fs::read(s.join("argo-workflows/schema.json")).unwrap())
                 .unwrap();
         close_objects(&mut argo);
+        let crd = |file: &str, version: &str| crd_validator(&crd_schema(&s.join(file), version));
         Validators {
-            workflow_template: crd_validator(&crd_schema(
-                &s.join("argo-workflows/argoproj.io_workflowtemplates.yaml"),
+            workflow_template: crd(
+                "argo-workflows/argoproj.io_workflowtemplates.yaml",
                 "v1alpha1",
-            )),
-            workflow: crd_validator(&crd_schema(
-                &s.join("argo-workflows/argoproj.io_workflows.yaml"),
-                "v1alpha1",
-            )),
+            ),
+            workflow: crd("argo-workflows/argoproj.io_workflows.yaml", "v1alpha1"),
             argo_json_schema: jsonschema::draft202012::new(&argo).unwrap(),
-            application: crd_validator(&crd_schema(
-                &s.join("argo-cd/application-crd.yaml"),
+            application: crd("argo-cd/application-crd.yaml", "v1alpha1"),
+            seldon_model: crd("seldon-core-v2/mlops.seldon.io_models.yaml", "v1alpha1"),
+            seldon_experiment: crd(
+                "seldon-core-v2/mlops.seldon.io_experiments.yaml",
                 "v1alpha1",
-            )),
-            seldon_model: crd_validator(&crd_schema(
-                &s.join("seldon-core-v2/mlops.seldon.io_models.yaml"),
-                "v1alpha1",
-            )),
-            seldon_experiment: crd_validator(&crd_schema(
-                &s.join("seldon-core-v2/mlops.seldon.io_experiments.yaml"),
-                "v1alpha1",
-            )),
-            seldon_deployment: crd_validator(&crd_schema(
-                &s.join("seldon-core-v1/machinelearning.seldon.io_seldondeployments.yaml"),
+            ),
+            seldon_deployment: crd(
+                "seldon-core-v1/machinelearning.seldon.io_seldondeployments.yaml",
                 "v1",
-            )),
-            inference_service: crd_validator(&crd_schema(
-                &s.join("kserve/serving.kserve.io_inferenceservices.yaml"),
-                "v1beta1",
-            )),
+            ),
+            inference_service: crd("kserve/serving.kserve.io_inferenceservices.yaml", "v1beta1"),
         }
     })
 }
