@@ -286,6 +286,16 @@ fn make_executable(path: &Path) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// How many requests the server refused, checked to be a handful: one offer of the token, not
+/// libgit2's endless loop of 401s.
+fn few_refusals(server: &HttpRemote) -> usize {
+    let refused = server
+        .unauthorized
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(refused <= 3, "{refused} requests were refused");
+    refused
+}
+
 /// Serves the fixture's remote over smart HTTP with Basic auth (`user`, `password`) and points `origin`
 /// of its first clone there.
 fn http_origin(fx: &Fixture, user: &str, password: &str) -> HttpRemote {
@@ -336,11 +346,7 @@ fn http_push_with_a_wrong_password_fails_fast_without_showing_it() {
     assert!(matches!(err, GitError::AuthFailed { .. }), "{text}");
     assert!(text.contains("MODELBUMP_GIT_TOKEN"), "{text}");
     assert!(!text.contains(CANARY), "{text}");
-    // One offer of the token, not libgit2's endless loop: a handful of 401s.
-    let refused = server
-        .unauthorized
-        .load(std::sync::atomic::Ordering::SeqCst);
-    assert!(refused <= 3, "{refused} requests were refused");
+    let refused = few_refusals(&server);
     eprintln!("wrong password failed after {elapsed:?} and {refused} refused requests");
 }
 
@@ -681,10 +687,7 @@ fn cli_http_push_with_a_wrong_password_fails_fast_and_clearly() {
     assert!(err.contains("authentication to http://127.0.0.1:"), "{err}");
     assert!(err.contains("MODELBUMP_GIT_TOKEN"), "{err}");
     assert!(!format!("{}{err}", stdout(&out)).contains(CANARY), "{err}");
-    let refused = server
-        .unauthorized
-        .load(std::sync::atomic::Ordering::SeqCst);
-    assert!(refused <= 3, "{refused} requests were refused");
+    let refused = few_refusals(&server);
     eprintln!("wrong password: exit 1 after {elapsed:?}, {refused} refused requests");
 }
 
