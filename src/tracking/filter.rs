@@ -927,28 +927,25 @@ mod tests {
             run("a", 3, &[("acc", 0.9)], &[]),
             run("e", 1, &[("acc", 0.1)], &[]),
         ];
-        let desc = search(
-            runs.clone(),
-            "",
-            &["metrics.acc DESC".into()],
-            10,
-            Dialect::Sql,
-        )
-        .unwrap();
-        assert_eq!(ids(&desc), ["a", "b", "c", "e", "d"]);
-        let asc = search(runs.clone(), "", &["metrics.acc".into()], 10, Dialect::Sql).unwrap();
-        assert_eq!(ids(&asc), ["e", "a", "b", "c", "d"]);
-        let newest = search(runs.clone(), "", &[], 2, Dialect::Sql).unwrap();
-        assert_eq!(ids(&newest), ["d", "a"]);
-        let by_start = search(
-            runs,
-            "",
-            &["attributes.start_time ASC".into()],
-            10,
-            Dialect::Sql,
-        )
-        .unwrap();
-        assert_eq!(ids(&by_start), ["e", "b", "c", "a", "d"]);
+        for (order_by, max_results, expected) in [
+            (
+                &["metrics.acc DESC"][..],
+                10,
+                ["a", "b", "c", "e", "d"].as_slice(),
+            ),
+            (&["metrics.acc"], 10, &["e", "a", "b", "c", "d"]),
+            // No order: newest start first.
+            (&[], 2, &["d", "a"]),
+            (
+                &["attributes.start_time ASC"],
+                10,
+                &["e", "b", "c", "a", "d"],
+            ),
+        ] {
+            let order_by: Vec<String> = order_by.iter().map(|o| o.to_string()).collect();
+            let found = search(runs.clone(), "", &order_by, max_results, Dialect::Sql).unwrap();
+            assert_eq!(ids(&found), expected, "order by {order_by:?}");
+        }
     }
 
     #[test]
