@@ -132,6 +132,17 @@ fn two_models() -> Fixture {
     Fixture::new(&[("models.yaml", &two_models_yaml())])
 }
 
+/// `models.yaml` with `n` models (`model-0`...), all at `s3://models/v1/`; returns their names.
+fn many_models(n: usize) -> (Vec<String>, Fixture) {
+    let names: Vec<String> = (0..n).map(|i| format!("model-{i}")).collect();
+    let models: Vec<(&str, &str)> = names
+        .iter()
+        .map(|n| (n.as_str(), "s3://models/v1/"))
+        .collect();
+    let fx = Fixture::new(&[("models.yaml", &models_yaml(&models))]);
+    (names, fx)
+}
+
 /// Another writer commits `models` (name, uri) to `models.yaml` in its own clone and pushes first.
 fn lands_first(fx: &Fixture, models: &[(&str, &str)], message: &str) {
     let other = fx.clone("other");
@@ -352,12 +363,7 @@ fn http_push_with_a_wrong_password_fails_fast_without_showing_it() {
 
 #[test]
 fn eight_writers_racing_on_one_file_all_land() {
-    let names: Vec<String> = (0..8).map(|i| format!("model-{i}")).collect();
-    let models: Vec<(&str, &str)> = names
-        .iter()
-        .map(|n| (n.as_str(), "s3://models/v1/"))
-        .collect();
-    let fx = Fixture::new(&[("models.yaml", &models_yaml(&models))]);
+    let (names, fx) = many_models(8);
     let clones: Vec<PathBuf> = (0..8).map(|i| fx.clone(&format!("writer-{i}"))).collect();
     let barrier = std::sync::Barrier::new(8);
     std::thread::scope(|scope| {
@@ -595,12 +601,7 @@ fn cli_commit_adds_provenance_trailers_from_the_last_apply_but_not_stale_ones() 
 
 #[test]
 fn cli_six_processes_pushing_different_targets_at_once_all_land() {
-    let names: Vec<String> = (0..6).map(|i| format!("model-{i}")).collect();
-    let models: Vec<(&str, &str)> = names
-        .iter()
-        .map(|n| (n.as_str(), "s3://models/v1/"))
-        .collect();
-    let fx = Fixture::new(&[("models.yaml", &models_yaml(&models))]);
+    let (names, fx) = many_models(6);
     let mut children = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let dir = fx.clone(&format!("pipeline-{i}"));
