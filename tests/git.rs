@@ -1323,3 +1323,34 @@ fn cli_commit_and_run_ignore_a_temporary_file_left_by_an_interrupted_write() {
         format!("?? {leftover}")
     );
 }
+
+#[test]
+fn cli_http_push_from_a_detached_head_lands_on_the_branch_after_a_race() {
+    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    let server = HttpRemote::start(fx.tmp.path(), "ci-bot", CANARY);
+    use_http(&fx, &server, &fx.work);
+    git(&fx.work, &["checkout", "-q", "--detach"]);
+    let other = fx.clone("other");
+    set(&fx, &other, "beta", "s3://models/beta/2/");
+    modelbump(&fx, &other)
+        .args(["commit", "--push"])
+        .assert()
+        .success();
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    let out = modelbump(&fx, &fx.work)
+        .args(["commit", "--push", "--branch", "main"])
+        .env("MODELBUMP_GIT_TOKEN", CANARY)
+        .env("MODELBUMP_GIT_USERNAME", "ci-bot")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+    let on_remote = fx.remote_file("models.yaml");
+    assert!(on_remote.contains("s3://models/alpha/2/"), "{on_remote}");
+    assert!(on_remote.contains("s3://models/beta/2/"), "{on_remote}");
+    assert_eq!(
+        git(&fx.work, &["rev-parse", "--abbrev-ref", "HEAD"]),
+        "HEAD"
+    );
+    assert!(!format!("{}{}", stdout(&out), stderr(&out)).contains(CANARY));
+}
