@@ -1060,7 +1060,7 @@ fn cli_commit_in_a_subfolder_of_the_checkout_names_files_from_there() {
 /// The quickstart fixture checked out as a detached HEAD (as CI systems and Argo's git artifacts check
 /// out a revision), with `git.branch` taken out of the config so that only flags and variables name it.
 fn detached_quickstart() -> (Fixture, String) {
-    let (fx, store) = quickstart_fixture();
+    let (fx, store) = quickstart_fixture("");
     let config = read(&fx.work, "modelbump.yaml").replace("  branch: main\n", "");
     write(&fx.work, "modelbump.yaml", &config);
     git(
@@ -1150,7 +1150,7 @@ fn cli_run_on_a_detached_head_without_a_branch_says_to_pass_one_and_writes_nothi
 
 #[test]
 fn cli_commit_push_on_a_detached_head_pushes_to_the_branch_given() {
-    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    let fx = two_models();
     git(&fx.work, &["checkout", "-q", "--detach"]);
     set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
     let out = modelbump(&fx, &fx.work)
@@ -1171,7 +1171,7 @@ fn cli_commit_push_on_a_detached_head_pushes_to_the_branch_given() {
 
 #[test]
 fn cli_run_that_cannot_resolve_still_writes_the_report_with_the_error() {
-    let (fx, _store) = quickstart_fixture();
+    let (fx, _store) = quickstart_fixture("");
     let missing = format!("file://{}", fx.tmp.path().join("no-such-store").display());
     let report_file = fx.tmp.path().join("out/report.json");
     std::fs::create_dir_all(report_file.parent().unwrap()).unwrap();
@@ -1198,7 +1198,7 @@ fn cli_run_that_cannot_resolve_still_writes_the_report_with_the_error() {
 
 #[test]
 fn cli_run_whose_push_fails_reports_the_plan_and_the_local_commit() {
-    let (fx, store) = quickstart_fixture();
+    let (fx, store) = quickstart_fixture("");
     let gone = fx.tmp.path().join("gone.git");
     git(
         &fx.work,
@@ -1244,7 +1244,7 @@ fn cli_run_whose_push_fails_reports_the_plan_and_the_local_commit() {
 
 #[test]
 fn cli_nothing_to_commit_with_unpushed_commits_says_how_to_review_and_push_them() {
-    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    let fx = two_models();
     set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
     modelbump(&fx, &fx.work).arg("commit").assert().success();
     let local = git(&fx.work, &["rev-parse", "HEAD"]);
@@ -1265,7 +1265,7 @@ fn cli_nothing_to_commit_with_unpushed_commits_says_how_to_review_and_push_them(
 
 #[test]
 fn cli_commit_and_run_ignore_a_temporary_file_left_by_an_interrupted_write() {
-    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    let fx = two_models();
     // What a writer killed between creating and renaming its temporary file leaves behind.
     let leftover = ".modelbump-Xq3vZ1.tmp";
     write(
@@ -1291,9 +1291,8 @@ fn cli_commit_and_run_ignore_a_temporary_file_left_by_an_interrupted_write() {
 
 #[test]
 fn cli_http_push_from_a_detached_head_lands_on_the_branch_after_a_race() {
-    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
-    let server = HttpRemote::start(fx.tmp.path(), "ci-bot", CANARY);
-    use_http(&fx, &server, &fx.work);
+    let fx = two_models();
+    let _server = http_origin(&fx, "ci-bot", CANARY);
     git(&fx.work, &["checkout", "-q", "--detach"]);
     let other = fx.clone("other");
     set(&fx, &other, "beta", "s3://models/beta/2/");
