@@ -61,7 +61,7 @@ pub enum GitError {
     },
     /// HEAD is detached and no branch was named.
     #[error(
-        "HEAD is detached in {path}; check out a branch, or name the branch to push with --branch or git.branch"
+        "HEAD is detached in {path} (a revision was checked out, not a branch), so there is no branch to push to: pass --branch NAME (or set MODELBUMP_GIT_BRANCH, or git.branch in the config), or check out the branch"
     )]
     Detached {
         /// The working tree.
@@ -489,9 +489,9 @@ impl GitRepo {
         }))
     }
 
-    /// Moves the checked-out branch from `from` to `to` when the working tree already holds `to`'s
-    /// content for `files` (the commit was built from the working tree): the ref moves and the index
-    /// entries of those files are refreshed, nothing else is read or written.
+    /// Moves the checked-out branch (or a detached HEAD) from `from` to `to` when the working tree already
+    /// holds `to`'s content for `files` (the commit was built from the working tree): the ref moves and
+    /// the index entries of those files are refreshed, nothing else is read or written.
     pub fn advance_branch(&self, from: Oid, to: Oid, files: &[PathBuf]) -> Result<(), GitError> {
         let branch_ref = self.head_ref_name()?;
         self.repo
@@ -552,8 +552,8 @@ impl GitRepo {
         Ok(())
     }
 
-    /// Moves the checked-out branch (and the working tree and index) from HEAD to `to`, refusing when a
-    /// file that differs between the two has local changes.
+    /// Moves the checked-out branch or a detached HEAD (and the working tree and index) from HEAD to
+    /// `to`, refusing when a file that differs between the two has local changes.
     pub fn move_branch(&self, to: Oid) -> Result<(), GitError> {
         let branch_ref = self.head_ref_name()?;
         let from = self.head_commit()?;
@@ -592,18 +592,25 @@ impl GitRepo {
         Ok(())
     }
 
-    fn head_ref_name(&self) -> Result<String, GitError> {
+    /// The reference a new commit moves: the checked-out branch (`refs/heads/NAME`), or `HEAD` itself
+    /// when it is detached. CI systems and Argo's git artifacts check out a revision as a detached HEAD;
+    /// a commit there goes on top of HEAD, as `git commit` does, and is pushed to the branch named.
+    pub(crate) fn head_ref_name(&self) -> Result<String, GitError> {
         let head = self
             .repo
             .find_reference("HEAD")
             .map_err(self.err("reading HEAD"))?;
-        head.symbolic_target()
+        Ok(head
+            .symbolic_target()
             .ok()
             .flatten()
-            .map(str::to_string)
-            .ok_or_else(|| GitError::Detached {
-                path: self.workdir.clone(),
-            })
+            .unwrap_or("HEAD")
+            .to_string())
+    }
+
+    /// True when HEAD points at a commit directly rather than at a branch.
+    pub fn is_detached(&self) -> bool {
+        self.repo.head_detached().unwrap_or(false)
     }
 }
 
