@@ -4,8 +4,8 @@
 //! seed scenario's Seldon Core manifest and a `modelbump.yaml` (both from `examples/quickstart/`), a bare
 //! repository as its `origin`, and a copy of the small MLflow file store shipped in
 //! `examples/quickstart/mlruns`. Then it runs modelbump as a pipeline step would: `plan` shows the diff,
-//! `apply` writes it, `commit --push` commits and pushes. It prints the pushed commit and the file as `origin` now has it.
-//! Everything is written under the temporary folder; the clone it runs from is left as it was.
+//! `run` applies it, commits and pushes (no Argo CD is configured, so there is nothing to sync). It prints
+//! the pushed commit and the file as `origin` now has it. Everything is written under the temporary folder; the clone it runs from is left as it was.
 //!
 //! The test suite runs the same [`quickstart`] function (tests/quickstart.rs), so the README's first
 //! command cannot silently rot.
@@ -139,12 +139,9 @@ pub fn quickstart(work: &Path, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     writeln!(out, "\n== modelbump plan")?;
     out.flush()?;
     modelbump(&["-C", repo_arg, "plan"], &env)?;
-    writeln!(out, "\n== modelbump apply")?;
+    writeln!(out, "\n== modelbump run (apply, commit, push)")?;
     out.flush()?;
-    modelbump(&["-C", repo_arg, "apply"], &env)?;
-    writeln!(out, "\n== modelbump commit --push")?;
-    out.flush()?;
-    modelbump(&["-C", repo_arg, "commit", "--push"], &env)?;
+    modelbump(&["-C", repo_arg, "run"], &env)?;
 
     // What origin has now.
     let remote = git2::Repository::open_bare(&remote_dir)?;

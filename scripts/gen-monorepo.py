@@ -177,7 +177,7 @@ with open(os.path.join(root, ".gitignore"), "w") as f:
     f.write("/rendered/\n")
 names = ["deployment", "service", "configmap", "kustomization", "application"]
 for n in range(files):
-    team = f"team-{n % 40:02d}"
+    team = f"team-{(n // 5) % 40:02d}"
     app = f"app-{n // 5:04d}"
     folder = os.path.join(root, "apps", team, app)
     os.makedirs(folder, exist_ok=True)

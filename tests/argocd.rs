@@ -814,3 +814,165 @@ fn set_commit_push_then_sync_deploys_the_pushed_commit() {
     assert_eq!(standin.sync_requests(APP)[0]["revision"], pushed.as_str());
     assert_eq!(standin.violations(), Vec::<String>::new());
 }
+
+// ---------------------------------------------------------------------------------------------------
+// `run` ends with the sync, against the quickstart's MLflow file store and the stand-in.
+
+/// A GitOps checkout of the quickstart (manifest, config with `argocd.apps`) pushed to a bare remote,
+/// and a copy of the quickstart's MLflow store; returns (tmp, home, work, remote, tracking URI).
+fn run_fixture() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf, String) {
+    let quickstart = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let remote = tmp.path().join("remote.git");
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(work.join("k8s/base")).unwrap();
+    std::fs::copy(
+        quickstart.join("financial-predictor-ab-test.yaml"),
+        work.join(MANIFEST),
+    )
+    .unwrap();
+    let mut config = std::fs::read_to_string(quickstart.join("modelbump.yaml")).unwrap();
+    config.push_str("argocd:\n  apps: [financial-mlops-infrastructure]\n");
+    std::fs::write(work.join("modelbump.yaml"), config).unwrap();
+    git(
+        tmp.path(),
+        &["init", "-q", "--bare", "-b", "main", "remote.git"],
+    );
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "initial"]);
+    git(
+        &work,
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    );
+    git(&work, &["push", "-q", "origin", "main"]);
+    let store = tmp.path().join("mlruns");
+    let copied = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(quickstart.join("mlruns"))
+        .arg(&store)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let uri = format!("file://{}", store.display());
+    (tmp, home, work, remote, uri)
+}
+
+fn run_cmd(home: &Path, work: &Path, standin: &StandIn, store: &str) -> assert_cmd::Command {
+    let mut cmd = modelbump(home);
+    cmd.current_dir(work)
+        .env("MLFLOW_TRACKING_URI", store)
+        .env("ARGOCD_SERVER", standin.url())
+        .env("ARGOCD_AUTH_TOKEN", TOKEN)
+        .env("MODELBUMP_SYNC_POLL_INTERVAL", "10ms")
+        .timeout(std::time::Duration::from_secs(120));
+    cmd
+}
+
+#[test]
+fn run_ends_with_the_sync_of_the_pushed_commit() {
+    let Some(shared) = shared_dir("run_ends_with_the_sync_of_the_pushed_commit") else {
+        return;
+    };
+    let (tmp, home, work, remote, store) = run_fixture();
+    let standin = StandIn::start(
+        &shared,
+        TOKEN,
+        OLD_REVISION,
+        None,
+        vec![FakeApp::new(APP, REPO_URL)],
+    );
+    let report_file = tmp.path().join("report.json");
+    let assert = run_cmd(&home, &work, &standin, &store)
+        .args(["-o", "json", "run", "--wait", "--report"])
+        .arg(&report_file)
+        .assert()
+        .success();
+    let report = stdout_json(&assert);
+    let pushed = git(&remote, &["rev-parse", "main"]);
+    assert_eq!(report["commit"], pushed.as_str());
+    assert_eq!(report["pushed"], true);
+    let line = &report["sync"][0];
+    assert_eq!(line["app"], APP);
+    assert_eq!(line["syncStatus"], "Synced");
+    assert_eq!(line["healthStatus"], "Healthy");
+    assert_eq!(line["revision"], pushed.as_str());
+    assert_eq!(standin.sync_requests(APP)[0]["revision"], pushed.as_str());
+    assert!(standin.served_outcome(APP));
+    assert_eq!(standin.violations(), Vec::<String>::new());
+    let on_disk: Value = serde_json::from_slice(&std::fs::read(&report_file).unwrap()).unwrap();
+    assert_eq!(on_disk, report);
+
+    // Text mode shows the sync too, and a run with nothing to change still syncs (to HEAD).
+    let assert = run_cmd(&home, &work, &standin, &store)
+        .args(["run", "--wait"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(text.contains("nothing to commit"), "{text}");
+    assert!(text.contains(&format!("revision {pushed}")), "{text}");
+    assert!(
+        text.contains(&format!("{APP}  Synced     Healthy")),
+        "{text}"
+    );
+}
+
+#[test]
+fn run_fails_when_the_app_turns_degraded_but_keeps_the_push_and_the_report() {
+    let Some(shared) =
+        shared_dir("run_fails_when_the_app_turns_degraded_but_keeps_the_push_and_the_report")
+    else {
+        return;
+    };
+    let (tmp, home, work, remote, store) = run_fixture();
+    let standin = StandIn::start(
+        &shared,
+        TOKEN,
+        OLD_REVISION,
+        None,
+        vec![FakeApp::new(APP, REPO_URL).ending(Outcome::Degraded)],
+    );
+    let report_file = tmp.path().join("report.json");
+    let assert = run_cmd(&home, &work, &standin, &store)
+        .args(["run", "--wait", "--report"])
+        .arg(&report_file)
+        .assert()
+        .failure()
+        .code(1);
+    let err = stderr(&assert);
+    assert!(
+        err.contains("the changes are pushed, but the Argo CD sync failed"),
+        "{err}"
+    );
+    assert!(err.contains("is Degraded"), "{err}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&report_file).unwrap()).unwrap();
+    assert_eq!(report["pushed"], true);
+    assert_eq!(
+        report["commit"],
+        git(&remote, &["rev-parse", "main"]).as_str()
+    );
+    assert_eq!(report["sync"][0]["healthStatus"], "Degraded");
+}
+
+#[test]
+fn run_no_push_does_not_sync() {
+    let Some(shared) = shared_dir("run_no_push_does_not_sync") else {
+        return;
+    };
+    let (_tmp, home, work, _remote, store) = run_fixture();
+    let standin = StandIn::start(
+        &shared,
+        TOKEN,
+        OLD_REVISION,
+        None,
+        vec![FakeApp::new(APP, REPO_URL)],
+    );
+    let assert = run_cmd(&home, &work, &standin, &store)
+        .args(["-o", "json", "run", "--no-push", "--wait"])
+        .assert()
+        .success();
+    assert_eq!(stdout_json(&assert)["sync"], serde_json::json!([]));
+    assert!(standin.received().is_empty());
+}

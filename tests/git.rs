@@ -1040,3 +1040,317 @@ fn cli_http_push_without_a_token_uses_the_repos_credential_helper() {
     assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
     assert!(!format!("{}{}", stdout(&out), stderr(&out)).contains(CANARY));
 }
+
+#[test]
+fn cli_nothing_to_commit_with_local_commits_says_they_are_not_pushed() {
+    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    modelbump(&fx, &fx.work).arg("commit").assert().success();
+    let out = modelbump(&fx, &fx.work)
+        .args(["commit", "--push"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "nothing to commit\n");
+    assert!(
+        stderr(&out).contains("main is 1 commit(s) ahead of origin/main"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn cli_commit_in_a_subfolder_of_the_checkout_names_files_from_there() {
+    let fx = Fixture::new(&[
+        ("gitops/models.yaml", &two_models_yaml()),
+        (
+            "gitops/modelbump.yaml",
+            "targets:\n  - file: models.yaml\n    name: alpha\n    pinned: true\n",
+        ),
+    ]);
+    let sub = fx.work.join("gitops");
+    set(&fx, &sub, "alpha", "s3://models/alpha/2/");
+    let out = modelbump(&fx, &fx.work)
+        .args(["-C", "gitops", "-o", "json", "commit"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["targets"][0]["file"], "models.yaml");
+    assert_eq!(report["targets"][0]["oldUri"], "s3://models/alpha/1/");
+    assert_eq!(
+        report["commit"],
+        serde_json::Value::String(git(&fx.work, &["rev-parse", "HEAD"]))
+    );
+    assert_eq!(
+        git(&fx.work, &["show", "--name-only", "--format=", "HEAD"]),
+        "gitops/models.yaml"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Pipelines: a detached HEAD, the report of a failed `run`, local commits left unpushed, and the
+// temporary files of an interrupted write.
+
+/// The quickstart fixture checked out as a detached HEAD (as CI systems and Argo's git artifacts check
+/// out a revision), with `git.branch` taken out of the config so that only flags and variables name it.
+fn detached_quickstart() -> (Fixture, String) {
+    let (fx, store) = quickstart_fixture();
+    let config = read(&fx.work, "modelbump.yaml").replace("  branch: main\n", "");
+    write(&fx.work, "modelbump.yaml", &config);
+    git(
+        &fx.work,
+        &["commit", "-q", "-am", "no branch in the config"],
+    );
+    git(&fx.work, &["push", "-q", "origin", "main"]);
+    git(&fx.work, &["checkout", "-q", "--detach"]);
+    (fx, store)
+}
+
+#[test]
+fn cli_run_on_a_detached_head_commits_on_top_and_pushes_to_the_branch_given_after_a_race() {
+    let (fx, store) = detached_quickstart();
+    let detached_at = git(&fx.work, &["rev-parse", "HEAD"]);
+    // Someone else moves main first: the first push loses, and the edits are re-applied on their tip.
+    let other = fx.clone("other");
+    write(&other, "README.md", "unrelated\n");
+    git(&other, &["add", "README.md"]);
+    git(&other, &["commit", "-q", "-m", "unrelated change"]);
+    git(&other, &["push", "-q", "origin", "main"]);
+    let theirs = fx.remote_head();
+
+    let out = modelbump(&fx, &fx.work)
+        .args(["-o", "json", "run", "--branch", "main"])
+        .env("MLFLOW_TRACKING_URI", &store)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let head = git(&fx.work, &["rev-parse", "HEAD"]);
+    assert_eq!(report["commit"], serde_json::Value::String(head.clone()));
+    assert_eq!(report["pushed"], true);
+    assert_eq!(fx.remote_head(), head);
+    assert_eq!(git(&fx.work, &["rev-parse", "HEAD^"]), theirs);
+    assert_ne!(head, detached_at);
+    // HEAD stays detached, the local main is untouched, and the working tree is the pushed commit.
+    assert_eq!(
+        git(&fx.work, &["rev-parse", "--abbrev-ref", "HEAD"]),
+        "HEAD"
+    );
+    assert_eq!(git(&fx.work, &["rev-parse", "main"]), detached_at);
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+    assert_eq!(read(&fx.work, "README.md"), "unrelated\n");
+    assert_ne!(
+        fx.remote_file(AB_TEST),
+        read(&other, AB_TEST).trim_end(),
+        "the remote holds the new URIs"
+    );
+    assert_eq!(fx.remote_file(AB_TEST), read(&fx.work, AB_TEST).trim_end());
+}
+
+#[test]
+fn cli_run_on_a_detached_head_takes_the_branch_from_modelbump_git_branch() {
+    let (fx, store) = detached_quickstart();
+    let out = modelbump(&fx, &fx.work)
+        .arg("run")
+        .env("MLFLOW_TRACKING_URI", &store)
+        .env("MODELBUMP_GIT_BRANCH", "main")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("on detached HEAD"), "{text}");
+    assert!(text.contains("pushed to origin main"), "{text}");
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+}
+
+#[test]
+fn cli_run_on_a_detached_head_without_a_branch_says_to_pass_one_and_writes_nothing() {
+    let (fx, store) = detached_quickstart();
+    let before = read(&fx.work, AB_TEST);
+    let out = modelbump(&fx, &fx.work)
+        .arg("run")
+        .env("MLFLOW_TRACKING_URI", &store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("HEAD is detached"), "{err}");
+    assert!(err.contains("--branch"), "{err}");
+    assert!(err.contains("MODELBUMP_GIT_BRANCH"), "{err}");
+    assert!(err.contains("git.branch"), "{err}");
+    assert_eq!(read(&fx.work, AB_TEST), before, "nothing written");
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn cli_commit_push_on_a_detached_head_pushes_to_the_branch_given() {
+    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    git(&fx.work, &["checkout", "-q", "--detach"]);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    let out = modelbump(&fx, &fx.work)
+        .args(["commit", "--push", "--remote", "origin", "--branch", "main"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+    assert!(
+        fx.remote_file("models.yaml")
+            .contains("s3://models/alpha/2/")
+    );
+    assert_eq!(
+        git(&fx.work, &["rev-parse", "--abbrev-ref", "HEAD"]),
+        "HEAD"
+    );
+}
+
+#[test]
+fn cli_run_that_cannot_resolve_still_writes_the_report_with_the_error() {
+    let (fx, _store) = quickstart_fixture();
+    let missing = format!("file://{}", fx.tmp.path().join("no-such-store").display());
+    let report_file = fx.tmp.path().join("out/report.json");
+    std::fs::create_dir_all(report_file.parent().unwrap()).unwrap();
+    let out = modelbump(&fx, &fx.work)
+        .args(["-o", "json", "run", "--report"])
+        .arg(&report_file)
+        .env("MLFLOW_TRACKING_URI", &missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let on_disk: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_file).unwrap()).unwrap();
+    assert_eq!(on_disk["targets"], serde_json::json!([]));
+    assert_eq!(on_disk["commit"], serde_json::Value::Null);
+    assert_eq!(on_disk["pushed"], false);
+    assert_eq!(on_disk["sync"], serde_json::json!([]));
+    let error = on_disk["error"].as_str().unwrap();
+    assert!(error.contains("no-such-store"), "{error}");
+    // stdout carries the same document for -o json.
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed, on_disk);
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn cli_run_whose_push_fails_reports_the_plan_and_the_local_commit() {
+    let (fx, store) = quickstart_fixture();
+    let gone = fx.tmp.path().join("gone.git");
+    git(
+        &fx.work,
+        &["remote", "set-url", "origin", gone.to_str().unwrap()],
+    );
+    let report_file = fx.tmp.path().join("report.json");
+    let out = modelbump(&fx, &fx.work)
+        .args(["run", "--report"])
+        .arg(&report_file)
+        .env("MLFLOW_TRACKING_URI", &store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let head = git(&fx.work, &["rev-parse", "HEAD"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "committed {} in the checkout, but it is not on origin main",
+            &head[..12]
+        )),
+        "{err}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&read(fx.tmp.path(), "report.json")).unwrap();
+    assert_eq!(report["commit"], serde_json::Value::String(head));
+    assert_eq!(report["pushed"], false);
+    let statuses: Vec<&str> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.len(), 2, "{report}");
+    assert!(statuses.contains(&"changed"), "{report}");
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap()
+            .contains("not on origin main"),
+        "{report}"
+    );
+}
+
+#[test]
+fn cli_nothing_to_commit_with_unpushed_commits_says_how_to_review_and_push_them() {
+    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    modelbump(&fx, &fx.work).arg("commit").assert().success();
+    let local = git(&fx.work, &["rev-parse", "HEAD"]);
+    let remote_before = fx.remote_head();
+    let out = modelbump(&fx, &fx.work)
+        .args(["commit", "--push"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("nothing was pushed"), "{err}");
+    assert!(err.contains("git log origin/main..HEAD"), "{err}");
+    assert!(err.contains("git push origin HEAD:main"), "{err}");
+    // The earlier commit is left for the user: not pushed behind their back.
+    assert_eq!(fx.remote_head(), remote_before);
+    assert_eq!(git(&fx.work, &["rev-parse", "HEAD"]), local);
+}
+
+#[test]
+fn cli_commit_and_run_ignore_a_temporary_file_left_by_an_interrupted_write() {
+    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    // What a writer killed between creating and renaming its temporary file leaves behind.
+    let leftover = ".modelbump-Xq3vZ1.tmp";
+    write(
+        &fx.work,
+        leftover,
+        "apiVersion: mlops.seldon.io/v1alpha1\nkind: Mo",
+    );
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    let out = modelbump(&fx, &fx.work)
+        .args(["commit", "--push"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        git(&fx.work, &["show", "--name-only", "--format=", "HEAD"]),
+        "models.yaml"
+    );
+    assert_eq!(
+        git(&fx.work, &["status", "--porcelain"]),
+        format!("?? {leftover}")
+    );
+}
+
+#[test]
+fn cli_http_push_from_a_detached_head_lands_on_the_branch_after_a_race() {
+    let fx = Fixture::new(&[("models.yaml", &two_models_yaml())]);
+    let server = HttpRemote::start(fx.tmp.path(), "ci-bot", CANARY);
+    use_http(&fx, &server, &fx.work);
+    git(&fx.work, &["checkout", "-q", "--detach"]);
+    let other = fx.clone("other");
+    set(&fx, &other, "beta", "s3://models/beta/2/");
+    modelbump(&fx, &other)
+        .args(["commit", "--push"])
+        .assert()
+        .success();
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    let out = modelbump(&fx, &fx.work)
+        .args(["commit", "--push", "--branch", "main"])
+        .env("MODELBUMP_GIT_TOKEN", CANARY)
+        .env("MODELBUMP_GIT_USERNAME", "ci-bot")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+    let on_remote = fx.remote_file("models.yaml");
+    assert!(on_remote.contains("s3://models/alpha/2/"), "{on_remote}");
+    assert!(on_remote.contains("s3://models/beta/2/"), "{on_remote}");
+    assert_eq!(
+        git(&fx.work, &["rev-parse", "--abbrev-ref", "HEAD"]),
+        "HEAD"
+    );
+    assert!(!format!("{}{}", stdout(&out), stderr(&out)).contains(CANARY));
+}

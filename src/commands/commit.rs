@@ -50,10 +50,19 @@ pub struct CommitArgs {
     /// The message's first lines; {count}, {models} and {files} are filled in [default: git.message from the config]
     #[arg(short = 'm', long, value_name = "TEXT", env = "MODELBUMP_GIT_MESSAGE")]
     pub message: Option<String>,
+    /// Where to push
+    #[command(flatten)]
+    pub push_to: PushArgs,
+}
+
+/// Where to push: the options `commit` and `run` share, so that a pipeline can switch between them
+/// without renaming anything.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PushArgs {
     /// The remote to push to [default: git.remote, else origin]
     #[arg(long, value_name = "NAME", env = "MODELBUMP_GIT_REMOTE")]
     pub remote: Option<String>,
-    /// The branch to push [default: git.branch, else the checked-out branch]
+    /// The branch to push to [default: git.branch, else the checked-out branch]; needed on a detached HEAD
     #[arg(long, value_name = "NAME", env = "MODELBUMP_GIT_BRANCH")]
     pub branch: Option<String>,
 }
@@ -71,18 +80,17 @@ pub struct PushTarget {
 
 impl PushTarget {
     /// Resolves the push target: flag > environment > config > default (origin, the checked-out branch).
-    pub fn resolve(
-        settings: &Settings,
-        repo: &GitRepo,
-        remote: Option<&str>,
-        branch: Option<&str>,
-    ) -> anyhow::Result<Self> {
+    ///
+    /// On a detached HEAD (how CI systems check out a revision) there is no checked-out branch to
+    /// default to: the branch must be named, and the error says how.
+    pub fn resolve(settings: &Settings, repo: &GitRepo, args: &PushArgs) -> anyhow::Result<Self> {
         let git = &settings.config.git;
-        let remote = remote
-            .map(str::to_string)
+        let remote = args
+            .remote
+            .clone()
             .or_else(|| git.remote.clone())
             .unwrap_or_else(|| "origin".to_string());
-        let branch = match branch.map(str::to_string).or_else(|| git.branch.clone()) {
+        let branch = match args.branch.clone().or_else(|| git.branch.clone()) {
             Some(b) => b,
             None => repo.current_branch()?,
         };
@@ -201,7 +209,7 @@ pub fn write_back(
     tracing::info!(
         "committed {} on {}",
         crate::git::short_id(committed.id),
-        repo.current_branch().unwrap_or_default()
+        head_label(repo)
     );
     let mut outcome = WriteBackOutcome {
         commit: Some(committed.id.to_string()),
@@ -218,7 +226,20 @@ pub fn write_back(
         attempts: target.attempts,
         credentials: &credentials,
     };
-    match repo.push_update(committed, &update, &push)? {
+    let pushed = repo
+        .push_update(committed, &update, &push)
+        .with_context(|| {
+            // After a retry HEAD is the re-applied commit, not the first one.
+            let local = repo
+                .head_commit()
+                .map(crate::git::short_id)
+                .unwrap_or_default();
+            format!(
+                "committed {local} in the checkout, but it is not on {} {}",
+                target.remote, target.branch
+            )
+        })?;
+    match pushed {
         PushOutcome::Pushed {
             commit,
             committed,
@@ -308,9 +329,15 @@ pub async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result<Outcom
                 repo.workdir().display()
             )
         })?;
-        named.push(rel);
+        if !named.contains(&rel) {
+            named.push(rel);
+        }
     }
-    named.extend(record.files());
+    for file in record.files() {
+        if !named.contains(&file) {
+            named.push(file);
+        }
+    }
     let scanned = named.is_empty();
     let candidates = if scanned {
         repo.modified_yaml_files()?
@@ -359,12 +386,7 @@ pub async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result<Outcom
         );
     }
     let push = if args.push {
-        Some(PushTarget::resolve(
-            settings,
-            &repo,
-            args.remote.as_deref(),
-            args.branch.as_deref(),
-        )?)
+        Some(PushTarget::resolve(settings, &repo, &args.push_to)?)
     } else {
         None
     };
@@ -378,8 +400,32 @@ pub async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result<Outcom
             push: push.clone(),
         },
     )?;
+    if outcome.commit.is_none()
+        && let Some(target) = &push
+    {
+        warn_unpushed(&repo, target);
+    }
     render(settings, &repo, push.as_ref(), &outcome)?;
     Ok(Outcome::Success)
+}
+
+/// Warns, when nothing new was committed and so nothing was pushed, that HEAD holds commits the
+/// remote branch has not (as last fetched: no network): a commit made without `--push`, a push that
+/// failed, a rollback committed by hand. They are not pushed for the user, because they may hold
+/// changes modelbump did not make and cannot vouch for; the warning says how to look at them and how to
+/// push them.
+pub fn warn_unpushed(repo: &GitRepo, target: &PushTarget) {
+    let Some(ahead) = repo
+        .ahead_of_remote(&target.remote, &target.branch)
+        .filter(|n| *n > 0)
+    else {
+        return;
+    };
+    let (remote, branch) = (&target.remote, &target.branch);
+    tracing::warn!(
+        "nothing new to commit, so nothing was pushed, but {} is {ahead} commit(s) ahead of {remote}/{branch}: commits made earlier and not pushed. modelbump pushes only the commits it makes; review them with `git log {remote}/{branch}..HEAD`, then push them with `git push {remote} HEAD:{branch}` if they belong there",
+        repo.current_branch().unwrap_or_else(|_| "HEAD".to_string()),
+    );
 }
 
 /// The report's target lines for a write-back's changes (paths relative to the repo folder).
@@ -439,6 +485,12 @@ fn render(
     Ok(())
 }
 
+/// What a commit lands on, for messages: the branch, or `detached HEAD`.
+fn head_label(repo: &GitRepo) -> String {
+    repo.current_branch()
+        .unwrap_or_else(|_| "detached HEAD".to_string())
+}
+
 /// The text summary of a write-back, shared with `run`.
 pub fn write_text(
     out: &mut impl Write,
@@ -464,7 +516,7 @@ pub fn write_text(
         out,
         "committed {} on {}: {} model URI{}",
         &commit[..12.min(commit.len())],
-        repo.current_branch().unwrap_or_else(|_| "HEAD".into()),
+        head_label(repo),
         outcome.changes.len(),
         if outcome.changes.len() == 1 { "" } else { "s" }
     )?;

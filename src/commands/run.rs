@@ -6,6 +6,12 @@
 //! written, committed and pushed with the write-back `commit` uses: a rejected push re-applies the plan's
 //! edits to the fresh remote tip. The report carries the commit and `pushed`; the sync step fills
 //! `report.sync`.
+//!
+//! A pipeline reads the `--report` file for its output parameters, so the file is written whatever
+//! happens: when a step fails, it holds what was known by then (the plan's targets, a commit made in the
+//! checkout but not pushed, the sync lines) plus an `error` field with the message, and at the very least
+//! `{"targets": [], "commit": null, "pushed": false, "sync": [], "error": "..."}`. A missing file would
+//! turn a clear failure into a confusing one further down the pipeline.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -13,13 +19,17 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use serde::Serialize;
 
 use crate::cli::OutputFormat;
 use crate::commands::MlflowArgs;
-use crate::commands::commit::{PushTarget, WriteBack, WriteBackOutcome, write_back, write_text};
+use crate::commands::commit::{
+    PushArgs, PushTarget, WriteBack, WriteBackOutcome, write_back, write_text,
+};
 use crate::commands::sync::ArgoCdArgs;
 use crate::exit::Outcome;
 use crate::git::{AppliedRecord, GitRepo};
+use crate::report::Report;
 use crate::settings::Settings;
 
 /// The pipeline step: apply, commit, push and sync in one
@@ -46,22 +56,73 @@ pub struct RunArgs {
     /// Commit but do not push
     #[arg(long)]
     pub no_push: bool,
+    /// Where to push
+    #[command(flatten)]
+    pub push_to: PushArgs,
     /// Argo CD options
     #[command(flatten)]
     pub argocd: ArgoCdArgs,
 }
 
+/// What a run knew when it stopped, for the report of a failed run.
+#[derive(Debug, Default)]
+struct Progress {
+    /// The report so far.
+    report: Report,
+    /// The JSON report is already on stdout.
+    printed: bool,
+}
+
+/// The report of a failed run: the report so far and what went wrong.
+#[derive(Serialize)]
+struct FailedReport<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    error: String,
+}
+
 /// Runs `run`.
 pub async fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<Outcome> {
+    let mut progress = Progress::default();
+    let result = run_steps(settings, &args, &mut progress).await;
+    if let Err(err) = &result {
+        let failed = FailedReport {
+            report: &progress.report,
+            error: format!("{err:#}"),
+        };
+        let mut json = serde_json::to_string_pretty(&failed).expect("the report serializes");
+        json.push('\n');
+        if let Some(path) = &args.report
+            && let Err(e) = crate::fsutil::write_atomic(path, json.as_bytes())
+        {
+            tracing::error!("cannot write the report to {}: {e}", path.display());
+        }
+        if settings.output == OutputFormat::Json && !progress.printed {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(json.as_bytes()).and_then(|()| out.flush());
+        }
+    }
+    result
+}
+
+async fn run_steps(
+    settings: &Settings,
+    args: &RunArgs,
+    progress: &mut Progress,
+) -> anyhow::Result<Outcome> {
     let plan = crate::plan::build(settings, &args.mlflow).await?;
-    let mut report = plan.report.clone();
+    progress.report = plan.report.clone();
+    let report = &mut progress.report;
     if args.dry_run {
         if let Some(path) = &args.report {
-            write_report(path, &report)?;
+            write_report(path, report)?;
         }
         let mut out = std::io::stdout().lock();
         match settings.output {
-            OutputFormat::Json => out.write_all(report.to_json().as_bytes())?,
+            OutputFormat::Json => {
+                out.write_all(report.to_json().as_bytes())?;
+                progress.printed = true;
+            }
             OutputFormat::Text => {
                 out.write_all(plan.table().as_bytes())?;
                 out.write_all(plan.diff().as_bytes())?;
@@ -102,17 +163,17 @@ pub async fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<Outcome> 
             );
         }
         if !args.no_push {
-            push = Some(PushTarget::resolve(settings, &repo, None, None)?);
+            push = Some(PushTarget::resolve(settings, &repo, &args.push_to)?);
         }
         plan.write(&settings.repo)?;
         // Should the commit below fail (no identity, say), a later `commit` still finds the provenance.
-        if let Err(e) = crate::git::record_applied(&settings.repo, &report, tracking_uri.as_deref())
+        if let Err(e) = crate::git::record_applied(&settings.repo, report, tracking_uri.as_deref())
         {
             tracing::warn!("{e}");
         }
         let record =
-            AppliedRecord::from_report(&repo, &settings.repo, &report, tracking_uri.as_deref());
-        outcome = write_back(
+            AppliedRecord::from_report(&repo, &settings.repo, report, tracking_uri.as_deref());
+        let written = write_back(
             settings,
             &repo,
             WriteBack {
@@ -121,20 +182,88 @@ pub async fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<Outcome> 
                 message: args.message.clone(),
                 push: push.clone(),
             },
-        )?;
+        );
+        outcome = match written {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                // A commit made before the push failed is real (pushed: false), as with --no-push.
+                if let Ok(now) = repo.head_commit()
+                    && now != head
+                {
+                    report.commit = Some(now.to_string());
+                }
+                return Err(err);
+            }
+        };
     }
     report.commit = outcome.commit.clone();
     report.pushed = outcome.pushed;
+    if !plan.has_changes()
+        && !args.no_push
+        && let Ok(target) = PushTarget::resolve(settings, &repo, &args.push_to)
+    {
+        crate::commands::commit::warn_unpushed(&repo, &target);
+    }
 
-    // The Argo CD sync step goes here: it fills `report.sync` (the revision is `report.commit`, or the
-    // remote tip when the remote already held the values).
+    // Sync when Argo CD is configured and what Argo CD should deploy is on the remote. After the
+    // write-back HEAD is that commit in every case: the pushed commit, the remote tip when the remote
+    // already held the values, or the unchanged checkout. `--no-push` leaves nothing to sync.
+    let mut sync_error = None;
+    let mut synced_revision = None;
+    if !args.no_push && crate::argocd::is_configured(settings, &args.argocd)? {
+        let revision = match &outcome.commit {
+            Some(commit) => commit.clone(),
+            None => repo.head_commit()?.to_string(),
+        };
+        let remote = push
+            .as_ref()
+            .map(|p| p.remote.clone())
+            .or_else(|| settings.config.git.remote.clone())
+            .unwrap_or_else(|| "origin".to_string());
+        let remote_url = repo.remote_url(&remote).unwrap_or_default();
+        let changed_files: Vec<String> = if plan.has_changes() {
+            plan.files
+                .iter()
+                .filter_map(|f| repo.relative(&settings.repo, &f.path))
+                .map(|p| crate::git::git_path(&p))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        match crate::argocd::sync_after_push(
+            settings,
+            &args.argocd,
+            &revision,
+            &changed_files,
+            &remote_url,
+        )
+        .await
+        {
+            Ok(reports) => report.sync = reports,
+            Err(err) => {
+                // The report still gets a line per app, the failed ones included.
+                if let Some(failed) = err.downcast_ref::<crate::argocd::SyncFailed>() {
+                    report.sync = failed.reports.clone();
+                }
+                sync_error = Some(err);
+            }
+        }
+        synced_revision = Some(revision);
+    }
 
-    if let Some(path) = &args.report {
-        write_report(path, &report)?;
+    if sync_error.is_none()
+        && let Some(path) = &args.report
+    {
+        write_report(path, report)?;
     }
     let mut out = std::io::stdout().lock();
     match settings.output {
-        OutputFormat::Json => out.write_all(report.to_json().as_bytes())?,
+        // A failed sync's report, with its error, is written by the caller.
+        OutputFormat::Json if sync_error.is_some() => {}
+        OutputFormat::Json => {
+            out.write_all(report.to_json().as_bytes())?;
+            progress.printed = true;
+        }
         OutputFormat::Text => {
             out.write_all(plan.table().as_bytes())?;
             if plan.has_changes() {
@@ -142,9 +271,22 @@ pub async fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<Outcome> 
             } else {
                 writeln!(out, "nothing to commit")?;
             }
+            if let Some(revision) = &synced_revision {
+                out.write_all(
+                    crate::commands::sync::render_text(revision, &report.sync).as_bytes(),
+                )?;
+            }
         }
     }
     out.flush()?;
+    if let Some(err) = sync_error {
+        let what = if report.pushed {
+            "the changes are pushed, but the Argo CD sync failed"
+        } else {
+            "the Argo CD sync failed"
+        };
+        return Err(err.context(what));
+    }
     Ok(Outcome::Success)
 }
 

@@ -61,7 +61,7 @@ pub enum GitError {
     },
     /// HEAD is detached and no branch was named.
     #[error(
-        "HEAD is detached in {path}; check out a branch, or name the branch to push with --branch or git.branch"
+        "HEAD is detached in {path} (a revision was checked out, not a branch), so there is no branch to push to: pass --branch NAME (or set MODELBUMP_GIT_BRANCH, or git.branch in the config), or check out the branch"
     )]
     Detached {
         /// The working tree.
@@ -348,6 +348,19 @@ impl GitRepo {
         }
     }
 
+    /// How many commits HEAD has that the last fetched state of `remote`/`branch` has not (no network).
+    pub fn ahead_of_remote(&self, remote: &str, branch: &str) -> Option<usize> {
+        let head = self.head_commit().ok()?;
+        let tracking = self
+            .repo
+            .refname_to_id(&format!("refs/remotes/{remote}/{branch}"))
+            .ok()?;
+        self.repo
+            .graph_ahead_behind(head, tracking)
+            .ok()
+            .map(|(ahead, _)| ahead)
+    }
+
     /// The bytes of `file` in `commit`, `None` when the file is not there (or not a regular file).
     pub fn blob_at(&self, commit: Oid, file: &Path) -> Result<Option<Vec<u8>>, GitError> {
         let tree = self
@@ -370,12 +383,6 @@ impl GitRepo {
             .find_blob(entry.id())
             .map_err(self.err(format!("reading {}", file.display())))?;
         Ok(Some(blob.content().to_vec()))
-    }
-
-    /// True when `file` is tracked (in the index or in HEAD).
-    pub fn is_tracked(&self, file: &Path) -> Result<bool, GitError> {
-        let index = self.repo.index().map_err(self.err("reading the index"))?;
-        Ok(index.get_path(file, 0).is_some())
     }
 
     /// The tracked YAML files whose working-tree content differs from HEAD or the index.
@@ -482,9 +489,9 @@ impl GitRepo {
         }))
     }
 
-    /// Moves the checked-out branch from `from` to `to` when the working tree already holds `to`'s
-    /// content for `files` (the commit was built from the working tree): the ref moves and the index
-    /// entries of those files are refreshed, nothing else is read or written.
+    /// Moves the checked-out branch (or a detached HEAD) from `from` to `to` when the working tree already
+    /// holds `to`'s content for `files` (the commit was built from the working tree): the ref moves and
+    /// the index entries of those files are refreshed, nothing else is read or written.
     pub fn advance_branch(&self, from: Oid, to: Oid, files: &[PathBuf]) -> Result<(), GitError> {
         let branch_ref = self.head_ref_name()?;
         self.repo
@@ -545,8 +552,8 @@ impl GitRepo {
         Ok(())
     }
 
-    /// Moves the checked-out branch (and the working tree and index) from HEAD to `to`, refusing when a
-    /// file that differs between the two has local changes.
+    /// Moves the checked-out branch or a detached HEAD (and the working tree and index) from HEAD to
+    /// `to`, refusing when a file that differs between the two has local changes.
     pub fn move_branch(&self, to: Oid) -> Result<(), GitError> {
         let branch_ref = self.head_ref_name()?;
         let from = self.head_commit()?;
@@ -585,18 +592,25 @@ impl GitRepo {
         Ok(())
     }
 
-    fn head_ref_name(&self) -> Result<String, GitError> {
+    /// The reference a new commit moves: the checked-out branch (`refs/heads/NAME`), or `HEAD` itself
+    /// when it is detached. CI systems and Argo's git artifacts check out a revision as a detached HEAD;
+    /// a commit there goes on top of HEAD, as `git commit` does, and is pushed to the branch named.
+    pub(crate) fn head_ref_name(&self) -> Result<String, GitError> {
         let head = self
             .repo
             .find_reference("HEAD")
             .map_err(self.err("reading HEAD"))?;
-        head.symbolic_target()
+        Ok(head
+            .symbolic_target()
             .ok()
             .flatten()
-            .map(str::to_string)
-            .ok_or_else(|| GitError::Detached {
-                path: self.workdir.clone(),
-            })
+            .unwrap_or("HEAD")
+            .to_string())
+    }
+
+    /// True when HEAD points at a commit directly rather than at a branch.
+    pub fn is_detached(&self) -> bool {
+        self.repo.head_detached().unwrap_or(false)
     }
 }
 

@@ -10,7 +10,7 @@
 //! language runs in its [`Dialect::File`] form.
 //!
 //! Helpers both local stores share (artifact listing of local paths, stage names, the `latest` alias) live
-//! here too.
+//! here too, and [`open_local`], which picks the local store a tracking URI names (or MLflow's default).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

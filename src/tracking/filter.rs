@@ -176,8 +176,8 @@ fn tokenize(input: &str) -> Result<Vec<Token>, FilterError> {
             }
             i += 1;
             let raw: String = chars[start..i].iter().collect();
-            // A double-quoted word directly followed by a dot is part of an identifier, e.g. "metrics".acc;
-            // rare, but keep the value form simple: the identifier reader below handles the usual forms.
+            // A quoted string here is a value: a quoted key (`params."a b"`) never starts a token, it
+            // follows the dot of an identifier and is read by the identifier branch below.
             tokens.push(Token::Str(raw));
         } else if c.is_ascii_digit()
             || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
