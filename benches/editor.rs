@@ -4,6 +4,8 @@
 //! documents, like a rendered monorepo) and a worst case where every document is a model manifest, so
 //! that no document can be skipped. The edit targets the last model of the file.
 //!
+//! A plain yaml-rust2 load of the same file is timed in the same run as a baseline.
+//!
 //!   cargo bench --bench editor
 
 use std::hint::black_box;
@@ -62,6 +64,18 @@ fn bench(c: &mut Criterion) {
         c.bench_function(&format!("find_fields ({label})"), |b| {
             b.iter(|| manifest::find_fields(black_box(text.as_bytes())).unwrap())
         });
+        // The baseline, in the same run: one plain load of the whole file by a YAML library, which is
+        // what an editor that parses the whole file would pay at least once.
+        c.bench_function(
+            &format!("baseline: yaml-rust2 load of the whole file ({label})"),
+            |b| {
+                b.iter(|| {
+                    yaml_rust2::YamlLoader::load_from_str(black_box(&text))
+                        .unwrap()
+                        .len()
+                })
+            },
+        );
     }
 }
 

@@ -199,7 +199,10 @@ fn serve_canned(stream: TcpStream, delay: Duration) {
         // A stable 32-hex id per distinct question, so each search finds its own run and model.
         let id = format!("{:032x}", fnv(&format!("{path}{body}")));
         let answer = if path.contains("experiments/get-by-name") {
-            r#"{"experiment":{"experiment_id":"1","name":"e","artifact_location":"s3://b/1","lifecycle_stage":"active"}}"#.to_string()
+            // Each experiment its own id, so each target's search is a distinct question.
+            format!(
+                r#"{{"experiment":{{"experiment_id":"{id}","name":"e","artifact_location":"s3://b/{id}","lifecycle_stage":"active"}}}}"#
+            )
         } else if path.contains("runs/search") {
             format!(
                 r#"{{"runs":[{{"info":{{"run_id":"{id}","experiment_id":"1","status":"FINISHED","artifact_uri":"s3://b/1/{id}/artifacts"}},"data":{{"metrics":[{{"key":"acc","value":0.9}}]}},"outputs":{{"model_outputs":[{{"model_id":"m-{id}","step":0}}]}}}}]}}"#
