@@ -168,61 +168,44 @@ mod tests {
         .unwrap();
     }
 
-    #[test]
-    fn refuses_any_other_difference() {
+    /// Verifies an edit of `spec.storageUri` (line 2) from `old` to `new`, and expects a refusal.
+    fn assert_refused(before: &str, after: &str, old: &str, new: &str) {
         let p = path(&["spec", "storageUri"]);
         let e = [Expected {
             document: 0,
             path: &p,
-            old: "s3://a",
-            new: "s3://b",
+            old,
+            new,
             line: 2,
         }];
-        let err = verify(
+        let err = verify(before, after, &e, 0);
+        assert!(
+            matches!(err, Err(EditError::VerifyFailed { .. })),
+            "{before:?} -> {after:?}: {err:?}"
+        );
+    }
+
+    #[test]
+    fn refuses_any_other_difference() {
+        assert_refused(
             "spec:\n  storageUri: s3://a\nx: 1\n",
             "spec:\n  storageUri: s3://b\nx: 2\n",
-            &e,
-            0,
-        );
-        assert!(
-            matches!(err, Err(EditError::VerifyFailed { .. })),
-            "{err:?}"
+            "s3://a",
+            "s3://b",
         );
         // The value reads back as a boolean: refused.
-        let e = [Expected {
-            document: 0,
-            path: &p,
-            old: "s3://a",
-            new: "true",
-            line: 2,
-        }];
-        let err = verify(
+        assert_refused(
             "spec:\n  storageUri: s3://a\n",
             "spec:\n  storageUri: true\n",
-            &e,
-            0,
-        );
-        assert!(
-            matches!(err, Err(EditError::VerifyFailed { .. })),
-            "{err:?}"
+            "s3://a",
+            "true",
         );
         // A new document appears.
-        let e = [Expected {
-            document: 0,
-            path: &p,
-            old: "s3://a",
-            new: "s3://b",
-            line: 2,
-        }];
-        let err = verify(
+        assert_refused(
             "spec:\n  storageUri: s3://a\n",
             "spec:\n  storageUri: s3://b\n---\na: 1\n",
-            &e,
-            0,
-        );
-        assert!(
-            matches!(err, Err(EditError::VerifyFailed { .. })),
-            "{err:?}"
+            "s3://a",
+            "s3://b",
         );
     }
 
