@@ -354,11 +354,7 @@ fn set_changes_only_the_value_and_reports_it() {
             .unwrap()
     };
     let out = run(&[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out);
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         "k8s/input.yaml:7 baseline-predictor: s3://models/a -> s3://models/m-2/artifacts/\n"
@@ -429,11 +425,7 @@ fn targets_lists_every_field_sorted_with_configured_targets() {
         .args(["-C", repo.to_str().unwrap(), "targets"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out);
     insta::assert_snapshot!("targets_text", String::from_utf8(out.stdout).unwrap());
 
     let out = support::modelbump(dir.path())

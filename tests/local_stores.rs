@@ -479,11 +479,7 @@ fn planned(mut cmd: assert_cmd::Command, repo: &Path) -> Vec<(String, String, St
         .args(["plan", "-o", "json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_success(&out);
     let report: Value = serde_json::from_slice(&out.stdout).expect("plan -o json prints JSON");
     report["targets"]
         .as_array()

@@ -418,11 +418,7 @@ fn registry_uri_splits_registry_questions_off() {
         .env("MLFLOW_REGISTRY_URI", &registry.url)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_success(&out);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["targets"][0]["modelVersion"], "3");
     assert_eq!(report["targets"][0]["runId"], Value::from(run.run_id));
@@ -604,11 +600,7 @@ fn gates_on_metrics_and_on_the_deployed_model() {
         &manifest,
     );
     let out = case.cmd(&["apply"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_success(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("blocked"), "{text}");
     assert!(
@@ -692,11 +684,7 @@ fn plan_text_output_shape() {
         + "  - file: k8s/models.yaml\n    name: enhanced-predictor\n    pinned: true\n";
     let case = Case::new(server, &targets);
     let out = case.cmd(&["plan"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_success(&out);
     let text = String::from_utf8(out.stdout)
         .unwrap()
         .replace(&model.model_id, "m-<model>")
@@ -733,11 +721,7 @@ fn report_file_and_tracking_uri_flag() {
         .arg(&report_path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_success(&out);
     let file = std::fs::read_to_string(&report_path).unwrap();
     assert_eq!(file, String::from_utf8(out.stdout).unwrap());
     let report: Value = serde_json::from_str(&file).unwrap();
@@ -767,11 +751,7 @@ fn basic_auth_server_right_and_wrong_credentials() {
         .env("MLFLOW_TRACKING_PASSWORD", password)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_success(&out);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         report["targets"][0]["newUri"],
@@ -815,11 +795,7 @@ fn basic_auth_server_right_and_wrong_credentials() {
         .cmd(&["plan", "-vv", "--tracking-uri", &url_with_creds])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_success(&out);
     for stream in [&out.stdout, &out.stderr] {
         assert!(!String::from_utf8_lossy(stream).contains(password));
     }

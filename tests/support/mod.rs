@@ -42,6 +42,15 @@ pub fn modelbump(home: &std::path::Path) -> assert_cmd::Command {
     cmd
 }
 
+/// Asserts that a command exited 0, showing its stderr when it did not.
+pub fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub mod argocd;
 pub mod editor;
 pub mod git;
