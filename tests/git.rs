@@ -1054,6 +1054,123 @@ fn cli_commit_in_a_subfolder_of_the_checkout_names_files_from_there() {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// The repository as git sees it: a remote given as a URL.
+
+/// The files under `dir/.git` (objects aside, which are compressed) that hold `needle`.
+fn git_files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.join(".git")];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if !path.ends_with("objects") {
+                    pending.push(path);
+                }
+            } else if String::from_utf8_lossy(&std::fs::read(&path).unwrap()).contains(needle) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn cli_run_pushes_to_a_remote_given_as_a_url_with_its_credentials_and_stores_or_shows_them_nowhere()
+{
+    let (fx, store) = quickstart_fixture("");
+    let server = HttpRemote::start(fx.tmp.path(), "ci-bot", CANARY);
+    let url = format!(
+        "http://ci-bot:{CANARY}@127.0.0.1:{}/remote.git",
+        server.port
+    );
+    let config_before = read(&fx.work, ".git/config");
+    let report_file = fx.tmp.path().join("report.json");
+    let out = modelbump(&fx, &fx.work)
+        .args(["-vvv", "-o", "json", "run", "--report"])
+        .arg(&report_file)
+        .env("MLFLOW_TRACKING_URI", &store)
+        .env("MODELBUMP_GIT_REMOTE", &url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let head = git(&fx.work, &["rev-parse", "HEAD"]);
+    assert_eq!(fx.remote_head(), head, "pushed over HTTP");
+    assert!(
+        few_refusals(&server) >= 1,
+        "the credentials went in answer to a 401"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["pushed"], true);
+    assert_eq!(report["commit"], serde_json::Value::String(head));
+    for (what, text) in [
+        ("stdout", stdout(&out)),
+        ("stderr at -vvv", stderr(&out)),
+        ("the report file", read(fx.tmp.path(), "report.json")),
+        ("the commit", git(&fx.work, &["log", "-1", "--format=%B"])),
+    ] {
+        assert!(!text.contains(CANARY), "the token is in {what}:\n{text}");
+    }
+    assert_eq!(read(&fx.work, ".git/config"), config_before);
+    assert_eq!(git_files_holding(&fx.work, CANARY), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn cli_commit_pushes_to_a_url_remote_naming_it_without_credentials() {
+    let fx = two_models();
+    let server = HttpRemote::start(fx.tmp.path(), "ci-bot", CANARY);
+    // The user name in the URL, the token from MODELBUMP_GIT_TOKEN.
+    let url = format!("http://ci-bot@127.0.0.1:{}/remote.git", server.port);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    let out = modelbump(&fx, &fx.work)
+        .args(["commit", "--push", "--remote", &url])
+        .env("MODELBUMP_GIT_TOKEN", CANARY)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "pushed to http://127.0.0.1:{}/remote.git main",
+            server.port
+        )),
+        "{text}"
+    );
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+    assert!(!format!("{text}{}", stderr(&out)).contains(CANARY));
+}
+
+#[test]
+fn cli_run_refuses_a_url_remote_that_would_send_its_password_in_clear_text_before_writing() {
+    let (fx, store) = quickstart_fixture("");
+    let before = read(&fx.work, AB_TEST);
+    let report_file = fx.tmp.path().join("report.json");
+    let out = modelbump(&fx, &fx.work)
+        .args(["-o", "json", "run", "--report"])
+        .arg(&report_file)
+        .env("MLFLOW_TRACKING_URI", &store)
+        .env(
+            "MODELBUMP_GIT_REMOTE",
+            format!("http://ci-bot:{CANARY}@git.example.invalid/org/gitops.git"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("http://git.example.invalid/org/gitops.git") && err.contains("https://"),
+        "{err}"
+    );
+    let report = read(fx.tmp.path(), "report.json");
+    assert!(
+        !format!("{}{err}{report}", stdout(&out)).contains(CANARY),
+        "{err}{report}"
+    );
+    assert_eq!(read(&fx.work, AB_TEST), before, "nothing written");
+    assert_eq!(git(&fx.work, &["rev-list", "--count", "HEAD"]), "1");
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Pipelines: a detached HEAD, the report of a failed `run`, local commits left unpushed, and the
 // temporary files of an interrupted write.
 

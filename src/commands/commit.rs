@@ -17,7 +17,7 @@ use crate::cli::OutputFormat;
 use crate::exit::Outcome;
 use crate::git::{
     AppliedRecord, Credentials, GitRepo, Identity, ModelChange, PushOutcome, PushRequest,
-    Rewritten, Update,
+    Rewritten, Update, UserInfo,
 };
 use crate::manifest::{self, Edit, Selector};
 use crate::report::{Report, TargetReport, TargetStatus};
@@ -59,8 +59,8 @@ pub struct CommitArgs {
 /// without renaming anything.
 #[derive(Debug, Clone, Default, Args)]
 pub struct PushArgs {
-    /// The remote to push to [default: git.remote, else origin]
-    #[arg(long, value_name = "NAME", env = "MODELBUMP_GIT_REMOTE")]
+    /// The remote to push to, a name or a URL (user info in it is used as credentials, never shown) [default: git.remote, else origin]
+    #[arg(long, value_name = "NAME|URL", env = "MODELBUMP_GIT_REMOTE")]
     pub remote: Option<String>,
     /// The branch to push to [default: git.branch, else the checked-out branch]; needed on a detached HEAD
     #[arg(long, value_name = "NAME", env = "MODELBUMP_GIT_BRANCH")]
@@ -70,8 +70,10 @@ pub struct PushArgs {
 /// Where to push, resolved from flags (and their environment variables), the config and defaults.
 #[derive(Debug, Clone)]
 pub struct PushTarget {
-    /// The remote's name.
+    /// The remote's name, or its URL without user info: safe to show.
     pub remote: String,
+    /// The user info the remote's URL carried, used as credentials.
+    pub user_info: UserInfo,
     /// The remote branch.
     pub branch: String,
     /// How many pushes at most.
@@ -83,6 +85,10 @@ impl PushTarget {
     ///
     /// On a detached HEAD (how CI systems check out a revision) there is no checked-out branch to
     /// default to: the branch must be named, and the error says how.
+    ///
+    /// A remote given as a URL loses its user info here, so that nothing downstream can show it; a
+    /// password in it that would go in clear text over `http://` to another machine is refused now,
+    /// before anything is written.
     pub fn resolve(settings: &Settings, repo: &GitRepo, args: &PushArgs) -> anyhow::Result<Self> {
         let git = &settings.config.git;
         let remote = args
@@ -90,6 +96,15 @@ impl PushTarget {
             .clone()
             .or_else(|| git.remote.clone())
             .unwrap_or_else(|| "origin".to_string());
+        let (remote, user_info) = match crate::git::split_remote_url(&remote) {
+            Some((url, info)) => {
+                if info.password.is_some() {
+                    crate::git::token_transport(&url)?;
+                }
+                (url, info)
+            }
+            None => (remote, UserInfo::default()),
+        };
         let branch = match args.branch.clone().or_else(|| git.branch.clone()) {
             Some(b) => b,
             None => repo.current_branch()?,
@@ -102,6 +117,7 @@ impl PushTarget {
         };
         Ok(Self {
             remote,
+            user_info,
             branch,
             attempts,
         })
@@ -219,7 +235,7 @@ pub fn write_back(
     let Some(target) = request.push else {
         return Ok(outcome);
     };
-    let credentials = Credentials::from_env(&settings.env);
+    let credentials = Credentials::from_env(&settings.env).with_user_info(&target.user_info);
     let push = PushRequest {
         remote: target.remote.clone(),
         branch: target.branch.clone(),

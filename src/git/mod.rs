@@ -24,7 +24,9 @@ mod remote;
 pub use identity::{Identity, IdentitySource};
 pub use message::{DEFAULT_TEMPLATE, ModelChange, Provenance, render_message};
 pub use record::{AppliedRecord, RecordedTarget, clear_recorded, load_applied, record_applied};
-pub use remote::{Credentials, PushOutcome, PushRequest};
+pub use remote::{
+    Credentials, PushOutcome, PushRequest, UserInfo, split_remote_url, token_transport,
+};
 
 use std::path::{Path, PathBuf};
 
@@ -121,7 +123,7 @@ pub enum GitError {
     },
     /// A token would go over plain HTTP to a host that is not this machine.
     #[error(
-        "refusing to send MODELBUMP_GIT_TOKEN in clear text over http:// to {host} ({url}); use an https:// remote URL"
+        "refusing to send a token (MODELBUMP_GIT_TOKEN, or the password in the remote's URL) in clear text over http:// to {host} ({url}); use an https:// remote URL"
     )]
     InsecureToken {
         /// The host.
