@@ -1054,7 +1054,7 @@ fn cli_commit_in_a_subfolder_of_the_checkout_names_files_from_there() {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The repository as git sees it: a remote given as a URL.
+// The repository as git sees it: a remote given as a URL, and files git converts on checkout.
 
 /// The files under `dir/.git` (objects aside, which are compressed) that hold `needle`.
 fn git_files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
@@ -1167,6 +1167,150 @@ fn cli_run_refuses_a_url_remote_that_would_send_its_password_in_clear_text_befor
         "{err}{report}"
     );
     assert_eq!(read(&fx.work, AB_TEST), before, "nothing written");
+    assert_eq!(git(&fx.work, &["rev-list", "--count", "HEAD"]), "1");
+}
+
+/// The quickstart's repo with `attributes` in `.gitattributes`, `config` set in the clone and the
+/// manifest (after `prefix`) checked out again, so that the working tree holds git's converted form of
+/// the committed file, which `mark` shows; `git status` sees no change.
+fn converting_quickstart(
+    attributes: &str,
+    config: &[(&str, &str)],
+    prefix: &str,
+    mark: &str,
+) -> (Fixture, String) {
+    let manifest = format!(
+        "{prefix}{}",
+        quickstart_file("financial-predictor-ab-test.yaml")
+    );
+    let fx = Fixture::new(&[
+        (".gitattributes", attributes),
+        (AB_TEST, &manifest),
+        ("modelbump.yaml", &quickstart_file("modelbump.yaml")),
+    ]);
+    for (key, value) in config {
+        git(&fx.work, &["config", key, value]);
+    }
+    std::fs::remove_file(fx.work.join(AB_TEST)).unwrap();
+    git(&fx.work, &["checkout", "--", AB_TEST]);
+    assert!(
+        read(&fx.work, AB_TEST).contains(mark),
+        "converted on checkout"
+    );
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+    let store = quickstart_store(&fx);
+    (fx, store)
+}
+
+/// `run`, then `set` and `commit`, in a repo where git converts the manifest: each commits git's stored
+/// form of the file with only the model URIs changed, and leaves `git status` clean.
+fn run_and_commit_see_through_the_conversion(fx: &Fixture, store: &str) {
+    let committed = |rev: &str| git(&fx.work, &["show", &format!("{rev}:{AB_TEST}")]);
+    let initial = committed("HEAD");
+    let out = modelbump(fx, &fx.work)
+        .arg("run")
+        .env("MLFLOW_TRACKING_URI", store)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    let after_run = initial
+        .replace(
+            "m-63118756949141cba59ab87e90e8a96a",
+            "m-7f3c2a91d4e84b6f9a0c5e1d2b3a4f56",
+        )
+        .replace(
+            "m-d64ffcb77a684fbfa8597e439c920a07",
+            "m-a1b2c3d4e5f647188a9b0c1d2e3f4a5b",
+        );
+    assert_ne!(after_run, initial);
+    assert_eq!(committed("HEAD"), after_run, "run commits the stored form");
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+
+    modelbump(fx, &fx.work)
+        .args([
+            "set",
+            AB_TEST,
+            "baseline-predictor",
+            "s3://models/baseline/3/",
+        ])
+        .assert()
+        .success();
+    let out = modelbump(fx, &fx.work).arg("commit").output().unwrap();
+    assert!(out.status.success(), "commit: {}", stderr(&out));
+    assert!(stdout(&out).contains("1 model URI"), "{}", stdout(&out));
+    assert_eq!(
+        committed("HEAD"),
+        after_run.replace(
+            "s3://mlflow-artifacts/29/models/m-7f3c2a91d4e84b6f9a0c5e1d2b3a4f56/artifacts/",
+            "s3://models/baseline/3/"
+        ),
+        "commit commits the stored form"
+    );
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn cli_run_and_commit_work_with_core_autocrlf_and_lf_blobs() {
+    let (fx, store) = converting_quickstart("", &[("core.autocrlf", "true")], "", "\r\n");
+    run_and_commit_see_through_the_conversion(&fx, &store);
+}
+
+#[test]
+fn cli_run_and_commit_work_with_an_eol_crlf_attribute() {
+    let (fx, store) = converting_quickstart("*.yaml text eol=crlf\n", &[], "", "\r\n");
+    run_and_commit_see_through_the_conversion(&fx, &store);
+}
+
+#[test]
+fn cli_run_and_commit_work_with_the_ident_attribute() {
+    let (fx, store) = converting_quickstart("*.yaml ident\n", &[], "# $Id$\n", "# $Id: ");
+    run_and_commit_see_through_the_conversion(&fx, &store);
+}
+
+#[test]
+fn cli_run_and_commit_refuse_a_file_under_a_filter_driver_naming_it() {
+    let (fx, store) = converting_quickstart(
+        "*.yaml filter=cluster\n",
+        &[
+            ("filter.cluster.clean", "sed s/prod-eu-1/CLUSTER/"),
+            ("filter.cluster.smudge", "sed s/CLUSTER/prod-eu-1/"),
+        ],
+        "# cluster: CLUSTER\n",
+        "# cluster: prod-eu-1",
+    );
+    let before = read(&fx.work, AB_TEST);
+    let out = modelbump(&fx, &fx.work)
+        .arg("run")
+        .env("MLFLOW_TRACKING_URI", &store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(AB_TEST) && err.contains("filter \"cluster\""),
+        "{err}"
+    );
+    assert!(!err.contains("uncommitted changes"), "{err}");
+    assert_eq!(read(&fx.work, AB_TEST), before, "nothing written");
+
+    modelbump(&fx, &fx.work)
+        .args([
+            "set",
+            AB_TEST,
+            "baseline-predictor",
+            "s3://models/baseline/3/",
+        ])
+        .assert()
+        .success();
+    let out = modelbump(&fx, &fx.work).arg("commit").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(AB_TEST) && err.contains("filter \"cluster\""),
+        "{err}"
+    );
+    assert!(!err.contains("besides model URI values"), "{err}");
     assert_eq!(git(&fx.work, &["rev-list", "--count", "HEAD"]), "1");
 }
 

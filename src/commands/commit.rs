@@ -3,8 +3,9 @@
 //! `commit` works from the working tree, so that `apply` then `commit` is the pipeline and `set` then
 //! `commit --push` is a manual rollback. A file is committed only when its sole uncommitted differences are
 //! model URI values: the URIs found in the working tree are re-applied to HEAD's version of the file with
-//! the editor, and the result must equal the working tree byte for byte. The same edits are what a rejected
-//! push re-applies to the fresh remote tip. The write-back itself ([`write_back`]) is shared with `run`.
+//! the editor, and the result must equal the working tree byte for byte, taken in the form git stores
+//! ([`GitRepo::stored_form`]: through line-ending and ident conversions, as `git status` compares). The
+//! same edits are what a rejected push re-applies to the fresh remote tip. The write-back itself ([`write_back`]) is shared with `run`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -383,6 +384,15 @@ pub async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result<Outcom
                 continue;
             }
             Err(e) => return Err(e).with_context(|| format!("cannot read {shown}")),
+        };
+        // Compared as git does: the working-tree bytes through git's conversions (line endings...).
+        let work = match repo.stored_form(&path, &work) {
+            Ok(work) => work,
+            Err(e @ crate::git::GitError::FilterDriver { .. }) if scanned => {
+                tracing::debug!("leaving {shown} alone: {e}");
+                continue;
+            }
+            Err(e) => return Err(e.into()),
         };
         match classify(&head_bytes, &work) {
             Verdict::Unchanged => {}
