@@ -1054,7 +1054,8 @@ fn cli_commit_in_a_subfolder_of_the_checkout_names_files_from_there() {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The repository as git sees it: a remote given as a URL, and files git converts on checkout.
+// The repository as git sees it: a remote given as a URL, files git converts on checkout, and
+// manifests reached through a symlink.
 
 /// The files under `dir/.git` (objects aside, which are compressed) that hold `needle`.
 fn git_files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
@@ -1312,6 +1313,93 @@ fn cli_run_and_commit_refuse_a_file_under_a_filter_driver_naming_it() {
     );
     assert!(!err.contains("besides model URI values"), "{err}");
     assert_eq!(git(&fx.work, &["rev-list", "--count", "HEAD"]), "1");
+}
+
+/// The quickstart's repo whose config names the manifest as `link`, a committed symlink to `target`.
+fn symlinked_quickstart(link: &str, target: &Path) -> (Fixture, String) {
+    let config = quickstart_file("modelbump.yaml").replace(AB_TEST, link);
+    let fx = Fixture::new(&[
+        (
+            AB_TEST,
+            &quickstart_file("financial-predictor-ab-test.yaml"),
+        ),
+        ("modelbump.yaml", &config),
+    ]);
+    std::os::unix::fs::symlink(target, fx.work.join(link)).unwrap();
+    git(&fx.work, &["add", link]);
+    git(&fx.work, &["commit", "-q", "-m", "a link to the manifest"]);
+    git(&fx.work, &["push", "-q", "origin", "main"]);
+    let store = quickstart_store(&fx);
+    (fx, store)
+}
+
+fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .file_type()
+        .is_symlink()
+}
+
+#[test]
+fn cli_apply_commit_and_run_edit_the_file_a_symlinked_manifest_points_to() {
+    let link = "k8s/link.yaml";
+    let (fx, store) =
+        symlinked_quickstart(link, Path::new("base/financial-predictor-ab-test.yaml"));
+    modelbump(&fx, &fx.work)
+        .arg("apply")
+        .env("MLFLOW_TRACKING_URI", &store)
+        .assert()
+        .success();
+    assert!(is_symlink(&fx.work.join(link)), "the link stays a link");
+    assert_eq!(
+        git(&fx.work, &["status", "--porcelain"]),
+        format!(" M {AB_TEST}")
+    );
+    let out = modelbump(&fx, &fx.work).arg("commit").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("2 model URIs"), "{}", stdout(&out));
+    assert_eq!(
+        git(&fx.work, &["show", "--name-only", "--format=", "HEAD"]),
+        AB_TEST
+    );
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+
+    // `run` from the same starting point.
+    git(&fx.work, &["reset", "-q", "--hard", "HEAD~1"]);
+    let out = modelbump(&fx, &fx.work)
+        .arg("run")
+        .env("MLFLOW_TRACKING_URI", &store)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(is_symlink(&fx.work.join(link)), "the link stays a link");
+    assert_eq!(
+        git(&fx.work, &["show", "--name-only", "--format=", "HEAD"]),
+        AB_TEST
+    );
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+}
+
+#[test]
+fn cli_apply_and_run_refuse_a_manifest_symlinked_outside_the_repo() {
+    let link = "k8s/link.yaml";
+    let (fx, store) = symlinked_quickstart(link, Path::new("../../outside.yaml"));
+    let manifest = quickstart_file("financial-predictor-ab-test.yaml");
+    write(fx.tmp.path(), "outside.yaml", &manifest);
+    for command in ["apply", "run"] {
+        let out = modelbump(&fx, &fx.work)
+            .arg(command)
+            .env("MLFLOW_TRACKING_URI", &store)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{command}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(link) && err.contains("outside"), "{err}");
+        assert_eq!(read(fx.tmp.path(), "outside.yaml"), manifest);
+        assert!(is_symlink(&fx.work.join(link)));
+        assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -4,8 +4,9 @@
 //! `commit --push` is a manual rollback. A file is committed only when its sole uncommitted differences are
 //! model URI values: the URIs found in the working tree are re-applied to HEAD's version of the file with
 //! the editor, and the result must equal the working tree byte for byte, taken in the form git stores
-//! ([`GitRepo::stored_form`]: through line-ending and ident conversions, as `git status` compares). The
-//! same edits are what a rejected push re-applies to the fresh remote tip. The write-back itself ([`write_back`]) is shared with `run`.
+//! ([`GitRepo::stored_form`]: through line-ending and ident conversions, as `git status` compares). A target
+//! named through a symlink is the file the link points to. The same edits are what a rejected
+//! push re-applies to the fresh remote tip. The write-back itself ([`write_back`]) is shared with `run`.
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -297,13 +297,17 @@ impl GitRepo {
     }
 
     /// `path` (absolute, or relative to `base`) as a path relative to the working tree, `None` when outside.
+    ///
+    /// Symlinks are followed: a manifest named through a link is the file the link points to, which is
+    /// what is edited and committed (git stores the link itself as a blob holding a path). A link that
+    /// leads out of the working tree is outside. A path that does not exist is taken as written.
     pub fn relative(&self, base: &Path, path: &Path) -> Option<PathBuf> {
         let joined = if path.is_absolute() {
             path.to_path_buf()
         } else {
             base.join(path)
         };
-        let normal = normalize(&joined);
+        let normal = joined.canonicalize().unwrap_or_else(|_| normalize(&joined));
         normal
             .strip_prefix(&self.workdir)
             .ok()
