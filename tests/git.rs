@@ -1057,6 +1057,15 @@ fn cli_commit_in_a_subfolder_of_the_checkout_names_files_from_there() {
 // The repository as git sees it: a remote given as a URL, files git converts on checkout, and
 // manifests reached through a symlink.
 
+/// Runs `modelbump COMMAND` in the fixture's clone against the MLflow store `store`.
+fn with_store(fx: &Fixture, store: &str, command: &str) -> std::process::Output {
+    modelbump(fx, &fx.work)
+        .arg(command)
+        .env("MLFLOW_TRACKING_URI", store)
+        .output()
+        .unwrap()
+}
+
 /// The files under `dir/.git` (objects aside, which are compressed) that hold `needle`.
 fn git_files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
@@ -1203,16 +1212,36 @@ fn converting_quickstart(
     (fx, store)
 }
 
+/// `set` the quickstart's baseline-predictor to `s3://models/baseline/3/`, then `commit`.
+fn set_baseline_and_commit(fx: &Fixture) -> std::process::Output {
+    modelbump(fx, &fx.work)
+        .args([
+            "set",
+            AB_TEST,
+            "baseline-predictor",
+            "s3://models/baseline/3/",
+        ])
+        .assert()
+        .success();
+    modelbump(fx, &fx.work).arg("commit").output().unwrap()
+}
+
+/// Asserts that a command failed naming the manifest and its filter `cluster`, not saying `false_reason`.
+fn refused_for_the_filter(out: &std::process::Output, false_reason: &str) {
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
+    let err = stderr(out);
+    assert!(
+        err.contains(AB_TEST) && err.contains("filter \"cluster\"") && !err.contains(false_reason),
+        "{err}"
+    );
+}
+
 /// `run`, then `set` and `commit`, in a repo where git converts the manifest: each commits git's stored
 /// form of the file with only the model URIs changed, and leaves `git status` clean.
 fn run_and_commit_see_through_the_conversion(fx: &Fixture, store: &str) {
     let committed = |rev: &str| git(&fx.work, &["show", &format!("{rev}:{AB_TEST}")]);
     let initial = committed("HEAD");
-    let out = modelbump(fx, &fx.work)
-        .arg("run")
-        .env("MLFLOW_TRACKING_URI", store)
-        .output()
-        .unwrap();
+    let out = with_store(fx, store, "run");
     assert!(out.status.success(), "run: {}", stderr(&out));
     let after_run = initial
         .replace(
@@ -1228,16 +1257,7 @@ fn run_and_commit_see_through_the_conversion(fx: &Fixture, store: &str) {
     assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
     assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
 
-    modelbump(fx, &fx.work)
-        .args([
-            "set",
-            AB_TEST,
-            "baseline-predictor",
-            "s3://models/baseline/3/",
-        ])
-        .assert()
-        .success();
-    let out = modelbump(fx, &fx.work).arg("commit").output().unwrap();
+    let out = set_baseline_and_commit(fx);
     assert!(out.status.success(), "commit: {}", stderr(&out));
     assert!(stdout(&out).contains("1 model URI"), "{}", stdout(&out));
     assert_eq!(
@@ -1281,37 +1301,12 @@ fn cli_run_and_commit_refuse_a_file_under_a_filter_driver_naming_it() {
         "# cluster: prod-eu-1",
     );
     let before = read(&fx.work, AB_TEST);
-    let out = modelbump(&fx, &fx.work)
-        .arg("run")
-        .env("MLFLOW_TRACKING_URI", &store)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains(AB_TEST) && err.contains("filter \"cluster\""),
-        "{err}"
-    );
-    assert!(!err.contains("uncommitted changes"), "{err}");
+    let out = with_store(&fx, &store, "run");
+    refused_for_the_filter(&out, "uncommitted changes");
     assert_eq!(read(&fx.work, AB_TEST), before, "nothing written");
 
-    modelbump(&fx, &fx.work)
-        .args([
-            "set",
-            AB_TEST,
-            "baseline-predictor",
-            "s3://models/baseline/3/",
-        ])
-        .assert()
-        .success();
-    let out = modelbump(&fx, &fx.work).arg("commit").output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains(AB_TEST) && err.contains("filter \"cluster\""),
-        "{err}"
-    );
-    assert!(!err.contains("besides model URI values"), "{err}");
+    let out = set_baseline_and_commit(&fx);
+    refused_for_the_filter(&out, "besides model URI values");
     assert_eq!(git(&fx.work, &["rev-list", "--count", "HEAD"]), "1");
 }
 
@@ -1345,11 +1340,7 @@ fn cli_apply_commit_and_run_edit_the_file_a_symlinked_manifest_points_to() {
     let link = "k8s/link.yaml";
     let (fx, store) =
         symlinked_quickstart(link, Path::new("base/financial-predictor-ab-test.yaml"));
-    modelbump(&fx, &fx.work)
-        .arg("apply")
-        .env("MLFLOW_TRACKING_URI", &store)
-        .assert()
-        .success();
+    crate::support::assert_success(&with_store(&fx, &store, "apply"));
     assert!(is_symlink(&fx.work.join(link)), "the link stays a link");
     assert_eq!(
         git(&fx.work, &["status", "--porcelain"]),
@@ -1366,11 +1357,7 @@ fn cli_apply_commit_and_run_edit_the_file_a_symlinked_manifest_points_to() {
 
     // `run` from the same starting point.
     git(&fx.work, &["reset", "-q", "--hard", "HEAD~1"]);
-    let out = modelbump(&fx, &fx.work)
-        .arg("run")
-        .env("MLFLOW_TRACKING_URI", &store)
-        .output()
-        .unwrap();
+    let out = with_store(&fx, &store, "run");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(is_symlink(&fx.work.join(link)), "the link stays a link");
     assert_eq!(
@@ -1388,11 +1375,7 @@ fn cli_apply_and_run_refuse_a_manifest_symlinked_outside_the_repo() {
     let manifest = quickstart_file("financial-predictor-ab-test.yaml");
     write(fx.tmp.path(), "outside.yaml", &manifest);
     for command in ["apply", "run"] {
-        let out = modelbump(&fx, &fx.work)
-            .arg(command)
-            .env("MLFLOW_TRACKING_URI", &store)
-            .output()
-            .unwrap();
+        let out = with_store(&fx, &store, command);
         assert_eq!(out.status.code(), Some(1), "{command}: {}", stderr(&out));
         let err = stderr(&out);
         assert!(err.contains(link) && err.contains("outside"), "{err}");
