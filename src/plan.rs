@@ -351,10 +351,16 @@ impl Plan {
                 .into());
             }
         }
+        // A manifest named through a symlink is written where the link points (read_manifest checked
+        // that this is inside the repo): replacing the link by a file would change what git tracks.
+        let target = |file: &FileChange| {
+            let path = repo.join(&file.path);
+            path.canonicalize().unwrap_or(path)
+        };
         for (n, file) in self.files.iter().enumerate() {
-            if let Err(e) = crate::fsutil::write_atomic(&repo.join(&file.path), &file.after) {
+            if let Err(e) = crate::fsutil::write_atomic(&target(file), &file.after) {
                 for done in &self.files[..n] {
-                    let _ = crate::fsutil::write_atomic(&repo.join(&done.path), &done.before);
+                    let _ = crate::fsutil::write_atomic(&target(done), &done.before);
                 }
                 return Err(e).context("nothing was written (files already written were restored)");
             }

@@ -1054,6 +1054,338 @@ fn cli_commit_in_a_subfolder_of_the_checkout_names_files_from_there() {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// The repository as git sees it: a remote given as a URL, files git converts on checkout, and
+// manifests reached through a symlink.
+
+/// Runs `modelbump COMMAND` in the fixture's clone against the MLflow store `store`.
+fn with_store(fx: &Fixture, store: &str, command: &str) -> std::process::Output {
+    modelbump(fx, &fx.work)
+        .arg(command)
+        .env("MLFLOW_TRACKING_URI", store)
+        .output()
+        .unwrap()
+}
+
+/// The files under `dir/.git` (objects aside, which are compressed) that hold `needle`.
+fn git_files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.join(".git")];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if !path.ends_with("objects") {
+                    pending.push(path);
+                }
+            } else if String::from_utf8_lossy(&std::fs::read(&path).unwrap()).contains(needle) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn cli_run_pushes_to_a_remote_given_as_a_url_with_its_credentials_and_stores_or_shows_them_nowhere()
+{
+    let (fx, store) = quickstart_fixture("");
+    let server = HttpRemote::start(fx.tmp.path(), "ci-bot", CANARY);
+    let url = format!(
+        "http://ci-bot:{CANARY}@127.0.0.1:{}/remote.git",
+        server.port
+    );
+    let config_before = read(&fx.work, ".git/config");
+    let report_file = fx.tmp.path().join("report.json");
+    let out = modelbump(&fx, &fx.work)
+        .args(["-vvv", "-o", "json", "run", "--report"])
+        .arg(&report_file)
+        .env("MLFLOW_TRACKING_URI", &store)
+        .env("MODELBUMP_GIT_REMOTE", &url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let head = git(&fx.work, &["rev-parse", "HEAD"]);
+    assert_eq!(fx.remote_head(), head, "pushed over HTTP");
+    assert!(
+        few_refusals(&server) >= 1,
+        "the credentials went in answer to a 401"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["pushed"], true);
+    assert_eq!(report["commit"], serde_json::Value::String(head));
+    for (what, text) in [
+        ("stdout", stdout(&out)),
+        ("stderr at -vvv", stderr(&out)),
+        ("the report file", read(fx.tmp.path(), "report.json")),
+        ("the commit", git(&fx.work, &["log", "-1", "--format=%B"])),
+    ] {
+        assert!(!text.contains(CANARY), "the token is in {what}:\n{text}");
+    }
+    assert_eq!(read(&fx.work, ".git/config"), config_before);
+    assert_eq!(git_files_holding(&fx.work, CANARY), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn cli_commit_pushes_to_a_url_remote_naming_it_without_credentials() {
+    let fx = two_models();
+    let server = HttpRemote::start(fx.tmp.path(), "ci-bot", CANARY);
+    // The user name in the URL, the token from MODELBUMP_GIT_TOKEN.
+    let url = format!("http://ci-bot@127.0.0.1:{}/remote.git", server.port);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    let out = modelbump(&fx, &fx.work)
+        .args(["commit", "--push", "--remote", &url])
+        .env("MODELBUMP_GIT_TOKEN", CANARY)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "pushed to http://127.0.0.1:{}/remote.git main",
+            server.port
+        )),
+        "{text}"
+    );
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+    assert!(!format!("{text}{}", stderr(&out)).contains(CANARY));
+}
+
+#[test]
+fn cli_run_refuses_a_url_remote_that_would_send_its_password_in_clear_text_before_writing() {
+    let (fx, store) = quickstart_fixture("");
+    let before = read(&fx.work, AB_TEST);
+    let report_file = fx.tmp.path().join("report.json");
+    let out = modelbump(&fx, &fx.work)
+        .args(["-o", "json", "run", "--report"])
+        .arg(&report_file)
+        .env("MLFLOW_TRACKING_URI", &store)
+        .env(
+            "MODELBUMP_GIT_REMOTE",
+            format!("http://ci-bot:{CANARY}@git.example.invalid/org/gitops.git"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("http://git.example.invalid/org/gitops.git") && err.contains("https://"),
+        "{err}"
+    );
+    let report = read(fx.tmp.path(), "report.json");
+    assert!(
+        !format!("{}{err}{report}", stdout(&out)).contains(CANARY),
+        "{err}{report}"
+    );
+    assert_eq!(read(&fx.work, AB_TEST), before, "nothing written");
+    assert_eq!(git(&fx.work, &["rev-list", "--count", "HEAD"]), "1");
+}
+
+/// The quickstart's repo with `attributes` in `.gitattributes`, `config` set in the clone and the
+/// manifest (after `prefix`) checked out again, so that the working tree holds git's converted form of
+/// the committed file, which `mark` shows; `git status` sees no change.
+fn converting_quickstart(
+    attributes: &str,
+    config: &[(&str, &str)],
+    prefix: &str,
+    mark: &str,
+) -> (Fixture, String) {
+    let manifest = format!(
+        "{prefix}{}",
+        quickstart_file("financial-predictor-ab-test.yaml")
+    );
+    let fx = Fixture::new(&[
+        (".gitattributes", attributes),
+        (AB_TEST, &manifest),
+        ("modelbump.yaml", &quickstart_file("modelbump.yaml")),
+    ]);
+    for (key, value) in config {
+        git(&fx.work, &["config", key, value]);
+    }
+    std::fs::remove_file(fx.work.join(AB_TEST)).unwrap();
+    git(&fx.work, &["checkout", "--", AB_TEST]);
+    assert!(
+        read(&fx.work, AB_TEST).contains(mark),
+        "converted on checkout"
+    );
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+    let store = quickstart_store(&fx);
+    (fx, store)
+}
+
+/// `set` the quickstart's baseline-predictor to `s3://models/baseline/3/`, then `commit`.
+fn set_baseline_and_commit(fx: &Fixture) -> std::process::Output {
+    modelbump(fx, &fx.work)
+        .args([
+            "set",
+            AB_TEST,
+            "baseline-predictor",
+            "s3://models/baseline/3/",
+        ])
+        .assert()
+        .success();
+    modelbump(fx, &fx.work).arg("commit").output().unwrap()
+}
+
+/// Asserts that a command failed naming the manifest and its filter `cluster`, not saying `false_reason`.
+fn refused_for_the_filter(out: &std::process::Output, false_reason: &str) {
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
+    let err = stderr(out);
+    assert!(
+        err.contains(AB_TEST) && err.contains("filter \"cluster\"") && !err.contains(false_reason),
+        "{err}"
+    );
+}
+
+/// `run`, then `set` and `commit`, in a repo where git converts the manifest: each commits git's stored
+/// form of the file with only the model URIs changed, and leaves `git status` clean.
+fn run_and_commit_see_through_the_conversion(fx: &Fixture, store: &str) {
+    let committed = |rev: &str| git(&fx.work, &["show", &format!("{rev}:{AB_TEST}")]);
+    let initial = committed("HEAD");
+    let out = with_store(fx, store, "run");
+    assert!(out.status.success(), "run: {}", stderr(&out));
+    let after_run = initial
+        .replace(
+            "m-63118756949141cba59ab87e90e8a96a",
+            "m-7f3c2a91d4e84b6f9a0c5e1d2b3a4f56",
+        )
+        .replace(
+            "m-d64ffcb77a684fbfa8597e439c920a07",
+            "m-a1b2c3d4e5f647188a9b0c1d2e3f4a5b",
+        );
+    assert_ne!(after_run, initial);
+    assert_eq!(committed("HEAD"), after_run, "run commits the stored form");
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+
+    let out = set_baseline_and_commit(fx);
+    assert!(out.status.success(), "commit: {}", stderr(&out));
+    assert!(stdout(&out).contains("1 model URI"), "{}", stdout(&out));
+    assert_eq!(
+        committed("HEAD"),
+        after_run.replace(
+            "s3://mlflow-artifacts/29/models/m-7f3c2a91d4e84b6f9a0c5e1d2b3a4f56/artifacts/",
+            "s3://models/baseline/3/"
+        ),
+        "commit commits the stored form"
+    );
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn cli_run_and_commit_work_with_core_autocrlf_and_lf_blobs() {
+    let (fx, store) = converting_quickstart("", &[("core.autocrlf", "true")], "", "\r\n");
+    run_and_commit_see_through_the_conversion(&fx, &store);
+}
+
+#[test]
+fn cli_run_and_commit_work_with_an_eol_crlf_attribute() {
+    let (fx, store) = converting_quickstart("*.yaml text eol=crlf\n", &[], "", "\r\n");
+    run_and_commit_see_through_the_conversion(&fx, &store);
+}
+
+#[test]
+fn cli_run_and_commit_work_with_the_ident_attribute() {
+    let (fx, store) = converting_quickstart("*.yaml ident\n", &[], "# $Id$\n", "# $Id: ");
+    run_and_commit_see_through_the_conversion(&fx, &store);
+}
+
+#[test]
+fn cli_run_and_commit_refuse_a_file_under_a_filter_driver_naming_it() {
+    let (fx, store) = converting_quickstart(
+        "*.yaml filter=cluster\n",
+        &[
+            ("filter.cluster.clean", "sed s/prod-eu-1/CLUSTER/"),
+            ("filter.cluster.smudge", "sed s/CLUSTER/prod-eu-1/"),
+        ],
+        "# cluster: CLUSTER\n",
+        "# cluster: prod-eu-1",
+    );
+    let before = read(&fx.work, AB_TEST);
+    let out = with_store(&fx, &store, "run");
+    refused_for_the_filter(&out, "uncommitted changes");
+    assert_eq!(read(&fx.work, AB_TEST), before, "nothing written");
+
+    let out = set_baseline_and_commit(&fx);
+    refused_for_the_filter(&out, "besides model URI values");
+    assert_eq!(git(&fx.work, &["rev-list", "--count", "HEAD"]), "1");
+}
+
+/// The quickstart's repo whose config names the manifest as `link`, a committed symlink to `target`.
+fn symlinked_quickstart(link: &str, target: &Path) -> (Fixture, String) {
+    let config = quickstart_file("modelbump.yaml").replace(AB_TEST, link);
+    let fx = Fixture::new(&[
+        (
+            AB_TEST,
+            &quickstart_file("financial-predictor-ab-test.yaml"),
+        ),
+        ("modelbump.yaml", &config),
+    ]);
+    std::os::unix::fs::symlink(target, fx.work.join(link)).unwrap();
+    git(&fx.work, &["add", link]);
+    git(&fx.work, &["commit", "-q", "-m", "a link to the manifest"]);
+    git(&fx.work, &["push", "-q", "origin", "main"]);
+    let store = quickstart_store(&fx);
+    (fx, store)
+}
+
+fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .file_type()
+        .is_symlink()
+}
+
+#[test]
+fn cli_apply_commit_and_run_edit_the_file_a_symlinked_manifest_points_to() {
+    let link = "k8s/link.yaml";
+    let (fx, store) =
+        symlinked_quickstart(link, Path::new("base/financial-predictor-ab-test.yaml"));
+    crate::support::assert_success(&with_store(&fx, &store, "apply"));
+    assert!(is_symlink(&fx.work.join(link)), "the link stays a link");
+    assert_eq!(
+        git(&fx.work, &["status", "--porcelain"]),
+        format!(" M {AB_TEST}")
+    );
+    let out = modelbump(&fx, &fx.work).arg("commit").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("2 model URIs"), "{}", stdout(&out));
+    assert_eq!(
+        git(&fx.work, &["show", "--name-only", "--format=", "HEAD"]),
+        AB_TEST
+    );
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+
+    // `run` from the same starting point.
+    git(&fx.work, &["reset", "-q", "--hard", "HEAD~1"]);
+    let out = with_store(&fx, &store, "run");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(is_symlink(&fx.work.join(link)), "the link stays a link");
+    assert_eq!(
+        git(&fx.work, &["show", "--name-only", "--format=", "HEAD"]),
+        AB_TEST
+    );
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+}
+
+#[test]
+fn cli_apply_and_run_refuse_a_manifest_symlinked_outside_the_repo() {
+    let link = "k8s/link.yaml";
+    let (fx, store) = symlinked_quickstart(link, Path::new("../../outside.yaml"));
+    let manifest = quickstart_file("financial-predictor-ab-test.yaml");
+    write(fx.tmp.path(), "outside.yaml", &manifest);
+    for command in ["apply", "run"] {
+        let out = with_store(&fx, &store, command);
+        assert_eq!(out.status.code(), Some(1), "{command}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(link) && err.contains("outside"), "{err}");
+        assert_eq!(read(fx.tmp.path(), "outside.yaml"), manifest);
+        assert!(is_symlink(&fx.work.join(link)));
+        assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Pipelines: a detached HEAD, the report of a failed `run`, local commits left unpushed, and the
 // temporary files of an interrupted write.
 

@@ -3,7 +3,9 @@
 //! `commit` works from the working tree, so that `apply` then `commit` is the pipeline and `set` then
 //! `commit --push` is a manual rollback. A file is committed only when its sole uncommitted differences are
 //! model URI values: the URIs found in the working tree are re-applied to HEAD's version of the file with
-//! the editor, and the result must equal the working tree byte for byte. The same edits are what a rejected
+//! the editor, and the result must equal the working tree byte for byte, taken in the form git stores
+//! ([`GitRepo::stored_form`]: through line-ending and ident conversions, as `git status` compares). A target
+//! named through a symlink is the file the link points to. The same edits are what a rejected
 //! push re-applies to the fresh remote tip. The write-back itself ([`write_back`]) is shared with `run`.
 
 use std::collections::BTreeMap;
@@ -17,7 +19,7 @@ use crate::cli::OutputFormat;
 use crate::exit::Outcome;
 use crate::git::{
     AppliedRecord, Credentials, GitRepo, Identity, ModelChange, PushOutcome, PushRequest,
-    Rewritten, Update,
+    Rewritten, Update, UserInfo,
 };
 use crate::manifest::{self, Edit, Selector};
 use crate::report::{Report, TargetReport, TargetStatus};
@@ -59,8 +61,8 @@ pub struct CommitArgs {
 /// without renaming anything.
 #[derive(Debug, Clone, Default, Args)]
 pub struct PushArgs {
-    /// The remote to push to [default: git.remote, else origin]
-    #[arg(long, value_name = "NAME", env = "MODELBUMP_GIT_REMOTE")]
+    /// The remote to push to, a name or a URL (user info in it is used as credentials, never shown) [default: git.remote, else origin]
+    #[arg(long, value_name = "NAME|URL", env = "MODELBUMP_GIT_REMOTE")]
     pub remote: Option<String>,
     /// The branch to push to [default: git.branch, else the checked-out branch]; needed on a detached HEAD
     #[arg(long, value_name = "NAME", env = "MODELBUMP_GIT_BRANCH")]
@@ -70,8 +72,10 @@ pub struct PushArgs {
 /// Where to push, resolved from flags (and their environment variables), the config and defaults.
 #[derive(Debug, Clone)]
 pub struct PushTarget {
-    /// The remote's name.
+    /// The remote's name, or its URL without user info: safe to show.
     pub remote: String,
+    /// The user info the remote's URL carried, used as credentials.
+    pub user_info: UserInfo,
     /// The remote branch.
     pub branch: String,
     /// How many pushes at most.
@@ -83,6 +87,10 @@ impl PushTarget {
     ///
     /// On a detached HEAD (how CI systems check out a revision) there is no checked-out branch to
     /// default to: the branch must be named, and the error says how.
+    ///
+    /// A remote given as a URL loses its user info here, so that nothing downstream can show it; a
+    /// password in it that would go in clear text over `http://` to another machine is refused now,
+    /// before anything is written.
     pub fn resolve(settings: &Settings, repo: &GitRepo, args: &PushArgs) -> anyhow::Result<Self> {
         let git = &settings.config.git;
         let remote = args
@@ -90,6 +98,15 @@ impl PushTarget {
             .clone()
             .or_else(|| git.remote.clone())
             .unwrap_or_else(|| "origin".to_string());
+        let (remote, user_info) = match crate::git::split_remote_url(&remote) {
+            Some((url, info)) => {
+                if info.password.is_some() {
+                    crate::git::token_transport(&url)?;
+                }
+                (url, info)
+            }
+            None => (remote, UserInfo::default()),
+        };
         let branch = match args.branch.clone().or_else(|| git.branch.clone()) {
             Some(b) => b,
             None => repo.current_branch()?,
@@ -102,6 +119,7 @@ impl PushTarget {
         };
         Ok(Self {
             remote,
+            user_info,
             branch,
             attempts,
         })
@@ -219,7 +237,7 @@ pub fn write_back(
     let Some(target) = request.push else {
         return Ok(outcome);
     };
-    let credentials = Credentials::from_env(&settings.env);
+    let credentials = Credentials::from_env(&settings.env).with_user_info(&target.user_info);
     let push = PushRequest {
         remote: target.remote.clone(),
         branch: target.branch.clone(),
@@ -367,6 +385,15 @@ pub async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result<Outcom
                 continue;
             }
             Err(e) => return Err(e).with_context(|| format!("cannot read {shown}")),
+        };
+        // Compared as git does: the working-tree bytes through git's conversions (line endings...).
+        let work = match repo.stored_form(&path, &work) {
+            Ok(work) => work,
+            Err(e @ crate::git::GitError::FilterDriver { .. }) if scanned => {
+                tracing::debug!("leaving {shown} alone: {e}");
+                continue;
+            }
+            Err(e) => return Err(e.into()),
         };
         match classify(&head_bytes, &work) {
             Verdict::Unchanged => {}

@@ -1,7 +1,8 @@
 //! `modelbump run`: the pipeline step (apply, commit, push, sync).
 //!
 //! The plan is computed completely first; `--dry-run` stops there. Before anything is written, each file
-//! the plan changes must be exactly HEAD's version, so that the commit carries modelbump's edits and
+//! the plan changes must be exactly HEAD's version (compared as git does, through its line-ending and
+//! ident conversions: [`GitRepo::stored_form`]), so that the commit carries modelbump's edits and
 //! nothing else (a file with other uncommitted edits is refused, nothing written). Then the plan is
 //! written, committed and pushed with the write-back `commit` uses: a rejected push re-applies the plan's
 //! edits to the fresh remote tip. The report carries the commit and `pushed`; the sync step fills
@@ -149,8 +150,9 @@ async fn run_steps(
                 )
             })?;
             let shown = crate::git::git_path(&rel);
+            // Compared as git does: the working-tree bytes through git's conversions (line endings...).
             match repo.blob_at(head, &rel)? {
-                Some(committed) if committed == file.before => {}
+                Some(committed) if repo.stored_form(&rel, &file.before)? == committed => {}
                 Some(_) => refused.push(format!("{shown} has uncommitted changes")),
                 None => refused.push(format!("{shown} is not committed")),
             }

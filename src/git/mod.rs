@@ -24,7 +24,9 @@ mod remote;
 pub use identity::{Identity, IdentitySource};
 pub use message::{DEFAULT_TEMPLATE, ModelChange, Provenance, render_message};
 pub use record::{AppliedRecord, RecordedTarget, clear_recorded, load_applied, record_applied};
-pub use remote::{Credentials, PushOutcome, PushRequest};
+pub use remote::{
+    Credentials, PushOutcome, PushRequest, UserInfo, split_remote_url, token_transport,
+};
 
 use std::path::{Path, PathBuf};
 
@@ -121,7 +123,7 @@ pub enum GitError {
     },
     /// A token would go over plain HTTP to a host that is not this machine.
     #[error(
-        "refusing to send MODELBUMP_GIT_TOKEN in clear text over http:// to {host} ({url}); use an https:// remote URL"
+        "refusing to send a token (MODELBUMP_GIT_TOKEN, or the password in the remote's URL) in clear text over http:// to {host} ({url}); use an https:// remote URL"
     )]
     InsecureToken {
         /// The host.
@@ -178,6 +180,16 @@ pub enum GitError {
         repo: PathBuf,
         /// git's message.
         message: String,
+    },
+    /// A file goes through a filter driver, which libgit2 does not run.
+    #[error(
+        "{file} goes through the git filter {filter:?} (`filter={filter}` in .gitattributes, filter.{filter}.* in the git config), which modelbump cannot run (libgit2 runs only git's built-in conversions: line endings and ident), so it cannot compare the file with HEAD as git does nor store it as git would: change and commit this file with git itself, or take it out of the filter"
+    )]
+    FilterDriver {
+        /// The file, relative to the working tree.
+        file: PathBuf,
+        /// The filter's name.
+        filter: String,
     },
     /// Re-applying the edits to the remote tip failed.
     #[error("cannot re-apply the edits to {file} at the remote tip {commit}: {message}")]
@@ -285,13 +297,17 @@ impl GitRepo {
     }
 
     /// `path` (absolute, or relative to `base`) as a path relative to the working tree, `None` when outside.
+    ///
+    /// Symlinks are followed: a manifest named through a link is the file the link points to, which is
+    /// what is edited and committed (git stores the link itself as a blob holding a path). A link that
+    /// leads out of the working tree is outside. A path that does not exist is taken as written.
     pub fn relative(&self, base: &Path, path: &Path) -> Option<PathBuf> {
         let joined = if path.is_absolute() {
             path.to_path_buf()
         } else {
             base.join(path)
         };
-        let normal = normalize(&joined);
+        let normal = joined.canonicalize().unwrap_or_else(|_| normalize(&joined));
         normal
             .strip_prefix(&self.workdir)
             .ok()
@@ -383,6 +399,67 @@ impl GitRepo {
             .find_blob(entry.id())
             .map_err(self.err(format!("reading {}", file.display())))?;
         Ok(Some(blob.content().to_vec()))
+    }
+
+    /// `work`, the working-tree bytes of `file` (relative to the working tree), in the form git stores:
+    /// through the conversions `git add` and `git status` apply (`core.autocrlf`, the `text` and `eol`
+    /// attributes, `ident`). HEAD's blob is in this form, so this is what is compared with it, what the
+    /// edits are checked against, and (with the edits) what is committed.
+    ///
+    /// A file under a filter driver (`filter=NAME` with `filter.NAME.clean`, `.smudge` or `.process`
+    /// configured) is refused with [`GitError::FilterDriver`]: libgit2 runs only its built-in
+    /// conversions, so the form it would give is not git's.
+    pub fn stored_form(&self, file: &Path, work: &[u8]) -> Result<Vec<u8>, GitError> {
+        self.check_filter_driver(file)?;
+        let shown = file.display();
+        // The blob writer applies the conversions that the attributes and config give for `file`; the
+        // blob lands in the object database, where `git add` would put it too.
+        let mut writer = self
+            .repo
+            .blob_writer(Some(file))
+            .map_err(self.err(format!("converting {shown}")))?;
+        std::io::Write::write_all(&mut writer, work).map_err(|e| GitError::Git {
+            action: format!("converting {shown}"),
+            repo: self.workdir.clone(),
+            message: e.to_string(),
+        })?;
+        let id = writer
+            .commit()
+            .map_err(self.err(format!("converting {shown}")))?;
+        let blob = self
+            .repo
+            .find_blob(id)
+            .map_err(self.err(format!("reading {shown}")))?;
+        Ok(blob.content().to_vec())
+    }
+
+    /// Refuses a file that goes through a configured filter driver (see [`GitRepo::stored_form`]).
+    fn check_filter_driver(&self, file: &Path) -> Result<(), GitError> {
+        let shown = file.display();
+        let value = self
+            .repo
+            .get_attr(file, "filter", git2::AttrCheckFlags::default())
+            .map_err(self.err(format!("reading the attributes of {shown}")))?;
+        let git2::AttrValue::String(filter) = git2::AttrValue::from_string(value) else {
+            return Ok(());
+        };
+        // A filter named in .gitattributes but not configured is no conversion at all, for git too.
+        let config = self
+            .repo
+            .config()
+            .map_err(self.err("reading the git config"))?;
+        let configured = ["clean", "smudge", "process"].iter().any(|key| {
+            config
+                .get_string(&format!("filter.{filter}.{key}"))
+                .is_ok_and(|command| !command.trim().is_empty())
+        });
+        if configured {
+            return Err(GitError::FilterDriver {
+                file: file.to_path_buf(),
+                filter: filter.to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// The tracked YAML files whose working-tree content differs from HEAD or the index.

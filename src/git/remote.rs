@@ -7,6 +7,13 @@
 //! lost race shows either as libgit2's own non-fast-forward check or as the server's "cannot lock ref" /
 //! "incorrect old value" / "fetch first", which are all retried the same way: fetch, re-apply the edits
 //! on the remote tip, commit, push.
+//!
+//! The remote is a configured remote's name or a URL (CI systems hand out
+//! `https://x-access-token:TOKEN@host/org/repo.git`). A URL's user info is split off before libgit2 sees
+//! the URL ([`split_remote_url`]): the password is offered through the credentials callback like
+//! `MODELBUMP_GIT_TOKEN`, so it is scrubbed from what the server says, and everything that names the
+//! remote shows the URL without it. A URL remote is used in memory (an anonymous libgit2 remote): nothing
+//! is written to `.git/config`, no `FETCH_HEAD`, no remote-tracking branch.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -45,7 +52,62 @@ pub struct Credentials {
     pub ssh_key: Option<PathBuf>,
 }
 
+/// The user info a remote URL carried (`https://user:password@host/...`), percent-decoded.
+#[derive(Debug, Clone, Default)]
+pub struct UserInfo {
+    /// The user name.
+    pub username: Option<String>,
+    /// The password (a token).
+    pub password: Option<SecretString>,
+}
+
+/// Splits a remote given as a URL into the URL without user info, and that user info; `None` when
+/// `remote` names a configured remote (a remote's name cannot hold `:` nor start with `/` or `.`, and a
+/// URL, an scp-like `git@host:path` or a path always does).
+pub fn split_remote_url(remote: &str) -> Option<(String, UserInfo)> {
+    if !(remote.contains(':') || remote.starts_with('/') || remote.starts_with('.')) {
+        return None;
+    }
+    let mut info = UserInfo::default();
+    let Ok(mut url) = url::Url::parse(remote) else {
+        // An scp-like `user@host:path` holds no password; its user name stays for ssh.
+        return Some((remote.to_string(), info));
+    };
+    if !url.has_host() {
+        return Some((remote.to_string(), info));
+    }
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .to_string()
+    };
+    if !url.username().is_empty() {
+        info.username = Some(decode(url.username()));
+    }
+    if let Some(password) = url.password() {
+        info.password = Some(SecretString::from(decode(password)));
+    }
+    if info.username.is_none() && info.password.is_none() {
+        return Some((remote.to_string(), info));
+    }
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    Some((url.to_string(), info))
+}
+
 impl Credentials {
+    /// These credentials with the user info of a remote URL, which is meant for that remote and so
+    /// takes precedence over `MODELBUMP_GIT_USERNAME` and `MODELBUMP_GIT_TOKEN`.
+    pub fn with_user_info(mut self, info: &UserInfo) -> Self {
+        if let Some(username) = &info.username {
+            self.username.clone_from(username);
+        }
+        if let Some(password) = &info.password {
+            self.token = Some(password.clone());
+        }
+        self
+    }
+
     /// Reads the credentials from the environment.
     pub fn from_env(env: &Env) -> Self {
         Self {
@@ -170,36 +232,66 @@ impl GitRepo {
         Some(redact_url(&push_url(&remote)))
     }
 
+    /// The configured remote `name`, or an in-memory remote when `name` is a URL (without user info).
     fn find_remote(&self, name: &str) -> Result<git2::Remote<'_>, GitError> {
-        self.repo.find_remote(name).map_err(|_| GitError::NoRemote {
+        if let Ok(remote) = self.repo.find_remote(name) {
+            return Ok(remote);
+        }
+        if split_remote_url(name).is_some() {
+            return self.repo.remote_anonymous(name).map_err(|e| GitError::Git {
+                action: format!("using the remote URL {}", redact_url(name)),
+                repo: self.workdir.clone(),
+                message: e.message().to_string(),
+            });
+        }
+        Err(GitError::NoRemote {
             remote: name.to_string(),
             repo: self.workdir.clone(),
         })
     }
 
     /// Fetches the remote branch and returns its tip.
+    ///
+    /// A configured remote's tip lands in its remote-tracking branch; a URL remote has none, so its tip
+    /// is read from the server's advertisement and the objects are fetched without any ref.
     pub fn fetch_tip(&self, request: &PushRequest<'_>) -> Result<Oid, GitError> {
         let mut remote = self.find_remote(&request.remote)?;
+        let named = remote.name_bytes().is_some();
         let url = remote.url().unwrap_or_default().to_string();
         let tracking = format!("refs/remotes/{}/{}", request.remote, request.branch);
-        let refspec = format!("+refs/heads/{}:{tracking}", request.branch);
+        let branch = format!("refs/heads/{}", request.branch);
+        let refspec = if named {
+            format!("+{branch}:{tracking}")
+        } else {
+            branch.clone()
+        };
         let auth = AuthState::new(&url, request.credentials);
         let mut callbacks = git2::RemoteCallbacks::new();
         callbacks.credentials(|u, user, allowed| auth.credentials(&self.repo, u, user, allowed));
         let mut options = git2::FetchOptions::new();
         options.remote_callbacks(callbacks);
+        options.update_fetchhead(named);
         let result = remote.fetch(&[&refspec], Some(&mut options), Some("modelbump: fetch"));
         drop(options);
         if let Err(e) = result {
             return Err(auth.into_error(e, &request.remote, self));
         }
-        self.repo
-            .refname_to_id(&tracking)
-            .map_err(|_| GitError::NoRemoteBranch {
-                remote: request.remote.clone(),
-                url: redact_url(&url),
-                branch: request.branch.clone(),
+        let tip = if named {
+            self.repo.refname_to_id(&tracking).ok()
+        } else {
+            // The advertisement stays readable after the fetch disconnected.
+            remote.list().ok().and_then(|heads| {
+                heads
+                    .iter()
+                    .find(|head| head.name() == branch)
+                    .map(git2::RemoteHead::oid)
             })
+        };
+        tip.ok_or_else(|| GitError::NoRemoteBranch {
+            remote: request.remote.clone(),
+            url: redact_url(&url),
+            branch: request.branch.clone(),
+        })
     }
 
     fn push_once(&self, request: &PushRequest<'_>) -> Result<(), Failure> {
@@ -445,7 +537,7 @@ impl<'a> AuthState<'a> {
 
     fn refused(&self, what: &str) -> git2::Error {
         let hint = format!(
-            "the server refused {what}; check that MODELBUMP_GIT_TOKEN (user {}) or the credential helper's password is valid and may push",
+            "the server refused {what}; check that the token (MODELBUMP_GIT_TOKEN, or the password in the remote's URL; user {}) or the credential helper's password is valid and may push",
             self.credentials.username
         );
         self.fail(GitError::AuthFailed {
@@ -478,7 +570,7 @@ impl<'a> AuthState<'a> {
         if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
             if let Some(token) = &self.credentials.token {
                 if !once("token") {
-                    return Err(self.refused("MODELBUMP_GIT_TOKEN"));
+                    return Err(self.refused("the token"));
                 }
                 check_token_transport(url)?;
                 let username = self.credentials.username.as_str();
@@ -537,8 +629,15 @@ impl<'a> AuthState<'a> {
                     .into(),
             };
         }
+        let url = redact_url(&self.url);
+        // A remote given as a URL is named by that URL already.
+        let action = if remote == url {
+            format!("talking to {url}")
+        } else {
+            format!("talking to {remote} ({url})")
+        };
         GitError::Git {
-            action: format!("talking to {remote} ({})", redact_url(&self.url)),
+            action,
             repo: repo.workdir.clone(),
             message,
         }
@@ -595,6 +694,47 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("pw"), "{err}");
+    }
+
+    #[test]
+    fn a_remote_url_loses_its_user_info_to_the_credentials() {
+        let (url, info) =
+            split_remote_url("https://x-access-token:t%40k%3Aen@git.example.com/org/repo.git")
+                .unwrap();
+        assert_eq!(url, "https://git.example.com/org/repo.git");
+        assert_eq!(info.username.as_deref(), Some("x-access-token"));
+        assert_eq!(info.password.as_ref().unwrap().expose_secret(), "t@k:en");
+        let env = Credentials {
+            token: Some(SecretString::from("from-env")),
+            username: "oauth2".into(),
+            ssh_key: None,
+        };
+        let merged = env.clone().with_user_info(&info);
+        assert_eq!(merged.username, "x-access-token");
+        assert_eq!(merged.token.unwrap().expose_secret(), "t@k:en");
+
+        // A user name alone keeps the token of the environment.
+        let (url, info) = split_remote_url("http://ci-bot@127.0.0.1:8080/repo.git").unwrap();
+        assert_eq!(url, "http://127.0.0.1:8080/repo.git");
+        let merged = env.with_user_info(&info);
+        assert_eq!(merged.username, "ci-bot");
+        assert_eq!(merged.token.unwrap().expose_secret(), "from-env");
+
+        for plain in [
+            "git@github.com:org/repo.git",
+            "ssh://git@github.com/org/repo.git",
+            "/srv/git/repo.git",
+            "../repo.git",
+            "file:///srv/git/repo.git",
+        ] {
+            let (url, info) = split_remote_url(plain).unwrap();
+            assert!(info.password.is_none(), "{plain}");
+            if !plain.starts_with("ssh://") {
+                assert_eq!(url, plain);
+            }
+        }
+        assert!(split_remote_url("origin").is_none());
+        assert!(split_remote_url("upstream/fork").is_none());
     }
 
     #[test]
