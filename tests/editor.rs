@@ -610,6 +610,71 @@ fn an_alias_bomb_is_refused_in_bounded_memory_by_every_command() {
     );
 }
 
+#[test]
+fn a_fifo_is_refused_without_blocking_by_every_command() {
+    let (dir, repo) = repo_targeting("k8s/fifo.yaml");
+    let fifo = repo.join("k8s/fifo.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // A reader of the FIFO would wait for a writer forever: the timeout ends it, and the assertions
+    // then fail instead of the test hanging.
+    assert_every_command_says(
+        &repo,
+        "k8s/fifo.yaml",
+        "read k8s/fifo.yaml: it is a FIFO (named pipe), not a regular file; modelbump reads only regular files",
+        || support::modelbump(dir.path()),
+    );
+    // The walk warns about the FIFO and says that the listing is incomplete.
+    let out = support::modelbump(dir.path())
+        .args(["-C", repo.to_str().unwrap(), "targets"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the listing is incomplete"), "{stderr}");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+}
+
+#[test]
+fn a_read_only_manifest_is_refused_and_left_as_it_was() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let (dir, repo, input) = repo_with("valid");
+    let file = repo.join("k8s/input.yaml");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let inode = std::fs::metadata(&file).unwrap().ino();
+    let out = support::modelbump(dir.path())
+        .args(["-C", repo.to_str().unwrap()])
+        .args(["set", "k8s/input.yaml", "baseline-predictor", "s3://new"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: cannot write k8s/input.yaml: it is read-only (mode 0444); modelbump does not replace a file you cannot write: make it writable (chmod u+w) and run again"),
+        "{stderr}"
+    );
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(meta.ino(), inode, "the file was not replaced");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o444);
+    assert_eq!(std::fs::read(&file).unwrap(), input);
+    // Setting the value it already holds writes nothing and is fine.
+    let out = support::modelbump(dir.path())
+        .args(["-C", repo.to_str().unwrap()])
+        .args([
+            "set",
+            "k8s/input.yaml",
+            "baseline-predictor",
+            "s3://models/a",
+        ])
+        .output()
+        .unwrap();
+    support::assert_success(&out);
+}
+
 mod properties {
     use modelbump::manifest::{self, Edit, EditError, Selector};
     use proptest::prelude::*;
