@@ -1,10 +1,21 @@
-//! File writes that never leave a half-written manifest behind.
+//! Reading manifests without blocking, and writes that never leave a half-written manifest behind.
+//!
+//! Only regular files are read or written. A FIFO (named pipe) would block a read until someone
+//! writes to it, and a device (`/dev/zero`) never ends, so [`read_regular`] checks the file type
+//! before it opens anything and opens without blocking (`O_NONBLOCK`), so that a file swapped for a
+//! FIFO in between cannot block either; it then checks the type of what it opened.
 //!
 //! A pipeline step can be killed at any moment (a pod evicted, a timeout). A manifest is therefore
-//! written to a temporary file in the same folder, flushed to disk, given the original file's mode and
-//! renamed over the original: a reader sees either the old bytes or the new ones, never a mix.
+//! written to a temporary file in the same folder, flushed to disk, given the original file's owner
+//! (where the user may set it: as root, or the user's own file) and mode, and renamed over the
+//! original: a reader sees either the old bytes or the new ones, never a mix. A file the user could
+//! not write in place is refused rather than replaced by the rename, as an editor warns about a
+//! read-only file: no write permission bit at all (`chmod a-w`, which also stops root), or none that
+//! lets this user write (`access(2)`).
 
-use std::io::Write;
+use std::fs::{File, Metadata, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Errors writing a file.
@@ -18,9 +29,129 @@ pub enum WriteError {
         /// Why.
         source: std::io::Error,
     },
+    /// The file exists but may not be written (see [`check_writable`]).
+    #[error("cannot write {path}: {reason}")]
+    NotWritable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: NotWritable,
+    },
 }
 
-/// Replaces the content of `path` with `bytes` atomically, keeping the file's permissions.
+/// Why an existing file may not be written. The caller names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum NotWritable {
+    /// No write permission for this user.
+    #[error(
+        "it is read-only (mode {mode:04o}); modelbump does not replace a file you cannot write: make it writable (chmod u+w) and run again"
+    )]
+    ReadOnly {
+        /// The permission bits.
+        mode: u32,
+    },
+    /// A FIFO, device, socket or folder.
+    #[error("it is {what}, not a regular file; modelbump writes only regular files")]
+    NotRegular {
+        /// What it is, e.g. `a FIFO (named pipe)`.
+        what: &'static str,
+    },
+    /// Its metadata cannot be read.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Why a file could not be read. The caller names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A FIFO, device, socket or folder.
+    #[error("it is {what}, not a regular file; modelbump reads only regular files")]
+    NotRegular {
+        /// What it is, e.g. `a FIFO (named pipe)`.
+        what: &'static str,
+    },
+    /// Opening or reading failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// What a file that is not a regular file is, for messages; `None` for a regular file.
+pub fn not_regular(file_type: std::fs::FileType) -> Option<&'static str> {
+    if file_type.is_file() {
+        None
+    } else if file_type.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if file_type.is_socket() {
+        Some("a socket")
+    } else if file_type.is_char_device() || file_type.is_block_device() {
+        Some("a device")
+    } else if file_type.is_dir() {
+        Some("a folder")
+    } else {
+        Some("not a file")
+    }
+}
+
+/// Reads a whole regular file (following symlinks); anything else is refused before it is opened.
+pub fn read_regular(path: &Path) -> Result<Vec<u8>, ReadError> {
+    let meta = std::fs::metadata(path)?;
+    if let Some(what) = not_regular(meta.file_type()) {
+        return Err(ReadError::NotRegular { what });
+    }
+    let mut buffer = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    read_into(path, &mut buffer, true)?;
+    Ok(buffer)
+}
+
+/// Reads a whole file into `buffer`, opened without blocking (see the module doc). With `check`, the
+/// opened file's type is checked too (one `fstat`); the directory walk, which already knows the type
+/// from the directory entry, saves that call.
+pub fn read_into(path: &Path, buffer: &mut Vec<u8>, check: bool) -> Result<(), ReadError> {
+    buffer.clear();
+    let mut file = open_nonblocking(path)?;
+    if check && let Some(what) = not_regular(file.metadata()?.file_type()) {
+        return Err(ReadError::NotRegular { what });
+    }
+    // `O_NONBLOCK` does not change reads of a regular file; of a FIFO swapped in after the check it
+    // makes them end (or fail) at once instead of waiting for a writer.
+    (&mut file).take(u64::MAX).read_to_end(buffer)?;
+    Ok(())
+}
+
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(i32::try_from(flags.bits()).unwrap_or(0))
+        .open(path)
+}
+
+/// Checks that an existing file may be replaced: a regular file with a write permission bit that
+/// this user may use. A file that does not exist yet passes.
+pub fn check_writable(path: &Path) -> Result<(), NotWritable> {
+    match std::fs::metadata(path) {
+        Ok(meta) => check_writable_meta(path, &meta),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn check_writable_meta(path: &Path, meta: &Metadata) -> Result<(), NotWritable> {
+    if let Some(what) = not_regular(meta.file_type()) {
+        return Err(NotWritable::NotRegular { what });
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    // Root passes access(2) whatever the bits say; a file nobody may write is read-only for root too.
+    let no_write_bit = mode & 0o222 == 0;
+    if no_write_bit || rustix::fs::access(path, rustix::fs::Access::WRITE_OK).is_err() {
+        return Err(NotWritable::ReadOnly { mode });
+    }
+    Ok(())
+}
+
+/// Replaces the content of `path` with `bytes` atomically, keeping the file's owner (where the user
+/// may set it) and permissions. An existing file must be a regular file this user may write
+/// ([`check_writable`]).
 ///
 /// Returns `false` without touching the file when it already holds exactly `bytes`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<bool, WriteError> {
@@ -28,11 +159,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<bool, WriteError> {
         path: path.to_path_buf(),
         source,
     };
-    let current = std::fs::read(path);
-    if let Ok(current) = &current
-        && current == bytes
-    {
-        return Ok(false);
+    let not_writable = |reason| WriteError::NotWritable {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => Some(meta),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(e)),
+    };
+    if let Some(meta) = &meta {
+        if let Some(what) = not_regular(meta.file_type()) {
+            return Err(not_writable(NotWritable::NotRegular { what }));
+        }
+        if let Ok(current) = read_regular(path)
+            && current == bytes
+        {
+            return Ok(false);
+        }
+        check_writable_meta(path, meta).map_err(not_writable)?;
     }
     let dir = path
         .parent()
@@ -44,13 +189,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<bool, WriteError> {
         .tempfile_in(dir)
         .map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
-    if let Ok(meta) = std::fs::metadata(path) {
+    if let Some(meta) = &meta {
+        // The owner first: changing it may clear the set-id bits that the mode then restores. Only
+        // root (or a user giving the file to one of their own groups) may change it; otherwise the
+        // new file is the user's, as with any editor that writes a new file.
+        let _ = std::os::unix::fs::fchown(tmp.as_file(), Some(meta.uid()), Some(meta.gid()));
         std::fs::set_permissions(tmp.path(), meta.permissions()).map_err(io)?;
     }
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     // Make the rename itself durable: a crash right after must not bring back the old directory entry.
-    if let Ok(dir) = std::fs::File::open(dir) {
+    if let Ok(dir) = File::open(dir) {
         let _ = dir.sync_all();
     }
     Ok(true)
@@ -60,13 +209,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<bool, WriteError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn writes_only_when_bytes_differ_and_keeps_the_mode() {
-        use std::os::unix::fs::PermissionsExt;
+    /// A folder holding `m.yaml` (`a: 1`) with the given mode.
+    fn file_with_mode(mode: u32) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.yaml");
         std::fs::write(&path, b"a: 1\n").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn writes_only_when_bytes_differ_and_keeps_the_mode() {
+        let (dir, path) = file_with_mode(0o640);
         assert!(!write_atomic(&path, b"a: 1\n").unwrap());
         assert!(write_atomic(&path, b"a: 2\n").unwrap());
         assert_eq!(std::fs::read(&path).unwrap(), b"a: 2\n");
@@ -74,5 +228,92 @@ mod tests {
         assert_eq!(mode, 0o640);
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn a_read_only_file_is_refused_even_for_root_and_left_as_it_was() {
+        let (dir, path) = file_with_mode(0o444);
+        let inode = std::fs::metadata(&path).unwrap().ino();
+        // Unchanged bytes need no write.
+        assert!(!write_atomic(&path, b"a: 1\n").unwrap());
+        let err = write_atomic(&path, b"a: 2\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                WriteError::NotWritable {
+                    reason: NotWritable::ReadOnly { mode: 0o444 },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("is read-only (mode 0444)"),
+            "{err}"
+        );
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.ino(), inode, "the file was not replaced");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o444);
+        assert_eq!(std::fs::read(&path).unwrap(), b"a: 1\n");
+        assert!(matches!(
+            check_writable(&path),
+            Err(NotWritable::ReadOnly { .. })
+        ));
+        assert!(check_writable(&dir.path().join("new.yaml")).is_ok());
+    }
+
+    #[test]
+    fn the_owner_is_kept_where_the_user_may_set_it() {
+        let (_dir, path) = file_with_mode(0o644);
+        // Only root may give a file away; elsewhere there is nothing to check.
+        if std::os::unix::fs::chown(&path, Some(4242), Some(4343)).is_err() {
+            eprintln!("SKIPPED the_owner_is_kept_where_the_user_may_set_it: not root");
+            return;
+        }
+        assert!(write_atomic(&path, b"a: 2\n").unwrap());
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (4242, 4343));
+    }
+
+    #[test]
+    fn fifos_devices_and_folders_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.yaml");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        for (path, what) in [
+            (fifo.as_path(), "a FIFO (named pipe)"),
+            (Path::new("/dev/zero"), "a device"),
+            (dir.path(), "a folder"),
+        ] {
+            let err = read_regular(path).unwrap_err();
+            assert!(
+                matches!(err, ReadError::NotRegular { what: w } if w == what),
+                "{}: {err}",
+                path.display()
+            );
+            assert!(matches!(
+                write_atomic(path, b"x"),
+                Err(WriteError::NotWritable {
+                    reason: NotWritable::NotRegular { .. },
+                    ..
+                })
+            ));
+        }
+        // Opened without blocking even when the type check is skipped: a FIFO without a writer reads
+        // as empty at once.
+        let mut buffer = Vec::new();
+        read_into(&fifo, &mut buffer, false).unwrap();
+        assert!(buffer.is_empty());
+        assert!(matches!(
+            read_into(&fifo, &mut buffer, true),
+            Err(ReadError::NotRegular { .. })
+        ));
     }
 }

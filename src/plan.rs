@@ -305,7 +305,8 @@ fn read_manifest(repo: &Path, file: &Path) -> anyhow::Result<(Vec<u8>, Vec<Model
         "{} leads outside the repo (a symlink?)",
         file.display()
     );
-    let bytes = std::fs::read(&real).with_context(|| format!("cannot read {}", file.display()))?;
+    let bytes = crate::fsutil::read_regular(&real)
+        .with_context(|| format!("cannot read {}", file.display()))?;
     let fields =
         manifest::find_fields(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     Ok((bytes, fields))
@@ -338,11 +339,13 @@ impl Plan {
     }
 
     /// Writes every changed file atomically. Checks first that each file still holds the bytes the
-    /// plan was made from, so nothing is written over a concurrent change; if a write fails midway, the
-    /// files already written are put back.
+    /// plan was made from, so nothing is written over a concurrent change, and that the user may write
+    /// it (a read-only file is refused, not replaced); if a write fails midway, the files already
+    /// written are put back.
     pub fn write(&self, repo: &Path) -> anyhow::Result<()> {
         for file in &self.files {
-            let current = std::fs::read(repo.join(&file.path))
+            let full = repo.join(&file.path);
+            let current = crate::fsutil::read_regular(&full)
                 .with_context(|| format!("cannot read {}", file.path.display()))?;
             if current != file.before {
                 return Err(PlanError::ChangedOnDisk {
@@ -350,6 +353,9 @@ impl Plan {
                 }
                 .into());
             }
+            crate::fsutil::check_writable(&full).with_context(|| {
+                format!("cannot write {}; nothing was written", file.path.display())
+            })?;
         }
         // A manifest named through a symlink is written where the link points (read_manifest checked
         // that this is inside the repo): replacing the link by a file would change what git tracks.
@@ -473,6 +479,22 @@ mod tests {
             "all or nothing"
         );
         std::fs::write(repo.path().join("b.yaml"), "y: old\n").unwrap();
+
+        // A read-only file is refused before anything is written, root or not.
+        use std::os::unix::fs::PermissionsExt;
+        let b = repo.path().join("b.yaml");
+        std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let err = format!("{:#}", plan.write(repo.path()).unwrap_err());
+        assert!(
+            err.contains("cannot write b.yaml; nothing was written: it is read-only (mode 0444)"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(repo.path().join("a.yaml")).unwrap(),
+            "x: old\n",
+            "all or nothing"
+        );
+        std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o644)).unwrap();
         plan.write(repo.path()).unwrap();
         assert_eq!(
             std::fs::read_to_string(repo.path().join("b.yaml")).unwrap(),

@@ -246,6 +246,31 @@ fn every_refusal_is_one_clear_error_and_the_file_is_untouched() {
             "error: k8s/input.yaml: line 7: cannot edit the model URI of baseline-predictor: the value is a block scalar of several lines",
         ),
         (
+            "refuse-multiline-plain",
+            "baseline-predictor",
+            "s3://new",
+            "error: k8s/input.yaml: line 6: cannot edit the model URI of baseline-predictor: the value is written over several lines; write the URI on the key's line (`storageUri: s3://...`)",
+        ),
+        (
+            "refuse-multiline-quoted",
+            "baseline-predictor",
+            "s3://new",
+            "error: k8s/input.yaml: line 6: cannot edit the model URI of baseline-predictor: the value is written over several lines",
+        ),
+        (
+            // Also when the URI asked for is the one there (the value reads `s3://models/a`).
+            "refuse-multiline-quoted",
+            "baseline-predictor",
+            "s3://models/a",
+            "line 6: cannot edit the model URI of baseline-predictor: the value is written over several lines",
+        ),
+        (
+            "refuse-block-line-break",
+            "baseline-predictor",
+            "s3://new",
+            "error: k8s/input.yaml: line 7: cannot edit the model URI of baseline-predictor: the value is a block scalar (`|` or `>`) that keeps a line break after the URI",
+        ),
+        (
             "valid",
             "baseline-predictor",
             "s3://a\u{7}b",
@@ -502,6 +527,154 @@ fn targets_warns_about_a_broken_file_and_goes_on_but_fails_when_it_was_named() {
     assert_eq!(names, ["baseline-predictor", "baseline-predictor-v2"]);
 }
 
+/// A Model whose labels hold nine levels of anchors and aliases: 422 bytes that a parser expanding
+/// aliases turns into 9^9 (387 million) nodes.
+fn alias_bomb() -> String {
+    let mut text = String::from("kind: Model\nmetadata:\n  name: m\n  labels:\n");
+    text.push_str("    l0: &a [x,x,x,x,x,x,x,x,x]\n");
+    let names = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'];
+    for level in 1..names.len() {
+        let alias = format!("*{}", names[level - 1]);
+        text.push_str(&format!(
+            "    l{level}: &{} [{}]\n",
+            names[level],
+            vec![alias; 9].join(",")
+        ));
+    }
+    text.push_str("spec:\n  storageUri: s3://models/a\n");
+    text
+}
+
+/// A repo with `file` as a configured, pinned target (so that plan, apply and run need no MLflow).
+fn repo_targeting(file: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("k8s")).unwrap();
+    std::fs::write(
+        repo.join("modelbump.yaml"),
+        format!("targets:\n  - file: {file}\n    name: m\n    pinned: true\n    run: {{experiment: x}}\n"),
+    )
+    .unwrap();
+    (dir, repo)
+}
+
+/// Runs every command that reads a manifest on `file` (configured as the target too), each made by
+/// `command` and given a timeout so that none can hang the test, and checks its exit code and that
+/// stderr holds `message`. Only `targets` without a PATH goes on past an unreadable file (exit 0).
+fn assert_every_command_says(
+    repo: &Path,
+    file: &str,
+    message: &str,
+    command: impl Fn() -> assert_cmd::Command,
+) {
+    let commands: [(&[&str], i32); 6] = [
+        (&["set", file, "m", "s3://models/b"], 1),
+        (&["targets", file], 1),
+        (&["targets"], 0),
+        (&["plan"], 1),
+        (&["apply"], 1),
+        (&["run", "--no-push"], 1),
+    ];
+    for (args, code) in commands {
+        let out = command()
+            .arg("-C")
+            .arg(repo)
+            .args(args)
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn an_alias_bomb_is_refused_in_bounded_memory_by_every_command() {
+    let (dir, repo) = repo_targeting("k8s/bomb.yaml");
+    let bomb = alias_bomb();
+    std::fs::write(repo.join("k8s/bomb.yaml"), &bomb).unwrap();
+    // 2 GB of address space: without a budget, the expansion fails an allocation within seconds
+    // instead of growing to tens of gigabytes.
+    assert_every_command_says(
+        &repo,
+        "k8s/bomb.yaml",
+        "k8s/bomb.yaml: line 10: the aliases here (*e and those before it) expand this YAML to more \
+         than 16 MiB, which no manifest needs and which would exhaust the memory of a YAML parser (an \
+         alias bomb); write the repeated values out or use fewer nested aliases",
+        || support::modelbump_with_memory_limit(dir.path(), 2_000_000),
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.join("k8s/bomb.yaml")).unwrap(),
+        bomb
+    );
+}
+
+#[test]
+fn a_fifo_is_refused_without_blocking_by_every_command() {
+    let (dir, repo) = repo_targeting("k8s/fifo.yaml");
+    let fifo = repo.join("k8s/fifo.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // A reader of the FIFO would wait for a writer forever: the timeout ends it, and the assertions
+    // then fail instead of the test hanging.
+    assert_every_command_says(
+        &repo,
+        "k8s/fifo.yaml",
+        "read k8s/fifo.yaml: it is a FIFO (named pipe), not a regular file; modelbump reads only regular files",
+        || support::modelbump(dir.path()),
+    );
+    // The walk warns about the FIFO and says that the listing is incomplete.
+    let out = support::modelbump(dir.path())
+        .args(["-C", repo.to_str().unwrap(), "targets"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the listing is incomplete"), "{stderr}");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+}
+
+#[test]
+fn a_read_only_manifest_is_refused_and_left_as_it_was() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let (dir, repo, input) = repo_with("valid");
+    let file = repo.join("k8s/input.yaml");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let inode = std::fs::metadata(&file).unwrap().ino();
+    let out = support::modelbump(dir.path())
+        .args(["-C", repo.to_str().unwrap()])
+        .args(["set", "k8s/input.yaml", "baseline-predictor", "s3://new"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: cannot write k8s/input.yaml: it is read-only (mode 0444); modelbump does not replace a file you cannot write: make it writable (chmod u+w) and run again"),
+        "{stderr}"
+    );
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(meta.ino(), inode, "the file was not replaced");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o444);
+    assert_eq!(std::fs::read(&file).unwrap(), input);
+    // Setting the value it already holds writes nothing and is fine.
+    let out = support::modelbump(dir.path())
+        .args(["-C", repo.to_str().unwrap()])
+        .args([
+            "set",
+            "k8s/input.yaml",
+            "baseline-predictor",
+            "s3://models/a",
+        ])
+        .output()
+        .unwrap();
+    support::assert_success(&out);
+}
+
 mod properties {
     use modelbump::manifest::{self, Edit, EditError, Selector};
     use proptest::prelude::*;
@@ -590,7 +763,86 @@ mod properties {
             if let Ok(edited) = manifest::apply(&input, &[edit]) {
                 let text = String::from_utf8(edited.bytes).unwrap();
                 let read = uri_of(&text, "m");
-                prop_assert_eq!(read.as_deref().map(|s| s.trim_end_matches('\n')), Some(uri.as_str()), "{:?}", text);
+                // Exactly the URI: not followed by a line break that a block scalar kept.
+                prop_assert_eq!(read.as_deref(), Some(uri.as_str()), "{:?}", text);
+            }
+        }
+
+        /// A block scalar is edited only where YAML reads it as the URI alone (`|-`, `>-`, one line);
+        /// one that keeps a line break (`|`, `|+`, `>`, `>+`) or holds several lines is refused, never
+        /// edited into a value with a line break.
+        #[test]
+        fn block_scalars_are_edited_only_where_they_read_as_the_uri_alone(
+            folded in any::<bool>(),
+            chomp in prop_oneof![Just(""), Just("-"), Just("+")],
+            lines in 1usize..4,
+            blank_after in 0usize..3,
+            indent in 1usize..5,
+            crlf in any::<bool>(),
+            uri in new_uri(),
+        ) {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let i = " ".repeat(indent);
+            let mut input = format!(
+                "kind: Model{eol}metadata: {{name: m}}{eol}spec:{eol}{i}storageUri: {}{chomp}{eol}",
+                if folded { ">" } else { "|" }
+            );
+            for n in 0..lines {
+                input.push_str(&format!("{i}{i}s3://models/{n}{eol}"));
+            }
+            input.push_str(&eol.repeat(blank_after));
+            input.push_str(&format!("{i}server: mlserver{eol}"));
+            let edit = Edit { selector: Selector { name: "m".into(), kind: None }, uri: uri.clone() };
+            let editable = chomp == "-" && lines == 1;
+            match manifest::apply(input.as_bytes(), &[edit]) {
+                Ok(edited) => {
+                    prop_assert!(editable && acceptable_uri(&uri), "accepted {:?} in {:?}", uri, input);
+                    let out = String::from_utf8(edited.bytes).unwrap();
+                    prop_assert_eq!(uri_of(&out, "m"), Some(uri.clone()), "{:?}", out);
+                }
+                Err(e) => {
+                    prop_assert!(!editable || !acceptable_uri(&uri), "refused {:?} in {:?}: {}", uri, input, e);
+                    if acceptable_uri(&uri) {
+                        let msg = e.to_string();
+                        prop_assert!(msg.contains("line 5: ") && msg.contains("write the URI on the key's line"), "{}", msg);
+                    }
+                }
+            }
+        }
+
+        /// A plain or quoted value continued on another line is refused, never collapsed into one line.
+        #[test]
+        fn values_written_over_several_lines_are_refused(
+            style in prop_oneof![Just(Style::Plain), Just(Style::Single), Just(Style::Double)],
+            head in "s3://[a-z]{1,6}",
+            tail in "[a-z0-9/]{1,6}",
+            escaped_break in any::<bool>(),
+            indent in 1usize..5,
+            crlf in any::<bool>(),
+            uri in new_uri(),
+        ) {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let i = " ".repeat(indent);
+            let continuation = format!("{eol}{i}{i}{tail}");
+            let written = match style {
+                Style::Plain => format!("{head}{continuation}"),
+                Style::Single => format!("'{head}{continuation}'"),
+                _ if escaped_break => format!("\"{head}\\{continuation}\""),
+                _ => format!("\"{head}{continuation}\""),
+            };
+            let input = format!(
+                "kind: Model{eol}metadata: {{name: m}}{eol}spec:{eol}{i}storageUri: {written}{eol}{i}server: mlserver{eol}"
+            );
+            prop_assume!(uri_of(&input, "m").is_some());
+            let edit = Edit { selector: Selector { name: "m".into(), kind: None }, uri: uri.clone() };
+            let result = manifest::apply(input.as_bytes(), &[edit]);
+            prop_assert!(result.is_err(), "accepted {:?} in {:?}", uri, input);
+            let err = result.unwrap_err();
+            if acceptable_uri(&uri) {
+                prop_assert!(
+                    matches!(&err, EditError::Unsupported { line: 4, reason, .. } if reason.contains("written over several lines")),
+                    "{}", err
+                );
             }
         }
     }

@@ -55,7 +55,8 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     match node {
-        Yaml::String(s) => assert_eq!(s.trim_end_matches('\n'), uri),
+        // Exactly the URI: a line break kept by a block scalar is a different value.
+        Yaml::String(s) => assert_eq!(s, uri),
         // A key with `.` or `[` in it makes the path ambiguous to this simple walk.
         Yaml::BadValue => {}
         other => panic!("the URI reads back as {other:?}"),

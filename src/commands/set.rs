@@ -1,7 +1,8 @@
 //! `modelbump set FILE NAME URI`: set one model's URI by name, without MLflow.
 //!
 //! The file is resolved inside the repo (a path that leaves it, also through a symlink, is refused),
-//! edited by the pure editor and written atomically only when its bytes change. Errors name the file and
+//! read only if it is a regular file, edited by the pure editor and written atomically only when its
+//! bytes change, and only if the user may write it (see [`crate::fsutil`]). Errors name the file and
 //! the line: `error: k8s/x.yaml: line 12: ...`.
 
 use std::io::Write;
@@ -48,7 +49,7 @@ pub struct SetArgs {
 pub fn run(settings: &Settings, args: SetArgs) -> anyhow::Result<Outcome> {
     let path = discover::resolve_in_repo(&settings.repo, &args.file)?;
     let file = discover::display_path(&settings.repo, &path);
-    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {file}"))?;
+    let bytes = fsutil::read_regular(&path).with_context(|| format!("cannot read {file}"))?;
     let edit = Edit {
         selector: Selector {
             name: args.name.clone(),
@@ -63,6 +64,7 @@ pub fn run(settings: &Settings, args: SetArgs) -> anyhow::Result<Outcome> {
         .next()
         .context("the editor reported no change")?;
     if edited.bytes != bytes {
+        fsutil::check_writable(&path).with_context(|| format!("cannot write {file}"))?;
         fsutil::write_atomic(&path, &edited.bytes)?;
     }
     let status = if change.old == change.new {

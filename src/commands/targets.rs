@@ -203,7 +203,12 @@ pub fn render_table(rows: &[TargetRow]) -> String {
                 format!("{}:{}", r.file, r.line),
                 r.kind.clone(),
                 r.name.clone(),
-                r.uri.clone(),
+                // A value that holds a line break (a block scalar that keeps one) is shown escaped.
+                if r.uri.contains(char::is_control) {
+                    format!("{:?}", r.uri)
+                } else {
+                    r.uri.clone()
+                },
                 r.target.clone().unwrap_or_else(|| "-".into()),
             ]
         })

@@ -23,8 +23,6 @@ pub struct Located {
     pub tag: Option<TagInfo>,
     /// Whether the value sits inside a flow collection.
     pub in_flow: bool,
-    /// The value as the parser decoded it (for block scalars, with the final line breaks).
-    pub decoded: String,
     /// The index of the piece it was found in.
     pub piece: usize,
 }
@@ -129,12 +127,6 @@ pub fn fields_of_piece(
                         ),
                         _ => unreachable!("kinds only yields scalars and aliases"),
                     };
-                    let value = match style {
-                        ScalarStyle::Literal | ScalarStyle::Folded => {
-                            decoded.trim_end_matches('\n').to_string()
-                        }
-                        _ => decoded.clone(),
-                    };
                     let start = piece.range.start;
                     Located {
                         field: ModelField {
@@ -145,7 +137,7 @@ pub fn fields_of_piece(
                             document: piece.first_document + d,
                             line: piece.lines_before + f.node.line,
                             span: f.node.span.start + start..f.node.span.end + start,
-                            value,
+                            value: decoded,
                             style,
                             path: kinds::path_string(&f.path),
                         },
@@ -154,7 +146,6 @@ pub fn fields_of_piece(
                         alias,
                         tag,
                         in_flow: f.node.in_flow,
-                        decoded,
                         piece: index,
                     }
                 }),
@@ -168,6 +159,15 @@ fn shift(e: EditError, lines: usize) -> EditError {
         EditError::InvalidYaml { line, message } => EditError::InvalidYaml {
             line: line + lines,
             message,
+        },
+        EditError::AliasExpansion {
+            line,
+            alias,
+            limit_mib,
+        } => EditError::AliasExpansion {
+            line: line + lines,
+            alias,
+            limit_mib,
         },
         other => other,
     }

@@ -37,15 +37,25 @@
 //!   Kubernetes' decoder does): `null`, `~`, `true`/`false`/`yes`/`no`/`on`/`off`/`y`/`n` in any case,
 //!   `<<`, `=`, and anything that starts like a number (a digit, a sign or `.` then a digit, `.inf`,
 //!   `.nan`). The last rule over-approximates on purpose: quoting is always safe.
-//! - A *literal* or *folded* block value holding one line keeps its header, indentation and trailing
-//!   line breaks; only the text of that line changes. A block value of several lines is refused.
+//! - A *literal* or *folded* block value (`|-`, `>-`) that reads as one line without a line break keeps
+//!   its header, indentation and trailing blank lines; only the text of that line changes.
+//! - The core string tag `!!str` (also written `!<tag:yaml.org,2002:str>`) stays: it says what a URI is
+//!   anyway, and every YAML reader, Kubernetes' included, reads the value as the same string.
 //! - What follows the value on its line (spaces, an inline comment) and everything else is kept.
+//!
+//! The proof compares what both parsers read after the edit with the URI asked for, exactly: a value
+//! that would read as anything else (say, followed by a line break) is refused.
 //!
 //! # Refusals
 //! Bytes that are not UTF-8, a carriage return not followed by a line feed, invalid YAML (including a
-//! duplicate key on the way to a field), a URI value that is an alias (`*x`), carries an anchor (`&x`)
-//! or a tag other than `!!str`, an empty value, a new URI that is empty or holds whitespace, control or
-//! invisible formatting characters, an unknown or ambiguous name, and any edit the verify step rejects.
+//! duplicate key on the way to a field), aliases that expand the text beyond
+//! [`tree::ALIAS_EXPANSION_LIMIT`] (an alias bomb; refused by [`find_fields`] too, so by every
+//! command), a URI value that is an alias (`*x`), carries an anchor (`&x`) or a tag other than `!!str`,
+//! an empty value, a value written over several lines (plain or quoted), a block value of several
+//! lines or one that keeps a line break after the URI (`|`, `>`, `|+`, `>+`), a new URI that is empty
+//! or holds whitespace, control or invisible formatting characters, an unknown or ambiguous name, and
+//! any edit the verify step rejects. Such values are refused also when the URI asked for is the one
+//! they hold, so that the answer does not depend on the URI.
 //!
 //! # Speed
 //! A file is cut into its documents at `---` lines ([`source`]) and only the documents that contain
@@ -97,7 +107,8 @@ pub struct ModelField {
     pub line: usize,
     /// Byte span of the value as written (quotes included).
     pub span: Range<usize>,
-    /// The value, decoded.
+    /// The value, decoded: exactly the string a YAML parser reads (a block scalar keeps the line breaks
+    /// its chomping indicator keeps; an alias reads `*name`).
     pub value: String,
     /// How the value is written.
     pub style: ScalarStyle,
@@ -182,6 +193,21 @@ pub enum EditError {
         /// `an alias (*x)` or `anchored (&x)`.
         what: String,
     },
+    /// Aliases expand the text beyond [`tree::ALIAS_EXPANSION_LIMIT`]: an alias bomb ("billion laughs")
+    /// that would exhaust the memory of any parser that loads it.
+    #[error(
+        "line {line}: the aliases here (*{alias} and those before it) expand this YAML to more than {limit_mib} MiB, \
+         which no manifest needs and which would exhaust the memory of a YAML parser (an alias bomb); \
+         write the repeated values out or use fewer nested aliases"
+    )]
+    AliasExpansion {
+        /// The line of the alias that crossed the limit.
+        line: usize,
+        /// Its name.
+        alias: String,
+        /// The limit, in MiB.
+        limit_mib: u64,
+    },
     /// The new URI cannot be a model URI.
     #[error("invalid URI {uri:?}: {reason}")]
     InvalidUri {
@@ -256,6 +282,7 @@ impl EditError {
             | Self::NotUtf8 { line, .. }
             | Self::LoneCr { line }
             | Self::Alias { line, .. }
+            | Self::AliasExpansion { line, .. }
             | Self::VerifyFailed { line, .. }
             | Self::Unsupported { line, .. }
             | Self::Conflict { line, .. } => Some(*line),
@@ -269,8 +296,8 @@ impl EditError {
 
 /// Every model URI field in a file's bytes, in file order.
 ///
-/// Fails on what makes the file unreadable (not UTF-8, a lone CR, invalid YAML in a document that holds
-/// `storageUri` or `modelUri`).
+/// Fails on what makes the file unreadable (not UTF-8, a lone CR, invalid YAML or an alias bomb in a
+/// document that holds `storageUri` or `modelUri`).
 pub fn find_fields(bytes: &[u8]) -> Result<Vec<ModelField>, EditError> {
     let text = source::check(bytes)?;
     let found = locate::locate(text, &locate::Only::All)?;
@@ -392,7 +419,8 @@ pub fn apply(bytes: &[u8], edits: &[Edit]) -> Result<Edited, EditError> {
     };
 
     // One splice per distinct field; the same field twice must want the same URI.
-    let mut splices: Vec<(usize, splice::Splice)> = Vec::new();
+    // (field, splice, the URI the edited value must read as)
+    let mut splices: Vec<(usize, splice::Splice, &str)> = Vec::new();
     let mut seen: Vec<(usize, &str)> = Vec::new();
     for (edit, &i) in edits.iter().zip(&chosen) {
         let located = &found.fields[i];
@@ -409,7 +437,7 @@ pub fn apply(bytes: &[u8], edits: &[Edit]) -> Result<Edited, EditError> {
             continue;
         }
         seen.push((i, &edit.uri));
-        check_editable(located)?;
+        check_editable(located, text)?;
         if field.value == edit.uri {
             continue;
         }
@@ -420,23 +448,12 @@ pub fn apply(bytes: &[u8], edits: &[Edit]) -> Result<Edited, EditError> {
             body,
             local,
             field.style,
-            &located.decoded,
+            &field.value,
             located.in_flow,
             &edit.uri,
         )
-        .map_err(|refusal| EditError::Unsupported {
-            line: field.line,
-            name: field.name.clone(),
-            reason: match refusal {
-                splice::SpliceRefusal::Empty => {
-                    "the value is empty; write a placeholder URI there first".into()
-                }
-                splice::SpliceRefusal::MultiLineBlock => {
-                    "the value is a block scalar of several lines; write it on one line".into()
-                }
-            },
-        })?;
-        splices.push((i, s));
+        .map_err(|refusal| unsupported(located, refusal))?;
+        splices.push((i, s, edit.uri.as_str()));
     }
 
     let output = if splices.is_empty() {
@@ -467,8 +484,10 @@ fn choose(fields: &[locate::Located], edits: &[Edit]) -> Result<Vec<usize>, Edit
         .collect()
 }
 
-/// Refuses values that cannot be edited in place: aliases, anchored values, foreign tags.
-fn check_editable(located: &locate::Located) -> Result<(), EditError> {
+/// Refuses values that cannot be edited in place: aliases, anchored values, tags other than `!!str`,
+/// and values that are not one line (see [`splice::editable`]). Checked also when the value already
+/// is the wanted one, so that the answer does not depend on the URI.
+fn check_editable(located: &locate::Located, text: &str) -> Result<(), EditError> {
     let field = &located.field;
     if let Some(alias) = &located.alias {
         return Err(EditError::Alias {
@@ -494,7 +513,34 @@ fn check_editable(located: &locate::Located) -> Result<(), EditError> {
             ),
         });
     }
-    Ok(())
+    splice::editable(&text[field.span.clone()], field.style, &field.value)
+        .map_err(|refusal| unsupported(located, refusal))
+}
+
+/// The error for a value the splice cannot replace, saying what to write instead.
+fn unsupported(located: &locate::Located, refusal: splice::SpliceRefusal) -> EditError {
+    let field = &located.field;
+    let key = field.path.rsplit('.').next().unwrap_or("storageUri");
+    let one_line = format!("write the URI on the key's line (`{key}: s3://...`)");
+    EditError::Unsupported {
+        line: field.line,
+        name: field.name.clone(),
+        reason: match refusal {
+            splice::SpliceRefusal::Empty => {
+                "the value is empty; write a placeholder URI there first".into()
+            }
+            splice::SpliceRefusal::MultiLine => {
+                format!("the value is written over several lines; {one_line}")
+            }
+            splice::SpliceRefusal::MultiLineBlock => {
+                format!("the value is a block scalar of several lines; {one_line}")
+            }
+            splice::SpliceRefusal::BlockLineBreak => format!(
+                "the value is a block scalar (`|` or `>`) that keeps a line break after the URI, so \
+                 YAML reads the URI followed by a line break; {one_line}, or strip the line break with `|-`"
+            ),
+        },
+    }
 }
 
 /// Writes the splices piece by piece, verifying each edited piece, and checks that the edited file cuts
@@ -502,15 +548,15 @@ fn check_editable(located: &locate::Located) -> Result<(), EditError> {
 fn rebuild(
     text: &str,
     found: &locate::Found,
-    splices: &mut [(usize, splice::Splice)],
+    splices: &mut [(usize, splice::Splice, &str)],
 ) -> Result<String, EditError> {
-    splices.sort_by_key(|(_, s)| s.range.start);
+    splices.sort_by_key(|(_, s, _)| s.range.start);
     let mut out = String::with_capacity(text.len() + 64);
     for (p, piece) in found.pieces.iter().enumerate() {
         let body = &text[piece.range.clone()];
-        let mine: Vec<&(usize, splice::Splice)> = splices
+        let mine: Vec<&(usize, splice::Splice, &str)> = splices
             .iter()
-            .filter(|(i, _)| found.fields[*i].piece == p)
+            .filter(|(i, _, _)| found.fields[*i].piece == p)
             .collect();
         if mine.is_empty() {
             out.push_str(body);
@@ -518,28 +564,32 @@ fn rebuild(
         }
         let mut new_body = String::with_capacity(body.len() + 64);
         let mut at = 0;
-        for (_, s) in &mine {
+        for (_, s, _) in &mine {
             new_body.push_str(&body[at..s.range.start]);
             new_body.push_str(&s.text);
             at = s.range.end;
         }
         new_body.push_str(&body[at..]);
 
+        // The locating parser first: it also refuses an alias bomb before the verifying parser,
+        // which expands aliases, loads the text.
+        relocate(body, &new_body, piece, p, &mine, found)?;
+        // Each edited value must read back as exactly the URI asked for, not as what the splice
+        // meant to write.
         let expected: Vec<verify::Expected<'_>> = mine
             .iter()
-            .map(|(i, s)| {
+            .map(|(i, _, uri)| {
                 let l = &found.fields[*i];
                 verify::Expected {
                     document: l.field.document - piece.first_document,
                     path: &l.segs,
-                    old: &l.decoded,
-                    new: &s.expect,
+                    old: &l.field.value,
+                    new: uri,
                     line: l.field.line,
                 }
             })
             .collect();
         verify::verify(body, &new_body, &expected, piece.lines_before)?;
-        relocate(body, &new_body, piece, p, &mine, found)?;
         out.push_str(&new_body);
     }
     let first_line = found.fields[splices[0].0].field.line;
@@ -564,7 +614,7 @@ fn relocate(
     new_body: &str,
     piece: &source::Piece,
     p: usize,
-    mine: &[&(usize, splice::Splice)],
+    mine: &[&(usize, splice::Splice, &str)],
     found: &locate::Found,
 ) -> Result<(), EditError> {
     let line = found.fields[mine[0].0].field.line;
@@ -579,19 +629,21 @@ fn relocate(
         ));
     }
     for (b, a) in before.iter().zip(&after) {
+        // The same field, with the same tag (a kept `!!str` stays `!!str`).
         let same_place = b.field.name == a.field.name
             && b.field.kind == a.field.kind
             && b.field.document == a.field.document
-            && b.field.path == a.field.path;
-        let edited = mine.iter().find(|(i, _)| {
+            && b.field.path == a.field.path
+            && b.tag == a.tag;
+        let edited = mine.iter().find(|(i, _, _)| {
             let f = &found.fields[*i].field;
             f.document == b.field.document && f.path == b.field.path
         });
-        let want = edited.map_or(b.decoded.as_str(), |(_, s)| s.expect.as_str());
-        if !same_place || a.decoded != want {
+        let want = edited.map_or(b.field.value.as_str(), |(_, _, uri)| uri);
+        if !same_place || a.field.value != want {
             return Err(fail(format!(
                 "after the edit, {} at {} reads {:?} instead of {:?}",
-                a.field.name, a.field.path, a.decoded, want
+                a.field.name, a.field.path, a.field.value, want
             )));
         }
     }
@@ -960,6 +1012,29 @@ spec: {server: x}
                 edit("m", "s3://b"),
                 "several lines",
             ),
+            (
+                model("|\n    s3://a"),
+                edit("m", "s3://b"),
+                "keeps a line break after the URI",
+            ),
+            (
+                model(">+\n    s3://a\n\n"),
+                edit("m", "s3://b"),
+                "keeps a line break after the URI",
+            ),
+            (
+                model("s3://a\n    /b"),
+                edit("m", "s3://b"),
+                "written over several lines",
+            ),
+            (
+                format!(
+                    "%TAG !! tag:example.com,2000:\n---\n{}",
+                    model("!!str s3://a")
+                ),
+                edit("m", "s3://b"),
+                "the tag tag:example.com,2000:str",
+            ),
             (model("s3://a"), edit("m", "s3://a b"), "whitespace"),
             (model("s3://a"), edit("m", "s3://a\nb"), "line break"),
             (
@@ -983,6 +1058,32 @@ spec: {server: x}
             matches!(err, EditError::Conflict { line: 5, .. }),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_block_scalar_value_is_exactly_what_yaml_reads() {
+        let input = "kind: Model\nmetadata:\n  name: m\nspec:\n  storageUri: |+\n    s3://a\n\n";
+        let fields = find_fields(input.as_bytes()).unwrap();
+        assert_eq!(fields[0].value, "s3://a\n\n");
+        // Not "unchanged": the value is not the URI.
+        let err = apply(input.as_bytes(), &[edit("m", "s3://a")]).unwrap_err();
+        assert!(
+            matches!(err, EditError::Unsupported { line: 6, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_core_string_tag_is_kept_and_proven() {
+        for tag in ["!!str", "!<tag:yaml.org,2002:str>"] {
+            let input =
+                format!("kind: Model\nmetadata:\n  name: m\nspec:\n  storageUri: {tag} s3://a\n");
+            let out = apply(input.as_bytes(), &[edit("m", "true")]).unwrap();
+            assert_eq!(
+                String::from_utf8(out.bytes).unwrap(),
+                input.replace("s3://a", "\"true\"")
+            );
+        }
     }
 
     #[test]

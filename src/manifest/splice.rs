@@ -60,17 +60,51 @@ pub struct Splice {
     pub text: String,
     /// The style of the value after the edit.
     pub style: ScalarStyle,
-    /// The decoded value the edited scalar must read back as.
-    pub expect: String,
 }
 
 /// Why a value cannot be spliced (the caller adds the line and the name).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpliceRefusal {
     /// The field has no value (`storageUri:` with nothing after it).
     Empty,
+    /// A plain or quoted value written over several lines (YAML folds them into one, with a space or
+    /// without, depending on the style and escapes).
+    MultiLine,
     /// A block scalar holding more than one line.
     MultiLineBlock,
+    /// A block scalar whose value ends with a line break (`|`, `>`, and the `+` chomping): the URI
+    /// would be read with that line break.
+    BlockLineBreak,
+}
+
+/// Whether a value, written as `written` in `style` and decoded as `value`, can be replaced in place by
+/// a one-line URI without changing what the rest of the value means. Only a value that is one line
+/// as written (plain, quoted) or one line without a final line break (a block scalar with `-`
+/// chomping) can: anything else would be a guess about which part is the URI.
+pub fn editable(written: &str, style: ScalarStyle, value: &str) -> Result<(), SpliceRefusal> {
+    match style {
+        ScalarStyle::Plain | ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
+            if style == ScalarStyle::Plain && written.is_empty() {
+                return Err(SpliceRefusal::Empty);
+            }
+            if written.contains(['\r', '\n']) {
+                return Err(SpliceRefusal::MultiLine);
+            }
+        }
+        ScalarStyle::Literal | ScalarStyle::Folded => {
+            let content = value.trim_end_matches('\n');
+            if content.is_empty() {
+                return Err(SpliceRefusal::Empty);
+            }
+            if content.contains('\n') {
+                return Err(SpliceRefusal::MultiLineBlock);
+            }
+            if content.len() != value.len() {
+                return Err(SpliceRefusal::BlockLineBreak);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Renders `uri` to replace the scalar written as `text[span]` in `style`, decoded as `old`.
@@ -82,11 +116,9 @@ pub fn splice(
     in_flow: bool,
     uri: &str,
 ) -> Result<Splice, SpliceRefusal> {
+    editable(&text[span.clone()], style, old)?;
     match style {
         ScalarStyle::Plain => {
-            if span.is_empty() {
-                return Err(SpliceRefusal::Empty);
-            }
             let (text, style) = if plain_is_safe(uri, in_flow) {
                 (uri.to_string(), ScalarStyle::Plain)
             } else if uri.contains(['"', '\\']) {
@@ -98,50 +130,36 @@ pub fn splice(
                 range: span,
                 text,
                 style,
-                expect: uri.to_string(),
             })
         }
         ScalarStyle::SingleQuoted => Ok(Splice {
             range: span,
             text: single_quoted(uri),
             style,
-            expect: uri.to_string(),
         }),
         ScalarStyle::DoubleQuoted => Ok(Splice {
             range: span,
             text: double_quoted(uri),
             style,
-            expect: uri.to_string(),
         }),
         ScalarStyle::Literal | ScalarStyle::Folded => {
-            // The span covers the content lines; a URI is one line followed by the line breaks that the
-            // chomping indicator keeps. Only that one line's text is replaced.
+            // The span covers the content lines; the value is that one line (`-` chomping, see
+            // `editable`), followed by line breaks and blank lines that the chomping drops. Only the
+            // line's text is replaced.
             let body = &text[span.clone()];
-            let content = old.trim_end_matches('\n');
-            if content.contains('\n') || content.is_empty() {
-                return Err(if content.is_empty() {
-                    SpliceRefusal::Empty
-                } else {
-                    SpliceRefusal::MultiLineBlock
-                });
-            }
             let line_end = body.find(['\r', '\n']).unwrap_or(body.len());
-            if &body[..line_end] != content {
-                return Err(SpliceRefusal::MultiLineBlock);
-            }
             let rest = &body[line_end..];
-            if rest
-                .bytes()
-                .any(|b| !matches!(b, b'\r' | b'\n' | b' ' | b'\t'))
+            if &body[..line_end] != old
+                || rest
+                    .bytes()
+                    .any(|b| !matches!(b, b'\r' | b'\n' | b' ' | b'\t'))
             {
                 return Err(SpliceRefusal::MultiLineBlock);
             }
-            let breaks = &old[content.len()..];
             Ok(Splice {
                 range: span.start..span.start + line_end,
                 text: uri.to_string(),
                 style,
-                expect: format!("{uri}{breaks}"),
             })
         }
     }
@@ -327,7 +345,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.range, start..start + 6);
-        assert_eq!(s.expect, "gs://y");
         let text = "k: |\n  s3://x\n  more\n";
         let start = text.find("s3").unwrap();
         let err = splice(

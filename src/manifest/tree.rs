@@ -5,6 +5,10 @@
 //! tests here with multi-byte text and CRLF), a quoted scalar's span ends at its closing quote and a block
 //! scalar's span covers its content lines. The tree keeps only what the editor needs to find the model
 //! URI fields and to refuse what it cannot edit safely (aliases, anchors, tags, flow context).
+//!
+//! Aliases stay aliases here, but their expanded size is counted while the tree is built, and text
+//! whose aliases would expand beyond [`ALIAS_EXPANSION_LIMIT`] is refused: every command parses a
+//! manifest here first, before the verifying parser (which expands aliases) may load it.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -114,12 +118,39 @@ impl<'a> Node<'a> {
     }
 }
 
-enum Frame<'a> {
-    Seq(Node<'a>, Vec<Node<'a>>, bool),
-    Map(Node<'a>, Vec<(Node<'a>, Node<'a>)>, Option<Node<'a>>, bool),
+/// A collection being built: its node, its children so far, and what the alias budget needs.
+struct Frame<'a> {
+    node: Node<'a>,
+    body: Body<'a>,
+    flow: bool,
+    /// The anchor id defined on the collection (`0`: none).
+    anchor_id: usize,
+    /// The collection's cost so far, aliases expanded (see [`ALIAS_EXPANSION_LIMIT`]).
+    cost: u64,
 }
 
+enum Body<'a> {
+    Seq(Vec<Node<'a>>),
+    Map(Vec<(Node<'a>, Node<'a>)>, Option<Node<'a>>),
+}
+
+/// How much aliases may add to the parsed text once expanded, in (estimated) bytes: 16 MiB.
+///
+/// A parser that builds a tree (the verifying one, and every YAML decoder downstream) copies the
+/// anchored node at each alias. Nested aliases make that exponential: a few hundred bytes of `&a [x,x,..]`,
+/// `&b [*a,*a,..]`, ... ("billion laughs") expand to gigabytes. The cost of a node is its scalar bytes
+/// plus [`NODE_COST`] per node, aliases counted at the cost of what they stand for; real manifests
+/// stay kilobytes below the limit, while the budget keeps the verifying parser's trees within tens of
+/// megabytes. Counting is linear in the text: each alias adds the cost recorded for its anchor.
+pub const ALIAS_EXPANSION_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// The estimated overhead of one node in a loaded YAML tree, in bytes.
+const NODE_COST: u64 = 64;
+
 /// Parses `text` (a whole file or one piece of it) into documents.
+///
+/// Refuses text whose aliases expand beyond [`ALIAS_EXPANSION_LIMIT`], before any tree-building parser
+/// sees it.
 pub fn parse(text: &str) -> Result<Vec<Document<'_>>, EditError> {
     let options = granit_parser::options! { emit_anchor_events: true, emit_comments: false };
     parse_with(text, options)
@@ -130,6 +161,10 @@ fn parse_with(text: &str, options: Options) -> Result<Vec<Document<'_>>, EditErr
     let mut stack: Vec<Frame<'_>> = Vec::new();
     let mut root: Option<Node<'_>> = None;
     let mut anchors: HashMap<usize, String> = HashMap::new();
+    // Anchor id -> cost of the anchored node, aliases expanded; and what aliases added so far, over
+    // the whole text (which is what the verifying parser loads at once).
+    let mut anchor_costs: HashMap<usize, u64> = HashMap::new();
+    let mut expanded: u64 = 0;
     let mut flow_depth = 0usize;
     for event in Parser::new_from_str_with_options(text, options) {
         let (event, span) = event.map_err(|e| EditError::InvalidYaml {
@@ -153,7 +188,7 @@ fn parse_with(text: &str, options: Options) -> Result<Vec<Document<'_>>, EditErr
                 anchors.clear();
             }
             Event::DocumentEnd => docs.push(Document { root: root.take() }),
-            Event::Scalar(value, style, _anchor, tag) => {
+            Event::Scalar(value, style, anchor_id, tag) => {
                 let tag = tag.map(|t| TagInfo {
                     is_core_str: t.is_yaml_core_schema_tag("str"),
                     written: t.to_string(),
@@ -165,53 +200,73 @@ fn parse_with(text: &str, options: Options) -> Result<Vec<Document<'_>>, EditErr
                     GStyle::Literal => ScalarStyle::Literal,
                     GStyle::Folded => ScalarStyle::Folded,
                 };
+                let cost = NODE_COST.saturating_add(value.len() as u64);
+                if anchor_id != 0 {
+                    anchor_costs.insert(anchor_id, cost);
+                }
                 add(
                     &mut stack,
                     &mut root,
                     new_node(NodeKind::Scalar { value, style, tag }),
+                    cost,
                 );
             }
             Event::Alias(id) => {
                 let name = anchors.get(&id).cloned().unwrap_or_else(|| id.to_string());
-                add(&mut stack, &mut root, new_node(NodeKind::Alias(name)));
+                // An alias of a collection that is still open (a recursive alias) has no cost yet;
+                // the tree-building parsers do not expand it either.
+                let cost = anchor_costs.get(&id).copied().unwrap_or(NODE_COST);
+                expanded = expanded.saturating_add(cost);
+                if expanded > ALIAS_EXPANSION_LIMIT {
+                    return Err(EditError::AliasExpansion {
+                        line,
+                        alias: name,
+                        limit_mib: ALIAS_EXPANSION_LIMIT / (1024 * 1024),
+                    });
+                }
+                add(&mut stack, &mut root, new_node(NodeKind::Alias(name)), cost);
             }
             Event::Anchor(id, name) => {
                 anchors.insert(id, name.to_string());
                 set_last_anchor(&mut stack, &mut root, name.to_string());
             }
-            Event::SequenceStart(style, ..) => {
+            Event::SequenceStart(style, anchor_id, _)
+            | Event::MappingStart(style, anchor_id, _) => {
                 let flow = style == StructureStyle::Flow;
                 flow_depth += usize::from(flow);
-                stack.push(Frame::Seq(
-                    new_node(NodeKind::Seq(Vec::new())),
-                    Vec::new(),
+                let (kind, body) = if matches!(event, Event::SequenceStart(..)) {
+                    (NodeKind::Seq(Vec::new()), Body::Seq(Vec::new()))
+                } else {
+                    (NodeKind::Map(Vec::new()), Body::Map(Vec::new(), None))
+                };
+                stack.push(Frame {
+                    node: new_node(kind),
+                    body,
                     flow,
-                ));
-            }
-            Event::MappingStart(style, ..) => {
-                let flow = style == StructureStyle::Flow;
-                flow_depth += usize::from(flow);
-                stack.push(Frame::Map(
-                    new_node(NodeKind::Map(Vec::new())),
-                    Vec::new(),
-                    None,
-                    flow,
-                ));
+                    anchor_id,
+                    cost: NODE_COST,
+                });
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (node, flow) = match stack.pop() {
-                    Some(Frame::Seq(mut node, items, flow)) => {
-                        node.kind = NodeKind::Seq(items);
-                        (node, flow)
-                    }
-                    Some(Frame::Map(mut node, entries, _, flow)) => {
-                        node.kind = NodeKind::Map(entries);
-                        (node, flow)
-                    }
-                    None => continue,
+                let Some(Frame {
+                    mut node,
+                    body,
+                    flow,
+                    anchor_id,
+                    cost,
+                }) = stack.pop()
+                else {
+                    continue;
                 };
+                node.kind = match body {
+                    Body::Seq(items) => NodeKind::Seq(items),
+                    Body::Map(entries, _) => NodeKind::Map(entries),
+                };
+                if anchor_id != 0 {
+                    anchor_costs.insert(anchor_id, cost);
+                }
                 flow_depth -= usize::from(flow);
-                add(&mut stack, &mut root, node);
+                add(&mut stack, &mut root, node, cost);
             }
             // Comments are not requested; an unresolved alias is an error with the default options.
             _ => {}
@@ -220,15 +275,19 @@ fn parse_with(text: &str, options: Options) -> Result<Vec<Document<'_>>, EditErr
     Ok(docs)
 }
 
-/// Attaches a finished node to its parent (or makes it the document's root).
-fn add<'a>(stack: &mut [Frame<'a>], root: &mut Option<Node<'a>>, node: Node<'a>) {
-    match stack.last_mut() {
-        Some(Frame::Seq(_, items, _)) => items.push(node),
-        Some(Frame::Map(_, entries, pending, _)) => match pending.take() {
+/// Attaches a finished node to its parent (or makes it the document's root), adding its cost.
+fn add<'a>(stack: &mut [Frame<'a>], root: &mut Option<Node<'a>>, node: Node<'a>, cost: u64) {
+    let Some(frame) = stack.last_mut() else {
+        *root = Some(node);
+        return;
+    };
+    frame.cost = frame.cost.saturating_add(cost);
+    match &mut frame.body {
+        Body::Seq(items) => items.push(node),
+        Body::Map(entries, pending) => match pending.take() {
             Some(key) => entries.push((key, node)),
             None => *pending = Some(node),
         },
-        None => *root = Some(node),
     }
 }
 
@@ -241,15 +300,15 @@ fn set_last_anchor(stack: &mut [Frame<'_>], root: &mut Option<Node<'_>>, name: S
         }
         return;
     };
-    match frame {
-        Frame::Seq(node, items, _) => match items.last_mut() {
+    match &mut frame.body {
+        Body::Seq(items) => match items.last_mut() {
             Some(item) => item.anchor = Some(name),
-            None => node.anchor = Some(name),
+            None => frame.node.anchor = Some(name),
         },
-        Frame::Map(node, entries, pending, _) => match (pending.as_mut(), entries.last_mut()) {
+        Body::Map(entries, pending) => match (pending.as_mut(), entries.last_mut()) {
             (Some(key), _) => key.anchor = Some(name),
             (None, Some((_, value))) => value.anchor = Some(name),
-            (None, None) => node.anchor = Some(name),
+            (None, None) => frame.node.anchor = Some(name),
         },
     }
 }
@@ -314,6 +373,28 @@ mod tests {
         let r = root(text);
         assert_eq!(&text[r.get("k").unwrap().unwrap().span.clone()], "s3://x\n");
         assert!(text[r.get("z").unwrap().unwrap().span.clone()].starts_with("y\n"));
+    }
+
+    #[test]
+    fn aliases_are_counted_expanded_and_a_bomb_is_refused_at_its_line() {
+        // Ordinary anchors and aliases pass.
+        let text = "base: &b {image: x, env: [a, b]}\none: *b\ntwo: *b\n";
+        assert_eq!(parse(text).unwrap().len(), 1);
+        // Each level repeats the one before ten times: 10^k copies of the first list at level k.
+        let mut bomb = String::from("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..12 {
+            let alias = format!("*l{}", level - 1);
+            bomb.push_str(&format!(
+                "l{level}: &l{level} [{}]\n",
+                vec![alias; 10].join(", ")
+            ));
+        }
+        let err = parse(&bomb).unwrap_err();
+        let EditError::AliasExpansion { line, alias, .. } = &err else {
+            panic!("{err:?}")
+        };
+        // 10^5 copies of `[x, ...]` (about 70 MB in a tree) cross the 16 MiB budget on line 6.
+        assert_eq!((*line, alias.as_str()), (6, "l4"), "{err}");
     }
 
     #[test]

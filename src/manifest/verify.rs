@@ -5,6 +5,9 @@
 //! it is then replaced by the expected new string, and the result must equal the tree after, document
 //! for document. Any difference, anywhere, refuses the edit: a bug in the locating parser, in the splice
 //! or in the quoting rules cannot silently change another value.
+//!
+//! yaml-rust2 expands aliases into copies; the text it loads has passed the locating parser's alias
+//! budget first ([`super::tree::ALIAS_EXPANSION_LIMIT`]), so an alias bomb never reaches it.
 
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -21,7 +24,8 @@ pub struct Expected<'e> {
     pub path: &'e [Seg],
     /// The value before, as the locating parser decoded it.
     pub old: &'e str,
-    /// The value the edit must produce.
+    /// The URI asked for: the edited value must read back as exactly this string (not as what the
+    /// splice meant to write, so that a line break kept by a block scalar cannot slip through).
     pub new: &'e str,
     /// The line of the value (absolute), for messages.
     pub line: usize,

@@ -31,7 +31,20 @@ pub fn shared_dir(test: &str) -> Option<PathBuf> {
 /// A `modelbump` command with a hermetic environment: no inherited variables but PATH, a fixed HOME,
 /// no global git config, no colour.
 pub fn modelbump(home: &std::path::Path) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("modelbump").unwrap();
+    hermetic(assert_cmd::Command::cargo_bin("modelbump").unwrap(), home)
+}
+
+/// [`modelbump`] run by `sh` under an address-space limit (`ulimit -v`, in KiB): a test of a memory
+/// blow-up then fails fast with an allocation failure instead of taking the machine down.
+pub fn modelbump_with_memory_limit(home: &std::path::Path, kib: u64) -> assert_cmd::Command {
+    let mut cmd = hermetic(assert_cmd::Command::new("sh"), home);
+    cmd.arg("-c")
+        .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_modelbump"));
+    cmd
+}
+
+fn hermetic(mut cmd: assert_cmd::Command, home: &std::path::Path) -> assert_cmd::Command {
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
