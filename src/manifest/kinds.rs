@@ -14,16 +14,23 @@ pub enum ResourceKind {
     /// Seldon Core v1 `SeldonDeployment`: `spec.predictors[].graph.modelUri`, recursively through `children`.
     SeldonDeployment,
     /// KServe `InferenceService`: `spec.{predictor,transformer,explainer}.model.storageUri` and the legacy
-    /// `spec.predictor.<framework>.storageUri`.
+    /// `spec.predictor.<framework>.storageUri`; also of the legacy KFServing group `serving.kubeflow.org`.
     InferenceService,
+    /// KServe `TrainedModel` (multi-model serving): `spec.model.storageUri`.
+    TrainedModel,
+    /// KServe `LLMInferenceService`: `spec.model.uri` and the LoRA adapters `spec.model.lora.adapters[].uri`,
+    /// each named by its `name`.
+    LlmInferenceService,
 }
 
 impl ResourceKind {
     /// Every kind, in a stable order.
-    pub const ALL: [ResourceKind; 3] = [
+    pub const ALL: [ResourceKind; 5] = [
         ResourceKind::SeldonModel,
         ResourceKind::SeldonDeployment,
         ResourceKind::InferenceService,
+        ResourceKind::TrainedModel,
+        ResourceKind::LlmInferenceService,
     ];
 
     /// The `kind:` as written in manifests.
@@ -32,15 +39,24 @@ impl ResourceKind {
             Self::SeldonModel => "Model",
             Self::SeldonDeployment => "SeldonDeployment",
             Self::InferenceService => "InferenceService",
+            Self::TrainedModel => "TrainedModel",
+            Self::LlmInferenceService => "LLMInferenceService",
         }
     }
 
     /// The API group of `apiVersion:` (`group/version`).
     pub fn api_group(self) -> &'static str {
+        self.api_groups()[0]
+    }
+
+    /// Every API group the kind is found under, the current one first: KServe's `InferenceService`
+    /// also under the legacy KFServing group `serving.kubeflow.org`.
+    pub fn api_groups(self) -> &'static [&'static str] {
         match self {
-            Self::SeldonModel => "mlops.seldon.io",
-            Self::SeldonDeployment => "machinelearning.seldon.io",
-            Self::InferenceService => "serving.kserve.io",
+            Self::SeldonModel => &["mlops.seldon.io"],
+            Self::SeldonDeployment => &["machinelearning.seldon.io"],
+            Self::InferenceService => &["serving.kserve.io", "serving.kubeflow.org"],
+            Self::TrainedModel | Self::LlmInferenceService => &["serving.kserve.io"],
         }
     }
 
@@ -57,7 +73,14 @@ impl ResourceKind {
     pub fn of_manifest(kind: &str, api_version: Option<&str>) -> Option<Self> {
         let found = Self::ALL.into_iter().find(|k| k.as_str() == kind)?;
         match api_version {
-            Some(v) if v.split('/').next() != Some(found.api_group()) => None,
+            Some(v)
+                if !v
+                    .split('/')
+                    .next()
+                    .is_some_and(|g| found.api_groups().contains(&g)) =>
+            {
+                None
+            }
             _ => Some(found),
         }
     }
@@ -207,6 +230,42 @@ pub fn fields_of_resource<'t, 'a>(
                         let path = at(&[component, key, "storageUri"]);
                         push(Some(component.into()), Some(key.into()), node, path);
                     }
+                }
+            }
+        }
+        ResourceKind::TrainedModel => {
+            if let Some(model) = spec.get("model")?
+                && let Some(node) = uri_node(model.get("storageUri")?)
+            {
+                push(None, None, node, at(&["model", "storageUri"]));
+            }
+        }
+        ResourceKind::LlmInferenceService => {
+            let Some(model) = spec.get("model")? else {
+                return Ok(());
+            };
+            if let Some(node) = uri_node(model.get("uri")?) {
+                push(
+                    Some("model".into()),
+                    Some("model".into()),
+                    node,
+                    at(&["model", "uri"]),
+                );
+            }
+            if let Some(lora) = model.get("lora")?
+                && let Some(adapters) = lora.get("adapters")?
+            {
+                for (i, adapter) in adapters.items().iter().enumerate() {
+                    let Some(node) = uri_node(adapter.get("uri")?) else {
+                        continue;
+                    };
+                    let name = adapter
+                        .get_str("name")?
+                        .map_or_else(|| i.to_string(), str::to_string);
+                    let mut path = at(&["model", "lora", "adapters"]);
+                    path.push(Seg::Index(i));
+                    path.push(Seg::Key("uri".into()));
+                    push(Some(name), Some("lora".into()), node, path);
                 }
             }
         }
