@@ -334,6 +334,47 @@ mod tests {
     }
 
     #[test]
+    fn the_legacy_kfserving_group_and_the_new_kserve_kinds() {
+        assert_eq!(
+            ResourceKind::of_manifest("InferenceService", Some("serving.kubeflow.org/v1beta1")),
+            Some(ResourceKind::InferenceService)
+        );
+        assert_eq!(
+            ResourceKind::of_manifest("TrainedModel", Some("serving.kubeflow.org/v1alpha1")),
+            None
+        );
+        assert_eq!(
+            ResourceKind::parse("llminferenceservice"),
+            Some(ResourceKind::LlmInferenceService)
+        );
+        // As in kserve/kserve's own v1beta1 samples of the KFServing days.
+        let text = "apiVersion: serving.kubeflow.org/v1beta1\nkind: InferenceService\nmetadata:\n  name: flowers\nspec:\n  predictor:\n    tensorflow:\n      storageUri: \"gs://kfserving-samples/models/tensorflow/flowers\"\n";
+        let fields = crate::manifest::find_fields(text.as_bytes()).unwrap();
+        assert_eq!(fields.len(), 1);
+        assert_eq!(fields[0].path, "spec.predictor.tensorflow.storageUri");
+        // Adapters without a name are told apart by their index; a mapping as `uri` is no URI.
+        let text = "apiVersion: serving.kserve.io/v1alpha2\nkind: LLMInferenceService\nmetadata: {name: l}\nspec:\n  model:\n    uri: {x: 1}\n    lora:\n      adapters:\n      - uri: hf://a\n      - name: b\n        uri: hf://b\n";
+        let names: Vec<(String, String)> = crate::manifest::find_fields(text.as_bytes())
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.name, f.path))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (
+                    "l/0".to_string(),
+                    "spec.model.lora.adapters[0].uri".to_string()
+                ),
+                (
+                    "l/b".to_string(),
+                    "spec.model.lora.adapters[1].uri".to_string()
+                )
+            ]
+        );
+    }
+
+    #[test]
     fn paths_read_like_users_write_them() {
         let segs = [
             Seg::Key("spec".into()),
