@@ -754,6 +754,62 @@ mod properties {
             }
         }
 
+        /// The same through a path target (`spec.storageUri`) or a marker on the value's line: exactly
+        /// the value's bytes change; a path that matches the other Models' values too is refused.
+        #[test]
+        fn markers_and_path_targets_keep_random_formatting_byte_exactly(
+            r in recipe(), uri in new_uri(), by_marker in any::<bool>()
+        ) {
+            let g = render(&r);
+            let markable = matches!(g.style, Style::Plain | Style::Single | Style::Double) && !g.in_flow;
+            let text = if by_marker && markable {
+                let line_end = g.text[g.span.end..].find(['\r', '\n']).map_or(g.text.len(), |i| g.span.end + i);
+                let rest = &g.text[g.span.end..line_end];
+                let kept = rest.find(" #").map_or(rest, |i| &rest[..i]);
+                format!("{}{kept}  # {{\"$modelbump\": \"t\"}}{}", &g.text[..g.span.end], &g.text[line_end..])
+            } else {
+                g.text.clone()
+            };
+            let input = text.as_bytes();
+            let (at, several) = if by_marker && markable {
+                (manifest::FieldRef::Marker("t".into()), false)
+            } else {
+                let models = manifest::find_fields(input).unwrap().len();
+                (manifest::FieldRef::Path("spec.storageUri".parse().unwrap()), models > 1)
+            };
+            let edit = manifest::FieldEdit { at, template: manifest::Template::whole_uri(), value: uri.clone() };
+            match manifest::apply_fields(input, &[edit]) {
+                Ok(edited) => {
+                    prop_assert!(acceptable_uri(&uri) && !several, "accepted {:?}", uri);
+                    let out = String::from_utf8(edited.bytes).unwrap();
+                    let (head, tail) = (&text[..g.span.start], &text[g.span.end..]);
+                    prop_assert!(out.starts_with(head) && out.ends_with(tail) && out.len() >= head.len() + tail.len(),
+                        "bytes outside the value changed:\n{:?}\n{:?}", text, out);
+                    let middle = &out[head.len()..out.len() - tail.len()];
+                    let acceptable: Vec<String> = if uri == g.value {
+                        vec![text[g.span.clone()].to_string()]
+                    } else {
+                        match g.style {
+                            Style::Plain => vec![uri.clone(), double(&uri), single(&uri)],
+                            Style::Single => vec![single(&uri)],
+                            Style::Double => vec![double(&uri)],
+                            Style::Literal | Style::Folded => vec![uri.clone()],
+                        }
+                    };
+                    prop_assert!(acceptable.iter().any(|a| a == middle), "{:?} written as {:?}", uri, middle);
+                    prop_assert_eq!(uri_of(&out, &g.name), Some(uri.clone()), "read back from {:?}", out);
+                    prop_assert_eq!(&edited.changes[0].old, &g.value);
+                }
+                Err(e) if several => {
+                    prop_assert!(matches!(e, EditError::PathAmbiguous { .. }) || !acceptable_uri(&uri), "{}", e);
+                }
+                Err(e) => {
+                    prop_assert!(!acceptable_uri(&uri), "refused {:?} in {:?}: {}", uri, text, e);
+                    prop_assert!(matches!(e, EditError::InvalidUri { .. }), "{}", e);
+                }
+            }
+        }
+
         /// Arbitrary bytes never panic the editor, and whatever it returns is verified.
         #[test]
         fn arbitrary_input_is_refused_or_edited(bytes in proptest::collection::vec(any::<u8>(), 0..200), uri in new_uri()) {
@@ -1308,11 +1364,17 @@ fn every_literal_location_of_the_beyond_crds_corpus_by_path_and_by_marker() {
                     let line_start = text.match_indices('\n').nth(line - 2).unwrap().0 + 1;
                     let at = line_start + text[line_start..].find(value).unwrap() + value.len();
                     // Inside a double-quoted string a quote is written `\"`.
-                    let q = if field.style == ScalarStyle::DoubleQuoted { "\\\"" } else { "\"" };
+                    let q = if field.style == ScalarStyle::DoubleQuoted {
+                        "\\\""
+                    } else {
+                        "\""
+                    };
                     let marker = format!("  # {{{q}$modelbump{q}: {q}t{q}}}");
                     let marked = format!("{}{marker}{}", &text[..at], &text[at..]);
                     assert!(
-                        manifest::find_markers(marked.as_bytes()).unwrap().is_empty(),
+                        manifest::find_markers(marked.as_bytes())
+                            .unwrap()
+                            .is_empty(),
                         "{what}"
                     );
                 } else {

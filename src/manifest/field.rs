@@ -151,13 +151,15 @@ impl Spot {
     }
 
     fn editable<'x>(&'x self, text: &'x str, name: &'x str) -> Editable<'x> {
-        let key = match self.segs.iter().rev().find_map(|s| match s {
-            Seg::Key(k) => Some(k.as_str()),
-            Seg::Index(_) => None,
-        }) {
-            Some(k) => k,
-            None => "key",
-        };
+        let key = self
+            .segs
+            .iter()
+            .rev()
+            .find_map(|s| match s {
+                Seg::Key(k) => Some(k.as_str()),
+                Seg::Index(_) => None,
+            })
+            .unwrap_or("key");
         Editable {
             name,
             line: self.field.line,

@@ -15,14 +15,19 @@
 //! # Which fields
 //! See [`kinds`]: Seldon Core v2 `Model` `spec.storageUri`; Seldon Core v1 `SeldonDeployment`
 //! `spec.predictors[].graph.modelUri` through `children`; KServe `InferenceService`
-//! `spec.{predictor,transformer,explainer}.model.storageUri` and `spec.<component>.<framework>.storageUri`;
-//! in every document of the file and in the `items` of a `kind: List`. Other kinds, documents that are
+//! `spec.{predictor,transformer,explainer}.model.storageUri` and `spec.<component>.<framework>.storageUri`
+//! (also under the legacy group `serving.kubeflow.org`); KServe `TrainedModel` `spec.model.storageUri`;
+//! KServe `LLMInferenceService` `spec.model.uri` and `spec.model.lora.adapters[].uri`;
+//! in every document of the file and in the `items` of a `kind: List`.
+//!
+//! Any other value is reached through [`field`]: by a YAML path ([`yaml_path`]) or a marker comment
+//! ([`marker`]), in the form of a value template ([`template`]), with the same splice and proof. Other kinds, documents that are
 //! not mappings and resources without a URI are skipped.
 //!
 //! # Names
 //! A field is named `metadata.name` when its resource has one URI field, `NAME/COMPONENT` when it has
 //! several (the SeldonDeployment graph node's `name`; the KServe component `predictor`, `transformer`,
-//! `explainer`). Where a component repeats inside one resource the name is made unique with the predictor
+//! `explainer`; `model` or the LoRA adapter's `name` of an LLMInferenceService). Where a component repeats inside one resource the name is made unique with the predictor
 //! (`NAME/PREDICTOR/NODE`) or the KServe shape (`NAME/predictor/model`, `NAME/predictor/sklearn`).
 //! A selector also answers to the bare `NAME` and to `NAME/COMPONENT`, and matches whole names only
 //! (`baseline-predictor` never selects `baseline-predictor-v2`). More than one match is an error that
@@ -60,7 +65,7 @@
 //!
 //! # Speed
 //! A file is cut into its documents at `---` lines ([`source`]) and only the documents that contain
-//! `storageUri` or `modelUri` are parsed; [`apply`] further skips documents that do not contain the
+//! `storageUri`, `modelUri` or `LLMInferenceService` are parsed; [`apply`] further skips documents that do not contain the
 //! selected resource name (nor a `\`, behind which an escaped name could hide). A syntax error in a
 //! document without a model URI is therefore not reported; that document's bytes are never changed.
 

@@ -198,7 +198,7 @@ pub fn plain_is_safe(s: &str, in_flow: bool) -> bool {
         && s[1..]
             .chars()
             .next()
-            .is_some_and(|c| !c.is_whitespace() && !(in_flow && ",[]{}".contains(c)));
+            .is_some_and(|c| !(c.is_whitespace() || in_flow && ",[]{}".contains(c)));
     if "-?:,[]{}#&*!|>'\"%@`".contains(first) && !dash_ok {
         return false;
     }
