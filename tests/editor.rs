@@ -680,7 +680,7 @@ mod properties {
     use proptest::prelude::*;
     use yaml_rust2::YamlLoader;
 
-    use crate::support::editor::{Style, acceptable_uri, new_uri, recipe, render};
+    use crate::support::editor::{Generated, Style, acceptable_uri, new_uri, recipe, render};
 
     fn single(s: &str) -> String {
         format!("'{}'", s.replace('\'', "''"))
@@ -698,6 +698,38 @@ mod properties {
                 d["kind"].as_str() == Some("Model") && d["metadata"]["name"].as_str() == Some(name)
             })
             .and_then(|d| d["spec"]["storageUri"].as_str().map(str::to_string))
+    }
+
+    /// Whether `out` is `text` with only the generated value (at `g.span`) replaced by an acceptable
+    /// rendering of `uri` in the value's style.
+    fn only_the_value_changed(
+        text: &str,
+        g: &Generated,
+        uri: &str,
+        out: &str,
+    ) -> Result<(), String> {
+        let (head, tail) = (&text[..g.span.start], &text[g.span.end..]);
+        if !(out.starts_with(head) && out.ends_with(tail) && out.len() >= head.len() + tail.len()) {
+            return Err(format!(
+                "bytes outside the value changed:\n{text:?}\n{out:?}"
+            ));
+        }
+        let middle = &out[head.len()..out.len() - tail.len()];
+        let acceptable: Vec<String> = if uri == g.value {
+            vec![text[g.span.clone()].to_string()]
+        } else {
+            match g.style {
+                Style::Plain => vec![uri.to_string(), double(uri), single(uri)],
+                Style::Single => vec![single(uri)],
+                Style::Double => vec![double(uri)],
+                Style::Literal | Style::Folded => vec![uri.to_string()],
+            }
+        };
+        if acceptable.iter().any(|a| a == middle) {
+            Ok(())
+        } else {
+            Err(format!("{uri:?} written as {middle:?}"))
+        }
     }
 
     proptest! {
@@ -728,21 +760,8 @@ mod properties {
                 Ok(edited) => {
                     prop_assert!(acceptable_uri(&uri), "accepted {:?}", uri);
                     let out = String::from_utf8(edited.bytes).unwrap();
-                    let (head, tail) = (&g.text[..g.span.start], &g.text[g.span.end..]);
-                    prop_assert!(out.starts_with(head) && out.ends_with(tail) && out.len() >= head.len() + tail.len(),
-                        "bytes outside the value changed:\n{:?}\n{:?}", g.text, out);
-                    let middle = &out[head.len()..out.len() - tail.len()];
-                    let acceptable: Vec<String> = if uri == g.value {
-                        vec![g.text[g.span.clone()].to_string()]
-                    } else {
-                        match g.style {
-                            Style::Plain => vec![uri.clone(), double(&uri), single(&uri)],
-                            Style::Single => vec![single(&uri)],
-                            Style::Double => vec![double(&uri)],
-                            Style::Literal | Style::Folded => vec![uri.clone()],
-                        }
-                    };
-                    prop_assert!(acceptable.iter().any(|a| a == middle), "{:?} written as {:?}", uri, middle);
+                    let checked = only_the_value_changed(&g.text, &g, &uri, &out);
+                    prop_assert!(checked.is_ok(), "{}", checked.unwrap_err());
                     prop_assert_eq!(uri_of(&out, &g.name), Some(uri.clone()), "read back from {:?}", out);
                     prop_assert_eq!(edited.changes.len(), 1);
                     prop_assert_eq!(&edited.changes[0].old, &g.value);
@@ -782,21 +801,8 @@ mod properties {
                 Ok(edited) => {
                     prop_assert!(acceptable_uri(&uri) && !several, "accepted {:?}", uri);
                     let out = String::from_utf8(edited.bytes).unwrap();
-                    let (head, tail) = (&text[..g.span.start], &text[g.span.end..]);
-                    prop_assert!(out.starts_with(head) && out.ends_with(tail) && out.len() >= head.len() + tail.len(),
-                        "bytes outside the value changed:\n{:?}\n{:?}", text, out);
-                    let middle = &out[head.len()..out.len() - tail.len()];
-                    let acceptable: Vec<String> = if uri == g.value {
-                        vec![text[g.span.clone()].to_string()]
-                    } else {
-                        match g.style {
-                            Style::Plain => vec![uri.clone(), double(&uri), single(&uri)],
-                            Style::Single => vec![single(&uri)],
-                            Style::Double => vec![double(&uri)],
-                            Style::Literal | Style::Folded => vec![uri.clone()],
-                        }
-                    };
-                    prop_assert!(acceptable.iter().any(|a| a == middle), "{:?} written as {:?}", uri, middle);
+                    let checked = only_the_value_changed(&text, &g, &uri, &out);
+                    prop_assert!(checked.is_ok(), "{}", checked.unwrap_err());
                     prop_assert_eq!(uri_of(&out, &g.name), Some(uri.clone()), "read back from {:?}", out);
                     prop_assert_eq!(&edited.changes[0].old, &g.value);
                 }

@@ -119,18 +119,7 @@ struct Spot {
 
 impl Spot {
     fn new(node: &Node<'_>, segs: Vec<Seg>, piece: &Piece, index: usize, document: usize) -> Self {
-        let (value, style, tag, alias) = match &node.kind {
-            NodeKind::Scalar { value, style, tag } => {
-                (value.to_string(), *style, tag.clone(), None)
-            }
-            NodeKind::Alias(name) => (
-                format!("*{name}"),
-                ScalarStyle::Plain,
-                None,
-                Some(name.clone()),
-            ),
-            NodeKind::Seq(_) | NodeKind::Map(_) => (String::new(), ScalarStyle::Plain, None, None),
-        };
+        let (value, style, tag, alias) = node.value_parts();
         let start = piece.range.start;
         Spot {
             field: ScalarField {
@@ -211,7 +200,7 @@ fn parse_pieces<'a>(
         if !want(body) {
             continue;
         }
-        let shift = |e: EditError| shift_line(e, piece.lines_before);
+        let shift = |e: EditError| super::locate::shift(e, piece.lines_before);
         let (parsed, found) = if with_comments {
             tree::parse_with_comments(body).map_err(shift)?
         } else {
@@ -230,25 +219,6 @@ fn parse_pieces<'a>(
         docs,
         comments,
     }))
-}
-
-fn shift_line(e: EditError, lines: usize) -> EditError {
-    match e {
-        EditError::InvalidYaml { line, message } => EditError::InvalidYaml {
-            line: line + lines,
-            message,
-        },
-        EditError::AliasExpansion {
-            line,
-            alias,
-            limit_mib,
-        } => EditError::AliasExpansion {
-            line: line + lines,
-            alias,
-            limit_mib,
-        },
-        other => other,
-    }
 }
 
 /// The one value `path` matches in the file's documents (see [`YamlPath`]): an error naming the path

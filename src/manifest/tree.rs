@@ -96,6 +96,23 @@ impl<'a> Node<'a> {
         Ok(found)
     }
 
+    /// What the editor reports of a value: the decoded text (`*name` for an alias), the style, the tag
+    /// and the alias's name. A collection reads as an empty plain value.
+    pub fn value_parts(&self) -> (String, ScalarStyle, Option<TagInfo>, Option<String>) {
+        match &self.kind {
+            NodeKind::Scalar { value, style, tag } => {
+                (value.to_string(), *style, tag.clone(), None)
+            }
+            NodeKind::Alias(name) => (
+                format!("*{name}"),
+                ScalarStyle::Plain,
+                None,
+                Some(name.clone()),
+            ),
+            NodeKind::Seq(_) | NodeKind::Map(_) => (String::new(), ScalarStyle::Plain, None, None),
+        }
+    }
+
     /// The string value of `key` when it is a scalar.
     pub fn get_str(&self, key: &str) -> Result<Option<&str>, EditError> {
         Ok(self.get(key)?.and_then(Node::as_str))

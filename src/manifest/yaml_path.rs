@@ -245,16 +245,7 @@ fn quoted(s: &str) -> String {
     if !needs {
         return s.to_string();
     }
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        if matches!(c, '"' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
+    super::splice::double_quoted(s)
 }
 
 /// A word read from a path, and whether it was quoted.
