@@ -67,8 +67,25 @@ pub struct Config {
 pub struct MlflowConfig {
     /// The tracking URI (`http(s)://`, `sqlite:///`, `file:` or a path to `mlruns`).
     pub tracking_uri: Option<String>,
-    /// Concurrent requests to the tracking server (default 8).
-    pub concurrency: Option<usize>,
+    /// Concurrent requests to the tracking server (default 8). Zero is refused as a parse error, with
+    /// the line, as `MODELBUMP_MLFLOW_CONCURRENCY=0` is: no request could ever be sent.
+    #[serde(default, deserialize_with = "positive")]
+    pub concurrency: Option<std::num::NonZeroUsize>,
+}
+
+/// A positive whole number, with a message that says so.
+fn positive<'de, D: serde::Deserializer<'de>>(
+    de: D,
+) -> Result<Option<std::num::NonZeroUsize>, D::Error> {
+    let Some(n) = Option::<usize>::deserialize(de)? else {
+        return Ok(None);
+    };
+    std::num::NonZeroUsize::new(n).map(Some).ok_or_else(|| {
+        serde::de::Error::invalid_value(
+            serde::de::Unexpected::Unsigned(0),
+            &"a positive number of requests in flight",
+        )
+    })
 }
 
 /// One entry of `targets:`.
@@ -360,5 +377,24 @@ argocd:
             .unwrap_err()
             .to_string();
         assert!(err.contains("exactly one"), "{err}");
+    }
+
+    #[test]
+    fn zero_concurrency_is_refused_with_the_line() {
+        // MODELBUMP_MLFLOW_CONCURRENCY=0 is refused too: no request could ever be sent.
+        let text = "mlflow:\n  trackingUri: http://h\n  concurrency: 0\n";
+        let err = Config::parse(text, Path::new("conf/modelbump.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("conf/modelbump.yaml"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("concurrency"), "{err}");
+        let config = Config::parse("mlflow: {concurrency: 3}\n", Path::new("c.yaml")).unwrap();
+        assert_eq!(
+            config.mlflow.concurrency.map(|n| n.to_string()).as_deref(),
+            Some("3")
+        );
+        let config = Config::parse("mlflow: {concurrency: null}\n", Path::new("c.yaml")).unwrap();
+        assert!(config.mlflow.concurrency.is_none());
     }
 }

@@ -280,7 +280,7 @@ fn concurrency(settings: &Settings) -> anyhow::Result<usize> {
         .config
         .mlflow
         .concurrency
-        .filter(|n| *n > 0)
+        .map(std::num::NonZeroUsize::get)
         .unwrap_or(resolve::DEFAULT_CONCURRENCY))
 }
 
