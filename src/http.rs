@@ -16,6 +16,8 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use reqwest::{RequestBuilder, Response, StatusCode};
 
+use crate::secret::{SecretString, scrub};
+
 /// The user agent sent to every server.
 pub const USER_AGENT: &str = concat!("modelbump/", env!("CARGO_PKG_VERSION"));
 
@@ -267,6 +269,12 @@ pub fn excerpt(body: &str, max: usize) -> String {
     } else {
         truncate(&folded, max)
     }
+}
+
+/// [`excerpt`] of a body with the `secrets` removed: before the cut, so that no prefix of a secret is
+/// left where the cut falls inside it, and after, since a JSON `message` may hold one escaped.
+pub fn scrubbed_excerpt(body: &str, max: usize, secrets: &[&SecretString]) -> String {
+    scrub(&excerpt(&scrub(body, secrets), max), secrets)
 }
 
 fn fold_whitespace(text: &str) -> String {

@@ -811,6 +811,11 @@ mod faults {
 
     /// Runs `plan` against the stub with extra environment; returns (exit code, stderr).
     fn plan(stub: &HttpStub, env: &[(&str, &str)]) -> (Option<i32>, String) {
+        plan_with(stub, &[], env)
+    }
+
+    /// [`plan`] with extra arguments.
+    fn plan_with(stub: &HttpStub, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
         let repo = tempfile::tempdir().unwrap();
         let home = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(repo.path().join("k8s")).unwrap();
@@ -823,7 +828,8 @@ mod faults {
         let mut cmd = modelbump(home.path());
         cmd.arg("-C")
             .arg(repo.path())
-            .args(["plan", "--tracking-uri", &stub.url]);
+            .args(["plan", "--tracking-uri", &stub.url])
+            .args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -981,5 +987,63 @@ mod faults {
                 .any(|(k, v)| k == "authorization" && v == &format!("Bearer {canary}"))
         );
         assert!(!seen[0].request_line.contains(canary));
+    }
+
+    /// Basic credentials echoed by the server are scrubbed in every form a header can carry them: the
+    /// password, and `user:password` in base64, standard or URL-safe, padded or not.
+    #[test]
+    fn basic_credentials_echoed_by_the_server_are_scrubbed() {
+        let password = "CANARYPW100~?";
+        // base64("alice:CANARYPW100~?"): the standard alphabet has a '+', the URL-safe one a '-'.
+        let standard = "YWxpY2U6Q0FOQVJZUFcxMDB+Pw==";
+        let url_safe = "YWxpY2U6Q0FOQVJZUFcxMDB-Pw";
+        let stub = HttpStub::start(vec![Step::html(
+            500,
+            &format!(
+                "<p>bad header: Authorization: Basic {standard}</p><p>as seen by the proxy: {url_safe}</p><p>user alice:{password}</p>"
+            ),
+        )]);
+        let (code, err) = plan_with(
+            &stub,
+            &["-vvv"],
+            &[
+                ("MLFLOW_TRACKING_USERNAME", "alice"),
+                ("MLFLOW_TRACKING_PASSWORD", password),
+                ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0"),
+            ],
+        );
+        assert_eq!(code, Some(1));
+        assert!(err.contains("answered HTTP 500"), "{err}");
+        for leak in ["YWxpY2U6Q0FOQVJZUFcxMDB", "CANARYPW100"] {
+            assert!(!err.contains(leak), "{leak} printed:\n{err}");
+        }
+        assert!(err.contains("Basic ***"), "{err}");
+        let seen = stub.seen();
+        assert!(
+            seen[0]
+                .headers
+                .iter()
+                .any(|(k, v)| k == "authorization" && v == &format!("Basic {standard}"))
+        );
+    }
+
+    /// A secret is scrubbed before the body is cut to an excerpt, so no prefix of it is left where the
+    /// cut falls inside it.
+    #[test]
+    fn a_secret_cut_by_the_excerpt_is_still_scrubbed() {
+        let canary = "canary-token-0d1e2f3a4b5c";
+        // The excerpt keeps 300 characters: the token starts 10 characters before the cut.
+        let body = format!("{} Bearer {canary}", "x".repeat(282));
+        let stub = HttpStub::start(vec![Step::html(500, &body)]);
+        let (code, err) = plan(
+            &stub,
+            &[
+                ("MLFLOW_TRACKING_TOKEN", canary),
+                ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0"),
+            ],
+        );
+        assert_eq!(code, Some(1));
+        assert!(err.contains("answered HTTP 500"), "{err}");
+        assert!(!err.contains("canary-tok"), "{err}");
     }
 }

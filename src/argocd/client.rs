@@ -184,7 +184,7 @@ impl Client {
                 message: e.to_string(),
             });
         }
-        let message = scrub(&http::excerpt(&body, EXCERPT), &[&self.token]);
+        let message = http::scrubbed_excerpt(&body, EXCERPT, &[&self.token]);
         let server = self.server();
         let app = app.to_string();
         Err(match status {

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::ArgoCdError;
 use crate::http::{self, RetryPolicy};
-use crate::secret::{ExposeSecret, SecretString, redact_url, scrub};
+use crate::secret::{ExposeSecret, SecretString, redact_url};
 
 /// The commit the event announces.
 #[derive(Debug, Clone)]
@@ -162,7 +162,7 @@ pub async fn send(
     Err(ArgoCdError::WebhookRejected {
         url: shown,
         status: status.as_u16(),
-        message: scrub(&http::excerpt(&text, 300), &secrets),
+        message: http::scrubbed_excerpt(&text, 300, &secrets),
         signed: secret.is_some(),
     })
 }
