@@ -1046,4 +1046,27 @@ mod faults {
         assert!(err.contains("answered HTTP 500"), "{err}");
         assert!(!err.contains("canary-tok"), "{err}");
     }
+
+    /// An answer over the 64 MiB limit fails, naming the server and the limit, whether its size is
+    /// announced (refused before reading) or not (chunked, cut off once the limit is passed).
+    #[test]
+    fn an_answer_over_the_size_limit_fails_naming_the_server_and_the_limit() {
+        for chunked in [false, true] {
+            let stub = HttpStub::start(vec![Step::Oversized {
+                bytes: 65 << 20,
+                chunked,
+            }]);
+            let (code, err) = plan(&stub, &[]);
+            assert_eq!(code, Some(1), "chunked: {chunked}");
+            assert!(
+                err.contains(&format!("from {} for experiment \"exp\"", stub.url)),
+                "chunked: {chunked}: {err}"
+            );
+            assert!(
+                err.contains("larger than 64 MiB"),
+                "chunked: {chunked}: {err}"
+            );
+            assert_eq!(stub.seen().len(), 1, "too large is not retried");
+        }
+    }
 }

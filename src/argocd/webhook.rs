@@ -157,7 +157,9 @@ pub async fn send(
     if status.is_success() {
         return Ok(());
     }
-    let text = response.text().await.unwrap_or_default();
+    let text = http::read_body(response)
+        .await
+        .unwrap_or_else(|e| format!("({e})"));
     let secrets: Vec<&SecretString> = secret.into_iter().collect();
     Err(ArgoCdError::WebhookRejected {
         url: shown,

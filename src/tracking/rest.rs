@@ -333,14 +333,22 @@ impl RestStore {
             message: self.scrub(&http::describe_transport_error(&e)),
         })?;
         let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| TrackingError::Unreachable {
+        let text = http::read_body(response).await.map_err(|e| match e {
+            http::BodyError::Transport(e) => TrackingError::Unreachable {
                 store: self.describe(),
                 what: what.to_string(),
                 message: self.scrub(&http::describe_transport_error(&e)),
-            })?;
+            },
+            too_large @ http::BodyError::TooLarge { .. } => TrackingError::Protocol {
+                store: self.describe(),
+                what: what.to_string(),
+                message: if status.is_success() {
+                    too_large.to_string()
+                } else {
+                    format!("HTTP {}, and {too_large}", status.as_u16())
+                },
+            },
+        })?;
         tracing::debug!(%status, path, elapsed_ms = started.elapsed().as_millis() as u64, "mlflow call");
         if status.is_success() {
             return serde_json::from_str(&text)
