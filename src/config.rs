@@ -53,6 +53,10 @@ pub struct Config {
     /// Prefix mappings from what MLflow reports to what the serving side reads.
     #[serde(default)]
     pub uri_rewrite: Vec<UriRewrite>,
+    /// Accept, for every target, a location whose scheme differs from the current value's, a local
+    /// path or a `file:` URI included (refused by default: the serving side usually cannot read it).
+    #[serde(default)]
+    pub allow_scheme_change: bool,
     /// How to commit and push.
     #[serde(default)]
     pub git: GitConfig,
@@ -108,6 +112,17 @@ pub struct TargetConfig {
     /// Keep the current URI whatever MLflow says (a manual pin or rollback); the target reports `pinned`.
     #[serde(default)]
     pub pinned: bool,
+    /// The top-level `allowSchemeChange` for this target alone (it wins over the top-level value).
+    pub allow_scheme_change: Option<bool>,
+}
+
+impl TargetConfig {
+    /// Whether this target may receive a location of another scheme than its current value's, or a local
+    /// one: its own `allowSchemeChange`, else the top-level one of `config`.
+    pub fn allows_scheme_change(&self, config: &Config) -> bool {
+        self.allow_scheme_change
+            .unwrap_or(config.allow_scheme_change)
+    }
 }
 
 /// `targets[].run:`
@@ -320,6 +335,7 @@ targets:
 uriRewrite:
   - from: "mlflow-artifacts:/"
     to: "s3://mlflow-artifacts/"
+allowSchemeChange: false
 git:
   remote: origin
   branch: main
@@ -349,6 +365,21 @@ argocd:
         );
         assert_eq!(config.uri_rewrite[0].to, "s3://mlflow-artifacts/");
         assert_eq!(config.argocd.apps, vec!["financial-mlops-infrastructure"]);
+        assert!(!config.targets[0].allows_scheme_change(&config));
+    }
+
+    #[test]
+    fn allow_scheme_change_per_target_wins_over_the_top_level() {
+        let text = "allowSchemeChange: true\ntargets:\n  - {file: a.yaml, name: m, pinned: true}\n  - {file: a.yaml, name: n, pinned: true, allowSchemeChange: false}\n";
+        let config = Config::parse(text, Path::new("c.yaml")).unwrap();
+        assert!(config.targets[0].allows_scheme_change(&config));
+        assert!(!config.targets[1].allows_scheme_change(&config));
+        let text =
+            "targets:\n  - {file: a.yaml, name: m, pinned: true, allowSchemeChanges: true}\n";
+        let err = Config::parse(text, Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allowSchemeChanges"), "{err}");
     }
 
     #[test]

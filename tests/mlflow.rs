@@ -565,6 +565,92 @@ fn unlistable_artifact_store_is_a_warning() {
     assert!(warnings.contains("could not list"), "{warnings}");
 }
 
+/// What MLflow reports as a location is checked before it is proposed: a `..` segment, a local path
+/// (as a `file:` URI or bare) that no `uriRewrite` maps, and another scheme than the current value's
+/// fail the target (exit 1, nothing written) with the rule to add; `allowSchemeChange` lets the last
+/// two through.
+#[test]
+fn reported_locations_are_checked_before_they_are_proposed() {
+    let server = MlflowServer::shared();
+    let client = server.client();
+    let elsewhere = server.dir.join(unique("elsewhere"));
+    let cases = [
+        (
+            "s3://modelbump-test-bucket/../../etc".to_string(),
+            "`..` segment".to_string(),
+        ),
+        (
+            format!("file://{}", elsewhere.display()),
+            "a local path, which the serving side cannot read".to_string(),
+        ),
+        (
+            format!("{}-bare", elsewhere.display()),
+            format!(
+                "(the one uriRewrite rule does not match it); add a uriRewrite rule that maps it to what the serving side reads, e.g. {{from: \"{}-bare/\", to: \"s3://mlflow-artifacts/\"}}",
+                elsewhere.display()
+            ),
+        ),
+        (
+            "gs://modelbump-test-bucket/prefix".to_string(),
+            "its scheme gs: differs from the current value's (s3://mlflow-artifacts/0/models/m-00000000000000000000000000000000/artifacts/)".to_string(),
+        ),
+    ];
+    for (location, expect) in &cases {
+        let name = unique("where");
+        let exp = client.create_experiment_at(&name, location);
+        let run = client.seed_run(&exp, &RunSeed::new("FINISHED", 1));
+        let local = !location.contains("://") || location.starts_with("file:");
+        client.log_model(&run, "model", local);
+        let case = Case::new(server, &run_target("baseline-predictor", &name, ""));
+        let out = case.cmd(&["apply"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{location}: {err}");
+        assert!(err.contains(expect.as_str()), "{location}: {err}");
+        assert!(err.contains("nothing was written"), "{location}: {err}");
+        assert_eq!(case.manifest(), MANIFEST, "{location}");
+        if location.contains("..") {
+            continue;
+        }
+        assert!(err.contains("allowSchemeChange: true"), "{location}: {err}");
+        // The explicit opt-in lets it through.
+        let case = Case::new(
+            server,
+            &run_target("baseline-predictor", &name, "    allowSchemeChange: true\n"),
+        );
+        let report = case.json(&["plan"]);
+        assert_eq!(report["targets"][0]["status"], "changed", "{location}");
+    }
+
+    // A registry version whose source names a logged model but is not its location.
+    let exp = client.create_experiment(&unique("where-registry"));
+    let (_, model) = seed_with_model(server, &exp, RunSeed::new("FINISHED", 1));
+    let registered = unique("where-registry");
+    client.create_registered_model(&registered);
+    let version = client.create_version(
+        &registered,
+        &format!("s3://elsewhere/x/models/{}/artifacts", model.model_id),
+        None,
+    );
+    client.set_alias(&registered, "champion", &version);
+    let case = Case::new(
+        server,
+        &format!(
+            "  - file: k8s/models.yaml\n    name: baseline-predictor\n    registered:\n      name: {registered}\n      alias: champion\n"
+        ),
+    );
+    let out = case.cmd(&["apply"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "s3://elsewhere/x/models/{id}/artifacts is not the location of logged model {id}",
+            id = model.model_id
+        )),
+        "{err}"
+    );
+    assert_eq!(case.manifest(), MANIFEST);
+}
+
 /// Gates: a threshold on the candidate's metrics, and a comparison with the model deployed now,
 /// identified from the current URI's logged-model id. A failed gate blocks (exit 0, URI kept).
 #[test]
