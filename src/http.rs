@@ -157,40 +157,31 @@ pub const MAX_BODY: usize = 64 << 20;
 /// Why a body could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
-    /// Past [`MAX_BODY`] (or the limit given).
-    #[error("the answer is larger than {}, the most modelbump reads of one answer", size(*limit))]
-    TooLarge {
-        /// The limit, in bytes.
-        limit: usize,
-    },
+    /// Past [`MAX_BODY`].
+    #[error(
+        "the answer is larger than {} MiB, the most modelbump reads of one answer",
+        MAX_BODY >> 20
+    )]
+    TooLarge,
     /// The connection failed while the body came in.
     #[error("{}", describe_transport_error(.0))]
     Transport(reqwest::Error),
 }
 
-fn size(bytes: usize) -> String {
-    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
-        format!("{} MiB", bytes >> 20)
-    } else {
-        format!("{bytes} bytes")
-    }
-}
-
 /// Reads the body of `response` as text (invalid UTF-8 replaced), at most [`MAX_BODY`] bytes: the one
 /// place any client reads an answer.
-pub async fn read_body(response: Response) -> Result<String, BodyError> {
-    read_limited(response, MAX_BODY).await
-}
-
-async fn read_limited(mut response: Response, limit: usize) -> Result<String, BodyError> {
+pub async fn read_body(mut response: Response) -> Result<String, BodyError> {
     // An announced length over the limit is refused before anything is read.
-    if response.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(BodyError::TooLarge { limit });
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY as u64)
+    {
+        return Err(BodyError::TooLarge);
     }
     let mut body: Vec<u8> = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
-        if body.len() + chunk.len() > limit {
-            return Err(BodyError::TooLarge { limit });
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(BodyError::TooLarge);
         }
         body.extend_from_slice(&chunk);
     }

@@ -836,7 +836,7 @@ fn run_no_push_does_not_sync() {
 // Fault injection: a scripted stub in place of Argo CD, for answers the stand-in does not give.
 
 mod faults {
-    use crate::support::http_stub::{HttpStub, Step};
+    use crate::support::http_stub::{self, HttpStub, Step};
     use crate::support::modelbump;
 
     const REVISION: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -867,23 +867,10 @@ mod faults {
     /// Content-Length.
     #[test]
     fn an_answer_over_the_size_limit_fails_naming_the_server_and_the_limit() {
-        for chunked in [false, true] {
-            let stub = HttpStub::start(vec![Step::Oversized {
-                bytes: 65 << 20,
-                chunked,
-            }]);
-            let (code, err) = sync(&stub, &[]);
-            assert_eq!(code, Some(1), "chunked: {chunked}: {err}");
-            assert!(
-                err.contains(&format!("Argo CD {}/", stub.url)),
-                "chunked: {chunked}: {err}"
-            );
-            assert!(
-                err.contains("larger than 64 MiB"),
-                "chunked: {chunked}: {err}"
-            );
-            assert_eq!(stub.seen().len(), 1);
-        }
+        http_stub::assert_oversized_answers_fail(
+            |stub| sync(stub, &[]),
+            |stub| format!("Argo CD {}/", stub.url),
+        );
     }
 
     /// A server that answers 500 to every call until the deadline: the timeout says what it answered,

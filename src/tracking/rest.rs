@@ -339,7 +339,7 @@ impl RestStore {
                 what: what.to_string(),
                 message: self.scrub(&http::describe_transport_error(&e)),
             },
-            too_large @ http::BodyError::TooLarge { .. } => TrackingError::Protocol {
+            too_large @ http::BodyError::TooLarge => TrackingError::Protocol {
                 store: self.describe(),
                 what: what.to_string(),
                 message: if status.is_success() {

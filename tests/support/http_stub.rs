@@ -114,6 +114,32 @@ impl HttpStub {
     }
 }
 
+/// Runs a client through `run` against a stub answering 65 MiB, with a Content-Length and chunked,
+/// and checks that it fails (exit 1) with a message holding `names_server(stub)` and the 64 MiB limit,
+/// after one request.
+pub fn assert_oversized_answers_fail(
+    run: impl Fn(&HttpStub) -> (Option<i32>, String),
+    names_server: impl Fn(&HttpStub) -> String,
+) {
+    for chunked in [false, true] {
+        let stub = HttpStub::start(vec![Step::Oversized {
+            bytes: 65 << 20,
+            chunked,
+        }]);
+        let (code, err) = run(&stub);
+        assert_eq!(code, Some(1), "chunked: {chunked}: {err}");
+        assert!(
+            err.contains(&names_server(&stub)),
+            "chunked: {chunked}: {err}"
+        );
+        assert!(
+            err.contains("larger than 64 MiB"),
+            "chunked: {chunked}: {err}"
+        );
+        assert_eq!(stub.seen().len(), 1, "chunked: {chunked}: not retried");
+    }
+}
+
 fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, script: &Mutex<std::vec::IntoIter<Step>>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
