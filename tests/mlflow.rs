@@ -602,7 +602,12 @@ fn reported_locations_are_checked_before_they_are_proposed() {
         let local = !location.contains("://") || location.starts_with("file:");
         client.log_model(&run, "model", local);
         let case = Case::new(server, &run_target("baseline-predictor", &name, ""));
-        let out = case.cmd(&["apply"]).output().unwrap();
+        // No retries of the listing the server cannot do (s3, gs): the test stays fast.
+        let out = case
+            .cmd(&["apply"])
+            .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+            .output()
+            .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{location}: {err}");
         assert!(err.contains(expect.as_str()), "{location}: {err}");
@@ -617,11 +622,23 @@ fn reported_locations_are_checked_before_they_are_proposed() {
             server,
             &run_target("baseline-predictor", &name, "    allowSchemeChange: true\n"),
         );
-        let report = case.json(&["plan"]);
+        let out = case
+            .cmd(&["plan", "-o", "json"])
+            .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+            .output()
+            .unwrap();
+        crate::support::assert_success(&out);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["targets"][0]["status"], "changed", "{location}");
     }
+}
 
-    // A registry version whose source names a logged model but is not its location.
+/// The pre-flight lists a logged model by id: the URI proposed must also be that model's location. A
+/// registry version whose source names the model but points elsewhere fails the target.
+#[test]
+fn a_registry_location_that_is_not_the_models_fails_the_preflight() {
+    let server = MlflowServer::shared();
+    let client = server.client();
     let exp = client.create_experiment(&unique("where-registry"));
     let (_, model) = seed_with_model(server, &exp, RunSeed::new("FINISHED", 1));
     let registered = unique("where-registry");
