@@ -163,6 +163,7 @@ pub async fn build(settings: &Settings, mlflow: &MlflowArgs) -> anyhow::Result<P
             requests.push(TargetRequest {
                 target: target.clone(),
                 current_uri: field.value.clone(),
+                allow_scheme_change: target.allows_scheme_change(&settings.config),
             });
         }
     }
@@ -280,7 +281,7 @@ fn concurrency(settings: &Settings) -> anyhow::Result<usize> {
         .config
         .mlflow
         .concurrency
-        .filter(|n| *n > 0)
+        .map(std::num::NonZeroUsize::get)
         .unwrap_or(resolve::DEFAULT_CONCURRENCY))
 }
 

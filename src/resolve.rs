@@ -10,7 +10,15 @@
 //!
 //! Before a URI is proposed, the pre-flight check lists the model's folder: it must hold an `MLmodel`.
 //! A missing model is an error (the target fails, nothing is written); a store the server cannot list
-//! is a warning in the report, because the model may be there and nobody could check.
+//! is a warning in the report, because the model may be there and nobody could check. Where the model is
+//! a logged model, the URI must also be that model's location (a registry version's source may point
+//! elsewhere while naming the model).
+//!
+//! What MLflow reports is not trusted as a location to deploy ([`check_location`]): a `..` segment is
+//! refused, and so are, unless the config allows them (`allowSchemeChange`), a local path or `file:` URI
+//! (which the serving side cannot read) and a scheme other than the current value's (typically a
+//! `uriRewrite` rule that is missing or did not match); the refusal shows the rule to add. These are
+//! failures of the target, not `blocked`: the config, or MLflow, needs fixing.
 //!
 //! Gates (`require:`) are comparisons over `metrics.*`, `params.*`, `tags.*` and `attributes.*` of the
 //! candidate's run, and the same over `deployed.*`: the run behind the URI deployed now, found from that
@@ -123,6 +131,26 @@ pub enum ResolveError {
         /// What is wrong, and an example.
         message: String,
     },
+    /// The registry's location is not the location of the logged model it names.
+    #[error(
+        "pre-flight: {uri} is not the location of logged model {model_id} ({location}), which the version names; refusing a location MLflow does not vouch for (fix the version's source in the registry)"
+    )]
+    NotTheModel {
+        /// The location reported for the version.
+        uri: String,
+        /// The logged model.
+        model_id: String,
+        /// Where that model is.
+        location: String,
+    },
+    /// The location cannot be deployed as it is (a `..` segment, a local path, another scheme).
+    #[error("refusing {uri}: {problem}")]
+    Location {
+        /// The URI that would have been written.
+        uri: String,
+        /// Why, and what to change.
+        problem: String,
+    },
     /// The target has no source (pinned targets are not resolved).
     #[error("the target has no source")]
     NoSource,
@@ -135,6 +163,9 @@ pub struct TargetRequest {
     pub target: TargetConfig,
     /// The URI in the manifest now.
     pub current_uri: String,
+    /// Accept a location of another scheme than `current_uri`'s, or a local one
+    /// ([`TargetConfig::allows_scheme_change`]).
+    pub allow_scheme_change: bool,
 }
 
 /// What a target resolved to.
@@ -209,6 +240,9 @@ pub async fn resolve_one(
         (None, None) => return Err(ResolveError::NoSource),
     };
     let uri = keep_slash_convention(&request.current_uri, &rewrite(&found.source_uri, rewrites));
+    if uri != request.current_uri {
+        check_location(&found.source_uri, &uri, request, rewrites)?;
+    }
     found.resolution.uri = uri;
     if found.resolution.uri == request.current_uri || gates.is_empty() {
         return Ok(found.resolution);
@@ -415,7 +449,8 @@ fn has_mlmodel(entries: &[crate::tracking::ArtifactEntry], dir: &str) -> bool {
     })
 }
 
-/// Checks that `uri` holds an `MLmodel`; returns warnings (a store that cannot be listed).
+/// Checks that `uri` holds an `MLmodel`, and is the location of the logged model `model_id` when there
+/// is one; returns warnings (a store that cannot be listed).
 async fn preflight(
     store: &dyn TrackingStore,
     uri: &str,
@@ -423,6 +458,16 @@ async fn preflight(
     run: Option<&Run>,
 ) -> Result<Vec<String>, ResolveError> {
     let (owner, path) = if let Some(id) = model_id {
+        // Listing by id checks the model, not the URI: they must be one.
+        if let Some(model) = store.logged_model(id).await?
+            && !same_location(&model.artifact_uri, uri)
+        {
+            return Err(ResolveError::NotTheModel {
+                uri: uri.to_string(),
+                model_id: id.to_string(),
+                location: model.artifact_uri,
+            });
+        }
         (ArtifactOwner::LoggedModel(id), String::new())
     } else if let Some(run) = run
         && let Some(rest) = uri.strip_prefix(run.info.artifact_uri.trim_end_matches('/'))
@@ -576,6 +621,147 @@ pub fn rewrite(uri: &str, rewrites: &[UriRewrite]) -> String {
         }
     }
     uri.to_string()
+}
+
+/// True when two locations are the same folder: trailing slashes aside, and `file://` aside for a local
+/// path.
+fn same_location(a: &str, b: &str) -> bool {
+    fn normal(uri: &str) -> &str {
+        let uri = uri.trim_end_matches('/');
+        uri.strip_prefix("file://")
+            .filter(|path| path.starts_with('/'))
+            .unwrap_or(uri)
+    }
+    normal(a) == normal(b)
+}
+
+/// Refuses a location that cannot be deployed as it is: `source` is what MLflow reported, `uri` what
+/// would be written (after `uriRewrite`). A `..` segment is always refused; a local path or `file:` URI,
+/// and a scheme other than the current value's, unless the target allows a scheme change.
+pub fn check_location(
+    source: &str,
+    uri: &str,
+    request: &TargetRequest,
+    rewrites: &[UriRewrite],
+) -> Result<(), ResolveError> {
+    let refuse = |problem: String| ResolveError::Location {
+        uri: uri.to_string(),
+        problem,
+    };
+    if has_parent_segment(source) || has_parent_segment(uri) {
+        return Err(refuse(format!(
+            "MLflow reports the location {source}, whose `..` segment may point outside the artifact store; fix the artifact location of the experiment (or the source of the model version) in MLflow"
+        )));
+    }
+    if request.allow_scheme_change {
+        return Ok(());
+    }
+    let current = request.current_uri.trim();
+    let new_scheme = scheme_of(uri);
+    let problem = if matches!(new_scheme.as_deref(), None | Some("file")) {
+        "it is a local path, which the serving side cannot read".to_string()
+    } else if !current.is_empty() && scheme_of(current) != new_scheme {
+        format!(
+            "its scheme {}: differs from the current value's ({current})",
+            new_scheme.as_deref().unwrap_or_default()
+        )
+    } else {
+        return Ok(());
+    };
+    let fix = match rewrites
+        .iter()
+        .find(|r| source.starts_with(r.from.as_str()))
+    {
+        Some(rule) => format!(
+            "MLflow reports {source} and the uriRewrite rule {{from: {:?}, to: {:?}}} made it this; correct that rule",
+            rule.from, rule.to
+        ),
+        None => {
+            let (from, to) = suggested_rule(source, current);
+            let unmatched = match rewrites.len() {
+                0 => String::new(),
+                1 => " (the one uriRewrite rule does not match it)".to_string(),
+                n => format!(" (none of the {n} uriRewrite rules matches it)"),
+            };
+            format!(
+                "MLflow reports it as is{unmatched}; add a uriRewrite rule that maps it to what the serving side reads, e.g. {{from: {from:?}, to: {to:?}}}"
+            )
+        }
+    };
+    Err(refuse(format!(
+        "{problem}. {fix}, or set `allowSchemeChange: true` on the target to deploy it as it is"
+    )))
+}
+
+/// True when a path segment of `uri` is `..` (also percent-encoded).
+fn has_parent_segment(uri: &str) -> bool {
+    uri.split(['/', '\\'])
+        .any(|segment| segment.to_ascii_lowercase().replace("%2e", ".") == "..")
+}
+
+/// The scheme of a URI, lower-cased; `None` for a plain path (a one-letter "scheme" is a Windows drive).
+fn scheme_of(uri: &str) -> Option<String> {
+    let (scheme, _) = uri.split_once(':')?;
+    let mut chars = scheme.chars();
+    let valid = scheme.len() > 1
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then(|| scheme.to_ascii_lowercase())
+}
+
+/// The `uriRewrite` rule (`from`, `to`) that would map `source` to where `current` lives: the artifact
+/// roots of both where MLflow's layout shows them ([`artifact_root`]), else the scheme and host.
+fn suggested_rule(source: &str, current: &str) -> (String, String) {
+    let from = artifact_root(source)
+        .map(str::to_string)
+        .unwrap_or_else(|| scheme_and_host(source));
+    let to = artifact_root(current)
+        .map(str::to_string)
+        .or_else(|| scheme_of(current).map(|_| scheme_and_host(current)))
+        .unwrap_or_else(|| "s3://<bucket>/<prefix>/".to_string());
+    (from, to)
+}
+
+/// The part of `uri` before `models/m-<id>` (a logged model) or `<run id>/artifacts` (a run), and
+/// before the experiment id in front of them when there is one: the server's artifact root, or the
+/// experiment's own artifact location.
+fn artifact_root(uri: &str) -> Option<&str> {
+    let mut segments = Vec::new();
+    let mut offset = 0;
+    for segment in uri.split('/') {
+        segments.push((offset, segment));
+        offset += segment.len() + 1;
+    }
+    let i = (1..segments.len().saturating_sub(1)).find(|&i| {
+        let (here, next) = (segments[i].1, segments[i + 1].1);
+        let logged_model = here == "models" && next.starts_with("m-");
+        let run =
+            here.len() == 32 && here.bytes().all(|b| b.is_ascii_hexdigit()) && next == "artifacts";
+        logged_model || run
+    })?;
+    let before = segments[i - 1].1;
+    let experiment_id = !before.is_empty() && before.bytes().all(|b| b.is_ascii_digit());
+    let start = if experiment_id && i >= 2 {
+        segments[i - 1].0
+    } else {
+        segments[i].0
+    };
+    Some(&uri[..start])
+}
+
+/// `scheme://host/` of a URI, `scheme:/` without a host, or the folder of a plain path.
+fn scheme_and_host(uri: &str) -> String {
+    if let Some((scheme, rest)) = uri.split_once("://") {
+        let host = rest.split('/').next().unwrap_or_default();
+        return format!("{scheme}://{host}/");
+    }
+    if let Some(scheme) = scheme_of(uri) {
+        return format!("{scheme}:/");
+    }
+    match uri.trim_end_matches('/').rsplit_once('/') {
+        Some((folder, _)) => format!("{folder}/"),
+        None => uri.to_string(),
+    }
 }
 
 /// Gives `new` the current value's trailing-slash convention, so the diff shows only what changed.
@@ -1298,6 +1484,121 @@ mod tests {
         );
         assert_eq!(keep_slash_convention("", "s3://y/new/"), "s3://y/new/");
         assert_eq!(rewrite("s3://other/x", &rw), "s3://other/x");
+    }
+
+    fn request(current: &str, allow_scheme_change: bool) -> TargetRequest {
+        TargetRequest {
+            target: TargetConfig {
+                file: "m.yaml".into(),
+                name: "m".into(),
+                kind: None,
+                run: None,
+                registered: None,
+                require: vec![],
+                pinned: false,
+                allow_scheme_change: None,
+            },
+            current_uri: current.into(),
+            allow_scheme_change,
+        }
+    }
+
+    #[test]
+    fn locations_that_cannot_be_deployed_are_refused() {
+        let current = "s3://mlflow-artifacts/1/models/m-0/artifacts/";
+        let check = |source: &str, allow: bool, rewrites: &[UriRewrite]| {
+            let uri = keep_slash_convention(current, &rewrite(source, rewrites));
+            check_location(source, &uri, &request(current, allow), rewrites)
+                .map_err(|e| e.to_string())
+        };
+        assert!(check("s3://mlflow-artifacts/2/models/m-1/artifacts", false, &[]).is_ok());
+        for dots in [
+            "s3://bucket/../../etc",
+            "s3://b/a/%2E%2e/etc",
+            "/srv/a/../../etc",
+        ] {
+            let err = check(dots, true, &[]).unwrap_err();
+            assert!(err.contains("`..` segment"), "{dots}: {err}");
+        }
+        for local in [
+            "file:///etc",
+            "/etc/passwd",
+            "file:/srv/mlruns/1/models/m-1/artifacts",
+        ] {
+            let err = check(local, false, &[]).unwrap_err();
+            assert!(err.contains("a local path"), "{local}: {err}");
+            assert!(err.contains("allowSchemeChange: true"), "{local}: {err}");
+            assert!(check(local, true, &[]).is_ok(), "{local}");
+        }
+        let err = check("mlflow-artifacts:/7/models/m-9/artifacts", false, &[]).unwrap_err();
+        assert!(
+            err.contains(r#"e.g. {from: "mlflow-artifacts:/", to: "s3://mlflow-artifacts/"}"#),
+            "{err}"
+        );
+        assert!(
+            err.contains("its scheme mlflow-artifacts: differs"),
+            "{err}"
+        );
+        let rules = [UriRewrite {
+            from: "/srv/other/".into(),
+            to: "s3://other/".into(),
+        }];
+        let err = check("/srv/mlflow/7/models/m-9/artifacts", false, &rules).unwrap_err();
+        assert!(
+            err.contains("the one uriRewrite rule does not match it"),
+            "{err}"
+        );
+        assert!(
+            err.contains(r#"{from: "/srv/mlflow/", to: "s3://mlflow-artifacts/"}"#),
+            "{err}"
+        );
+        // The rule maps the local root: accepted.
+        let rules = [UriRewrite {
+            from: "/srv/mlflow/".into(),
+            to: "s3://mlflow-artifacts/".into(),
+        }];
+        assert!(check("/srv/mlflow/7/models/m-9/artifacts", false, &rules).is_ok());
+        // A rule that maps to another scheme is named.
+        let rules = [UriRewrite {
+            from: "/srv/mlflow/".into(),
+            to: "gs://models/".into(),
+        }];
+        let err = check("/srv/mlflow/7/models/m-9/artifacts", false, &rules).unwrap_err();
+        assert!(
+            err.contains(r#"the uriRewrite rule {from: "/srv/mlflow/", to: "gs://models/"}"#),
+            "{err}"
+        );
+        // No current value: nothing to compare the scheme with.
+        let uri = "gs://b/1/models/m-1/artifacts";
+        assert!(check_location(uri, uri, &request("", false), &[]).is_ok());
+    }
+
+    #[test]
+    fn schemes_and_artifact_roots() {
+        assert_eq!(scheme_of("S3://b/x").as_deref(), Some("s3"));
+        assert_eq!(
+            scheme_of("mlflow-artifacts:/1").as_deref(),
+            Some("mlflow-artifacts")
+        );
+        assert_eq!(scheme_of("/etc/passwd"), None);
+        assert_eq!(scheme_of("C:/models"), None);
+        assert_eq!(
+            artifact_root("s3://b/prefix/12/models/m-0123/artifacts/"),
+            Some("s3://b/prefix/")
+        );
+        assert_eq!(
+            artifact_root("/srv/mlruns/3/0123456789abcdef0123456789abcdef/artifacts/model"),
+            Some("/srv/mlruns/")
+        );
+        assert_eq!(artifact_root("s3://b/some/model"), None);
+        assert_eq!(
+            artifact_root("/srv/exp-location/models/m-0123/artifacts"),
+            Some("/srv/exp-location/")
+        );
+        assert_eq!(scheme_and_host("gs://bucket/a/b"), "gs://bucket/");
+        assert_eq!(scheme_and_host("/srv/models/x"), "/srv/models/");
+        assert!(same_location("file:///srv/m/", "/srv/m"));
+        assert!(!same_location("s3://a/m", "s3://a/n"));
     }
 
     #[test]

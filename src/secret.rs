@@ -3,6 +3,8 @@
 //! Secrets are held as [`secrecy::SecretString`] so that `Debug` prints `[REDACTED]` and a secret can only
 //! be read through an explicit `expose_secret()`. URLs are printed through [`redact_url`], which drops
 //! any user info, so `https://user:token@host/` never reaches a log, an error or a commit trailer.
+//! Text from outside goes through [`scrub`] with every form a secret takes on the wire: a Basic
+//! credential travels as base64 of `user:password` ([`basic_forms`]), which a server may echo too.
 
 pub use secrecy::{ExposeSecret, SecretString};
 
@@ -35,11 +37,57 @@ pub fn redact_url(raw: &str) -> String {
 /// Used on text that comes from outside (server error bodies, git's messages) before it is shown,
 /// because a server may echo what it was sent.
 pub fn scrub(text: &str, secrets: &[&SecretString]) -> String {
+    // The longest first, so that a secret that contains another (a padded base64 form holds the
+    // unpadded one) is replaced whole.
+    let mut values: Vec<&str> = secrets
+        .iter()
+        .map(|s| s.expose_secret())
+        .filter(|v| !v.is_empty())
+        .collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
     let mut out = text.to_string();
-    for secret in secrets {
-        let value = secret.expose_secret();
-        if !value.is_empty() {
-            out = out.replace(value, REDACTED);
+    for value in values {
+        out = out.replace(value, REDACTED);
+    }
+    out
+}
+
+/// The forms an HTTP Basic credential takes in an `Authorization` header, to scrub beside the password:
+/// base64 of `username:password` in the standard and the URL-safe alphabet, each with and without
+/// padding (a server or proxy that echoes the header may re-encode it).
+pub fn basic_forms(username: &str, password: &SecretString) -> Vec<SecretString> {
+    let pair = format!("{username}:{}", password.expose_secret());
+    let mut forms: Vec<String> = Vec::with_capacity(4);
+    for alphabet in [STANDARD, URL_SAFE] {
+        let padded = base64(pair.as_bytes(), alphabet);
+        let unpadded = padded.trim_end_matches('=').to_string();
+        forms.push(padded);
+        forms.push(unpadded);
+    }
+    forms.sort();
+    forms.dedup();
+    forms.into_iter().map(SecretString::from).collect()
+}
+
+const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Base64 (RFC 4648) with `=` padding in the given alphabet.
+fn base64(bytes: &[u8], alphabet: &[u8; 64]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(alphabet[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
         }
     }
     out
@@ -75,5 +123,48 @@ mod tests {
         );
         let empty = SecretString::from("");
         assert_eq!(scrub("unchanged", &[&empty]), "unchanged");
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes(), STANDARD), encoded);
+        }
+        assert_eq!(base64(&[0xfb, 0xff], STANDARD), "+/8=");
+        assert_eq!(base64(&[0xfb, 0xff], URL_SAFE), "-_8=");
+    }
+
+    #[test]
+    fn basic_forms_cover_both_alphabets_with_and_without_padding() {
+        let password = SecretString::from("CANARYPW100~?");
+        let forms: Vec<String> = basic_forms("alice", &password)
+            .iter()
+            .map(|s| s.expose_secret().to_string())
+            .collect();
+        for form in [
+            "YWxpY2U6Q0FOQVJZUFcxMDB+Pw==",
+            "YWxpY2U6Q0FOQVJZUFcxMDB+Pw",
+            "YWxpY2U6Q0FOQVJZUFcxMDB-Pw==",
+            "YWxpY2U6Q0FOQVJZUFcxMDB-Pw",
+        ] {
+            assert!(forms.iter().any(|f| f == form), "{form} missing: {forms:?}");
+        }
+        let secrets = basic_forms("alice", &password);
+        let refs: Vec<&SecretString> = secrets.iter().collect();
+        assert_eq!(
+            scrub(
+                "Basic YWxpY2U6Q0FOQVJZUFcxMDB+Pw== and YWxpY2U6Q0FOQVJZUFcxMDB-Pw",
+                &refs
+            ),
+            "Basic *** and ***"
+        );
     }
 }

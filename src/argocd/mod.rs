@@ -27,7 +27,7 @@ use crate::report::SyncReport;
 use crate::secret::{SecretString, redact_url};
 use crate::settings::Settings;
 use app::{Application, Verdict};
-use client::{AppRef, Client, SyncRequest};
+use client::{AppRef, Client, Failure, LastFailure, SyncRequest};
 use webhook::PushedCommit;
 
 /// How long `--wait` waits when neither `--timeout` nor `argocd.timeout` says.
@@ -121,13 +121,13 @@ pub enum ArgoCdError {
         /// The app.
         app: String,
     },
-    /// Any other error status.
-    #[error("Argo CD {server} answered HTTP {status} for application {app}: {message}")]
+    /// Any other error status, after retries where they apply.
+    #[error("Argo CD {server} answered HTTP {status} to {call}: {message}")]
     Api {
         /// The server.
         server: String,
-        /// The app.
-        app: String,
+        /// The call, with the app: `the sync of application A (POST /api/v1/applications/A/sync)`.
+        call: String,
         /// The HTTP status.
         status: u16,
         /// Argo CD's message.
@@ -717,6 +717,7 @@ async fn sync_apps(
             timeout: humantime::format_duration(options.timeout).to_string(),
             interval: options.poll_interval,
             remote_url: remote_url.map(str::to_string),
+            failure: LastFailure::default(),
         };
         tasks.spawn(async move { (index, job.run().await) });
     }
@@ -752,6 +753,8 @@ struct AppJob {
     interval: Duration,
     /// The URL of the remote the commit was pushed to, to warn about an app that deploys another repo.
     remote_url: Option<String>,
+    /// What the calls last failed with while retried, for the timeout message.
+    failure: LastFailure,
 }
 
 impl AppJob {
@@ -763,7 +766,7 @@ impl AppJob {
                 app: self.app.to_string(),
                 timeout: self.timeout.clone(),
                 revision: self.revision.clone(),
-                last: describe_state(last.as_ref()),
+                last: describe_state(last.as_ref(), self.failure.get()),
             }),
         };
         let mut report = SyncReport {
@@ -791,7 +794,7 @@ impl AppJob {
     /// Refresh, sync (waiting out another operation), then wait when asked. `last` always holds the
     /// latest look at the app, for the report and the timeout message.
     async fn drive(&self, last: &mut Option<Application>) -> Result<(), ArgoCdError> {
-        let app = self.client.get(&self.app, true).await?;
+        let app = self.client.get(&self.app, true, &self.failure).await?;
         tracing::debug!(app = %self.app, sync = app.sync_status(), health = app.health_status(), "refreshed");
         *last = Some(app);
         let own_operation = match self.mode {
@@ -831,7 +834,7 @@ impl AppJob {
                 Verdict::Waiting => {}
             }
             tokio::time::sleep(self.interval).await;
-            *last = Some(self.client.get(&self.app, false).await?);
+            *last = Some(self.client.get(&self.app, false, &self.failure).await?);
         }
     }
 
@@ -874,7 +877,7 @@ impl AppJob {
                 revision,
                 app_namespace: self.app.namespace.clone(),
             };
-            match self.client.sync(&self.app, &request).await {
+            match self.client.sync(&self.app, &request, &self.failure).await {
                 Ok(app) => {
                     tracing::info!(app = %self.app, revision = request.revision.as_deref().unwrap_or("(its target)"), "sync requested");
                     *last = Some(app);
@@ -884,7 +887,7 @@ impl AppJob {
                     tracing::info!(app = %self.app, "another operation is in progress; waiting for it to end");
                     loop {
                         tokio::time::sleep(self.interval).await;
-                        let app = self.client.get(&self.app, false).await?;
+                        let app = self.client.get(&self.app, false, &self.failure).await?;
                         let busy = app.operation_in_progress();
                         *last = Some(app);
                         if !busy {
@@ -906,14 +909,27 @@ impl AppJob {
     }
 }
 
-/// `sync S, health H[, operation P]`, for the timeout message.
-fn describe_state(app: Option<&Application>) -> String {
+/// `sync S, health H[, operation P]`, then what the calls failed with since, for the timeout message.
+fn describe_state(app: Option<&Application>, failure: Option<Failure>) -> String {
     let Some(app) = app else {
-        return "no answer from Argo CD yet; check that the server is reachable".to_string();
+        return match failure {
+            None => "no answer from Argo CD yet; check that the server is reachable".to_string(),
+            Some(Failure::NoAnswer(why)) => {
+                format!("no answer from Argo CD yet ({why}); check that the server is reachable")
+            }
+            Some(Failure::Answered(answer)) => format!("Argo CD answered {answer}"),
+        };
     };
     let mut text = format!("sync {}, health {}", app.sync_status(), app.health_status());
     if let Some(phase) = app.operation_phase() {
         text.push_str(&format!(", operation {phase}"));
+    }
+    match failure {
+        None => {}
+        Some(Failure::NoAnswer(why)) => text.push_str(&format!("; since then no answer ({why})")),
+        Some(Failure::Answered(answer)) => {
+            text.push_str(&format!("; since then Argo CD answered {answer}"))
+        }
     }
     text
 }
@@ -1020,6 +1036,41 @@ mod tests {
         );
         a.webhook = Some("argocd.example.com/api/webhook".into());
         assert!(SyncOptions::resolve(&s, &a).is_err());
+    }
+
+    #[test]
+    fn the_timeout_says_what_the_server_last_answered() {
+        let answered =
+            Failure::Answered("HTTP 500 to the refresh of application a (GET /x): down".into());
+        assert_eq!(
+            describe_state(None, Some(answered.clone())),
+            "Argo CD answered HTTP 500 to the refresh of application a (GET /x): down"
+        );
+        assert_eq!(
+            describe_state(
+                None,
+                Some(Failure::NoAnswer(
+                    "the refresh of application a (GET /x): connection failed".into()
+                ))
+            ),
+            "no answer from Argo CD yet (the refresh of application a (GET /x): connection failed); check that the server is reachable"
+        );
+        assert_eq!(
+            describe_state(None, None),
+            "no answer from Argo CD yet; check that the server is reachable"
+        );
+        let app: Application = serde_json::from_value(serde_json::json!({
+            "status": {"sync": {"status": "OutOfSync"}, "health": {"status": "Healthy"}}
+        }))
+        .unwrap();
+        assert_eq!(
+            describe_state(Some(&app), None),
+            "sync OutOfSync, health Healthy"
+        );
+        assert_eq!(
+            describe_state(Some(&app), Some(answered)),
+            "sync OutOfSync, health Healthy; since then Argo CD answered HTTP 500 to the refresh of application a (GET /x): down"
+        );
     }
 
     #[test]

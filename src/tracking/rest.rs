@@ -164,11 +164,17 @@ impl Connection {
         })
     }
 
-    fn secrets(&self) -> Vec<&SecretString> {
+    /// Everything to scrub from what the server answers: the password and the forms the Basic header
+    /// carries it in, or the token.
+    fn secrets(&self) -> Vec<SecretString> {
         match &self.auth {
             Auth::None => vec![],
-            Auth::Basic { password, .. } => vec![password],
-            Auth::Bearer(token) => vec![token],
+            Auth::Basic { username, password } => {
+                let mut secrets = crate::secret::basic_forms(username, password);
+                secrets.push(password.clone());
+                secrets
+            }
+            Auth::Bearer(token) => vec![token.clone()],
         }
     }
 }
@@ -236,6 +242,7 @@ fn parse_credentials(text: &str) -> (Option<String>, Option<String>) {
 pub struct RestStore {
     conn: Connection,
     client: reqwest::Client,
+    secrets: Vec<SecretString>,
 }
 
 /// An error answer that a caller may want to interpret (404, 400), with MLflow's error code.
@@ -250,7 +257,12 @@ impl RestStore {
     pub fn new(conn: Connection) -> Result<Self, TrackingError> {
         let client =
             http::build_client(&conn.client).map_err(|e| TrackingError::Config(e.to_string()))?;
-        Ok(Self { conn, client })
+        let secrets = conn.secrets();
+        Ok(Self {
+            conn,
+            client,
+            secrets,
+        })
     }
 
     /// The connection.
@@ -258,8 +270,16 @@ impl RestStore {
         &self.conn
     }
 
+    fn secret_refs(&self) -> Vec<&SecretString> {
+        self.secrets.iter().collect()
+    }
+
     fn scrub(&self, text: &str) -> String {
-        crate::secret::scrub(text, &self.conn.secrets())
+        crate::secret::scrub(text, &self.secret_refs())
+    }
+
+    fn excerpt(&self, body: &str, max: usize) -> String {
+        http::scrubbed_excerpt(body, max, &self.secret_refs())
     }
 
     /// Sends one call; `Ok(Err(_))` is a 4xx answer other than 401/403, for the caller to interpret.
@@ -313,14 +333,22 @@ impl RestStore {
             message: self.scrub(&http::describe_transport_error(&e)),
         })?;
         let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| TrackingError::Unreachable {
+        let text = http::read_body(response).await.map_err(|e| match e {
+            http::BodyError::Transport(e) => TrackingError::Unreachable {
                 store: self.describe(),
                 what: what.to_string(),
                 message: self.scrub(&http::describe_transport_error(&e)),
-            })?;
+            },
+            too_large @ http::BodyError::TooLarge => TrackingError::Protocol {
+                store: self.describe(),
+                what: what.to_string(),
+                message: if status.is_success() {
+                    too_large.to_string()
+                } else {
+                    format!("HTTP {}, and {too_large}", status.as_u16())
+                },
+            },
+        })?;
         tracing::debug!(%status, path, elapsed_ms = started.elapsed().as_millis() as u64, "mlflow call");
         if status.is_success() {
             return serde_json::from_str(&text)
@@ -328,13 +356,10 @@ impl RestStore {
                 .map_err(|e| TrackingError::Protocol {
                     store: self.describe(),
                     what: what.to_string(),
-                    message: format!(
-                        "the body is not JSON ({e}): {}",
-                        self.scrub(&http::excerpt(&text, 160))
-                    ),
+                    message: format!("the body is not JSON ({e}): {}", self.excerpt(&text, 160)),
                 });
         }
-        let message = self.scrub(&http::excerpt(&text, 300));
+        let message = self.excerpt(&text, 300);
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(TrackingError::Unauthorized {
                 store: self.describe(),
