@@ -1318,3 +1318,45 @@ fn cli_http_push_from_a_detached_head_lands_on_the_branch_after_a_race() {
     );
     assert!(!format!("{}{}", stdout(&out), stderr(&out)).contains(CANARY));
 }
+
+// ---------------------------------------------------------------------------------------------------
+// The index and HEAD move together.
+
+/// The index must never be left behind a moved HEAD: `git status` would show every committed file as a
+/// staged revert, and a later plain `git commit` would undo the deploy. A locked index (another git
+/// command running, or one killed) stops the write-back at the step a kill could interrupt: after the
+/// commit is made, when the index is written. The branch must not have moved before that.
+#[test]
+fn cli_commit_with_a_locked_index_leaves_head_and_index_together() {
+    let files: Vec<(String, String)> = (0..200)
+        .map(|i| {
+            (
+                format!("apps/m-{i}.yaml"),
+                models_yaml(&[(&format!("m-{i}"), "s3://models/v1/")]),
+            )
+        })
+        .collect();
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let fx = Fixture::new(&borrowed);
+    for (path, content) in &files {
+        write(&fx.work, path, &content.replace("/v1/", "/v2/"));
+    }
+    let head = git(&fx.work, &["rev-parse", "HEAD"]);
+    std::fs::write(fx.work.join(".git/index.lock"), "").unwrap();
+    let out = modelbump(&fx, &fx.work).arg("commit").output().unwrap();
+    std::fs::remove_file(fx.work.join(".git/index.lock")).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("index"), "{}", stderr(&out));
+    assert_eq!(git(&fx.work, &["rev-parse", "HEAD"]), head);
+    // Nothing staged: the files show as modified in the working tree only, as before the command.
+    let status = git(&fx.work, &["status", "--porcelain"]);
+    assert_eq!(status.lines().count(), 200, "{status}");
+    assert!(status.lines().all(|l| l.starts_with(" M ")), "{status}");
+    // Once the lock is gone the same command commits, and HEAD and the index agree.
+    modelbump(&fx, &fx.work).arg("commit").assert().success();
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+    assert_eq!(git(&fx.work, &["diff", "--cached", "--stat", "HEAD"]), "");
+}

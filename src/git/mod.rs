@@ -490,22 +490,42 @@ impl GitRepo {
     }
 
     /// Moves the checked-out branch (or a detached HEAD) from `from` to `to` when the working tree already
-    /// holds `to`'s content for `files` (the commit was built from the working tree): the ref moves and
-    /// the index entries of those files are refreshed, nothing else is read or written.
+    /// holds `to`'s content for `files` (the commit was built from the working tree): the index entries of
+    /// those files are refreshed, then the ref moves; nothing else is read or written.
+    ///
+    /// The index is written first, so that HEAD never points at the new commit while the index still holds
+    /// the old files: a process killed in between would leave every committed file staged as a revert, and
+    /// a later plain `git commit` would undo the deploy. Killed between the two writes instead, the index
+    /// holds the new files staged on the old HEAD, which is the same edit and commits as such. A locked
+    /// index (another git command running) stops here with nothing moved.
     pub fn advance_branch(&self, from: Oid, to: Oid, files: &[PathBuf]) -> Result<(), GitError> {
         let branch_ref = self.head_ref_name()?;
-        self.repo
-            .reference_matching(&branch_ref, to, true, from, "modelbump: commit")
-            .map_err(self.err(format!("moving {branch_ref}")))?;
         let stamp = self.index_stamp();
         let mut index = self.repo.index().map_err(self.err("reading the index"))?;
+        let previous: Vec<Option<git2::IndexEntry>> =
+            files.iter().map(|f| index.get_path(f, 0)).collect();
         for file in files {
             index
                 .add_path(file)
                 .map_err(self.err(format!("staging {}", file.display())))?;
         }
         self.smudge_racy_entries(&mut index, stamp)?;
-        index.write().map_err(self.err("writing the index"))?;
+        index.write().map_err(|e| GitError::Git {
+            action: "writing the index (if no other git command is running, delete .git/index.lock); nothing was committed".into(),
+            repo: self.workdir.clone(),
+            message: e.message().to_string(),
+        })?;
+        if let Err(e) =
+            self.repo
+                .reference_matching(&branch_ref, to, true, from, "modelbump: commit")
+        {
+            // Put the entries back, so that the index matches the HEAD that did not move.
+            for entry in previous.into_iter().flatten() {
+                let _ = index.add(&entry);
+            }
+            let _ = index.write();
+            return Err(self.err(format!("moving {branch_ref}"))(e));
+        }
         Ok(())
     }
 
