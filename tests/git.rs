@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use modelbump::git::{
-    Committed, Credentials, GitError, GitRepo, Identity, IdentitySource, ModelChange, PushOutcome,
-    PushRequest, Rewritten, Update,
+    Committed, Credentials, GitError, GitRepo, Identity, IdentitySource, ModelChange, PushBase,
+    PushOutcome, PushRequest, Rewritten, Update,
 };
 use modelbump::secret::SecretString;
 
@@ -119,6 +119,16 @@ fn update<'a>(rewrite: &'a dyn Fn(&Path, &[u8]) -> anyhow::Result<Rewritten>) ->
     }
 }
 
+/// Where the library tests' pushes start: the local commit, built on the remote tip as last fetched.
+fn on_tip(repo: &GitRepo, first: Committed) -> PushBase {
+    let commit = repo.raw().find_commit(first.id).unwrap();
+    PushBase {
+        tip: commit.parent_id(0).unwrap(),
+        first: Some(first),
+        keep_local: false,
+    }
+}
+
 fn request(credentials: &Credentials) -> PushRequest<'_> {
     PushRequest {
         remote: "origin".into(),
@@ -207,7 +217,11 @@ fn a_rejected_push_is_reapplied_on_the_fresh_tip_with_the_new_old_values() {
     let (repo, first) = commit_alpha_2(&fx.work);
     let creds = no_credentials();
     let outcome = repo
-        .push_update(first.clone(), &update(&set_alpha_2), &request(&creds))
+        .push_update(
+            on_tip(&repo, first.clone()),
+            &update(&set_alpha_2),
+            &request(&creds),
+        )
         .unwrap();
     let PushOutcome::Pushed {
         commit,
@@ -256,7 +270,11 @@ fn a_remote_that_already_holds_the_values_is_success_without_a_commit() {
     let (repo, first) = commit_alpha_2(&fx.work);
     let creds = no_credentials();
     let outcome = repo
-        .push_update(first, &update(&set_alpha_2), &request(&creds))
+        .push_update(
+            on_tip(&repo, first),
+            &update(&set_alpha_2),
+            &request(&creds),
+        )
         .unwrap();
     assert!(
         matches!(outcome, PushOutcome::AlreadyThere { .. }),
@@ -281,7 +299,11 @@ fn a_pre_receive_hook_rejection_is_an_error_naming_the_hook_output() {
     let (repo, first) = commit_alpha_2(&fx.work);
     let creds = with_token(CANARY);
     let err = repo
-        .push_update(first, &update(&set_alpha_2), &request(&creds))
+        .push_update(
+            on_tip(&repo, first),
+            &update(&set_alpha_2),
+            &request(&creds),
+        )
         .unwrap_err();
     assert!(!format!("{err} {err:?}").contains(CANARY));
     assert!(matches!(err, GitError::Rejected { .. }), "{err:?}");
@@ -326,7 +348,11 @@ fn http_push_with_the_right_token_lands() {
     let (repo, first) = commit_alpha_2(&fx.work);
     let creds = with_token(CANARY);
     let outcome = repo
-        .push_update(first.clone(), &update(&set_alpha_2), &request(&creds))
+        .push_update(
+            on_tip(&repo, first.clone()),
+            &update(&set_alpha_2),
+            &request(&creds),
+        )
         .unwrap();
     assert!(
         matches!(outcome, PushOutcome::Pushed { attempts: 1, .. }),
@@ -350,7 +376,11 @@ fn http_push_with_a_wrong_password_fails_fast_without_showing_it() {
     let creds = with_token(CANARY);
     let started = Instant::now();
     let err = repo
-        .push_update(first, &update(&set_alpha_2), &request(&creds))
+        .push_update(
+            on_tip(&repo, first),
+            &update(&set_alpha_2),
+            &request(&creds),
+        )
         .unwrap_err();
     let elapsed = started.elapsed();
     let text = format!("{err} {err:?}");
@@ -377,7 +407,8 @@ fn eight_writers_racing_on_one_file_all_land() {
                 let creds = no_credentials();
                 let mut req = request(&creds);
                 req.attempts = 10;
-                repo.push_update(first, &update(&rewrite), &req).unwrap()
+                repo.push_update(on_tip(&repo, first), &update(&rewrite), &req)
+                    .unwrap()
             });
         }
     });
@@ -1320,6 +1351,132 @@ fn cli_http_push_from_a_detached_head_lands_on_the_branch_after_a_race() {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Commits modelbump did not make: a branch that holds a commit the remote has not is never pushed or
+// dropped, on any transport.
+
+/// Commits `local-notes.txt` on the checked-out branch of `dir`, as a user would; returns the commit.
+fn commit_local_notes(dir: &Path) -> String {
+    write(dir, "local-notes.txt", "my notes\n");
+    git(dir, &["add", "local-notes.txt"]);
+    git(dir, &["commit", "-q", "-m", "local only"]);
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+/// What a write-back must leave when the branch held the user's commit `local` (not on the remote,
+/// whose tip was `remote_before`): exactly one new commit on the remote, on its old tip, holding the
+/// new `file` and not the user's file; the user's commit still on the local branch, their file in the
+/// working tree, a clean status, a warning; and a later `git pull --rebase` keeps only the user's commit.
+fn assert_local_commit_kept_and_not_pushed(
+    fx: &Fixture,
+    out: &std::process::Output,
+    remote_before: &str,
+    local: &str,
+    file: &str,
+) {
+    assert!(out.status.success(), "{}", stderr(out));
+    assert_eq!(git(&fx.remote, &["rev-parse", "main^"]), remote_before);
+    let on_remote = git(&fx.remote, &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(!on_remote.contains("local-notes.txt"), "{on_remote}");
+    assert_eq!(fx.remote_file(file), read(&fx.work, file).trim_end());
+    assert_ne!(
+        git(&fx.remote, &["show", &format!("{remote_before}:{file}")]),
+        fx.remote_file(file),
+        "the new value is on the remote"
+    );
+    assert_eq!(
+        git(&fx.work, &["merge-base", "--is-ancestor", local, "HEAD"]),
+        ""
+    );
+    assert_eq!(read(&fx.work, "local-notes.txt"), "my notes\n");
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+    let err = stderr(out);
+    assert!(
+        err.contains("1 commit(s)") && err.contains("not pushed"),
+        "{err}"
+    );
+    // The local copy of modelbump's edit goes away as already applied; the user's commit stays.
+    git(
+        &fx.work,
+        &[
+            "pull",
+            "-q",
+            "--rebase",
+            fx.remote.to_str().unwrap(),
+            "main",
+        ],
+    );
+    assert_eq!(
+        git(&fx.work, &["rev-list", "--count", "FETCH_HEAD..HEAD"]),
+        "1"
+    );
+    assert_eq!(git(&fx.work, &["log", "-1", "--format=%s"]), "local only");
+    assert_eq!(read(&fx.work, "local-notes.txt"), "my notes\n");
+}
+
+#[test]
+fn cli_commit_push_to_a_path_remote_never_pushes_or_drops_a_local_commit() {
+    let fx = two_models();
+    let remote_before = fx.remote_head();
+    let local = commit_local_notes(&fx.work);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    let out = modelbump(&fx, &fx.work)
+        .args(["commit", "--push"])
+        .output()
+        .unwrap();
+    assert_local_commit_kept_and_not_pushed(&fx, &out, &remote_before, &local, "models.yaml");
+}
+
+#[test]
+fn cli_commit_push_over_http_never_pushes_a_local_commit() {
+    let fx = two_models();
+    let _server = http_origin(&fx, "x-access-token", CANARY);
+    let remote_before = fx.remote_head();
+    let local = commit_local_notes(&fx.work);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    let out = modelbump(&fx, &fx.work)
+        .args(["commit", "--push"])
+        .env("MODELBUMP_GIT_TOKEN", CANARY)
+        .output()
+        .unwrap();
+    assert_local_commit_kept_and_not_pushed(&fx, &out, &remote_before, &local, "models.yaml");
+}
+
+#[test]
+fn cli_run_to_a_path_remote_never_pushes_or_drops_a_local_commit() {
+    let (fx, store) = quickstart_fixture("");
+    let remote_before = fx.remote_head();
+    let local = commit_local_notes(&fx.work);
+    let out = modelbump(&fx, &fx.work)
+        .arg("run")
+        .env("MLFLOW_TRACKING_URI", &store)
+        .output()
+        .unwrap();
+    assert_local_commit_kept_and_not_pushed(&fx, &out, &remote_before, &local, AB_TEST);
+}
+
+#[test]
+fn cli_run_over_http_never_pushes_a_local_commit() {
+    let (fx, store) = quickstart_fixture("");
+    let _server = http_origin(&fx, "x-access-token", CANARY);
+    let remote_before = fx.remote_head();
+    let local = commit_local_notes(&fx.work);
+    let out = modelbump(&fx, &fx.work)
+        .args(["-o", "json", "run"])
+        .env("MLFLOW_TRACKING_URI", &store)
+        .env("MODELBUMP_GIT_TOKEN", CANARY)
+        .output()
+        .unwrap();
+    // The report names the commit that landed on the remote, not the local copy.
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["commit"],
+        serde_json::Value::String(fx.remote_head())
+    );
+    assert_eq!(report["pushed"], true);
+    assert_local_commit_kept_and_not_pushed(&fx, &out, &remote_before, &local, AB_TEST);
+}
+
+// ---------------------------------------------------------------------------------------------------
 // The index and HEAD move together.
 
 /// The index must never be left behind a moved HEAD: `git status` would show every committed file as a
@@ -1359,4 +1516,265 @@ fn cli_commit_with_a_locked_index_leaves_head_and_index_together() {
     modelbump(&fx, &fx.work).arg("commit").assert().success();
     assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
     assert_eq!(git(&fx.work, &["diff", "--cached", "--stat", "HEAD"]), "");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Prerequisites are checked before anything is written, and a rerun finishes what an earlier one
+// started.
+
+#[test]
+fn cli_run_and_commit_with_a_remote_that_does_not_exist_fail_before_writing() {
+    let (fx, store) = quickstart_fixture("");
+    let head = git(&fx.work, &["rev-parse", "HEAD"]);
+    let out = modelbump(&fx, &fx.work)
+        .args(["run", "--remote", "upstream"])
+        .env("MLFLOW_TRACKING_URI", &store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("no remote named \"upstream\""), "{err}");
+    assert_eq!(git(&fx.work, &["rev-parse", "HEAD"]), head);
+    assert_eq!(
+        git(&fx.work, &["status", "--porcelain"]),
+        "",
+        "nothing written"
+    );
+
+    let old = "s3://mlflow-artifacts/29/models/m-1/artifacts/";
+    modelbump(&fx, &fx.work)
+        .args(["set", AB_TEST, "baseline-predictor", old])
+        .assert()
+        .success();
+    let out = modelbump(&fx, &fx.work)
+        .args(["commit", "--push", "--remote", "upstream"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no remote named \"upstream\""),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        git(&fx.work, &["rev-parse", "HEAD"]),
+        head,
+        "nothing committed"
+    );
+}
+
+#[test]
+fn cli_run_wait_without_argo_cd_is_an_error_before_writing() {
+    let (fx, store) = quickstart_fixture("");
+    let out = modelbump(&fx, &fx.work)
+        .args(["run", "--wait"])
+        .env("MLFLOW_TRACKING_URI", &store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("--wait"), "{err}");
+    assert!(
+        err.contains("ARGOCD_SERVER") || err.contains("--server"),
+        "{err}"
+    );
+    assert_eq!(
+        git(&fx.work, &["status", "--porcelain"]),
+        "",
+        "nothing written"
+    );
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+}
+
+/// The quickstart without `git.author`, in a clone without user.name / user.email.
+fn quickstart_without_identity() -> (Fixture, String) {
+    let (fx, store) = quickstart_fixture("");
+    let config = read(&fx.work, "modelbump.yaml").replace(
+        "  author: {name: modelbump, email: modelbump@example.invalid}\n",
+        "",
+    );
+    write(&fx.work, "modelbump.yaml", &config);
+    git(
+        &fx.work,
+        &["commit", "-q", "-am", "no author in the config"],
+    );
+    git(&fx.work, &["push", "-q", "origin", "main"]);
+    git(&fx.work, &["config", "--unset", "user.name"]);
+    git(&fx.work, &["config", "--unset", "user.email"]);
+    (fx, store)
+}
+
+/// `run` once more, expecting success; returns its stdout and stderr.
+fn run_ok(fx: &Fixture, store: &str) -> (String, String) {
+    let out = modelbump(fx, &fx.work)
+        .arg("run")
+        .env("MLFLOW_TRACKING_URI", store)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    (stdout(&out), stderr(&out))
+}
+
+/// After a run that finished earlier work: the remote holds the working tree's manifest, the checkout is
+/// clean and at the remote tip, and one more run has nothing to do.
+fn assert_finished(fx: &Fixture, store: &str) {
+    assert_eq!(fx.remote_file(AB_TEST), read(&fx.work, AB_TEST).trim_end());
+    assert_ne!(
+        fx.remote_file(AB_TEST),
+        quickstart_file("financial-predictor-ab-test.yaml").trim_end()
+    );
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+    let remote_head = fx.remote_head();
+    let (again, _) = run_ok(fx, store);
+    assert!(again.ends_with("nothing to commit\n"), "{again}");
+    assert_eq!(fx.remote_head(), remote_head);
+}
+
+#[test]
+fn cli_run_without_an_identity_fails_before_writing_and_a_rerun_lands() {
+    let (fx, store) = quickstart_without_identity();
+    let out = modelbump(&fx, &fx.work)
+        .arg("run")
+        .env("MLFLOW_TRACKING_URI", &store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no commit identity"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        git(&fx.work, &["status", "--porcelain"]),
+        "",
+        "nothing written"
+    );
+    git(&fx.work, &["config", "user.name", "Pipeline"]);
+    git(
+        &fx.work,
+        &["config", "user.email", "pipeline@example.invalid"],
+    );
+    let (text, _) = run_ok(&fx, &store);
+    assert!(text.contains("pushed to origin main"), "{text}");
+    assert_finished(&fx, &store);
+}
+
+#[test]
+fn cli_run_after_apply_commits_and_pushes_what_apply_wrote() {
+    let (fx, store) = quickstart_fixture("");
+    modelbump(&fx, &fx.work)
+        .arg("apply")
+        .env("MLFLOW_TRACKING_URI", &store)
+        .assert()
+        .success();
+    let out = modelbump(&fx, &fx.work)
+        .args(["-o", "json", "run"])
+        .env("MLFLOW_TRACKING_URI", &store)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["commit"],
+        serde_json::Value::String(fx.remote_head())
+    );
+    assert_eq!(report["pushed"], true);
+    let warnings = report["targets"][0]["warnings"].to_string();
+    assert!(warnings.contains("not committed"), "{report}");
+    let message = git(&fx.work, &["log", "-1", "--format=%B"]);
+    assert!(
+        message.contains("MLflow-Run-Id: 3d2a7e6c1f4b4a8d0c9e5f3a2b1c0d9e"),
+        "{message}"
+    );
+    assert_finished(&fx, &store);
+}
+
+#[test]
+fn cli_run_commits_and_pushes_a_target_file_that_holds_uncommitted_model_uris() {
+    let (fx, store) = quickstart_fixture("");
+    // What a run that wrote the manifest and then died leaves: the planned value, uncommitted.
+    let planned = modelbump(&fx, &fx.work)
+        .args(["-o", "json", "plan"])
+        .env("MLFLOW_TRACKING_URI", &store)
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&planned.stdout).unwrap();
+    let baseline = plan["targets"][0]["newUri"].as_str().unwrap().to_string();
+    modelbump(&fx, &fx.work)
+        .args(["set", AB_TEST, "baseline-predictor", &baseline])
+        .assert()
+        .success();
+    let (text, _) = run_ok(&fx, &store);
+    assert!(text.contains("not committed"), "{text}");
+    assert!(text.contains("pushed to origin main"), "{text}");
+    assert!(fx.remote_file(AB_TEST).contains(&baseline));
+    assert_finished(&fx, &store);
+}
+
+#[test]
+fn cli_run_refuses_a_target_file_with_uncommitted_uris_and_other_edits() {
+    let (fx, store) = quickstart_fixture("");
+    modelbump(&fx, &fx.work)
+        .arg("apply")
+        .env("MLFLOW_TRACKING_URI", &store)
+        .assert()
+        .success();
+    let edited = read(&fx.work, AB_TEST).replacen("server: mlserver", "server: triton", 1);
+    write(&fx.work, AB_TEST, &edited);
+    let head = git(&fx.work, &["rev-parse", "HEAD"]);
+    let out = modelbump(&fx, &fx.work)
+        .arg("run")
+        .env("MLFLOW_TRACKING_URI", &store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains(AB_TEST), "{err}");
+    assert!(err.contains("git stash"), "{err}");
+    assert_eq!(read(&fx.work, AB_TEST), edited, "nothing written");
+    assert_eq!(git(&fx.work, &["rev-parse", "HEAD"]), head);
+    assert_eq!(fx.remote_head(), head);
+}
+
+#[test]
+fn cli_run_pushes_its_own_commit_left_by_a_failed_push_but_never_a_users() {
+    let (fx, store) = quickstart_fixture("");
+    let remote_before = fx.remote_head();
+    let origin = fx.remote.to_str().unwrap().to_string();
+    let gone = fx.tmp.path().join("gone.git");
+    git(
+        &fx.work,
+        &["remote", "set-url", "origin", gone.to_str().unwrap()],
+    );
+    let out = modelbump(&fx, &fx.work)
+        .arg("run")
+        .env("MLFLOW_TRACKING_URI", &store)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let ours = git(&fx.work, &["rev-parse", "HEAD"]);
+    // The user commits on top of it while the remote is fixed.
+    let local = commit_local_notes(&fx.work);
+    git(&fx.work, &["remote", "set-url", "origin", &origin]);
+    let (text, err) = run_ok(&fx, &store);
+    assert!(text.contains("pushed to origin main"), "{text}");
+    assert!(
+        text.contains(&format!("committed earlier in {}", &ours[..12])),
+        "{text}"
+    );
+    assert!(
+        err.contains("1 commit(s)") && err.contains("not pushed"),
+        "{err}"
+    );
+    assert_eq!(git(&fx.remote, &["rev-parse", "main^"]), remote_before);
+    assert_eq!(fx.remote_file(AB_TEST), read(&fx.work, AB_TEST).trim_end());
+    let on_remote = git(&fx.remote, &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(!on_remote.contains("local-notes.txt"), "{on_remote}");
+    assert_eq!(git(&fx.work, &["rev-parse", "HEAD"]), local);
+    // Once pushed, it is not pushed again: the next run has nothing to do.
+    let remote_head = fx.remote_head();
+    let (again, _) = run_ok(&fx, &store);
+    assert!(again.ends_with("nothing to commit\n"), "{again}");
+    assert_eq!(fx.remote_head(), remote_head);
 }

@@ -23,8 +23,11 @@ mod remote;
 
 pub use identity::{Identity, IdentitySource};
 pub use message::{DEFAULT_TEMPLATE, ModelChange, Provenance, render_message};
-pub use record::{AppliedRecord, RecordedTarget, clear_recorded, load_applied, record_applied};
-pub use remote::{Credentials, PushOutcome, PushRequest};
+pub use record::{
+    AppliedRecord, RecordedTarget, clear_recorded, forget_own_commits, load_applied, own_commits,
+    record_applied, remember_own_commit,
+};
+pub use remote::{Credentials, PushBase, PushOutcome, PushRequest};
 
 use std::path::{Path, PathBuf};
 
@@ -359,6 +362,61 @@ impl GitRepo {
             .graph_ahead_behind(head, tracking)
             .ok()
             .map(|(ahead, _)| ahead)
+    }
+
+    /// The last fetched tip of `remote`/`branch` (no network), `None` when it was never fetched.
+    pub fn tracking_tip(&self, remote: &str, branch: &str) -> Option<Oid> {
+        self.repo
+            .refname_to_id(&format!("refs/remotes/{remote}/{branch}"))
+            .ok()
+    }
+
+    /// The commits HEAD has and `base` has not, oldest first.
+    pub fn unpushed(&self, base: Oid) -> Result<Vec<Oid>, GitError> {
+        let head = self.head_commit()?;
+        let mut walk = self.repo.revwalk().map_err(self.err("listing commits"))?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+            .and_then(|()| walk.push(head))
+            .and_then(|()| walk.hide(base))
+            .map_err(self.err("listing the commits the remote has not"))?;
+        walk.collect::<Result<Vec<_>, _>>()
+            .map_err(self.err("listing the commits the remote has not"))
+    }
+
+    /// A commit's only parent and the files it changes (added, deleted or modified), `None` for a merge
+    /// or a root commit.
+    pub fn changed_files(&self, commit: Oid) -> Result<Option<(Oid, Vec<PathBuf>)>, GitError> {
+        let commit = self
+            .repo
+            .find_commit(commit)
+            .map_err(self.err("reading a commit"))?;
+        if commit.parent_count() != 1 {
+            return Ok(None);
+        }
+        let parent = commit.parent(0).map_err(self.err("reading a commit"))?;
+        let (old, new) = parent
+            .tree()
+            .and_then(|old| Ok((old, commit.tree()?)))
+            .map_err(self.err("reading a commit's tree"))?;
+        let diff = self
+            .repo
+            .diff_tree_to_tree(Some(&old), Some(&new), None)
+            .map_err(self.err("comparing a commit with its parent"))?;
+        let files = diff
+            .deltas()
+            .filter_map(|d| d.new_file().path().or(d.old_file().path()))
+            .map(Path::to_path_buf)
+            .collect();
+        Ok(Some((parent.id(), files)))
+    }
+
+    /// True when `ancestor` is `commit` or one of its ancestors.
+    pub fn contains(&self, commit: Oid, ancestor: Oid) -> bool {
+        commit == ancestor
+            || self
+                .repo
+                .graph_descendant_of(commit, ancestor)
+                .unwrap_or(false)
     }
 
     /// The bytes of `file` in `commit`, `None` when the file is not there (or not a regular file).
