@@ -1477,6 +1477,68 @@ fn cli_run_over_http_never_pushes_a_local_commit() {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Many writers at once, with the default settings.
+
+#[test]
+fn cli_sixteen_processes_pushing_over_http_at_once_all_land_with_the_default_settings() {
+    const WRITERS: usize = 16;
+    let (names, fx) = many_models(WRITERS);
+    let models = read(&fx.work, "models.yaml");
+    let server = HttpRemote::start(fx.tmp.path(), "x-access-token", CANARY);
+    let mut children = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let dir = fx.clone(&format!("pipeline-{i}"));
+        git(
+            &dir,
+            &["remote", "set-url", "origin", &server.url("remote.git")],
+        );
+        let own = models.replacen(
+            &format!("name: {name}\n  namespace: models  # keep me\nspec:\n  storageUri: s3://models/v1/"),
+            &format!("name: {name}\n  namespace: models  # keep me\nspec:\n  storageUri: s3://models/{name}/v2/"),
+            1,
+        );
+        assert_ne!(own, models);
+        write(&dir, "models.yaml", &own);
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("modelbump"));
+        cmd.current_dir(&dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &fx.home)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("NO_COLOR", "1")
+            .env("MODELBUMP_LOG", "info")
+            .env("MODELBUMP_GIT_TOKEN", CANARY)
+            .args(["commit", "--push"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        children.push((dir, cmd));
+    }
+    let running: Vec<_> = children
+        .iter_mut()
+        .map(|(_, cmd)| cmd.spawn().unwrap())
+        .collect();
+    let mut retries = 0;
+    for (child, (dir, _)) in running.into_iter().zip(&children) {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}: {}", dir.display(), stderr(&out));
+        retries += stderr(&out).matches("retrying on the fresh tip").count();
+    }
+    let remote = fx.remote_file("models.yaml");
+    for name in &names {
+        assert!(
+            remote.contains(&format!("storageUri: s3://models/{name}/v2/")),
+            "{name} lost:\n{remote}"
+        );
+    }
+    // One commit per writer on top of the initial one: none lost, none doubled.
+    assert_eq!(
+        git(&fx.remote, &["rev-list", "--count", "main"]),
+        (WRITERS + 1).to_string()
+    );
+    eprintln!("{WRITERS} writers: {retries} retried pushes");
+}
+
+// ---------------------------------------------------------------------------------------------------
 // The index and HEAD move together.
 
 /// The index must never be left behind a moved HEAD: `git status` would show every committed file as a

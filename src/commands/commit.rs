@@ -23,8 +23,11 @@ use crate::manifest::{self, Edit, Selector};
 use crate::report::{Report, TargetReport, TargetStatus};
 use crate::settings::Settings;
 
-/// The number of pushes when neither `git.pushAttempts` nor `MODELBUMP_GIT_PUSH_ATTEMPTS` is set.
-pub const DEFAULT_PUSH_ATTEMPTS: u32 = 5;
+/// The number of pushes when neither `git.pushAttempts` nor `MODELBUMP_GIT_PUSH_ATTEMPTS` is set: a push
+/// is rejected only when another writer's push landed since it fetched, so one writer loses at most once
+/// per other writer, and twenty attempts let twenty writers racing on one branch all land (see
+/// the backoff in `git/remote.rs` for the delay between attempts).
+pub const DEFAULT_PUSH_ATTEMPTS: u32 = 20;
 
 /// Commit the changed target files, with the changes and provenance trailers in the message
 ///
@@ -44,7 +47,9 @@ pub struct CommitArgs {
     /// Manifests to commit (relative to the repo) in addition to the configured targets
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Push after committing; a rejected push is retried on the fresh remote tip
+    /// Push after committing; a push rejected because the branch moved is re-applied on the fresh remote
+    /// tip and retried, up to git.pushAttempts / MODELBUMP_GIT_PUSH_ATTEMPTS times (default 20, enough for
+    /// 20 writers at once), after a random delay of up to 0.3 s, doubling to at most 3 s
     #[arg(long, env = "MODELBUMP_PUSH")]
     pub push: bool,
     /// The message's first lines; {count}, {models} and {files} are filled in [default: git.message from the config]

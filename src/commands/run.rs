@@ -54,7 +54,9 @@ pub struct RunArgs {
     /// The message's first lines; {count}, {models} and {files} are filled in [default: git.message from the config]
     #[arg(short = 'm', long, value_name = "TEXT", env = "MODELBUMP_GIT_MESSAGE")]
     pub message: Option<String>,
-    /// Commit but do not push
+    /// Commit but do not push. Without it, a push rejected because the branch moved is re-applied on the
+    /// fresh remote tip and retried, up to git.pushAttempts / MODELBUMP_GIT_PUSH_ATTEMPTS times (default
+    /// 20, enough for 20 writers at once), after a random delay of up to 0.3 s, doubling to at most 3 s
     #[arg(long)]
     pub no_push: bool,
     /// Where to push

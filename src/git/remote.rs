@@ -437,15 +437,19 @@ fn server_lines(text: &str) -> String {
 }
 
 /// The delay before push attempt `attempt + 1`: a random point between zero and a bound that doubles
-/// from 400 ms up to 5 s ("full jitter"). Pushers who lost the same race spread over the whole window,
-/// so that each round lets several of them through instead of colliding again; the window starts wide
-/// enough for a fetch, a commit and a push of a loaded CI runner to fit several times.
+/// from 300 ms up to 3 s ("full jitter"). Pushers who lost the same race spread over the whole window,
+/// so that each round lets one of them through instead of colliding again; the cap keeps the rounds
+/// short, because the writers have to land one after another anyway (each push is built on the one
+/// before), so the time for all of them is bound by their number, not by the window. A push is only
+/// rejected when another writer's push landed since the fetch it was built on, so one writer loses at
+/// most once per other writer: the default of 20 attempts (`DEFAULT_PUSH_ATTEMPTS`) covers twenty
+/// writers racing on one branch, with room for the server's lock collisions.
 pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(rand::random_range(0..=backoff_bound(attempt)))
 }
 
 fn backoff_bound(attempt: u32) -> u64 {
-    (400u64 << attempt.saturating_sub(1).min(4)).min(5_000)
+    (300u64 << attempt.saturating_sub(1).min(4)).min(3_000)
 }
 
 /// The credentials callback's state: what was offered, and why the last offer was refused.
@@ -643,7 +647,7 @@ mod tests {
     fn backoff_grows_and_stays_bounded() {
         assert_eq!(
             (1..8).map(backoff_bound).collect::<Vec<_>>(),
-            [400, 800, 1600, 3200, 5000, 5000, 5000]
+            [300, 600, 1200, 2400, 3000, 3000, 3000]
         );
         for attempt in 1..10 {
             let d = backoff(attempt).as_millis() as u64;
