@@ -13,6 +13,7 @@ use modelbump::git::{
 };
 use modelbump::secret::SecretString;
 
+use crate::support::assert_success;
 use crate::support::git::{
     Fixture, HttpRemote, git, models_yaml, quickstart_file, quickstart_fixture, quickstart_store,
     read, write,
@@ -633,34 +634,15 @@ fn cli_commit_adds_provenance_trailers_from_the_last_apply_but_not_stale_ones() 
 #[test]
 fn cli_six_processes_pushing_different_targets_at_once_all_land() {
     let (names, fx) = many_models(6);
-    let mut children = Vec::new();
+    let mut dirs = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let dir = fx.clone(&format!("pipeline-{i}"));
         set(&fx, &dir, name, &format!("s3://models/{name}/v2/"));
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("modelbump"));
-        cmd.current_dir(&dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &fx.home)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("NO_COLOR", "1")
-            .env("MODELBUMP_LOG", "info")
-            .args(["commit", "--push"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        children.push((dir, cmd));
+        dirs.push(dir);
     }
-    let running: Vec<_> = children
-        .iter_mut()
-        .map(|(_, cmd)| cmd.spawn().unwrap())
-        .collect();
-    let mut retried = 0;
-    for (child, (dir, _)) in running.into_iter().zip(&children) {
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}: {}", dir.display(), stderr(&out));
-        if stderr(&out).contains("retrying on the fresh tip") {
-            retried += 1;
-        }
+    let retries = commit_push_at_once(&fx, &dirs, &[]);
+    let retried = retries.iter().filter(|n| **n > 0).count();
+    for dir in &dirs {
         // Each pipeline's branch ends at what it pushed (or at the tip that already held its value).
         let local = git(dir, &["rev-parse", "HEAD"]);
         assert_eq!(
@@ -677,6 +659,39 @@ fn cli_six_processes_pushing_different_targets_at_once_all_land() {
     }
     assert_eq!(git(&fx.remote, &["rev-list", "--count", "main"]), "7");
     eprintln!("{retried} of 6 pushes were retried");
+}
+
+/// Starts `modelbump commit --push` in each of `dirs` at once (with `env` set too) and waits for all of
+/// them, each of which must succeed; returns how many of its pushes each one retried.
+fn commit_push_at_once(fx: &Fixture, dirs: &[PathBuf], env: &[(&str, &str)]) -> Vec<usize> {
+    let running: Vec<_> = dirs
+        .iter()
+        .map(|dir| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("modelbump"))
+                .current_dir(dir)
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("HOME", &fx.home)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("NO_COLOR", "1")
+                .env("MODELBUMP_LOG", "info")
+                .envs(env.iter().copied())
+                .args(["commit", "--push"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    running
+        .into_iter()
+        .zip(dirs)
+        .map(|(child, dir)| {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}: {}", dir.display(), stderr(&out));
+            stderr(&out).matches("retrying on the fresh tip").count()
+        })
+        .collect()
 }
 
 #[test]
@@ -1446,11 +1461,7 @@ fn cli_run_to_a_path_remote_never_pushes_or_drops_a_local_commit() {
     let (fx, store) = quickstart_fixture("");
     let remote_before = fx.remote_head();
     let local = commit_local_notes(&fx.work);
-    let out = modelbump(&fx, &fx.work)
-        .arg("run")
-        .env("MLFLOW_TRACKING_URI", &store)
-        .output()
-        .unwrap();
+    let out = with_store(&fx, &store, &["run"]);
     assert_local_commit_kept_and_not_pushed(&fx, &out, &remote_before, &local, AB_TEST);
 }
 
@@ -1485,44 +1496,29 @@ fn cli_sixteen_processes_pushing_over_http_at_once_all_land_with_the_default_set
     let (names, fx) = many_models(WRITERS);
     let models = read(&fx.work, "models.yaml");
     let server = HttpRemote::start(fx.tmp.path(), "x-access-token", CANARY);
-    let mut children = Vec::new();
+    let mut dirs = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let dir = fx.clone(&format!("pipeline-{i}"));
         git(
             &dir,
             &["remote", "set-url", "origin", &server.url("remote.git")],
         );
+        // This writer's model to v2 (written directly: sixteen `set` processes would slow the test down).
+        let model = |uri: &str| {
+            format!("name: {name}\n  namespace: models  # keep me\nspec:\n  storageUri: {uri}")
+        };
         let own = models.replacen(
-            &format!("name: {name}\n  namespace: models  # keep me\nspec:\n  storageUri: s3://models/v1/"),
-            &format!("name: {name}\n  namespace: models  # keep me\nspec:\n  storageUri: s3://models/{name}/v2/"),
+            &model("s3://models/v1/"),
+            &model(&format!("s3://models/{name}/v2/")),
             1,
         );
         assert_ne!(own, models);
         write(&dir, "models.yaml", &own);
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("modelbump"));
-        cmd.current_dir(&dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &fx.home)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("NO_COLOR", "1")
-            .env("MODELBUMP_LOG", "info")
-            .env("MODELBUMP_GIT_TOKEN", CANARY)
-            .args(["commit", "--push"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        children.push((dir, cmd));
+        dirs.push(dir);
     }
-    let running: Vec<_> = children
-        .iter_mut()
-        .map(|(_, cmd)| cmd.spawn().unwrap())
-        .collect();
-    let mut retries = 0;
-    for (child, (dir, _)) in running.into_iter().zip(&children) {
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}: {}", dir.display(), stderr(&out));
-        retries += stderr(&out).matches("retrying on the fresh tip").count();
-    }
+    let retries: usize = commit_push_at_once(&fx, &dirs, &[("MODELBUMP_GIT_TOKEN", CANARY)])
+        .iter()
+        .sum();
     let remote = fx.remote_file("models.yaml");
     for name in &names {
         assert!(
@@ -1588,11 +1584,7 @@ fn cli_commit_with_a_locked_index_leaves_head_and_index_together() {
 fn cli_run_and_commit_with_a_remote_that_does_not_exist_fail_before_writing() {
     let (fx, store) = quickstart_fixture("");
     let head = git(&fx.work, &["rev-parse", "HEAD"]);
-    let out = modelbump(&fx, &fx.work)
-        .args(["run", "--remote", "upstream"])
-        .env("MLFLOW_TRACKING_URI", &store)
-        .output()
-        .unwrap();
+    let out = with_store(&fx, &store, &["run", "--remote", "upstream"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("no remote named \"upstream\""), "{err}");
@@ -1628,11 +1620,7 @@ fn cli_run_and_commit_with_a_remote_that_does_not_exist_fail_before_writing() {
 #[test]
 fn cli_run_wait_without_argo_cd_is_an_error_before_writing() {
     let (fx, store) = quickstart_fixture("");
-    let out = modelbump(&fx, &fx.work)
-        .args(["run", "--wait"])
-        .env("MLFLOW_TRACKING_URI", &store)
-        .output()
-        .unwrap();
+    let out = with_store(&fx, &store, &["run", "--wait"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("--wait"), "{err}");
@@ -1666,13 +1654,18 @@ fn quickstart_without_identity() -> (Fixture, String) {
     (fx, store)
 }
 
-/// `run` once more, expecting success; returns its stdout and stderr.
-fn run_ok(fx: &Fixture, store: &str) -> (String, String) {
-    let out = modelbump(fx, &fx.work)
-        .arg("run")
+/// `modelbump ARGS` in the first clone, with `store` as the tracking URI.
+fn with_store(fx: &Fixture, store: &str, args: &[&str]) -> std::process::Output {
+    modelbump(fx, &fx.work)
+        .args(args)
         .env("MLFLOW_TRACKING_URI", store)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// `run` once more, expecting success; returns its stdout and stderr.
+fn run_ok(fx: &Fixture, store: &str) -> (String, String) {
+    let out = with_store(fx, store, &["run"]);
     assert!(out.status.success(), "{}", stderr(&out));
     (stdout(&out), stderr(&out))
 }
@@ -1696,11 +1689,7 @@ fn assert_finished(fx: &Fixture, store: &str) {
 #[test]
 fn cli_run_without_an_identity_fails_before_writing_and_a_rerun_lands() {
     let (fx, store) = quickstart_without_identity();
-    let out = modelbump(&fx, &fx.work)
-        .arg("run")
-        .env("MLFLOW_TRACKING_URI", &store)
-        .output()
-        .unwrap();
+    let out = with_store(&fx, &store, &["run"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("no commit identity"),
@@ -1725,16 +1714,8 @@ fn cli_run_without_an_identity_fails_before_writing_and_a_rerun_lands() {
 #[test]
 fn cli_run_after_apply_commits_and_pushes_what_apply_wrote() {
     let (fx, store) = quickstart_fixture("");
-    modelbump(&fx, &fx.work)
-        .arg("apply")
-        .env("MLFLOW_TRACKING_URI", &store)
-        .assert()
-        .success();
-    let out = modelbump(&fx, &fx.work)
-        .args(["-o", "json", "run"])
-        .env("MLFLOW_TRACKING_URI", &store)
-        .output()
-        .unwrap();
+    assert_success(&with_store(&fx, &store, &["apply"]));
+    let out = with_store(&fx, &store, &["-o", "json", "run"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
@@ -1756,11 +1737,7 @@ fn cli_run_after_apply_commits_and_pushes_what_apply_wrote() {
 fn cli_run_commits_and_pushes_a_target_file_that_holds_uncommitted_model_uris() {
     let (fx, store) = quickstart_fixture("");
     // What a run that wrote the manifest and then died leaves: the planned value, uncommitted.
-    let planned = modelbump(&fx, &fx.work)
-        .args(["-o", "json", "plan"])
-        .env("MLFLOW_TRACKING_URI", &store)
-        .output()
-        .unwrap();
+    let planned = with_store(&fx, &store, &["-o", "json", "plan"]);
     let plan: serde_json::Value = serde_json::from_slice(&planned.stdout).unwrap();
     let baseline = plan["targets"][0]["newUri"].as_str().unwrap().to_string();
     modelbump(&fx, &fx.work)
@@ -1777,19 +1754,11 @@ fn cli_run_commits_and_pushes_a_target_file_that_holds_uncommitted_model_uris() 
 #[test]
 fn cli_run_refuses_a_target_file_with_uncommitted_uris_and_other_edits() {
     let (fx, store) = quickstart_fixture("");
-    modelbump(&fx, &fx.work)
-        .arg("apply")
-        .env("MLFLOW_TRACKING_URI", &store)
-        .assert()
-        .success();
+    assert_success(&with_store(&fx, &store, &["apply"]));
     let edited = read(&fx.work, AB_TEST).replacen("server: mlserver", "server: triton", 1);
     write(&fx.work, AB_TEST, &edited);
     let head = git(&fx.work, &["rev-parse", "HEAD"]);
-    let out = modelbump(&fx, &fx.work)
-        .arg("run")
-        .env("MLFLOW_TRACKING_URI", &store)
-        .output()
-        .unwrap();
+    let out = with_store(&fx, &store, &["run"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains(AB_TEST), "{err}");
@@ -1809,11 +1778,7 @@ fn cli_run_pushes_its_own_commit_left_by_a_failed_push_but_never_a_users() {
         &fx.work,
         &["remote", "set-url", "origin", gone.to_str().unwrap()],
     );
-    let out = modelbump(&fx, &fx.work)
-        .arg("run")
-        .env("MLFLOW_TRACKING_URI", &store)
-        .output()
-        .unwrap();
+    let out = with_store(&fx, &store, &["run"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let ours = git(&fx.work, &["rev-parse", "HEAD"]);
     // The user commits on top of it while the remote is fixed.
