@@ -3,8 +3,9 @@
 //! `commit` works from the working tree, so that `apply` then `commit` is the pipeline and `set` then
 //! `commit --push` is a manual rollback. A file is committed only when its sole uncommitted differences are
 //! model URI values: the URIs found in the working tree are re-applied to HEAD's version of the file with
-//! the editor, and the result must equal the working tree byte for byte. The same edits are what a rejected
-//! push re-applies to the fresh remote tip. The write-back itself ([`write_back`]) is shared with `run`.
+//! the editor, and the result must equal the working tree byte for byte. The same edits are what a push
+//! applies to the remote tip when HEAD is not that tip (the branch holds other commits, which are never
+//! pushed) or when the push is rejected. The write-back itself ([`write_back`]) is shared with `run`.
 
 use std::collections::BTreeMap;
 use std::io::Write;

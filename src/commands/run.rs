@@ -1,11 +1,13 @@
 //! `modelbump run`: the pipeline step (apply, commit, push, sync).
 //!
-//! The plan is computed completely first; `--dry-run` stops there. Before anything is written, each file
-//! the plan changes must be exactly HEAD's version, so that the commit carries modelbump's edits and
-//! nothing else (a file with other uncommitted edits is refused, nothing written). Then the plan is
-//! written, committed and pushed with the write-back `commit` uses: a rejected push re-applies the plan's
-//! edits to the fresh remote tip. The report carries the commit and `pushed`; the sync step fills
-//! `report.sync`.
+//! The plan is computed completely first; `--dry-run` stops there. Before anything is written, everything
+//! the later steps need is checked: the remote and the branch, Argo CD when `--wait` is given, the commit
+//! identity, and each target file as the plan leaves it, which must differ from HEAD only in model URIs
+//! (a file with other uncommitted edits is refused, nothing written). Those URIs are committed whether the
+//! plan wrote them or an earlier step did (`apply`, a run whose commit failed), and the write-back `commit`
+//! uses pushes them together with the edits of modelbump's own earlier commits that never reached the
+//! remote: a rerun finishes what a failed run started. The report carries the commit and `pushed`; the
+//! sync step fills `report.sync`.
 //!
 //! A pipeline reads the `--report` file for its output parameters, so the file is written whatever
 //! happens: when a step fails, it holds what was known by then (the plan's targets, a commit made in the

@@ -7,9 +7,11 @@
 //!   else is staged or modified stays out, and untracked files are never looked at. This also keeps the
 //!   cost of a commit independent of the number of files in the repository.
 //! - **A commit is a function of a base.** The files to change and the function that rewrites a file's
-//!   bytes are given once ([`Update`]); the first commit applies them to `HEAD`, and a rejected push
-//!   applies them again to the fresh remote tip (not a text rebase), with a message computed from the new
-//!   old values. When the remote already holds the wanted values, nothing new is committed.
+//!   bytes are given once ([`Update`]); the local commit applies them to `HEAD`, and the commit pushed is
+//!   always one built on the remote tip, pushed by id: the local commit when HEAD was that tip, else the
+//!   same update applied to the tip (not a text rebase), again on the fresh tip after a rejected push,
+//!   with a message computed from the new old values. So commits of the local branch that the remote
+//!   lacks are never pushed. When the remote already holds the wanted values, nothing new is committed.
 //! - **Credentials never leak.** Tokens are [`SecretString`]s, remote URLs are redacted and every message
 //!   that comes from git or the server is scrubbed of the token before it is shown.
 //!
