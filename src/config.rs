@@ -194,7 +194,7 @@ pub struct GitConfig {
     pub author: Option<Person>,
     /// The commit message template; the changes and provenance trailers are added below it.
     pub message: Option<String>,
-    /// How many times a rejected push is retried (default 5).
+    /// How many pushes at most when the branch keeps moving (default 20: enough for 20 writers at once).
     pub push_attempts: Option<u32>,
 }
 

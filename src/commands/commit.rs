@@ -5,8 +5,9 @@
 //! model URI values: the URIs found in the working tree are re-applied to HEAD's version of the file with
 //! the editor, and the result must equal the working tree byte for byte, taken in the form git stores
 //! ([`GitRepo::stored_form`]: through line-ending and ident conversions, as `git status` compares). A target
-//! named through a symlink is the file the link points to. The same edits are what a rejected
-//! push re-applies to the fresh remote tip. The write-back itself ([`write_back`]) is shared with `run`.
+//! named through a symlink is the file the link points to. The same edits are what a
+//! push applies to the remote tip when HEAD is not that tip (the branch holds other commits, which are never
+//! pushed) or when the push is rejected. The write-back itself ([`write_back`]) is shared with `run`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -18,15 +19,18 @@ use clap::Args;
 use crate::cli::OutputFormat;
 use crate::exit::Outcome;
 use crate::git::{
-    AppliedRecord, Credentials, GitRepo, Identity, ModelChange, PushOutcome, PushRequest,
+    AppliedRecord, Credentials, GitRepo, Identity, ModelChange, PushBase, PushOutcome, PushRequest,
     Rewritten, Update, UserInfo,
 };
 use crate::manifest::{self, Edit, Selector};
 use crate::report::{Report, TargetReport, TargetStatus};
 use crate::settings::Settings;
 
-/// The number of pushes when neither `git.pushAttempts` nor `MODELBUMP_GIT_PUSH_ATTEMPTS` is set.
-pub const DEFAULT_PUSH_ATTEMPTS: u32 = 5;
+/// The number of pushes when neither `git.pushAttempts` nor `MODELBUMP_GIT_PUSH_ATTEMPTS` is set: a push
+/// is rejected only when another writer's push landed since it fetched, so one writer loses at most once
+/// per other writer, and twenty attempts let twenty writers racing on one branch all land (see
+/// the backoff in `git/remote.rs` for the delay between attempts).
+pub const DEFAULT_PUSH_ATTEMPTS: u32 = 20;
 
 /// Commit the changed target files, with the changes and provenance trailers in the message
 ///
@@ -46,7 +50,9 @@ pub struct CommitArgs {
     /// Manifests to commit (relative to the repo) in addition to the configured targets
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Push after committing; a rejected push is retried on the fresh remote tip
+    /// Push after committing; a push rejected because the branch moved is re-applied on the fresh remote
+    /// tip and retried, up to git.pushAttempts / MODELBUMP_GIT_PUSH_ATTEMPTS times (default 20, enough for
+    /// 20 writers at once), after a random delay of up to 0.3 s, doubling to at most 3 s
     #[arg(long, env = "MODELBUMP_PUSH")]
     pub push: bool,
     /// The message's first lines; {count}, {models} and {files} are filled in [default: git.message from the config]
@@ -90,7 +96,8 @@ impl PushTarget {
     ///
     /// A remote given as a URL loses its user info here, so that nothing downstream can show it; a
     /// password in it that would go in clear text over `http://` to another machine is refused now,
-    /// before anything is written.
+    /// before anything is written. A remote that does not exist is an error here too, before anything is
+    /// written or committed.
     pub fn resolve(settings: &Settings, repo: &GitRepo, args: &PushArgs) -> anyhow::Result<Self> {
         let git = &settings.config.git;
         let remote = args
@@ -107,6 +114,7 @@ impl PushTarget {
             }
             None => (remote, UserInfo::default()),
         };
+        repo.check_remote(&remote)?;
         let branch = match args.branch.clone().or_else(|| git.branch.clone()) {
             Some(b) => b,
             None => repo.current_branch()?,
@@ -139,6 +147,25 @@ pub struct WriteBackOutcome {
     pub push_attempts: u32,
     /// The remote branch already held the wanted values (no new commit was pushed).
     pub already_on_remote: bool,
+    /// The commit made on the local branch when it is not the one pushed: the branch holds commits that
+    /// were not pushed, and keeps them, with this copy of the edits on top.
+    pub local_commit: Option<String>,
+    /// modelbump's earlier commits that had not been pushed, whose edits this push carried.
+    pub earlier: Vec<EarlierCommit>,
+    /// How many commits of the local branch the remote lacks and that were not pushed.
+    pub not_pushed: usize,
+    /// The remote branch's tip after the push: the commit pushed, or the tip that held the values.
+    pub remote_tip: Option<String>,
+}
+
+/// One of modelbump's own commits that was not on the remote (its push failed, or it was made without
+/// one): `run` pushes its edits.
+#[derive(Debug, Clone)]
+pub struct EarlierCommit {
+    /// The commit.
+    pub id: git2::Oid,
+    /// Per file: the edits it made.
+    pub edits: BTreeMap<PathBuf, Vec<Edit>>,
 }
 
 /// The files and edits to write back: the working tree already holds `edits` applied to HEAD's files.
@@ -151,23 +178,43 @@ pub struct WriteBack<'a> {
     pub message: Option<String>,
     /// Where to push, `None` to commit only.
     pub push: Option<PushTarget>,
+    /// Push the edits of modelbump's own earlier commits that the remote lacks too (`run` finishes what an
+    /// earlier attempt started); `commit` leaves every earlier commit for the user.
+    pub finish_own_commits: bool,
 }
 
-/// Commits `files` on the checked-out branch and pushes when asked, re-applying the same edits to the
-/// remote tip when the push is rejected.
+/// The author and committer of modelbump's commits; an error when none is set, which `run` checks before
+/// it writes anything.
+pub fn commit_identity(settings: &Settings, repo: &GitRepo) -> anyhow::Result<Identity> {
+    let git_config = repo.raw().config().ok();
+    Ok(Identity::resolve(
+        settings.config.git.author.as_ref(),
+        &settings.env,
+        git_config.as_ref(),
+        repo.workdir(),
+    )?)
+}
+
+/// Commits `files` on the checked-out branch and pushes when asked.
+///
+/// The commit pushed is always built on the remote branch's tip: the local commit itself when HEAD was
+/// that tip, else the same edits re-applied there with the editor (and again on the fresh tip after a
+/// rejected push). So commits of the local branch that the remote lacks are never pushed: when there
+/// are any that are not modelbump's own (`finish_own_commits`), the local branch keeps them with the
+/// local commit on top, and a warning says so; otherwise it moves to the commit that landed.
 pub fn write_back(
     settings: &Settings,
     repo: &GitRepo,
     request: WriteBack<'_>,
 ) -> anyhow::Result<WriteBackOutcome> {
     let head = repo.head_commit()?;
-    let git_config = repo.raw().config().ok();
-    let identity = Identity::resolve(
-        settings.config.git.author.as_ref(),
-        &settings.env,
-        git_config.as_ref(),
-        repo.workdir(),
-    )?;
+    if request.files.is_empty()
+        && (request.push.is_none()
+            || !request.finish_own_commits
+            || crate::git::own_commits(repo).is_empty())
+    {
+        return Ok(WriteBackOutcome::default());
+    }
     let template = request
         .message
         .clone()
@@ -180,104 +227,275 @@ pub fn write_back(
             .map(str::to_string)
             .or_else(|| settings.config.mlflow.tracking_uri.clone())
     });
-    let record = request.record;
-    let files = &request.files;
-    let rewrite = |path: &Path, bytes: &[u8]| -> anyhow::Result<Rewritten> {
-        let edits = files.get(path).map(Vec::as_slice).unwrap_or_default();
-        let file = crate::git::git_path(path);
-        let edited = manifest::apply(bytes, edits).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
-        let changes = edited
-            .changes
-            .into_iter()
-            .filter(|c| c.old != c.new)
-            .map(|c| ModelChange {
-                provenance: record.provenance(&file, &c.field.name, &c.new),
-                name: c.field.name,
-                kind: c.field.kind.to_string(),
-                file: file.clone(),
-                line: c.field.line,
-                old: c.old,
-                new: c.new,
-            })
-            .collect();
-        Ok(Rewritten {
-            bytes: edited.bytes,
-            changes,
-        })
+    let credentials = match &request.push {
+        Some(target) => Credentials::from_env(&settings.env).with_user_info(&target.user_info),
+        None => Credentials::from_env(&settings.env),
     };
-    let update = Update {
-        files: files.keys().cloned().collect(),
-        rewrite: &rewrite,
-        template,
-        tracking_uri,
-        identity,
-    };
-    let Some(committed) = repo.commit_update(head, &update)? else {
-        return Ok(WriteBackOutcome::default());
-    };
-    repo.advance_branch(head, committed.id, &update.files)?;
-    let committed_files: Vec<String> = update
-        .files
-        .iter()
-        .map(|f| crate::git::git_path(f))
-        .collect();
-    if let Err(e) = crate::git::clear_recorded(repo, &committed_files) {
-        tracing::warn!("{e}");
-    }
-    tracing::info!(
-        "committed {} on {}",
-        crate::git::short_id(committed.id),
-        head_label(repo)
-    );
-    let mut outcome = WriteBackOutcome {
-        commit: Some(committed.id.to_string()),
-        changes: committed.changes.clone(),
-        ..WriteBackOutcome::default()
-    };
-    let Some(target) = request.push else {
-        return Ok(outcome);
-    };
-    let credentials = Credentials::from_env(&settings.env).with_user_info(&target.user_info);
-    let push = PushRequest {
+    let push = request.push.as_ref().map(|target| PushRequest {
         remote: target.remote.clone(),
         branch: target.branch.clone(),
         attempts: target.attempts,
         credentials: &credentials,
+    });
+    // Where a push starts, and the commits of HEAD that the remote lacks.
+    let (tip, earlier, others) = match &push {
+        Some(p) => {
+            let tip = repo.remote_tip(p)?;
+            let (earlier, others) = sort_unpushed(repo, tip, request.finish_own_commits)?;
+            (Some(tip), earlier, others)
+        }
+        None => (None, Vec::new(), 0),
     };
-    let pushed = repo
-        .push_update(committed, &update, &push)
-        .with_context(|| {
-            // After a retry HEAD is the re-applied commit, not the first one.
-            let local = repo
-                .head_commit()
-                .map(crate::git::short_id)
-                .unwrap_or_default();
-            format!(
-                "committed {local} in the checkout, but it is not on {} {}",
-                target.remote, target.branch
-            )
-        })?;
-    match pushed {
+    if request.files.is_empty() && earlier.is_empty() {
+        return Ok(WriteBackOutcome::default());
+    }
+    let identity = commit_identity(settings, repo)?;
+
+    let local_rewrite = layered_rewrite(vec![&request.files], request.record);
+    let local_update = Update {
+        files: request.files.keys().cloned().collect(),
+        rewrite: &local_rewrite,
+        template: template.clone(),
+        tracking_uri: tracking_uri.clone(),
+        identity: identity.clone(),
+    };
+    let local = repo.commit_update(head, &local_update)?;
+    let mut outcome = WriteBackOutcome::default();
+    if let Some(committed) = &local {
+        repo.advance_branch(head, committed.id, &local_update.files)?;
+        // Until it is pushed, a later `run` recognises it as modelbump's and finishes the push.
+        if let Err(e) = crate::git::remember_own_commit(repo, committed.id) {
+            tracing::warn!("{e}");
+        }
+        let committed_files: Vec<String> = local_update
+            .files
+            .iter()
+            .map(|f| crate::git::git_path(f))
+            .collect();
+        if let Err(e) = crate::git::clear_recorded(repo, &committed_files) {
+            tracing::warn!("{e}");
+        }
+        tracing::info!(
+            "committed {} on {}",
+            crate::git::short_id(committed.id),
+            head_label(repo)
+        );
+        outcome.commit = Some(committed.id.to_string());
+        outcome.changes = committed.changes.clone();
+    }
+    let (Some(push), Some(tip)) = (push, tip) else {
+        return Ok(outcome);
+    };
+    if local.is_none() && earlier.is_empty() {
+        // Nothing to push; the caller warns about commits left unpushed.
+        return Ok(outcome);
+    }
+
+    // The commit to push: modelbump's earlier edits (oldest first), then this one's, on the remote tip.
+    let mut layers: Vec<&BTreeMap<PathBuf, Vec<Edit>>> = earlier.iter().map(|e| &e.edits).collect();
+    layers.push(&request.files);
+    let files: std::collections::BTreeSet<PathBuf> =
+        layers.iter().flat_map(|l| l.keys().cloned()).collect();
+    let remote_rewrite = layered_rewrite(layers, request.record);
+    let remote_update = Update {
+        files: files.into_iter().collect(),
+        rewrite: &remote_rewrite,
+        template,
+        tracking_uri,
+        identity,
+    };
+    let base = PushBase {
+        tip,
+        first: local.clone().filter(|_| tip == head),
+        keep_local: others > 0,
+    };
+    let pushed = repo.push_update(base, &remote_update, &push);
+    drop(remote_update);
+    drop(remote_rewrite);
+    let pushed = pushed.with_context(|| {
+        let local = repo
+            .head_commit()
+            .map(crate::git::short_id)
+            .unwrap_or_default();
+        format!(
+            "committed {local} in the checkout, but it is not on {} {}",
+            push.remote, push.branch
+        )
+    })?;
+    let landed = match &pushed {
         PushOutcome::Pushed {
             commit,
             committed,
             attempts,
         } => {
             outcome.commit = Some(commit.to_string());
-            outcome.changes = committed.changes;
-            outcome.push_attempts = attempts;
+            outcome.changes = committed.changes.clone();
+            outcome.push_attempts = *attempts;
+            outcome.remote_tip = Some(commit.to_string());
+            Some(*commit)
         }
-        PushOutcome::AlreadyThere { .. } => {
+        PushOutcome::AlreadyThere { tip } => {
             outcome.commit = None;
             outcome.already_on_remote = true;
+            outcome.remote_tip = Some(tip.to_string());
+            None
         }
-    }
+    };
     outcome.pushed = true;
+    // Their edits are on the remote now: a later run must not push them again.
+    let done: Vec<git2::Oid> = earlier
+        .iter()
+        .map(|e| e.id)
+        .chain(local.as_ref().map(|c| c.id))
+        .collect();
+    if let Err(e) = crate::git::forget_own_commits(repo, &done) {
+        tracing::warn!("{e}");
+    }
+    if others > 0 {
+        outcome.not_pushed = others;
+        outcome.local_commit = local
+            .as_ref()
+            .map(|c| c.id)
+            .filter(|id| Some(*id) != landed)
+            .map(|id| id.to_string());
+        warn_kept_local(repo, &push, others, landed, outcome.local_commit.as_deref());
+    }
+    outcome.earlier = earlier;
     Ok(outcome)
 }
 
+/// Says that the local branch keeps commits that were not pushed, and how to look at them.
+fn warn_kept_local(
+    repo: &GitRepo,
+    push: &PushRequest<'_>,
+    others: usize,
+    landed: Option<git2::Oid>,
+    local: Option<&str>,
+) {
+    let (remote, branch) = (&push.remote, &push.branch);
+    let pushed = match landed {
+        Some(id) => format!(
+            "the model URI edits were pushed alone as {}, built on the tip of {remote} {branch}",
+            crate::git::short_id(id)
+        ),
+        None => format!("{remote} {branch} already holds the model URI edits"),
+    };
+    let copy = match local {
+        Some(id) => format!(
+            "; the local branch has them too, as {} on top of those commits (`git pull --rebase` drops that copy as already applied)",
+            &id[..12.min(id.len())]
+        ),
+        None => String::new(),
+    };
+    tracing::warn!(
+        "{} holds {others} commit(s) that {remote} {branch} does not have and that modelbump did not make (or whose edits it pushed already); they were not pushed: {pushed}{copy}. Review them with `git log {remote}/{branch}..HEAD`, and push them with `git push {remote} HEAD:{branch}` if they belong there",
+        head_label(repo)
+    );
+}
+
+/// Sorts the commits HEAD has and `tip` has not: with `finish_own`, modelbump's own (recorded in the
+/// checkout and holding only model URI edits) with their edits; and how many others there are.
+fn sort_unpushed(
+    repo: &GitRepo,
+    tip: git2::Oid,
+    finish_own: bool,
+) -> anyhow::Result<(Vec<EarlierCommit>, usize)> {
+    let unpushed = repo.unpushed(tip)?;
+    if unpushed.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let own = if finish_own {
+        crate::git::own_commits(repo)
+    } else {
+        Vec::new()
+    };
+    let mut earlier = Vec::new();
+    let mut others = 0;
+    for id in unpushed {
+        let edits = if own.contains(&id) {
+            own_edits(repo, id)?
+        } else {
+            None
+        };
+        match edits {
+            Some(edits) => earlier.push(EarlierCommit { id, edits }),
+            None => others += 1,
+        }
+    }
+    Ok((earlier, others))
+}
+
+/// The model URI edits of one of modelbump's commits, `None` when it holds anything else.
+fn own_edits(
+    repo: &GitRepo,
+    id: git2::Oid,
+) -> anyhow::Result<Option<BTreeMap<PathBuf, Vec<Edit>>>> {
+    let Some((parent, files)) = repo.changed_files(id)? else {
+        return Ok(None);
+    };
+    let mut edits = BTreeMap::new();
+    for file in files {
+        let (Some(before), Some(after)) = (repo.blob_at(parent, &file)?, repo.blob_at(id, &file)?)
+        else {
+            return Ok(None);
+        };
+        match classify(&before, &after) {
+            Verdict::UriOnly(file_edits) => {
+                edits.insert(file, file_edits);
+            }
+            Verdict::Unchanged | Verdict::Other(_) => return Ok(None),
+        }
+    }
+    Ok(Some(edits))
+}
+
+/// The rewrite of a write-back: applies each layer of edits in turn with the editor (modelbump's earlier
+/// commits, oldest first, then the working tree's), so the last value of a model wins, and reports each
+/// model's change from the base's value to that last one, with its provenance.
+fn layered_rewrite<'a>(
+    layers: Vec<&'a BTreeMap<PathBuf, Vec<Edit>>>,
+    record: &'a AppliedRecord,
+) -> impl Fn(&Path, &[u8]) -> anyhow::Result<Rewritten> + 'a {
+    move |path: &Path, bytes: &[u8]| {
+        let file = crate::git::git_path(path);
+        let mut current = bytes.to_vec();
+        let mut changes: Vec<ModelChange> = Vec::new();
+        for edits in layers.iter().filter_map(|layer| layer.get(path)) {
+            let edited =
+                manifest::apply(&current, edits).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+            for c in edited.changes {
+                let kind = c.field.kind.to_string();
+                match changes
+                    .iter_mut()
+                    .find(|m| m.name == c.field.name && m.kind == kind)
+                {
+                    Some(seen) => seen.new = c.new,
+                    None => changes.push(ModelChange {
+                        name: c.field.name,
+                        kind,
+                        file: file.clone(),
+                        line: c.field.line,
+                        old: c.old,
+                        new: c.new,
+                        provenance: None,
+                    }),
+                }
+            }
+            current = edited.bytes;
+        }
+        changes.retain(|c| c.old != c.new);
+        for c in &mut changes {
+            c.provenance = record.provenance(&file, &c.name, &c.new);
+        }
+        Ok(Rewritten {
+            bytes: current,
+            changes,
+        })
+    }
+}
+
 /// Why a candidate file is not committed.
-enum Verdict {
+pub(crate) enum Verdict {
     /// No uncommitted change.
     Unchanged,
     /// Only model URI values changed: these edits reproduce the working tree from HEAD.
@@ -287,7 +505,7 @@ enum Verdict {
 }
 
 /// Compares HEAD's version of a file with the working tree's.
-fn classify(head: &[u8], work: &[u8]) -> Verdict {
+pub(crate) fn classify(head: &[u8], work: &[u8]) -> Verdict {
     if head == work {
         return Verdict::Unchanged;
     }
@@ -425,6 +643,7 @@ pub async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result<Outcom
             record: &record,
             message: args.message.clone(),
             push: push.clone(),
+            finish_own_commits: false,
         },
     )?;
     if outcome.commit.is_none()
@@ -525,10 +744,27 @@ pub fn write_text(
     push: Option<&PushTarget>,
     outcome: &WriteBackOutcome,
 ) -> anyhow::Result<()> {
+    let target = push
+        .map(|p| format!("{} {}", p.remote, p.branch))
+        .unwrap_or_default();
+    for earlier in &outcome.earlier {
+        let names: Vec<String> = earlier
+            .edits
+            .iter()
+            .flat_map(|(file, edits)| {
+                edits
+                    .iter()
+                    .map(move |e| format!("{} ({})", e.selector.name, crate::git::git_path(file)))
+            })
+            .collect();
+        writeln!(
+            out,
+            "committed earlier in {} but not pushed until now: {}",
+            crate::git::short_id(earlier.id),
+            names.join(", ")
+        )?;
+    }
     if outcome.already_on_remote {
-        let target = push
-            .map(|p| format!("{} {}", p.remote, p.branch))
-            .unwrap_or_default();
         writeln!(
             out,
             "{target} already holds these model URIs; nothing new to push"
@@ -539,16 +775,30 @@ pub fn write_text(
         writeln!(out, "nothing to commit")?;
         return Ok(());
     };
+    let at_head = repo.head_commit().is_ok_and(|h| h.to_string() == *commit);
+    let on = if at_head || push.is_none() {
+        head_label(repo)
+    } else {
+        format!("the tip of {target}")
+    };
     writeln!(
         out,
-        "committed {} on {}: {} model URI{}",
+        "committed {} on {on}: {} model URI{}",
         &commit[..12.min(commit.len())],
-        head_label(repo),
         outcome.changes.len(),
         if outcome.changes.len() == 1 { "" } else { "s" }
     )?;
     for c in &outcome.changes {
         writeln!(out, "  {} ({}): {} -> {}", c.name, c.file, c.old, c.new)?;
+    }
+    if let Some(local) = &outcome.local_commit {
+        writeln!(
+            out,
+            "  and as {} on {}, on top of {} commit(s) that were not pushed",
+            &local[..12.min(local.len())],
+            head_label(repo),
+            outcome.not_pushed
+        )?;
     }
     if let (Some(p), true) = (push, outcome.pushed) {
         let retries = match outcome.push_attempts {

@@ -1,12 +1,13 @@
 //! `modelbump run`: the pipeline step (apply, commit, push, sync).
 //!
-//! The plan is computed completely first; `--dry-run` stops there. Before anything is written, each file
-//! the plan changes must be exactly HEAD's version (compared as git does, through its line-ending and
-//! ident conversions: [`GitRepo::stored_form`]), so that the commit carries modelbump's edits and
-//! nothing else (a file with other uncommitted edits is refused, nothing written). Then the plan is
-//! written, committed and pushed with the write-back `commit` uses: a rejected push re-applies the plan's
-//! edits to the fresh remote tip. The report carries the commit and `pushed`; the sync step fills
-//! `report.sync`.
+//! The plan is computed completely first; `--dry-run` stops there. Before anything is written, everything
+//! the later steps need is checked: the remote and the branch, Argo CD when `--wait` is given, the commit
+//! identity, and each target file as the plan leaves it, which must differ from HEAD only in model URIs
+//! (a file with other uncommitted edits is refused, nothing written). Those URIs are committed whether the
+//! plan wrote them or an earlier step did (`apply`, a run whose commit failed), and the write-back `commit`
+//! uses pushes them together with the edits of modelbump's own earlier commits that never reached the
+//! remote: a rerun finishes what a failed run started. The report carries the commit and `pushed`; the
+//! sync step fills `report.sync`.
 //!
 //! A pipeline reads the `--report` file for its output parameters, so the file is written whatever
 //! happens: when a step fails, it holds what was known by then (the plan's targets, a commit made in the
@@ -16,7 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
@@ -25,12 +26,13 @@ use serde::Serialize;
 use crate::cli::OutputFormat;
 use crate::commands::MlflowArgs;
 use crate::commands::commit::{
-    PushArgs, PushTarget, WriteBack, WriteBackOutcome, write_back, write_text,
+    PushArgs, PushTarget, Verdict, WriteBack, classify, commit_identity, write_back, write_text,
 };
 use crate::commands::sync::ArgoCdArgs;
 use crate::exit::Outcome;
 use crate::git::{AppliedRecord, GitRepo};
-use crate::report::Report;
+use crate::manifest::{self, Edit};
+use crate::report::{Report, TargetStatus};
 use crate::settings::Settings;
 
 /// The pipeline step: apply, commit, push and sync in one
@@ -54,7 +56,9 @@ pub struct RunArgs {
     /// The message's first lines; {count}, {models} and {files} are filled in [default: git.message from the config]
     #[arg(short = 'm', long, value_name = "TEXT", env = "MODELBUMP_GIT_MESSAGE")]
     pub message: Option<String>,
-    /// Commit but do not push
+    /// Commit but do not push. Without it, a push rejected because the branch moved is re-applied on the
+    /// fresh remote tip and retried, up to git.pushAttempts / MODELBUMP_GIT_PUSH_ATTEMPTS times (default
+    /// 20, enough for 20 writers at once), after a random delay of up to 0.3 s, doubling to at most 3 s
     #[arg(long)]
     pub no_push: bool,
     /// Where to push
@@ -113,8 +117,8 @@ async fn run_steps(
 ) -> anyhow::Result<Outcome> {
     let plan = crate::plan::build(settings, &args.mlflow).await?;
     progress.report = plan.report.clone();
-    let report = &mut progress.report;
     if args.dry_run {
+        let report = &progress.report;
         if let Some(path) = &args.report {
             write_report(path, report)?;
         }
@@ -135,85 +139,109 @@ async fn run_steps(
 
     let tracking_uri = crate::tracking::tracking_uri(settings, &args.mlflow);
     let repo = GitRepo::discover(&settings.repo)?;
-    let mut push = None;
-    let mut outcome = WriteBackOutcome::default();
+    // Everything the steps below need is checked before anything is written: where to push, Argo CD
+    // when asked to wait for it, the files to commit, and who commits them.
+    let push = if args.no_push {
+        None
+    } else {
+        Some(PushTarget::resolve(settings, &repo, &args.push_to)?)
+    };
+    let argocd = crate::argocd::is_configured(settings, &args.argocd)?;
+    if args.argocd.wait && !argocd {
+        anyhow::bail!(
+            "--wait waits for Argo CD, but none is configured; nothing was written: name the apps (--app or argocd.apps) and the server (--server, ARGOCD_SERVER or argocd.server) or a --webhook, or drop --wait (MODELBUMP_SYNC_WAIT)"
+        );
+    }
+    let head = repo.head_commit()?;
+    let pending = pending_files(settings, &repo, head, &plan)?;
+    if !pending.files.is_empty() {
+        commit_identity(settings, &repo)?;
+    }
+    let report = &mut progress.report;
     if plan.has_changes() {
-        let head = repo.head_commit()?;
-        let mut files = BTreeMap::new();
-        let mut refused = Vec::new();
-        for file in &plan.files {
-            let rel = repo.relative(&settings.repo, &file.path).with_context(|| {
-                format!(
-                    "{} is outside the git checkout {}",
-                    file.path.display(),
-                    repo.workdir().display()
-                )
-            })?;
-            let shown = crate::git::git_path(&rel);
-            // Compared as git does: the working-tree bytes through git's conversions (line endings...).
-            match repo.blob_at(head, &rel)? {
-                Some(committed) if repo.stored_form(&rel, &file.before)? == committed => {}
-                Some(_) => refused.push(format!("{shown} has uncommitted changes")),
-                None => refused.push(format!("{shown} is not committed")),
-            }
-            files.insert(rel, file.edits.clone());
-        }
-        if !refused.is_empty() {
-            anyhow::bail!(
-                "refusing to run, nothing was written:\n  {}\nrun commits only its own edits: commit or stash the other changes first (or use apply, then commit them yourself)",
-                refused.join("\n  ")
-            );
-        }
-        if !args.no_push {
-            push = Some(PushTarget::resolve(settings, &repo, &args.push_to)?);
-        }
         plan.write(&settings.repo)?;
-        // Should the commit below fail (no identity, say), a later `commit` still finds the provenance.
+        // Should the commit below fail, a later `commit` still finds the provenance.
         if let Err(e) = crate::git::record_applied(&settings.repo, report, tracking_uri.as_deref())
         {
             tracing::warn!("{e}");
         }
-        let record =
-            AppliedRecord::from_report(&repo, &settings.repo, report, tracking_uri.as_deref());
-        let written = write_back(
-            settings,
+    }
+    for (file, name) in &pending.carried {
+        add_warning(
             &repo,
-            WriteBack {
-                files,
-                record: &record,
-                message: args.message.clone(),
-                push: push.clone(),
-            },
+            settings,
+            report,
+            file,
+            name,
+            "written earlier but not committed; committed with this run".into(),
         );
-        outcome = match written {
-            Ok(outcome) => outcome,
-            Err(err) => {
-                // A commit made before the push failed is real (pushed: false), as with --no-push.
-                if let Ok(now) = repo.head_commit()
-                    && now != head
-                {
-                    report.commit = Some(now.to_string());
-                }
-                return Err(err);
+    }
+    // The values the plan found already written carry their provenance too.
+    let mut resolved = report.clone();
+    for target in &mut resolved.targets {
+        if target.status == TargetStatus::Unchanged {
+            target.status = TargetStatus::Changed;
+        }
+    }
+    let record =
+        AppliedRecord::from_report(&repo, &settings.repo, &resolved, tracking_uri.as_deref());
+    let written = write_back(
+        settings,
+        &repo,
+        WriteBack {
+            files: pending.files,
+            record: &record,
+            message: args.message.clone(),
+            push: push.clone(),
+            finish_own_commits: true,
+        },
+    );
+    let outcome = match written {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            // A commit made before the push failed is real (pushed: false), as with --no-push.
+            if let Ok(now) = repo.head_commit()
+                && now != head
+            {
+                report.commit = Some(now.to_string());
             }
-        };
+            return Err(err);
+        }
+    };
+    for earlier in &outcome.earlier {
+        for (file, edits) in &earlier.edits {
+            for edit in edits {
+                let text = format!(
+                    "committed earlier in {} but not pushed; pushed with this run",
+                    crate::git::short_id(earlier.id)
+                );
+                add_warning(
+                    &repo,
+                    settings,
+                    report,
+                    &crate::git::git_path(file),
+                    &edit.selector.name,
+                    text,
+                );
+            }
+        }
     }
     report.commit = outcome.commit.clone();
     report.pushed = outcome.pushed;
-    if !plan.has_changes()
-        && !args.no_push
-        && let Ok(target) = PushTarget::resolve(settings, &repo, &args.push_to)
+    if outcome.commit.is_none()
+        && !outcome.already_on_remote
+        && let Some(target) = &push
     {
-        crate::commands::commit::warn_unpushed(&repo, &target);
+        crate::commands::commit::warn_unpushed(&repo, target);
     }
 
-    // Sync when Argo CD is configured and what Argo CD should deploy is on the remote. After the
-    // write-back HEAD is that commit in every case: the pushed commit, the remote tip when the remote
-    // already held the values, or the unchanged checkout. `--no-push` leaves nothing to sync.
+    // Sync when Argo CD is configured and what Argo CD should deploy is on the remote: the commit that
+    // landed, the remote tip when it already held the values, else the unchanged checkout. `--no-push`
+    // leaves nothing to sync.
     let mut sync_error = None;
     let mut synced_revision = None;
-    if !args.no_push && crate::argocd::is_configured(settings, &args.argocd)? {
-        let revision = match &outcome.commit {
+    if !args.no_push && argocd {
+        let revision = match &outcome.remote_tip {
             Some(commit) => commit.clone(),
             None => repo.head_commit()?.to_string(),
         };
@@ -223,15 +251,12 @@ async fn run_steps(
             .or_else(|| settings.config.git.remote.clone())
             .unwrap_or_else(|| "origin".to_string());
         let remote_url = repo.remote_url(&remote).unwrap_or_default();
-        let changed_files: Vec<String> = if plan.has_changes() {
-            plan.files
-                .iter()
-                .filter_map(|f| repo.relative(&settings.repo, &f.path))
-                .map(|p| crate::git::git_path(&p))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let mut changed_files: Vec<String> = Vec::new();
+        for change in &outcome.changes {
+            if !changed_files.contains(&change.file) {
+                changed_files.push(change.file.clone());
+            }
+        }
         match crate::argocd::sync_after_push(
             settings,
             &args.argocd,
@@ -267,12 +292,8 @@ async fn run_steps(
             progress.printed = true;
         }
         OutputFormat::Text => {
-            out.write_all(plan.table().as_bytes())?;
-            if plan.has_changes() {
-                write_text(&mut out, &repo, push.as_ref(), &outcome)?;
-            } else {
-                writeln!(out, "nothing to commit")?;
-            }
+            out.write_all(crate::plan::render_table(report).as_bytes())?;
+            write_text(&mut out, &repo, push.as_ref(), &outcome)?;
             if let Some(revision) = &synced_revision {
                 out.write_all(
                     crate::commands::sync::render_text(revision, &report.sync).as_bytes(),
@@ -290,6 +311,135 @@ async fn run_steps(
         return Err(err.context(what));
     }
     Ok(Outcome::Success)
+}
+
+/// What `run` commits.
+struct Pending {
+    /// Per file (relative to the working tree): the edits that turn HEAD's version into what the file
+    /// holds once the plan is written.
+    files: BTreeMap<PathBuf, Vec<Edit>>,
+    /// The models (file relative to the working tree, name) whose value the working tree held already,
+    /// written by an earlier step and not committed.
+    carried: Vec<(String, String)>,
+}
+
+/// Compares each target file, as the plan leaves it, with HEAD: a file whose only differences are model
+/// URIs is committed, whether the plan wrote them or an earlier step did (an `apply`, a `run` that
+/// failed to commit); a file with other uncommitted edits is refused, nothing written, when the plan
+/// changes it or it holds uncommitted model URIs too. Other edits alone are left as they are.
+fn pending_files(
+    settings: &Settings,
+    repo: &GitRepo,
+    head: git2::Oid,
+    plan: &crate::plan::Plan,
+) -> anyhow::Result<Pending> {
+    let relative = |path: &Path| {
+        repo.relative(&settings.repo, path).with_context(|| {
+            format!(
+                "{} is outside the git checkout {}",
+                path.display(),
+                repo.workdir().display()
+            )
+        })
+    };
+    let mut candidates: Vec<(PathBuf, Option<&crate::plan::FileChange>)> = Vec::new();
+    for change in &plan.files {
+        candidates.push((relative(&change.path)?, Some(change)));
+    }
+    for target in &settings.config.targets {
+        let rel = relative(&target.file)?;
+        if !candidates.iter().any(|(p, _)| *p == rel) {
+            candidates.push((rel, None));
+        }
+    }
+    let mut pending = Pending {
+        files: BTreeMap::new(),
+        carried: Vec::new(),
+    };
+    let mut refused = Vec::new();
+    for (rel, change) in candidates {
+        let shown = crate::git::git_path(&rel);
+        let Some(committed) = repo.blob_at(head, &rel)? else {
+            if change.is_some() {
+                refused.push(format!("{shown} is not committed"));
+            }
+            continue;
+        };
+        let work = match change {
+            Some(change) => change.before.clone(),
+            None => match std::fs::read(repo.workdir().join(&rel)) {
+                Ok(bytes) => bytes,
+                Err(_) => continue,
+            },
+        };
+        // Compared as git does: the working-tree bytes through git's conversions (line endings, ident),
+        // and a file under a filter driver libgit2 cannot run is refused here, before anything is written.
+        let work = repo.stored_form(&rel, &work)?;
+        let after = match change {
+            Some(change) => repo.stored_form(&rel, &change.after)?,
+            None => work.clone(),
+        };
+        let uncommitted = uri_differences(&committed, &work);
+        match classify(&committed, &after) {
+            Verdict::Unchanged => {}
+            Verdict::UriOnly(edits) => {
+                pending
+                    .carried
+                    .extend(uncommitted.into_iter().map(|name| (shown.clone(), name)));
+                pending.files.insert(rel, edits);
+            }
+            Verdict::Other(why) if change.is_some() || !uncommitted.is_empty() => {
+                refused.push(format!("{shown} has uncommitted changes: {why}"));
+            }
+            Verdict::Other(why) => tracing::debug!("leaving {shown} alone: {why}"),
+        }
+    }
+    if !refused.is_empty() {
+        anyhow::bail!(
+            "refusing to run, nothing was written:\n  {}\nrun commits only model URI edits: commit or stash the other changes first (git commit, git stash), or undo them (git checkout -- FILE), then run again",
+            refused.join("\n  ")
+        );
+    }
+    Ok(pending)
+}
+
+/// The models whose URI differs between two versions of a file (found in both at the same place).
+fn uri_differences(before: &[u8], after: &[u8]) -> Vec<String> {
+    let (Ok(before), Ok(after)) = (manifest::find_fields(before), manifest::find_fields(after))
+    else {
+        return Vec::new();
+    };
+    after
+        .iter()
+        .filter(|a| {
+            before.iter().any(|b| {
+                b.kind == a.kind && b.name == a.name && b.path == a.path && b.value != a.value
+            })
+        })
+        .map(|a| a.name.clone())
+        .collect()
+}
+
+/// Adds `text` to the warnings of the report's target `name` in `file` (relative to the working tree),
+/// unless the plan changes that target anyway.
+fn add_warning(
+    repo: &GitRepo,
+    settings: &Settings,
+    report: &mut Report,
+    file: &str,
+    name: &str,
+    text: String,
+) {
+    let target = report.targets.iter_mut().find(|t| {
+        t.name == name
+            && t.status != TargetStatus::Changed
+            && repo
+                .relative(&settings.repo, Path::new(&t.file))
+                .is_some_and(|p| crate::git::git_path(&p) == file)
+    });
+    if let Some(target) = target {
+        target.warnings.push(text);
+    }
 }
 
 fn write_report(path: &std::path::Path, report: &crate::report::Report) -> anyhow::Result<()> {
