@@ -8,7 +8,7 @@
 //! that nothing is written at all, and the error names every target that failed and why.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
@@ -289,23 +289,9 @@ fn display_path(path: &Path) -> String {
     path.to_string_lossy().replace('\\', "/")
 }
 
-/// Reads a manifest named relative to the repo, refusing paths that leave it.
+/// Reads a manifest named relative to the repo, refusing paths that leave it (also through a symlink).
 fn read_manifest(repo: &Path, file: &Path) -> anyhow::Result<(Vec<u8>, Vec<ModelField>)> {
-    if file.is_absolute() || file.components().any(|c| matches!(c, Component::ParentDir)) {
-        anyhow::bail!(
-            "{} is outside the repo: write the path relative to the repo root",
-            file.display()
-        );
-    }
-    let full = repo.join(file);
-    let real = full
-        .canonicalize()
-        .with_context(|| format!("cannot read {}", file.display()))?;
-    anyhow::ensure!(
-        real.starts_with(repo),
-        "{} leads outside the repo (a symlink?)",
-        file.display()
-    );
+    let real = crate::fsutil::contained(repo, file)?;
     let bytes = crate::fsutil::read_regular(&real)
         .with_context(|| format!("cannot read {}", file.display()))?;
     let fields =

@@ -94,3 +94,35 @@ fn quickstart_runs_the_whole_job_offline_and_leaves_the_clone_unchanged() {
         "the quickstart wrote into examples/quickstart"
     );
 }
+
+#[test]
+fn quickstart_plan_checks_every_model_and_shows_no_pre_flight_warning() {
+    let work = tempfile::tempdir().unwrap();
+    let setup = example::setup(work.path()).unwrap();
+    let home = work.path().join("home");
+    let mut cmd = crate::support::modelbump(&home);
+    for (key, value) in &setup.env {
+        cmd.env(key, value);
+    }
+    let out = cmd
+        .args(["-C", setup.repo_dir.to_str().unwrap(), "plan"])
+        .output()
+        .unwrap();
+    crate::support::assert_success(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for (name, text) in [("stderr", &stderr), ("stdout", &stdout)] {
+        assert!(
+            !text.lines().any(|l| l.contains("pre-flight")),
+            "{name}: {text}"
+        );
+    }
+    // The store's local locations are mapped back to the bucket the manifest names.
+    assert!(
+        stdout.contains(
+            "-> s3://mlflow-artifacts/29/models/m-7f3c2a91d4e84b6f9a0c5e1d2b3a4f56/artifacts/"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("file://"), "{stdout}");
+}

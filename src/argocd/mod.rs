@@ -11,15 +11,22 @@
 //! commands only pass their flags through. Every app is handled concurrently under one deadline
 //! (`--timeout`), and every app gets a line in the report, also when some fail: a pipeline wants to see
 //! which app is Degraded, not only that one is.
+//!
+//! The error types are in the `error` submodule, and reading what was pushed from the checkout
+//! ([`Pushed::from_repo`]) in `pushed`; both are re-exported here.
 
 pub mod app;
 pub mod client;
+mod error;
+mod pushed;
 pub mod webhook;
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use url::Url;
+
+pub use error::{ArgoCdError, SyncFailed};
+pub use pushed::Pushed;
 
 use crate::commands::sync::ArgoCdArgs;
 use crate::http::{self, ClientOptions, RetryPolicy};
@@ -32,224 +39,6 @@ use webhook::PushedCommit;
 
 /// How long `--wait` waits when neither `--timeout` nor `argocd.timeout` says.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// Everything that can go wrong talking to Argo CD. Each variant names the server or app and says what
-/// to do.
-#[derive(Debug, thiserror::Error)]
-pub enum ArgoCdError {
-    /// API mode without a server.
-    #[error(
-        "no Argo CD server: pass --server, set ARGOCD_SERVER or argocd.server in modelbump.yaml (or use --webhook URL)"
-    )]
-    NoServer,
-    /// API mode without a token.
-    #[error(
-        "no Argo CD token for {server}: set ARGOCD_AUTH_TOKEN to an API token of an account allowed to sync the apps (`argocd account generate-token`), or use --webhook URL"
-    )]
-    NoToken {
-        /// The server.
-        server: String,
-    },
-    /// API mode without an app.
-    #[error(
-        "no application to sync: pass --app NAME or list them in argocd.apps in modelbump.yaml"
-    )]
-    NoApps,
-    /// The server address does not parse.
-    #[error("invalid Argo CD server {server}: {message}")]
-    BadServer {
-        /// What was given (credentials removed).
-        server: String,
-        /// Why.
-        message: String,
-    },
-    /// The webhook URL does not parse.
-    #[error("invalid webhook URL {url}: {message}")]
-    BadWebhook {
-        /// What was given (credentials removed).
-        url: String,
-        /// Why.
-        message: String,
-    },
-    /// A duration does not parse.
-    #[error("invalid {what} {value:?}: {message} (write durations like 30s, 5m, 1h)")]
-    BadDuration {
-        /// Which setting.
-        what: &'static str,
-        /// What was given.
-        value: String,
-        /// Why.
-        message: String,
-    },
-    /// 401: no or a bad token.
-    #[error(
-        "Argo CD {server} refused the token (401 Unauthenticated: {message}): check ARGOCD_AUTH_TOKEN; tokens expire and are revoked with their account"
-    )]
-    Unauthenticated {
-        /// The server.
-        server: String,
-        /// Argo CD's message.
-        message: String,
-    },
-    /// 403: the account may not get or sync the app (also Argo CD's answer for an app that does not exist).
-    #[error(
-        "Argo CD {server} denied access to application {app} (403 PermissionDenied: {message}): check that the app exists and that the token's account has `get` and `sync` on it in the RBAC policy"
-    )]
-    PermissionDenied {
-        /// The server.
-        server: String,
-        /// The app.
-        app: String,
-        /// Argo CD's message.
-        message: String,
-    },
-    /// 404: no such app.
-    #[error(
-        "Argo CD {server} has no application {app} (404 NotFound: {message}): check the name in --app or argocd.apps, and its namespace"
-    )]
-    NotFound {
-        /// The server.
-        server: String,
-        /// The app.
-        app: String,
-        /// Argo CD's message.
-        message: String,
-    },
-    /// 400 "another operation is already in progress": waited out by the caller, never shown.
-    #[error("application {app}: another operation is already in progress")]
-    OperationInProgress {
-        /// The app.
-        app: String,
-    },
-    /// Any other error status, after retries where they apply.
-    #[error("Argo CD {server} answered HTTP {status} to {call}: {message}")]
-    Api {
-        /// The server.
-        server: String,
-        /// The call, with the app: `the sync of application A (POST /api/v1/applications/A/sync)`.
-        call: String,
-        /// The HTTP status.
-        status: u16,
-        /// Argo CD's message.
-        message: String,
-    },
-    /// No connection.
-    #[error(
-        "cannot reach Argo CD {server} for application {app}: {message} (check ARGOCD_SERVER, --plaintext/--insecure and the network)"
-    )]
-    Unreachable {
-        /// The server.
-        server: String,
-        /// The app.
-        app: String,
-        /// Why.
-        message: String,
-    },
-    /// A success answer that is not an Application.
-    #[error(
-        "Argo CD {server} answered for application {app} with something that is not an Application: {message} (is the server an Argo CD API server?)"
-    )]
-    BadResponse {
-        /// The server.
-        server: String,
-        /// The app.
-        app: String,
-        /// Why.
-        message: String,
-    },
-    /// The app turned Degraded after syncing to the revision.
-    #[error(
-        "application {app} is Degraded at revision {revision}{}",
-        detail(message)
-    )]
-    Degraded {
-        /// The app.
-        app: String,
-        /// The revision.
-        revision: String,
-        /// Argo CD's message, if any.
-        message: String,
-    },
-    /// The sync operation ended Failed or Error.
-    #[error("the sync of application {app} ended {phase}{}", detail(message))]
-    OperationFailed {
-        /// The app.
-        app: String,
-        /// `Failed` or `Error`.
-        phase: String,
-        /// Argo CD's message.
-        message: String,
-    },
-    /// `--timeout` passed.
-    #[error(
-        "timed out after {timeout} waiting for application {app} to be Synced and Healthy at {revision} (last seen: {last}); raise --timeout or look at the app in Argo CD"
-    )]
-    Timeout {
-        /// The app.
-        app: String,
-        /// The timeout, as written.
-        timeout: String,
-        /// The revision waited for.
-        revision: String,
-        /// The last state seen: `sync S, health H[, operation P]`.
-        last: String,
-    },
-    /// The webhook could not be delivered.
-    #[error("cannot deliver the push event to {url}: {message}")]
-    WebhookUnreachable {
-        /// The URL (credentials removed).
-        url: String,
-        /// Why.
-        message: String,
-    },
-    /// The webhook answered an error.
-    #[error(
-        "the webhook {url} answered HTTP {status}: {message}{}",
-        if *signed { " (check that MODELBUMP_WEBHOOK_SECRET equals webhook.github.secret in argocd-secret)" } else { " (the event was not signed: set MODELBUMP_WEBHOOK_SECRET if Argo CD has webhook.github.secret)" }
-    )]
-    WebhookRejected {
-        /// The URL (credentials removed).
-        url: String,
-        /// The HTTP status.
-        status: u16,
-        /// The server's message.
-        message: String,
-        /// Whether the event carried a signature.
-        signed: bool,
-    },
-    /// The webhook needs the repository's web URL and the remote has none.
-    #[error(
-        "the webhook needs the repository's web URL, and the remote {remote} is not a hosted repository (use an https or ssh remote, or the API mode)"
-    )]
-    NoRepositoryUrl {
-        /// The remote (credentials removed).
-        remote: String,
-    },
-    /// Webhook mode with --wait, for an app that does not sync by itself.
-    #[error(
-        "application {app} has no automated sync, so the push event only refreshes it and it would never reach the revision: drop --webhook to sync it over the API, or enable automated sync"
-    )]
-    NotAutomated {
-        /// The app.
-        app: String,
-    },
-    /// The webhook needs the branch.
-    #[error(
-        "cannot tell which branch was pushed (HEAD is detached): set git.branch in modelbump.yaml or MODELBUMP_GIT_BRANCH"
-    )]
-    NoBranch,
-    /// The HTTP client could not be built.
-    #[error(transparent)]
-    Client(#[from] http::ClientError),
-}
-
-fn detail(message: &str) -> String {
-    if message.is_empty() {
-        String::new()
-    } else {
-        format!(": {message}")
-    }
-}
 
 /// The Argo CD settings, resolved once (flag > environment > config > default).
 #[derive(Debug, Clone)]
@@ -350,7 +139,7 @@ impl SyncOptions {
 
 /// The value unless it is missing or blank: an empty variable, or a pipeline parameter left empty,
 /// means "not set", so the next source in the precedence order applies.
-fn non_blank(value: &Option<String>) -> Option<String> {
+pub(super) fn non_blank(value: &Option<String>) -> Option<String> {
     value.clone().filter(|v| !v.trim().is_empty())
 }
 
@@ -378,188 +167,6 @@ fn webhook_url(text: &str) -> Result<Url, ArgoCdError> {
         url.set_path("/api/webhook");
     }
     Ok(url)
-}
-
-/// What was pushed: the input of a sync.
-#[derive(Debug, Clone)]
-pub struct Pushed {
-    /// The commit to sync to (a full SHA), or what `--revision` named.
-    pub revision: String,
-    /// The branch it was pushed to, when known.
-    pub branch: Option<String>,
-    /// Its first parent (the zero id for a root commit).
-    pub before: String,
-    /// Its message.
-    pub message: String,
-    /// Its commit time, RFC 3339.
-    pub timestamp: String,
-    /// The files it changed.
-    pub changed_files: Vec<String>,
-    /// The URL of the remote it was pushed to.
-    pub remote_url: Option<String>,
-}
-
-impl Pushed {
-    /// Reads the commit `revision` (default HEAD) of the repository at `settings.repo`, the branch, and
-    /// the URL of the push remote (`MODELBUMP_GIT_REMOTE`, `git.remote`, else `origin`).
-    pub fn from_repo(settings: &Settings, revision: Option<&str>) -> anyhow::Result<Self> {
-        let repo = match (git2::Repository::discover(&settings.repo), revision) {
-            (Ok(repo), _) => repo,
-            // With --revision and no checkout (a pipeline step that only syncs), the API mode has all it
-            // needs; the webhook mode will say what it lacks.
-            (Err(_), Some(rev)) => {
-                return Ok(Self {
-                    revision: rev.to_string(),
-                    branch: configured_branch(settings),
-                    before: webhook::ZERO_SHA.to_string(),
-                    message: String::new(),
-                    timestamp: now_rfc3339(),
-                    changed_files: Vec::new(),
-                    remote_url: None,
-                });
-            }
-            (Err(err), None) => {
-                return Err(anyhow::Error::new(err).context(format!(
-                    "`sync` needs a git checkout to know the pushed commit; {} is not one (or pass --revision SHA)",
-                    settings.repo.display()
-                )));
-            }
-        };
-        let commit = match revision {
-            None => repo
-                .head()
-                .and_then(|h| h.peel_to_commit())
-                .context("cannot read the commit HEAD points at")?,
-            Some(rev) => match repo.revparse_single(rev).and_then(|o| o.peel_to_commit()) {
-                Ok(commit) => commit,
-                // A revision the local clone does not have (a remote branch, a tag on the server) is
-                // passed to Argo CD as written.
-                Err(_) => {
-                    return Ok(Self {
-                        revision: rev.to_string(),
-                        branch: branch_of(settings, &repo),
-                        before: webhook::ZERO_SHA.to_string(),
-                        message: String::new(),
-                        timestamp: now_rfc3339(),
-                        changed_files: Vec::new(),
-                        remote_url: remote_url(settings, &repo),
-                    });
-                }
-            },
-        };
-        // A branch or tag name stays a name: Argo CD resolves it on its side.
-        let revision = match revision {
-            Some(rev) if !app::is_full_sha(rev) && !looks_like_sha_prefix(rev) => rev.to_string(),
-            _ => commit.id().to_string(),
-        };
-        let parent = commit.parent(0).ok();
-        let before = parent
-            .as_ref()
-            .map(|p| p.id().to_string())
-            .unwrap_or_else(|| webhook::ZERO_SHA.to_string());
-        let changed_files = changed_files(&repo, &commit, parent.as_ref()).unwrap_or_default();
-        let time = std::time::UNIX_EPOCH
-            + Duration::from_secs(u64::try_from(commit.time().seconds()).unwrap_or(0));
-        Ok(Self {
-            revision,
-            branch: branch_of(settings, &repo),
-            before,
-            message: commit.message().unwrap_or_default().to_string(),
-            timestamp: humantime::format_rfc3339_seconds(time).to_string(),
-            changed_files,
-            remote_url: remote_url(settings, &repo),
-        })
-    }
-}
-
-fn looks_like_sha_prefix(text: &str) -> bool {
-    text.len() >= 7 && text.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
-}
-
-/// The branch pushed to: `MODELBUMP_GIT_BRANCH`, `git.branch`, else the checked-out branch (the same
-/// order as `commit`).
-fn configured_branch(settings: &Settings) -> Option<String> {
-    settings
-        .env
-        .get("MODELBUMP_GIT_BRANCH")
-        .map(str::to_string)
-        .or_else(|| non_blank(&settings.config.git.branch))
-}
-
-fn branch_of(settings: &Settings, repo: &git2::Repository) -> Option<String> {
-    if let Some(branch) = configured_branch(settings) {
-        return Some(branch);
-    }
-    let head = repo.head().ok()?;
-    if head.is_branch() {
-        return head.shorthand().ok().map(str::to_string);
-    }
-    None
-}
-
-fn remote_url(settings: &Settings, repo: &git2::Repository) -> Option<String> {
-    let name = settings
-        .env
-        .get("MODELBUMP_GIT_REMOTE")
-        .map(str::to_string)
-        .or_else(|| non_blank(&settings.config.git.remote))
-        .unwrap_or_else(|| "origin".to_string());
-    let remote = repo.find_remote(&name).ok()?;
-    remote.url().ok().map(str::to_string)
-}
-
-fn changed_files(
-    repo: &git2::Repository,
-    commit: &git2::Commit<'_>,
-    parent: Option<&git2::Commit<'_>>,
-) -> Result<Vec<String>, git2::Error> {
-    let new_tree = commit.tree()?;
-    let old_tree = parent.map(|p| p.tree()).transpose()?;
-    let diff = repo.diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)?;
-    Ok(diff
-        .deltas()
-        .filter_map(|d| d.new_file().path().or_else(|| d.old_file().path()))
-        .map(|p| p.to_string_lossy().replace('\\', "/"))
-        .collect())
-}
-
-/// The sync failed for at least one app; `reports` still has a line for every app.
-#[derive(Debug)]
-pub struct SyncFailed {
-    /// One line per app, the failed ones included.
-    pub reports: Vec<SyncReport>,
-    /// What went wrong, one per failed app (or one for the whole sync).
-    pub errors: Vec<ArgoCdError>,
-}
-
-impl std::fmt::Display for SyncFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.errors.as_slice() {
-            [one] => write!(f, "{one}"),
-            many => {
-                write!(f, "{} applications failed to sync", many.len())?;
-                for err in many {
-                    write!(f, "\n  - {err}")?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-impl std::error::Error for SyncFailed {}
-
-impl From<ArgoCdError> for SyncFailed {
-    fn from(err: ArgoCdError) -> Self {
-        Self {
-            reports: Vec::new(),
-            errors: vec![err],
-        }
-    }
 }
 
 /// True when Argo CD is configured for this run (a server, a webhook or an app, from the flags, the
@@ -1070,21 +677,6 @@ mod tests {
         assert_eq!(
             describe_state(Some(&app), Some(answered)),
             "sync OutOfSync, health Healthy; since then Argo CD answered HTTP 500 to the refresh of application a (GET /x): down"
-        );
-    }
-
-    #[test]
-    fn one_failure_reads_as_itself_several_as_a_list() {
-        let one = SyncFailed::from(ArgoCdError::NoApps);
-        assert!(one.to_string().starts_with("no application to sync"));
-        let two = SyncFailed {
-            reports: Vec::new(),
-            errors: vec![ArgoCdError::NoApps, ArgoCdError::NoBranch],
-        };
-        let text = two.to_string();
-        assert!(
-            text.starts_with("2 applications failed to sync\n  - no application"),
-            "{text}"
         );
     }
 }

@@ -312,7 +312,11 @@ impl GitRepo {
         } else {
             base.join(path)
         };
-        let normal = joined.canonicalize().unwrap_or_else(|_| normalize(&joined));
+        let normal = match crate::fsutil::contained(&self.workdir, &joined) {
+            Ok(real) => real,
+            Err(crate::fsutil::ContainmentError::Missing { lexical, .. }) => lexical,
+            Err(_) => return None,
+        };
         normal
             .strip_prefix(&self.workdir)
             .ok()
@@ -782,21 +786,6 @@ pub fn git_path(path: &Path) -> String {
 /// The first 12 hex digits of a commit id, for messages.
 pub fn short_id(id: Oid) -> String {
     id.to_string()[..12].to_string()
-}
-
-/// Removes `.` and `..` components without touching the file system (the file may not exist).
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// The secrets of the git layer, for scrubbing text from git and servers.

@@ -5,11 +5,15 @@
 //! the file store ([`filestore`], `file:` or a path to `mlruns`). The selection logic (newest FINISHED run,
 //! best by metric, alias, gates) lives in [`crate::resolve`] and is written once against the trait, so the
 //! backends agree by construction on everything but the storage access; [`filter`] is MLflow's search
-//! filter language for the local backends.
+//! filter language for the local backends. [`local_uri`] picks the local backend a URI names, and
+//! [`artifacts`] lists local artifact roots for both local backends, so the backends never import each
+//! other.
 
+mod artifacts;
 pub mod filestore;
 pub mod filter;
 mod local;
+mod local_uri;
 pub mod rest;
 pub mod sqlite;
 
@@ -66,12 +70,12 @@ fn open_uri(
         return Ok(Arc::new(rest::RestStore::new(conn)?));
     }
     let cwd = std::env::current_dir().unwrap_or_else(|_| settings.repo.clone());
-    let base = if uri.is_none() && !filestore::has_default_store(&cwd) {
+    let base = if uri.is_none() && !local_uri::has_default_store(&cwd) {
         settings.repo.clone()
     } else {
         cwd
     };
-    match filestore::open_local(uri, &base) {
+    match local_uri::open_local(uri, &base) {
         Some(opened) => opened.map(Arc::from),
         None => Err(TrackingError::Config(format!(
             "tracking URI {} is not one modelbump can open",
