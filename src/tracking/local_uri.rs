@@ -3,6 +3,7 @@
 //!
 //! The dispatch sits above both stores, in a module of its own, so that the stores do not import each other.
 
+use percent_encoding::percent_decode_str;
 use std::path::{Path, PathBuf};
 
 use super::filestore::FileStore;
@@ -60,7 +61,7 @@ pub(crate) fn open_local(
         // sqlite:///x.db -> "x.db" (relative), sqlite:////x.db -> "/x.db"; a query string is not a path.
         let rest = rest.strip_prefix('/').unwrap_or(rest);
         let rest = rest.split('?').next().unwrap_or_default();
-        let decoded = percent_decode(rest);
+        let decoded = percent_decode_str(rest).decode_utf8_lossy();
         if decoded.is_empty() || decoded == ":memory:" {
             return Some(Err(TrackingError::Config(format!(
                 "{uri}: an in-memory sqlite database holds no runs; name the database file, e.g. sqlite:///mlflow.db"
@@ -80,7 +81,7 @@ pub(crate) fn open_local(
                 )))),
             };
         }
-        return file(abs(&percent_decode(rest)));
+        return file(abs(&percent_decode_str(rest).decode_utf8_lossy()));
     }
     if let Some((scheme, _)) = uri.split_once("://") {
         return Some(Err(TrackingError::Config(format!(
@@ -107,27 +108,6 @@ fn has_mlruns_data(mlruns: &Path) -> bool {
                 && e.path().join("meta.yaml").exists()
         })
     })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(b) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

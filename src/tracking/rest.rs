@@ -15,6 +15,7 @@
 //! 5xx) are [`crate::http::send_with_retry`]'s; a 4xx is final. Credentials are only ever in the
 //! `Authorization` header and are scrubbed from any error body before it is shown.
 
+use percent_encoding::percent_decode_str;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -90,8 +91,14 @@ impl Connection {
                 crate::secret::redact_url(uri)
             )));
         }
-        let url_user = (!url.username().is_empty()).then(|| percent_decode(url.username()));
-        let url_password = url.password().map(percent_decode);
+        let url_user = (!url.username().is_empty()).then(|| {
+            percent_decode_str(url.username())
+                .decode_utf8_lossy()
+                .into_owned()
+        });
+        let url_password = url
+            .password()
+            .map(|p| percent_decode_str(p).decode_utf8_lossy().into_owned());
         let _ = url.set_username("");
         let _ = url.set_password(None);
         let base = url.as_str().trim_end_matches('/').to_string();
@@ -177,26 +184,6 @@ impl Connection {
             Auth::Bearer(token) => vec![token.clone()],
         }
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(hex) = std::str::from_utf8(&bytes[i + 1..i + 3])
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `~/.mlflow/credentials`, section `[mlflow]`: `mlflow_tracking_username` and `mlflow_tracking_password`.
