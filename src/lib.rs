@@ -8,11 +8,9 @@
 
 pub mod argocd;
 pub mod cli;
-pub mod commands;
 pub mod config;
 pub mod discover;
 pub mod env;
-pub mod exit;
 pub mod fsutil;
 pub mod git;
 pub mod http;
@@ -21,5 +19,4 @@ pub mod plan;
 pub mod report;
 pub mod resolve;
 pub mod secret;
-pub mod settings;
 pub mod tracking;

@@ -12,12 +12,12 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::commands::MlflowArgs;
+use crate::cli::commands::MlflowArgs;
+use crate::cli::settings::Settings;
 use crate::config::TargetConfig;
 use crate::manifest::{self, Change, Edit, ModelField, Selector};
 use crate::report::{Report, TargetReport, TargetStatus};
 use crate::resolve::{self, Resolution, TargetRequest};
-use crate::settings::Settings;
 
 /// What `plan` found and `apply` writes.
 #[derive(Debug, Clone)]

@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use url::Url;
 
-use crate::commands::sync::ArgoCdArgs;
+use crate::cli::commands::sync::ArgoCdArgs;
+use crate::cli::settings::Settings;
 use crate::http::{self, ClientOptions, RetryPolicy};
 use crate::report::SyncReport;
 use crate::secret::{SecretString, redact_url};
-use crate::settings::Settings;
 use app::{Application, Verdict};
 use client::{AppRef, Client, Failure, LastFailure, SyncRequest};
 use webhook::PushedCommit;

@@ -1,5 +1,5 @@
 //! The command line: global options, the subcommands, logging set-up and the mapping of outcomes to exit
-//! codes. Clap types stop here and in [`crate::commands`]; the core receives resolved [`Settings`].
+//! codes. Clap types stop here and in [`crate::cli::commands`]; the core receives resolved [`Settings`].
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -7,10 +7,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::commands;
+pub mod commands;
+pub mod exit;
+pub mod settings;
+use crate::cli::settings::Settings;
 use crate::env::Env;
-use crate::exit::{self, Outcome};
-use crate::settings::Settings;
+use exit::Outcome;
 
 const AFTER_HELP: &str = "\
 Exit codes:

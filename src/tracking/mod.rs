@@ -19,8 +19,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::commands::MlflowArgs;
-use crate::settings::Settings;
+use crate::cli::commands::MlflowArgs;
+use crate::cli::settings::Settings;
 
 /// The tracking URI, by precedence: `--tracking-uri` (clap also fills it from `MLFLOW_TRACKING_URI`),
 /// `MLFLOW_TRACKING_URI` from the settings' environment, `mlflow.trackingUri` from the config file.

@@ -27,11 +27,11 @@ use super::{
     ArtifactEntry, ArtifactListing, ArtifactOwner, Experiment, LoggedModel, ModelVersion, Run,
     RunInfo, RunQuery, TrackingError, TrackingStore,
 };
-use crate::commands::MlflowArgs;
+use crate::cli::commands::MlflowArgs;
+use crate::cli::settings::Settings;
 use crate::env::Env;
 use crate::http::{self, ClientOptions, RetryPolicy};
 use crate::secret::{ExposeSecret, SecretString};
-use crate::settings::Settings;
 
 /// How modelbump authenticates to the tracking server.
 #[derive(Debug, Clone)]

@@ -17,14 +17,14 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::cli::OutputFormat;
-use crate::exit::Outcome;
+use crate::cli::exit::Outcome;
+use crate::cli::settings::Settings;
 use crate::git::{
     AppliedRecord, Credentials, GitRepo, Identity, ModelChange, PushBase, PushOutcome, PushRequest,
     Rewritten, Update, UserInfo,
 };
 use crate::manifest::{self, Edit, Selector};
 use crate::report::{Report, TargetReport, TargetStatus};
-use crate::settings::Settings;
 
 /// The number of pushes when neither `git.pushAttempts` nor `MODELBUMP_GIT_PUSH_ATTEMPTS` is set: a push
 /// is rejected only when another writer's push landed since it fetched, so one writer loses at most once

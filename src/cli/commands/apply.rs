@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::OutputFormat;
-use crate::commands::MlflowArgs;
-use crate::exit::Outcome;
-use crate::settings::Settings;
+use crate::cli::commands::MlflowArgs;
+use crate::cli::exit::Outcome;
+use crate::cli::settings::Settings;
 
 /// Resolve every configured target against MLflow and write the manifests in place
 ///
@@ -41,7 +41,7 @@ pub async fn run(settings: &Settings, args: ApplyArgs) -> anyhow::Result<Outcome
         }
     }
     if let Some(path) = &args.report {
-        crate::commands::plan::write_report(path, &plan)?;
+        crate::cli::commands::plan::write_report(path, &plan)?;
     }
     let mut out = std::io::stdout().lock();
     match settings.output {

@@ -24,16 +24,16 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cli::OutputFormat;
-use crate::commands::MlflowArgs;
-use crate::commands::commit::{
+use crate::cli::commands::MlflowArgs;
+use crate::cli::commands::commit::{
     PushArgs, PushTarget, Verdict, WriteBack, classify, commit_identity, write_back, write_text,
 };
-use crate::commands::sync::ArgoCdArgs;
-use crate::exit::Outcome;
+use crate::cli::commands::sync::ArgoCdArgs;
+use crate::cli::exit::Outcome;
+use crate::cli::settings::Settings;
 use crate::git::{AppliedRecord, GitRepo};
 use crate::manifest::{self, Edit};
 use crate::report::{Report, TargetStatus};
-use crate::settings::Settings;
 
 /// The pipeline step: apply, commit, push and sync in one
 ///
@@ -232,7 +232,7 @@ async fn run_steps(
         && !outcome.already_on_remote
         && let Some(target) = &push
     {
-        crate::commands::commit::warn_unpushed(&repo, target);
+        crate::cli::commands::commit::warn_unpushed(&repo, target);
     }
 
     // Sync when Argo CD is configured and what Argo CD should deploy is on the remote: the commit that
@@ -296,7 +296,7 @@ async fn run_steps(
             write_text(&mut out, &repo, push.as_ref(), &outcome)?;
             if let Some(revision) = &synced_revision {
                 out.write_all(
-                    crate::commands::sync::render_text(revision, &report.sync).as_bytes(),
+                    crate::cli::commands::sync::render_text(revision, &report.sync).as_bytes(),
                 )?;
             }
         }

@@ -12,12 +12,12 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::cli::OutputFormat;
+use crate::cli::exit::Outcome;
+use crate::cli::settings::Settings;
 use crate::discover;
-use crate::exit::Outcome;
 use crate::fsutil;
 use crate::manifest::{self, Edit, Selector};
 use crate::report::{Report, TargetReport, TargetStatus};
-use crate::settings::Settings;
 
 /// Set one model's URI by resource name, no MLflow involved
 ///

@@ -12,10 +12,10 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cli::OutputFormat;
+use crate::cli::exit::Outcome;
+use crate::cli::settings::Settings;
 use crate::discover::{self, Scan};
-use crate::exit::Outcome;
 use crate::manifest::{self, Selector};
-use crate::settings::Settings;
 
 /// List every model URI field in the repo's YAML files
 ///

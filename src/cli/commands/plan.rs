@@ -7,10 +7,10 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::cli::OutputFormat;
-use crate::commands::MlflowArgs;
-use crate::exit::Outcome;
+use crate::cli::commands::MlflowArgs;
+use crate::cli::exit::Outcome;
+use crate::cli::settings::Settings;
 use crate::plan::Plan;
-use crate::settings::Settings;
 
 /// Resolve every configured target against MLflow and show what would change; writes nothing
 ///

@@ -14,9 +14,9 @@ use serde::Serialize;
 
 use crate::argocd::{self, Pushed, SyncFailed, SyncOptions};
 use crate::cli::OutputFormat;
-use crate::exit::Outcome;
+use crate::cli::exit::Outcome;
+use crate::cli::settings::Settings;
 use crate::report::SyncReport;
-use crate::settings::Settings;
 
 /// Ask Argo CD to sync the configured applications, over its API or with a signed webhook
 ///
