@@ -15,7 +15,7 @@ pub mod fsutil;
 pub mod git;
 pub mod http;
 pub mod manifest;
-pub mod plan;
+pub mod ops;
 pub mod report;
 pub mod resolve;
 pub mod secret;

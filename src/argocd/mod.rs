@@ -7,8 +7,8 @@
 //!   `argocd app wait` (see [`app::judge`]) until it is Synced and Healthy at that revision;
 //! - a signed GitHub-style push event to `/api/webhook` ([`webhook`]), which needs no Argo CD account.
 //!
-//! Options are resolved here (flag > environment > config > default) into [`SyncOptions`], so the
-//! commands only pass their flags through. Every app is handled concurrently under one deadline
+//! Options arrive resolved (flag > environment > config > default, by the command line's settings
+//! resolver) as [`SyncOptions`]. Every app is handled concurrently under one deadline
 //! (`--timeout`), and every app gets a line in the report, also when some fail: a pipeline wants to see
 //! which app is Degraded, not only that one is.
 
@@ -16,13 +16,12 @@ pub mod app;
 pub mod client;
 pub mod webhook;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use url::Url;
 
-use crate::cli::commands::sync::ArgoCdArgs;
-use crate::cli::settings::Settings;
 use crate::http::{self, ClientOptions, RetryPolicy};
 use crate::report::SyncReport;
 use crate::secret::{SecretString, redact_url};
@@ -275,72 +274,6 @@ pub struct SyncOptions {
 }
 
 impl SyncOptions {
-    /// Resolves the Argo CD options from the flags, the environment and the config.
-    pub fn resolve(settings: &Settings, args: &ArgoCdArgs) -> Result<Self, ArgoCdError> {
-        let config = &settings.config.argocd;
-        let env = &settings.env;
-        let app_namespace =
-            non_blank(&args.app_namespace).or_else(|| non_blank(&config.app_namespace));
-        // An empty MODELBUMP_ARGOCD_APPS (a pipeline parameter left blank) means "not set".
-        let from_args: Vec<&String> = args.apps.iter().filter(|n| !n.trim().is_empty()).collect();
-        let names: Vec<&String> = if from_args.is_empty() {
-            config.apps.iter().collect()
-        } else {
-            from_args
-        };
-        let apps = names
-            .iter()
-            .filter(|n| !n.trim().is_empty())
-            .map(|n| AppRef::parse(n.trim(), app_namespace.as_deref()))
-            .collect();
-        let plaintext = args.plaintext || config.plaintext.unwrap_or(false);
-        let server = non_blank(&args.server)
-            .or_else(|| non_blank(&config.server))
-            .map(|s| client::server_url(&s, plaintext))
-            .transpose()?;
-        let timeout = match args
-            .timeout
-            .as_deref()
-            .filter(|t| !t.trim().is_empty())
-            .or(config.timeout.as_deref())
-        {
-            Some(text) => parse_duration("--timeout", text)?,
-            None => DEFAULT_TIMEOUT,
-        };
-        let poll_interval = match env.get("MODELBUMP_SYNC_POLL_INTERVAL") {
-            Some(text) => parse_duration("MODELBUMP_SYNC_POLL_INTERVAL", text)?,
-            None => client::DEFAULT_POLL_INTERVAL,
-        };
-        let ca_cert = args.ca_cert.clone().or_else(|| {
-            config.ca_cert.as_ref().map(|p| {
-                if p.is_absolute() {
-                    p.clone()
-                } else {
-                    settings.repo.join(p)
-                }
-            })
-        });
-        let webhook = non_blank(&args.webhook)
-            .or_else(|| non_blank(&config.webhook))
-            .map(|s| webhook_url(&s))
-            .transpose()?;
-        Ok(Self {
-            apps,
-            server,
-            token: env.get("ARGOCD_AUTH_TOKEN").map(SecretString::from),
-            wait: args.wait,
-            timeout,
-            poll_interval,
-            client: ClientOptions {
-                ca_cert,
-                insecure: args.insecure || config.insecure.unwrap_or(false),
-                ..ClientOptions::default()
-            },
-            webhook,
-            webhook_secret: env.get("MODELBUMP_WEBHOOK_SECRET").map(SecretString::from),
-        })
-    }
-
     /// True when Argo CD is configured at all (a server, a webhook or an app), which is when `run` ends
     /// with a sync.
     pub fn is_configured(&self) -> bool {
@@ -348,13 +281,7 @@ impl SyncOptions {
     }
 }
 
-/// The value unless it is missing or blank: an empty variable, or a pipeline parameter left empty,
-/// means "not set", so the next source in the precedence order applies.
-fn non_blank(value: &Option<String>) -> Option<String> {
-    value.clone().filter(|v| !v.trim().is_empty())
-}
-
-fn parse_duration(what: &'static str, text: &str) -> Result<Duration, ArgoCdError> {
+pub(crate) fn parse_duration(what: &'static str, text: &str) -> Result<Duration, ArgoCdError> {
     humantime::parse_duration(text.trim()).map_err(|e| ArgoCdError::BadDuration {
         what,
         value: text.to_string(),
@@ -363,7 +290,7 @@ fn parse_duration(what: &'static str, text: &str) -> Result<Duration, ArgoCdErro
 }
 
 /// The webhook URL; a bare server address gets Argo CD's `/api/webhook` path.
-fn webhook_url(text: &str) -> Result<Url, ArgoCdError> {
+pub(crate) fn webhook_url(text: &str) -> Result<Url, ArgoCdError> {
     let mut url = Url::parse(text.trim()).map_err(|e| ArgoCdError::BadWebhook {
         url: redact_url(text),
         message: format!("{e} (expected https://host/api/webhook)"),
@@ -400,17 +327,22 @@ pub struct Pushed {
 }
 
 impl Pushed {
-    /// Reads the commit `revision` (default HEAD) of the repository at `settings.repo`, the branch, and
-    /// the URL of the push remote (`MODELBUMP_GIT_REMOTE`, `git.remote`, else `origin`).
-    pub fn from_repo(settings: &Settings, revision: Option<&str>) -> anyhow::Result<Self> {
-        let repo = match (git2::Repository::discover(&settings.repo), revision) {
+    /// Reads the commit `revision` (default HEAD) of the repository at `dir`, the branch (`branch` as
+    /// configured, else the checked-out one), and the URL of the push remote `remote`.
+    pub fn from_repo(
+        dir: &Path,
+        revision: Option<&str>,
+        branch: Option<&str>,
+        remote: &str,
+    ) -> anyhow::Result<Self> {
+        let repo = match (git2::Repository::discover(dir), revision) {
             (Ok(repo), _) => repo,
             // With --revision and no checkout (a pipeline step that only syncs), the API mode has all it
             // needs; the webhook mode will say what it lacks.
             (Err(_), Some(rev)) => {
                 return Ok(Self {
                     revision: rev.to_string(),
-                    branch: configured_branch(settings),
+                    branch: branch.map(str::to_string),
                     before: webhook::ZERO_SHA.to_string(),
                     message: String::new(),
                     timestamp: now_rfc3339(),
@@ -421,7 +353,7 @@ impl Pushed {
             (Err(err), None) => {
                 return Err(anyhow::Error::new(err).context(format!(
                     "`sync` needs a git checkout to know the pushed commit; {} is not one (or pass --revision SHA)",
-                    settings.repo.display()
+                    dir.display()
                 )));
             }
         };
@@ -437,12 +369,12 @@ impl Pushed {
                 Err(_) => {
                     return Ok(Self {
                         revision: rev.to_string(),
-                        branch: branch_of(settings, &repo),
+                        branch: branch_of(branch, &repo),
                         before: webhook::ZERO_SHA.to_string(),
                         message: String::new(),
                         timestamp: now_rfc3339(),
                         changed_files: Vec::new(),
-                        remote_url: remote_url(settings, &repo),
+                        remote_url: remote_url(remote, &repo),
                     });
                 }
             },
@@ -462,12 +394,12 @@ impl Pushed {
             + Duration::from_secs(u64::try_from(commit.time().seconds()).unwrap_or(0));
         Ok(Self {
             revision,
-            branch: branch_of(settings, &repo),
+            branch: branch_of(branch, &repo),
             before,
             message: commit.message().unwrap_or_default().to_string(),
             timestamp: humantime::format_rfc3339_seconds(time).to_string(),
             changed_files,
-            remote_url: remote_url(settings, &repo),
+            remote_url: remote_url(remote, &repo),
         })
     }
 }
@@ -480,19 +412,9 @@ fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
-/// The branch pushed to: `MODELBUMP_GIT_BRANCH`, `git.branch`, else the checked-out branch (the same
-/// order as `commit`).
-fn configured_branch(settings: &Settings) -> Option<String> {
-    settings
-        .env
-        .get("MODELBUMP_GIT_BRANCH")
-        .map(str::to_string)
-        .or_else(|| non_blank(&settings.config.git.branch))
-}
-
-fn branch_of(settings: &Settings, repo: &git2::Repository) -> Option<String> {
-    if let Some(branch) = configured_branch(settings) {
-        return Some(branch);
+fn branch_of(branch: Option<&str>, repo: &git2::Repository) -> Option<String> {
+    if let Some(branch) = branch {
+        return Some(branch.to_string());
     }
     let head = repo.head().ok()?;
     if head.is_branch() {
@@ -501,14 +423,8 @@ fn branch_of(settings: &Settings, repo: &git2::Repository) -> Option<String> {
     None
 }
 
-fn remote_url(settings: &Settings, repo: &git2::Repository) -> Option<String> {
-    let name = settings
-        .env
-        .get("MODELBUMP_GIT_REMOTE")
-        .map(str::to_string)
-        .or_else(|| non_blank(&settings.config.git.remote))
-        .unwrap_or_else(|| "origin".to_string());
-    let remote = repo.find_remote(&name).ok()?;
+fn remote_url(name: &str, repo: &git2::Repository) -> Option<String> {
+    let remote = repo.find_remote(name).ok()?;
     remote.url().ok().map(str::to_string)
 }
 
@@ -562,29 +478,23 @@ impl From<ArgoCdError> for SyncFailed {
     }
 }
 
-/// True when Argo CD is configured for this run (a server, a webhook or an app, from the flags, the
-/// environment or the config): `run` ends with [`sync_after_push`] then.
-pub fn is_configured(settings: &Settings, args: &ArgoCdArgs) -> Result<bool, ArgoCdError> {
-    Ok(SyncOptions::resolve(settings, args)?.is_configured())
-}
-
 /// What `run` calls after a push: sync the configured apps to `revision`, announcing `changed_files`
 /// (webhook mode) for the repository at `remote_url`.
 ///
 /// On failure the error is a [`SyncFailed`] (reach it with `err.downcast_ref::<SyncFailed>()`) whose
 /// `reports` still describe every app, for the report's `sync` field.
 pub async fn sync_after_push(
-    settings: &Settings,
-    args: &ArgoCdArgs,
+    options: &SyncOptions,
+    dir: &Path,
+    branch: Option<&str>,
     revision: &str,
     changed_files: &[String],
     remote_url: &str,
 ) -> anyhow::Result<Vec<SyncReport>> {
-    let options = SyncOptions::resolve(settings, args)?;
-    let mut pushed = Pushed::from_repo(settings, Some(revision))?;
+    let mut pushed = Pushed::from_repo(dir, Some(revision), branch, "")?;
     pushed.changed_files = changed_files.to_vec();
     pushed.remote_url = Some(remote_url.to_string());
-    Ok(sync(&options, &pushed).await?)
+    Ok(sync(options, &pushed).await?)
 }
 
 /// Syncs every configured app to `pushed` (API or webhook mode), waiting when asked.
@@ -937,107 +847,6 @@ fn describe_state(app: Option<&Application>, failure: Option<Failure>) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::OutputFormat;
-    use crate::config::Config;
-    use crate::env::Env;
-    use std::path::PathBuf;
-
-    fn settings(config: &str, env: &[(&str, &str)]) -> Settings {
-        Settings {
-            repo: PathBuf::from("/repo"),
-            config: Config::parse(config, std::path::Path::new("modelbump.yaml")).unwrap(),
-            config_path: None,
-            output: OutputFormat::Text,
-            env: Env::from_pairs(env.iter().copied()),
-        }
-    }
-
-    fn args() -> ArgoCdArgs {
-        ArgoCdArgs {
-            apps: Vec::new(),
-            app_namespace: None,
-            server: None,
-            wait: false,
-            timeout: None,
-            insecure: false,
-            plaintext: false,
-            ca_cert: None,
-            webhook: None,
-            revision: None,
-        }
-    }
-
-    const CONFIG: &str = "argocd:\n  server: argocd.example.com\n  apps: [a, team/b]\n  appNamespace: apps\n  timeout: 90s\n  caCert: certs/ca.pem\n  plaintext: true\n";
-
-    #[test]
-    fn the_config_fills_what_flags_and_environment_leave_open() {
-        let s = settings(CONFIG, &[("ARGOCD_AUTH_TOKEN", "t")]);
-        let o = SyncOptions::resolve(&s, &args()).unwrap();
-        assert_eq!(
-            o.apps,
-            vec![
-                AppRef::parse("a", Some("apps")),
-                AppRef::parse("team/b", None)
-            ]
-        );
-        assert_eq!(o.server.unwrap().as_str(), "http://argocd.example.com/");
-        assert_eq!(o.timeout, Duration::from_secs(90));
-        assert_eq!(o.client.ca_cert, Some(PathBuf::from("/repo/certs/ca.pem")));
-        assert!(o.token.is_some());
-        assert!(o.webhook.is_none());
-    }
-
-    #[test]
-    fn flags_win_over_the_config_and_blank_values_mean_unset() {
-        let s = settings(CONFIG, &[]);
-        let mut a = args();
-        a.apps = vec!["c".into()];
-        a.server = Some("https://other.example.com:8443".into());
-        a.timeout = Some("2m".into());
-        let o = SyncOptions::resolve(&s, &a).unwrap();
-        assert_eq!(o.apps, vec![AppRef::parse("c", Some("apps"))]);
-        assert_eq!(
-            o.server.unwrap().as_str(),
-            "https://other.example.com:8443/"
-        );
-        assert_eq!(o.timeout, Duration::from_secs(120));
-        assert!(o.token.is_none());
-
-        // What a pipeline passes for a parameter left empty.
-        a.apps = vec![String::new()];
-        a.server = Some(String::new());
-        a.timeout = Some(String::new());
-        let o = SyncOptions::resolve(&s, &a).unwrap();
-        assert_eq!(o.apps.len(), 2);
-        assert_eq!(o.server.unwrap().as_str(), "http://argocd.example.com/");
-        assert_eq!(o.timeout, Duration::from_secs(90));
-    }
-
-    #[test]
-    fn defaults_and_bad_values() {
-        let s = settings("{}", &[]);
-        let o = SyncOptions::resolve(&s, &args()).unwrap();
-        assert!(!o.is_configured());
-        assert_eq!(o.timeout, DEFAULT_TIMEOUT);
-        assert_eq!(o.poll_interval, client::DEFAULT_POLL_INTERVAL);
-
-        let mut a = args();
-        a.timeout = Some("soon".into());
-        let err = SyncOptions::resolve(&s, &a).unwrap_err().to_string();
-        assert!(err.contains("invalid --timeout \"soon\""), "{err}");
-
-        a.timeout = None;
-        a.webhook = Some("https://argocd.example.com".into());
-        let o = SyncOptions::resolve(&s, &a).unwrap();
-        assert!(o.is_configured());
-        assert_eq!(
-            o.webhook.unwrap().as_str(),
-            "https://argocd.example.com/api/webhook"
-        );
-        a.webhook = Some("argocd.example.com/api/webhook".into());
-        assert!(SyncOptions::resolve(&s, &a).is_err());
-    }
-
     #[test]
     fn the_timeout_says_what_the_server_last_answered() {
         let answered =

@@ -1,5 +1,7 @@
 //! One file per subcommand: its clap `Args` (whose doc comment is the help text) and its `run` function,
-//! which turns the arguments into a domain request, calls the core and renders the result.
+//! which resolves the settings into the options of a use case ([`crate::ops`]), calls it and renders the
+//! outcome. No `env = ...` attribute: the variables are read from the snapshot by
+//! [`crate::cli::settings`]; the help text names them as `[env: NAME=]`.
 
 pub mod apply;
 pub mod commit;
@@ -18,6 +20,7 @@ use clap::Args;
 pub struct MlflowArgs {
     /// The tracking URI: http(s)://server, sqlite:///path/mlflow.db, file:/path/mlruns or a path to mlruns
     /// [default: mlflow.trackingUri from the config, else ./mlflow.db or ./mlruns as MLflow does]
-    #[arg(long = "tracking-uri", env = "MLFLOW_TRACKING_URI", value_name = "URI")]
+    /// [env: MLFLOW_TRACKING_URI=]
+    #[arg(long = "tracking-uri", value_name = "URI")]
     pub tracking_uri: Option<String>,
 }

@@ -1,21 +1,18 @@
-//! `modelbump targets`: list every model URI field in the repo.
+//! `modelbump targets`: list every model URI field in the repo ([`crate::ops::targets`]).
 //!
-//! A listing should not die on one broken, unrelated file: a file that cannot be read is reported as a
-//! warning on stderr (file, line, reason) and the rest is listed, exit 0. When PATHs are given the user
-//! asked about those files specifically, so a broken one fails the command (exit 1).
+//! A file that cannot be read is a warning on stderr (file, line, reason) and the rest is listed, exit 0.
+//! When PATHs are given the user asked about those files specifically, so a broken one fails (exit 1).
 
 use std::io::Write;
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use serde::Serialize;
 
 use crate::cli::OutputFormat;
 use crate::cli::exit::Outcome;
 use crate::cli::settings::Settings;
-use crate::discover::{self, Scan};
-use crate::manifest::{self, Selector};
+use crate::ops::{TargetRow, TargetsOptions};
 
 /// List every model URI field in the repo's YAML files
 ///
@@ -37,160 +34,34 @@ pub struct TargetsArgs {
     pub paths: Vec<PathBuf>,
 }
 
-/// One row of the listing; also the JSON shape (`{"targets":[...]}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TargetRow {
-    /// The file, relative to the repo root.
-    pub file: String,
-    /// 1-based line of the value.
-    pub line: usize,
-    /// `Model`, `SeldonDeployment` or `InferenceService`.
-    pub kind: String,
-    /// The name as `set` takes it.
-    pub name: String,
-    /// The current URI.
-    pub uri: String,
-    /// The configured target(s) that point at this field (their `name:` as written in the config).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Listing<'a> {
-    targets: &'a [TargetRow],
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    unreadable: Vec<Unreadable>,
-}
-
-#[derive(Serialize)]
-struct Unreadable {
-    file: String,
-    line: Option<usize>,
-    error: String,
-}
-
 /// Runs `targets`.
 pub fn run(settings: &Settings, args: TargetsArgs) -> anyhow::Result<Outcome> {
-    let roots = args
-        .paths
-        .iter()
-        .map(|p| discover::resolve_in_repo(&settings.repo, p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let scan = discover::scan(&settings.repo, &roots);
-    if !roots.is_empty() && !scan.problems.is_empty() {
-        let all: Vec<String> = scan.problems.iter().map(ToString::to_string).collect();
-        anyhow::bail!("{}", all.join("\n"));
-    }
-    for problem in &scan.problems {
-        tracing::warn!("{problem}; its model URIs (if any) are not listed");
-    }
-    if !scan.problems.is_empty() {
-        tracing::warn!(
-            "the listing is incomplete: {} file(s) could not be read (see above)",
-            scan.problems.len()
-        );
-    }
-    let rows = rows(settings, &scan, roots.is_empty());
+    let listing = crate::ops::targets(&TargetsOptions {
+        repo: settings.repo.clone(),
+        targets: settings.config.targets.clone(),
+        paths: args.paths,
+    })?;
     let mut out = std::io::stdout().lock();
     match settings.output {
         OutputFormat::Json => {
-            let listing = Listing {
-                targets: &rows,
-                unreadable: scan
-                    .problems
-                    .iter()
-                    .map(|p| Unreadable {
-                        file: p.file.clone(),
-                        line: match &p.error {
-                            discover::ProblemKind::Edit(e) => e.line(),
-                            discover::ProblemKind::Io(_) => None,
-                        },
-                        error: p.to_string(),
-                    })
-                    .collect(),
-            };
             let mut text = serde_json::to_string_pretty(&listing).context("cannot render JSON")?;
             text.push('\n');
             out.write_all(text.as_bytes())?;
         }
         OutputFormat::Text => {
-            if rows.is_empty() {
+            if listing.targets.is_empty() {
                 tracing::info!(
                     "no model URI fields in {} YAML file(s) under {}",
-                    scan.yaml_files,
+                    listing.yaml_files,
                     settings.repo.display()
                 );
             } else {
-                out.write_all(render_table(&rows).as_bytes())?;
+                out.write_all(render_table(&listing.targets).as_bytes())?;
             }
         }
     }
     out.flush()?;
     Ok(Outcome::Success)
-}
-
-/// The rows, sorted by file then line, with the configured targets marked.
-fn rows(settings: &Settings, scan: &Scan, whole_repo: bool) -> Vec<TargetRow> {
-    let mut rows: Vec<TargetRow> = scan
-        .files
-        .iter()
-        .flat_map(|f| {
-            f.fields.iter().map(|field| TargetRow {
-                file: f.file.clone(),
-                line: field.line,
-                kind: field.kind.to_string(),
-                name: field.name.clone(),
-                uri: field.value.clone(),
-                target: None,
-            })
-        })
-        .collect();
-    for target in &settings.config.targets {
-        let file = normalize(&target.file);
-        let Some(found) = scan.files.iter().find(|f| f.file == file) else {
-            if whole_repo {
-                tracing::warn!(
-                    "configured target {} ({file}) points at no model URI field: the file has none or was not found",
-                    target.name
-                );
-            }
-            continue;
-        };
-        let selector = Selector {
-            name: target.name.clone(),
-            kind: target.kind.clone(),
-        };
-        match manifest::select(&found.fields, &selector) {
-            Ok(field) => {
-                let label = if target.pinned {
-                    format!("{} (pinned)", target.name)
-                } else {
-                    target.name.clone()
-                };
-                if let Some(row) = rows
-                    .iter_mut()
-                    .find(|r| r.file == file && r.line == field.line && r.name == field.name)
-                {
-                    row.target = Some(match row.target.take() {
-                        Some(existing) => format!("{existing}, {label}"),
-                        None => label,
-                    });
-                }
-            }
-            Err(e) => tracing::warn!("configured target {} ({file}): {e}", target.name),
-        }
-    }
-    rows.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line)));
-    rows
-}
-
-/// A config `file:` as `targets` prints files: relative, `/`-separated, without `./`.
-fn normalize(path: &Path) -> String {
-    path.components()
-        .filter(|c| !matches!(c, Component::CurDir))
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 /// An aligned table: FILE:LINE, KIND, NAME, URI, TARGET.
@@ -262,10 +133,5 @@ mod tests {
              k8s/a.yaml:12  Model  baseline  s3://b/é  baseline\n\
              b.yaml:12      Model  x         s3://b/é  -\n"
         );
-    }
-
-    #[test]
-    fn config_paths_are_normalized() {
-        assert_eq!(normalize(Path::new("./k8s/base/x.yaml")), "k8s/base/x.yaml");
     }
 }
