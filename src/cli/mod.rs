@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod args;
 pub mod commands;
 pub mod exit;
 pub mod render;

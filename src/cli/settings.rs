@@ -13,9 +13,7 @@ use anyhow::Context;
 
 use crate::argocd::{self, ArgoCdError, SyncOptions};
 use crate::cli::OutputFormat;
-use crate::cli::commands::MlflowArgs;
-use crate::cli::commands::commit::PushArgs;
-use crate::cli::commands::sync::ArgoCdArgs;
+use crate::cli::args::{ArgoCdArgs, MlflowArgs, PushArgs};
 use crate::config::Config;
 use crate::env::Env;
 use crate::http::ClientOptions;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::OutputFormat;
+use crate::cli::args::PushArgs;
 use crate::cli::exit::Outcome;
 use crate::cli::settings::Settings;
 use crate::ops::CommitOptions;
@@ -42,18 +43,6 @@ pub struct CommitArgs {
     /// Where to push
     #[command(flatten)]
     pub push_to: PushArgs,
-}
-
-/// Where to push: the options `commit` and `run` share, so that a pipeline can switch between them
-/// without renaming anything.
-#[derive(Debug, Clone, Default, Args)]
-pub struct PushArgs {
-    /// The remote to push to, a name or a URL (user info in it is used as credentials, never shown) [default: git.remote, else origin] [env: MODELBUMP_GIT_REMOTE=]
-    #[arg(long, value_name = "NAME|URL")]
-    pub remote: Option<String>,
-    /// The branch to push to [default: git.branch, else the checked-out branch]; needed on a detached HEAD [env: MODELBUMP_GIT_BRANCH=]
-    #[arg(long, value_name = "NAME")]
-    pub branch: Option<String>,
 }
 
 /// Runs `commit`.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::OutputFormat;
-use crate::cli::commands::MlflowArgs;
+use crate::cli::args::MlflowArgs;
 use crate::cli::exit::Outcome;
 use crate::cli::settings::Settings;
 

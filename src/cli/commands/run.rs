@@ -15,9 +15,10 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cli::OutputFormat;
-use crate::cli::commands::MlflowArgs;
-use crate::cli::commands::commit::{PushArgs, write_text};
-use crate::cli::commands::sync::ArgoCdArgs;
+use crate::cli::args::ArgoCdArgs;
+use crate::cli::args::MlflowArgs;
+use crate::cli::args::PushArgs;
+use crate::cli::commands::commit::write_text;
 use crate::cli::exit::Outcome;
 use crate::cli::settings::Settings;
 use crate::ops::{RunError, RunOptions, RunOutcome};

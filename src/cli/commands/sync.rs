@@ -1,17 +1,17 @@
 //! `modelbump sync`: have Argo CD sync the configured applications to the commit HEAD points at.
 //!
-//! The flags live here because `run` shares them ([`ArgoCdArgs`]); [`crate::cli::settings`] resolves
+//! The flags are [`crate::cli::args::ArgoCdArgs`], shared with `run`; [`crate::cli::settings`] resolves
 //! them into [`crate::argocd::SyncOptions`], and [`crate::ops::sync`] talks to Argo CD. stdout gets one line per app (or `{"revision", "sync": [...]}` with
 //! `-o json`), also when an app failed, so that a pipeline log shows every app's final state.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 
 use crate::cli::OutputFormat;
+use crate::cli::args::ArgoCdArgs;
 use crate::cli::exit::Outcome;
 use crate::cli::settings::Settings;
 use crate::ops::SyncRequest;
@@ -37,45 +37,6 @@ pub struct SyncArgs {
     /// Options shared with `run`
     #[command(flatten)]
     pub argocd: ArgoCdArgs,
-}
-
-/// Argo CD options, shared by `sync` and `run`.
-///
-/// The switches read their variable as pipelines write it: empty, `false`, `no`, `off` or `0` is off,
-/// anything else on.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Argo CD")]
-pub struct ArgoCdArgs {
-    /// The application to sync, NAME or NAMESPACE/NAME (repeatable) [default: argocd.apps from the config] [env: MODELBUMP_ARGOCD_APPS=]
-    #[arg(long = "app", value_name = "NAME", value_delimiter = ',')]
-    pub apps: Vec<String>,
-    /// The namespace of the Application objects, where it is not Argo CD's own [default: argocd.appNamespace] [env: MODELBUMP_ARGOCD_APP_NAMESPACE=]
-    #[arg(long, value_name = "NAMESPACE")]
-    pub app_namespace: Option<String>,
-    /// The Argo CD API server, host[:port] or URL [default: argocd.server from the config] [env: ARGOCD_SERVER=]
-    #[arg(long, value_name = "HOST")]
-    pub server: Option<String>,
-    /// Wait until each app is Synced and Healthy at the pushed revision [env: MODELBUMP_SYNC_WAIT=]
-    #[arg(long)]
-    pub wait: bool,
-    /// How long the sync may take, waiting included, e.g. 30s, 5m [default: argocd.timeout, else 5m] [env: MODELBUMP_SYNC_TIMEOUT=]
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<String>,
-    /// Skip verification of the server's TLS certificate [env: ARGOCD_INSECURE=]
-    #[arg(long)]
-    pub insecure: bool,
-    /// Use plain HTTP instead of HTTPS [env: ARGOCD_PLAINTEXT=]
-    #[arg(long)]
-    pub plaintext: bool,
-    /// A PEM bundle of CA certificates for the server [env: MODELBUMP_ARGOCD_CA_CERT=]
-    #[arg(long, value_name = "FILE")]
-    pub ca_cert: Option<PathBuf>,
-    /// Post a signed GitHub-style push event to this URL instead of calling the API [env: MODELBUMP_WEBHOOK=]
-    #[arg(long, value_name = "URL")]
-    pub webhook: Option<String>,
-    /// The revision to sync to [default: the commit HEAD points at]
-    #[arg(long, value_name = "SHA")]
-    pub revision: Option<String>,
 }
 
 /// The JSON form of `sync`'s result.
