@@ -126,3 +126,42 @@ fn quickstart_plan_checks_every_model_and_shows_no_pre_flight_warning() {
     );
     assert!(!stdout.contains("file://"), "{stdout}");
 }
+
+/// The quickstart builds its own environment and calls `main_from`: what the shell exports must not
+/// reach it. The example runs as its own process (cargo builds it with the tests) with unusable values
+/// in that process's environment, and still completes and pushes.
+#[test]
+fn quickstart_ignores_the_process_environment() {
+    let deps = std::env::current_exe().unwrap();
+    let example = deps
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("examples/quickstart");
+    assert!(
+        example.exists(),
+        "{} is built by cargo test",
+        example.display()
+    );
+    let out = std::process::Command::new(&example)
+        .env("MLFLOW_TRACKING_URI", "http://127.0.0.1:1")
+        .env("MLFLOW_REGISTRY_URI", "http://127.0.0.1:1")
+        .env("ARGOCD_SERVER", "127.0.0.1:1")
+        .env("MODELBUMP_WEBHOOK", "http://127.0.0.1:1/api/webhook")
+        .env("MODELBUMP_GIT_BRANCH", "no-such-branch")
+        .env("MODELBUMP_GIT_REMOTE", "no-such-remote")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("pushed to origin main"),
+        "{stdout}\n{stderr}"
+    );
+    // Every model the plan proposes was checked (the example store ships its MLmodel files).
+    assert!(
+        !stderr.contains("pre-flight") && !stdout.contains("pre-flight"),
+        "{stdout}\n{stderr}"
+    );
+}

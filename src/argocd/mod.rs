@@ -7,8 +7,8 @@
 //!   `argocd app wait` (see [`app::judge`]) until it is Synced and Healthy at that revision;
 //! - a signed GitHub-style push event to `/api/webhook` ([`webhook`]), which needs no Argo CD account.
 //!
-//! Options are resolved here (flag > environment > config > default) into [`SyncOptions`], so the
-//! commands only pass their flags through. Every app is handled concurrently under one deadline
+//! Options arrive resolved (flag > environment > config > default, by the command line's settings
+//! resolver) as [`SyncOptions`]. Every app is handled concurrently under one deadline
 //! (`--timeout`), and every app gets a line in the report, also when some fail: a pipeline wants to see
 //! which app is Degraded, not only that one is.
 //!
@@ -21,6 +21,7 @@ mod error;
 mod pushed;
 pub mod webhook;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use url::Url;
@@ -28,11 +29,9 @@ use url::Url;
 pub use error::{ArgoCdError, SyncFailed};
 pub use pushed::Pushed;
 
-use crate::commands::sync::ArgoCdArgs;
 use crate::http::{self, ClientOptions, RetryPolicy};
 use crate::report::SyncReport;
 use crate::secret::{SecretString, redact_url};
-use crate::settings::Settings;
 use app::{Application, Verdict};
 use client::{AppRef, Client, Failure, LastFailure, SyncRequest};
 use webhook::PushedCommit;
@@ -64,72 +63,6 @@ pub struct SyncOptions {
 }
 
 impl SyncOptions {
-    /// Resolves the Argo CD options from the flags, the environment and the config.
-    pub fn resolve(settings: &Settings, args: &ArgoCdArgs) -> Result<Self, ArgoCdError> {
-        let config = &settings.config.argocd;
-        let env = &settings.env;
-        let app_namespace =
-            non_blank(&args.app_namespace).or_else(|| non_blank(&config.app_namespace));
-        // An empty MODELBUMP_ARGOCD_APPS (a pipeline parameter left blank) means "not set".
-        let from_args: Vec<&String> = args.apps.iter().filter(|n| !n.trim().is_empty()).collect();
-        let names: Vec<&String> = if from_args.is_empty() {
-            config.apps.iter().collect()
-        } else {
-            from_args
-        };
-        let apps = names
-            .iter()
-            .filter(|n| !n.trim().is_empty())
-            .map(|n| AppRef::parse(n.trim(), app_namespace.as_deref()))
-            .collect();
-        let plaintext = args.plaintext || config.plaintext.unwrap_or(false);
-        let server = non_blank(&args.server)
-            .or_else(|| non_blank(&config.server))
-            .map(|s| client::server_url(&s, plaintext))
-            .transpose()?;
-        let timeout = match args
-            .timeout
-            .as_deref()
-            .filter(|t| !t.trim().is_empty())
-            .or(config.timeout.as_deref())
-        {
-            Some(text) => parse_duration("--timeout", text)?,
-            None => DEFAULT_TIMEOUT,
-        };
-        let poll_interval = match env.get("MODELBUMP_SYNC_POLL_INTERVAL") {
-            Some(text) => parse_duration("MODELBUMP_SYNC_POLL_INTERVAL", text)?,
-            None => client::DEFAULT_POLL_INTERVAL,
-        };
-        let ca_cert = args.ca_cert.clone().or_else(|| {
-            config.ca_cert.as_ref().map(|p| {
-                if p.is_absolute() {
-                    p.clone()
-                } else {
-                    settings.repo.join(p)
-                }
-            })
-        });
-        let webhook = non_blank(&args.webhook)
-            .or_else(|| non_blank(&config.webhook))
-            .map(|s| webhook_url(&s))
-            .transpose()?;
-        Ok(Self {
-            apps,
-            server,
-            token: env.get("ARGOCD_AUTH_TOKEN").map(SecretString::from),
-            wait: args.wait,
-            timeout,
-            poll_interval,
-            client: ClientOptions {
-                ca_cert,
-                insecure: args.insecure || config.insecure.unwrap_or(false),
-                ..ClientOptions::default()
-            },
-            webhook,
-            webhook_secret: env.get("MODELBUMP_WEBHOOK_SECRET").map(SecretString::from),
-        })
-    }
-
     /// True when Argo CD is configured at all (a server, a webhook or an app), which is when `run` ends
     /// with a sync.
     pub fn is_configured(&self) -> bool {
@@ -137,13 +70,7 @@ impl SyncOptions {
     }
 }
 
-/// The value unless it is missing or blank: an empty variable, or a pipeline parameter left empty,
-/// means "not set", so the next source in the precedence order applies.
-pub(super) fn non_blank(value: &Option<String>) -> Option<String> {
-    value.clone().filter(|v| !v.trim().is_empty())
-}
-
-fn parse_duration(what: &'static str, text: &str) -> Result<Duration, ArgoCdError> {
+pub(crate) fn parse_duration(what: &'static str, text: &str) -> Result<Duration, ArgoCdError> {
     humantime::parse_duration(text.trim()).map_err(|e| ArgoCdError::BadDuration {
         what,
         value: text.to_string(),
@@ -152,7 +79,7 @@ fn parse_duration(what: &'static str, text: &str) -> Result<Duration, ArgoCdErro
 }
 
 /// The webhook URL; a bare server address gets Argo CD's `/api/webhook` path.
-fn webhook_url(text: &str) -> Result<Url, ArgoCdError> {
+pub(crate) fn webhook_url(text: &str) -> Result<Url, ArgoCdError> {
     let mut url = Url::parse(text.trim()).map_err(|e| ArgoCdError::BadWebhook {
         url: redact_url(text),
         message: format!("{e} (expected https://host/api/webhook)"),
@@ -169,29 +96,23 @@ fn webhook_url(text: &str) -> Result<Url, ArgoCdError> {
     Ok(url)
 }
 
-/// True when Argo CD is configured for this run (a server, a webhook or an app, from the flags, the
-/// environment or the config): `run` ends with [`sync_after_push`] then.
-pub fn is_configured(settings: &Settings, args: &ArgoCdArgs) -> Result<bool, ArgoCdError> {
-    Ok(SyncOptions::resolve(settings, args)?.is_configured())
-}
-
 /// What `run` calls after a push: sync the configured apps to `revision`, announcing `changed_files`
 /// (webhook mode) for the repository at `remote_url`.
 ///
 /// On failure the error is a [`SyncFailed`] (reach it with `err.downcast_ref::<SyncFailed>()`) whose
 /// `reports` still describe every app, for the report's `sync` field.
 pub async fn sync_after_push(
-    settings: &Settings,
-    args: &ArgoCdArgs,
+    options: &SyncOptions,
+    dir: &Path,
+    branch: Option<&str>,
     revision: &str,
     changed_files: &[String],
     remote_url: &str,
 ) -> anyhow::Result<Vec<SyncReport>> {
-    let options = SyncOptions::resolve(settings, args)?;
-    let mut pushed = Pushed::from_repo(settings, Some(revision))?;
+    let mut pushed = Pushed::from_repo(dir, Some(revision), branch, "")?;
     pushed.changed_files = changed_files.to_vec();
     pushed.remote_url = Some(remote_url.to_string());
-    Ok(sync(&options, &pushed).await?)
+    Ok(sync(options, &pushed).await?)
 }
 
 /// Syncs every configured app to `pushed` (API or webhook mode), waiting when asked.
@@ -544,107 +465,6 @@ fn describe_state(app: Option<&Application>, failure: Option<Failure>) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::OutputFormat;
-    use crate::config::Config;
-    use crate::env::Env;
-    use std::path::PathBuf;
-
-    fn settings(config: &str, env: &[(&str, &str)]) -> Settings {
-        Settings {
-            repo: PathBuf::from("/repo"),
-            config: Config::parse(config, std::path::Path::new("modelbump.yaml")).unwrap(),
-            config_path: None,
-            output: OutputFormat::Text,
-            env: Env::from_pairs(env.iter().copied()),
-        }
-    }
-
-    fn args() -> ArgoCdArgs {
-        ArgoCdArgs {
-            apps: Vec::new(),
-            app_namespace: None,
-            server: None,
-            wait: false,
-            timeout: None,
-            insecure: false,
-            plaintext: false,
-            ca_cert: None,
-            webhook: None,
-            revision: None,
-        }
-    }
-
-    const CONFIG: &str = "argocd:\n  server: argocd.example.com\n  apps: [a, team/b]\n  appNamespace: apps\n  timeout: 90s\n  caCert: certs/ca.pem\n  plaintext: true\n";
-
-    #[test]
-    fn the_config_fills_what_flags_and_environment_leave_open() {
-        let s = settings(CONFIG, &[("ARGOCD_AUTH_TOKEN", "t")]);
-        let o = SyncOptions::resolve(&s, &args()).unwrap();
-        assert_eq!(
-            o.apps,
-            vec![
-                AppRef::parse("a", Some("apps")),
-                AppRef::parse("team/b", None)
-            ]
-        );
-        assert_eq!(o.server.unwrap().as_str(), "http://argocd.example.com/");
-        assert_eq!(o.timeout, Duration::from_secs(90));
-        assert_eq!(o.client.ca_cert, Some(PathBuf::from("/repo/certs/ca.pem")));
-        assert!(o.token.is_some());
-        assert!(o.webhook.is_none());
-    }
-
-    #[test]
-    fn flags_win_over_the_config_and_blank_values_mean_unset() {
-        let s = settings(CONFIG, &[]);
-        let mut a = args();
-        a.apps = vec!["c".into()];
-        a.server = Some("https://other.example.com:8443".into());
-        a.timeout = Some("2m".into());
-        let o = SyncOptions::resolve(&s, &a).unwrap();
-        assert_eq!(o.apps, vec![AppRef::parse("c", Some("apps"))]);
-        assert_eq!(
-            o.server.unwrap().as_str(),
-            "https://other.example.com:8443/"
-        );
-        assert_eq!(o.timeout, Duration::from_secs(120));
-        assert!(o.token.is_none());
-
-        // What a pipeline passes for a parameter left empty.
-        a.apps = vec![String::new()];
-        a.server = Some(String::new());
-        a.timeout = Some(String::new());
-        let o = SyncOptions::resolve(&s, &a).unwrap();
-        assert_eq!(o.apps.len(), 2);
-        assert_eq!(o.server.unwrap().as_str(), "http://argocd.example.com/");
-        assert_eq!(o.timeout, Duration::from_secs(90));
-    }
-
-    #[test]
-    fn defaults_and_bad_values() {
-        let s = settings("{}", &[]);
-        let o = SyncOptions::resolve(&s, &args()).unwrap();
-        assert!(!o.is_configured());
-        assert_eq!(o.timeout, DEFAULT_TIMEOUT);
-        assert_eq!(o.poll_interval, client::DEFAULT_POLL_INTERVAL);
-
-        let mut a = args();
-        a.timeout = Some("soon".into());
-        let err = SyncOptions::resolve(&s, &a).unwrap_err().to_string();
-        assert!(err.contains("invalid --timeout \"soon\""), "{err}");
-
-        a.timeout = None;
-        a.webhook = Some("https://argocd.example.com".into());
-        let o = SyncOptions::resolve(&s, &a).unwrap();
-        assert!(o.is_configured());
-        assert_eq!(
-            o.webhook.unwrap().as_str(),
-            "https://argocd.example.com/api/webhook"
-        );
-        a.webhook = Some("argocd.example.com/api/webhook".into());
-        assert!(SyncOptions::resolve(&s, &a).is_err());
-    }
-
     #[test]
     fn the_timeout_says_what_the_server_last_answered() {
         let answered =

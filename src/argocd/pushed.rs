@@ -2,12 +2,12 @@
 //! message, time and changed files, and the URL of the remote it was pushed to. The webhook mode needs
 //! all of it (a push event describes the commit); the API mode only the revision.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
 
-use super::{app, non_blank, webhook};
-use crate::settings::Settings;
+use super::{app, webhook};
 
 /// What was pushed: the input of a sync.
 #[derive(Debug, Clone)]
@@ -29,17 +29,22 @@ pub struct Pushed {
 }
 
 impl Pushed {
-    /// Reads the commit `revision` (default HEAD) of the repository at `settings.repo`, the branch, and
-    /// the URL of the push remote (`MODELBUMP_GIT_REMOTE`, `git.remote`, else `origin`).
-    pub fn from_repo(settings: &Settings, revision: Option<&str>) -> anyhow::Result<Self> {
-        let repo = match (git2::Repository::discover(&settings.repo), revision) {
+    /// Reads the commit `revision` (default HEAD) of the repository at `dir`, the branch (`branch` as
+    /// configured, else the checked-out one), and the URL of the push remote `remote`.
+    pub fn from_repo(
+        dir: &Path,
+        revision: Option<&str>,
+        branch: Option<&str>,
+        remote: &str,
+    ) -> anyhow::Result<Self> {
+        let repo = match (git2::Repository::discover(dir), revision) {
             (Ok(repo), _) => repo,
             // With --revision and no checkout (a pipeline step that only syncs), the API mode has all it
             // needs; the webhook mode will say what it lacks.
             (Err(_), Some(rev)) => {
                 return Ok(Self {
                     revision: rev.to_string(),
-                    branch: configured_branch(settings),
+                    branch: branch.map(str::to_string),
                     before: webhook::ZERO_SHA.to_string(),
                     message: String::new(),
                     timestamp: now_rfc3339(),
@@ -50,7 +55,7 @@ impl Pushed {
             (Err(err), None) => {
                 return Err(anyhow::Error::new(err).context(format!(
                     "`sync` needs a git checkout to know the pushed commit; {} is not one (or pass --revision SHA)",
-                    settings.repo.display()
+                    dir.display()
                 )));
             }
         };
@@ -66,12 +71,12 @@ impl Pushed {
                 Err(_) => {
                     return Ok(Self {
                         revision: rev.to_string(),
-                        branch: branch_of(settings, &repo),
+                        branch: branch_of(branch, &repo),
                         before: webhook::ZERO_SHA.to_string(),
                         message: String::new(),
                         timestamp: now_rfc3339(),
                         changed_files: Vec::new(),
-                        remote_url: remote_url(settings, &repo),
+                        remote_url: remote_url(remote, &repo),
                     });
                 }
             },
@@ -91,12 +96,12 @@ impl Pushed {
             + Duration::from_secs(u64::try_from(commit.time().seconds()).unwrap_or(0));
         Ok(Self {
             revision,
-            branch: branch_of(settings, &repo),
+            branch: branch_of(branch, &repo),
             before,
             message: commit.message().unwrap_or_default().to_string(),
             timestamp: humantime::format_rfc3339_seconds(time).to_string(),
             changed_files,
-            remote_url: remote_url(settings, &repo),
+            remote_url: remote_url(remote, &repo),
         })
     }
 }
@@ -109,19 +114,9 @@ fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
-/// The branch pushed to: `MODELBUMP_GIT_BRANCH`, `git.branch`, else the checked-out branch (the same
-/// order as `commit`).
-fn configured_branch(settings: &Settings) -> Option<String> {
-    settings
-        .env
-        .get("MODELBUMP_GIT_BRANCH")
-        .map(str::to_string)
-        .or_else(|| non_blank(&settings.config.git.branch))
-}
-
-fn branch_of(settings: &Settings, repo: &git2::Repository) -> Option<String> {
-    if let Some(branch) = configured_branch(settings) {
-        return Some(branch);
+fn branch_of(branch: Option<&str>, repo: &git2::Repository) -> Option<String> {
+    if let Some(branch) = branch {
+        return Some(branch.to_string());
     }
     let head = repo.head().ok()?;
     if head.is_branch() {
@@ -130,14 +125,8 @@ fn branch_of(settings: &Settings, repo: &git2::Repository) -> Option<String> {
     None
 }
 
-fn remote_url(settings: &Settings, repo: &git2::Repository) -> Option<String> {
-    let name = settings
-        .env
-        .get("MODELBUMP_GIT_REMOTE")
-        .map(str::to_string)
-        .or_else(|| non_blank(&settings.config.git.remote))
-        .unwrap_or_else(|| "origin".to_string());
-    let remote = repo.find_remote(&name).ok()?;
+fn remote_url(name: &str, repo: &git2::Repository) -> Option<String> {
+    let remote = repo.find_remote(name).ok()?;
     remote.url().ok().map(str::to_string)
 }
 

@@ -1,8 +1,9 @@
 //! The MLflow REST backend of [`TrackingStore`], and the MLflow connection settings.
 //!
-//! [`Connection::resolve`] is the one place where the connection is worked out, with the conventions
+//! [`Connection::from_parts`] is the one place where the connection is worked out, with the conventions
 //! MLflow's own Python client has, so that a pipeline that already talks to MLflow needs nothing new:
-//! `--tracking-uri` > `MLFLOW_TRACKING_URI` > `mlflow.trackingUri`; Basic auth when a user name and a
+//! the tracking URI (resolved by the command line: `--tracking-uri` > `MLFLOW_TRACKING_URI` >
+//! `mlflow.trackingUri`); Basic auth when a user name and a
 //! password are both known (each from `MLFLOW_TRACKING_USERNAME`/`_PASSWORD`, else `~/.mlflow/credentials`,
 //! section `[mlflow]`), else a Bearer `MLFLOW_TRACKING_TOKEN`; `MLFLOW_TRACKING_INSECURE_TLS`,
 //! `MLFLOW_TRACKING_SERVER_CERT_PATH`, `MLFLOW_TRACKING_CLIENT_CERT_PATH`, `MLFLOW_HTTP_REQUEST_TIMEOUT`
@@ -28,11 +29,9 @@ use super::{
     ArtifactEntry, ArtifactListing, ArtifactOwner, Experiment, LoggedModel, ModelVersion, Run,
     RunInfo, RunQuery, TrackingError, TrackingStore,
 };
-use crate::commands::MlflowArgs;
 use crate::env::Env;
 use crate::http::{self, ClientOptions, RetryPolicy};
 use crate::secret::{ExposeSecret, SecretString};
-use crate::settings::Settings;
 
 /// How modelbump authenticates to the tracking server.
 #[derive(Debug, Clone)]
@@ -64,17 +63,6 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Resolves the connection to an `http(s)://` tracking URI from the flags, the environment, the
-    /// config file and `~/.mlflow/credentials`.
-    pub fn resolve(settings: &Settings, args: &MlflowArgs) -> Result<Self, TrackingError> {
-        let uri = super::tracking_uri(settings, args).ok_or_else(|| {
-            TrackingError::Config(
-                "no tracking URI: pass --tracking-uri, set MLFLOW_TRACKING_URI, or set mlflow.trackingUri in modelbump.yaml".into(),
-            )
-        })?;
-        Self::from_parts(&uri, &settings.env)
-    }
-
     /// Resolves the connection for `uri` with the environment `env` (and the credentials file under
     /// its `HOME`).
     pub fn from_parts(uri: &str, env: &Env) -> Result<Self, TrackingError> {

@@ -1,175 +1,147 @@
-//! `modelbump run`: the pipeline step (apply, commit, push, sync).
+//! `run`, the pipeline step: apply, commit, push and sync.
 //!
-//! The plan is computed completely first; `--dry-run` stops there. Before anything is written, everything
-//! the later steps need is checked: the remote and the branch, Argo CD when `--wait` is given, the commit
+//! The plan is computed completely first; a dry run stops there. Before anything is written, everything
+//! the later steps need is checked: the remote and the branch, Argo CD when asked to wait for it, the commit
 //! identity, and each target file as the plan leaves it, which must differ from HEAD only in model URIs
 //! (a file with other uncommitted edits is refused, nothing written). Those URIs are committed whether the
-//! plan wrote them or an earlier step did (`apply`, a run whose commit failed), and the write-back `commit`
-//! uses pushes them together with the edits of modelbump's own earlier commits that never reached the
-//! remote: a rerun finishes what a failed run started. The report carries the commit and `pushed`; the
-//! sync step fills `report.sync`.
+//! plan wrote them or an earlier step did (`apply`, a run whose commit failed), and the write-back
+//! ([`write_back`]) pushes them together with the edits of modelbump's own earlier commits that never
+//! reached the remote: a rerun finishes what a failed run started. The report carries the commit and
+//! `pushed`; the sync step fills `report.sync`.
 //!
-//! A pipeline reads the `--report` file for its output parameters, so the file is written whatever
-//! happens: when a step fails, it holds what was known by then (the plan's targets, a commit made in the
-//! checkout but not pushed, the sync lines) plus an `error` field with the message, and at the very least
-//! `{"targets": [], "commit": null, "pushed": false, "sync": [], "error": "..."}`. A missing file would
-//! turn a clear failure into a confusing one further down the pipeline.
+//! A failed run is a [`RunError`] that carries the report as far as it got (the plan's targets, a commit
+//! made in the checkout but not pushed, the sync lines), so that the caller can still hand a pipeline
+//! its report.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::Args;
-use serde::Serialize;
 
-use crate::cli::OutputFormat;
-use crate::commands::MlflowArgs;
-use crate::commands::commit::{
-    PushArgs, PushTarget, Verdict, WriteBack, classify, commit_identity, write_back, write_text,
-};
-use crate::commands::sync::ArgoCdArgs;
-use crate::exit::Outcome;
+use crate::argocd::SyncOptions;
 use crate::git::{AppliedRecord, GitRepo};
 use crate::manifest::{self, Edit};
+use crate::ops::commit::{
+    GitOptions, PushSpec, PushTarget, Verdict, WriteBack, WriteBackOutcome, classify,
+    commit_identity, note_head, warn_unpushed, write_back,
+};
+use crate::ops::plan::{Plan, PlanOptions};
 use crate::report::{Report, TargetStatus};
-use crate::settings::Settings;
 
-/// The pipeline step: apply, commit, push and sync in one
-///
-/// Examples:
-///   modelbump run --dry-run
-///   modelbump run --report /tmp/modelbump-report.json
-///   modelbump run -m "update: model URIs from training run baseline" --wait
-#[derive(Debug, Clone, Args)]
-#[command(verbatim_doc_comment)]
-pub struct RunArgs {
-    /// Where MLflow is
-    #[command(flatten)]
-    pub mlflow: MlflowArgs,
-    /// Stop after the plan: show the diff, write nothing
-    #[arg(long)]
+/// The input of `run`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// What to plan.
+    pub plan: PlanOptions,
+    /// Stop after the plan: write nothing.
     pub dry_run: bool,
-    /// Also write the JSON report to this file
-    #[arg(long, value_name = "FILE", env = "MODELBUMP_REPORT")]
-    pub report: Option<PathBuf>,
-    /// The message's first lines; {count}, {models} and {files} are filled in [default: git.message from the config]
-    #[arg(short = 'm', long, value_name = "TEXT", env = "MODELBUMP_GIT_MESSAGE")]
-    pub message: Option<String>,
-    /// Commit but do not push. Without it, a push rejected because the branch moved is re-applied on the
-    /// fresh remote tip and retried, up to git.pushAttempts / MODELBUMP_GIT_PUSH_ATTEMPTS times (default
-    /// 20, enough for 20 writers at once), after a random delay of up to 0.3 s, doubling to at most 3 s
-    #[arg(long)]
-    pub no_push: bool,
-    /// Where to push
-    #[command(flatten)]
-    pub push_to: PushArgs,
-    /// Argo CD options
-    #[command(flatten)]
-    pub argocd: ArgoCdArgs,
+    /// How to commit.
+    pub git: GitOptions,
+    /// Where to push; `None` commits without pushing (and so does not sync).
+    pub push: Option<PushSpec>,
+    /// Argo CD; a sync follows the push when it is configured.
+    pub argocd: SyncOptions,
 }
 
-/// What a run knew when it stopped, for the report of a failed run.
-#[derive(Debug, Default)]
-struct Progress {
-    /// The report so far.
-    report: Report,
-    /// The JSON report is already on stdout.
-    printed: bool,
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The report: the targets, the commit, `pushed`, the sync lines.
+    pub report: Report,
+    /// The plan it applied (on a dry run, the plan it would apply).
+    pub plan: Plan,
+    /// The write-back; `None` on a dry run.
+    pub write_back: Option<WriteBackOutcome>,
+    /// Where it pushed.
+    pub push: Option<PushTarget>,
+    /// The revision the Argo CD apps were synced to, when a sync ran.
+    pub synced_revision: Option<String>,
 }
 
-/// The report of a failed run: the report so far and what went wrong.
-#[derive(Serialize)]
-struct FailedReport<'a> {
-    #[serde(flatten)]
-    report: &'a Report,
-    error: String,
+/// A failed run: what went wrong, and the report as far as the run got.
+#[derive(Debug)]
+pub struct RunError {
+    /// The report so far: the plan's targets, a commit made but not pushed (`pushed: false`), the sync
+    /// lines of a failed sync. Empty when the plan itself failed.
+    pub report: Report,
+    /// Everything up to the sync, when only the sync failed.
+    pub outcome: Option<Box<RunOutcome>>,
+    /// What went wrong.
+    pub source: anyhow::Error,
 }
 
-/// Runs `run`.
-pub async fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<Outcome> {
-    let mut progress = Progress::default();
-    let result = run_steps(settings, &args, &mut progress).await;
-    if let Err(err) = &result {
-        let failed = FailedReport {
-            report: &progress.report,
-            error: format!("{err:#}"),
-        };
-        let mut json = serde_json::to_string_pretty(&failed).expect("the report serializes");
-        json.push('\n');
-        if let Some(path) = &args.report
-            && let Err(e) = crate::fsutil::write_atomic(path, json.as_bytes())
-        {
-            tracing::error!("cannot write the report to {}: {e}", path.display());
-        }
-        if settings.output == OutputFormat::Json && !progress.printed {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(json.as_bytes()).and_then(|()| out.flush());
-        }
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.source)
     }
-    result
 }
 
+impl std::error::Error for RunError {}
+
+/// Runs the pipeline step.
+pub async fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
+    let mut report = Report::default();
+    let mut synced = None;
+    run_steps(options, &mut report, &mut synced)
+        .await
+        .map_err(|source| RunError {
+            report: synced
+                .as_ref()
+                .map_or(report, |o: &Box<RunOutcome>| o.report.clone()),
+            outcome: synced,
+            source,
+        })
+}
+
+/// The steps; `progress` holds the report as far as they got, `synced` everything but a failed sync.
 async fn run_steps(
-    settings: &Settings,
-    args: &RunArgs,
-    progress: &mut Progress,
-) -> anyhow::Result<Outcome> {
-    let plan = crate::plan::build(settings, &args.mlflow).await?;
-    progress.report = plan.report.clone();
-    if args.dry_run {
-        let report = &progress.report;
-        if let Some(path) = &args.report {
-            write_report(path, report)?;
-        }
-        let mut out = std::io::stdout().lock();
-        match settings.output {
-            OutputFormat::Json => {
-                out.write_all(report.to_json().as_bytes())?;
-                progress.printed = true;
-            }
-            OutputFormat::Text => {
-                out.write_all(plan.table().as_bytes())?;
-                out.write_all(plan.diff().as_bytes())?;
-            }
-        }
-        out.flush()?;
-        return Ok(Outcome::Success);
+    options: &RunOptions,
+    progress: &mut Report,
+    synced: &mut Option<Box<RunOutcome>>,
+) -> anyhow::Result<RunOutcome> {
+    let plan = crate::ops::plan::build(&options.plan).await?;
+    *progress = plan.report.clone();
+    if options.dry_run {
+        return Ok(RunOutcome {
+            report: plan.report.clone(),
+            plan,
+            write_back: None,
+            push: None,
+            synced_revision: None,
+        });
     }
-
-    let tracking_uri = crate::tracking::tracking_uri(settings, &args.mlflow);
-    let repo = GitRepo::discover(&settings.repo)?;
+    let root = &options.plan.repo;
+    let tracking_uri = options.plan.mlflow.tracking_uri.clone();
+    let repo = GitRepo::discover(root)?;
     // Everything the steps below need is checked before anything is written: where to push, Argo CD
     // when asked to wait for it, the files to commit, and who commits them.
-    let push = if args.no_push {
-        None
-    } else {
-        Some(PushTarget::resolve(settings, &repo, &args.push_to)?)
+    let push = match &options.push {
+        Some(spec) => Some(PushTarget::resolve(&repo, spec)?),
+        None => None,
     };
-    let argocd = crate::argocd::is_configured(settings, &args.argocd)?;
-    if args.argocd.wait && !argocd {
+    let argocd = options.argocd.is_configured();
+    if options.argocd.wait && !argocd {
         anyhow::bail!(
             "--wait waits for Argo CD, but none is configured; nothing was written: name the apps (--app or argocd.apps) and the server (--server, ARGOCD_SERVER or argocd.server) or a --webhook, or drop --wait (MODELBUMP_SYNC_WAIT)"
         );
     }
     let head = repo.head_commit()?;
-    let pending = pending_files(settings, &repo, head, &plan)?;
+    let pending = pending_files(root, &options.plan.config.targets, &repo, head, &plan)?;
     if !pending.files.is_empty() {
-        commit_identity(settings, &repo)?;
+        commit_identity(&options.git, &repo)?;
     }
-    let report = &mut progress.report;
+    let report = progress;
     if plan.has_changes() {
-        plan.write(&settings.repo)?;
+        plan.write(root)?;
         // Should the commit below fail, a later `commit` still finds the provenance.
-        if let Err(e) = crate::git::record_applied(&settings.repo, report, tracking_uri.as_deref())
-        {
+        if let Err(e) = crate::git::record_applied(root, report, tracking_uri.as_deref()) {
             tracing::warn!("{e}");
         }
     }
     for (file, name) in &pending.carried {
         add_warning(
             &repo,
-            settings,
+            root,
             report,
             file,
             name,
@@ -183,23 +155,21 @@ async fn run_steps(
             target.status = TargetStatus::Changed;
         }
     }
-    let record =
-        AppliedRecord::from_report(&repo, &settings.repo, &resolved, tracking_uri.as_deref());
+    let record = AppliedRecord::from_report(&repo, root, &resolved, tracking_uri.as_deref());
     let written = write_back(
-        settings,
+        &options.git,
         &repo,
         WriteBack {
             files: pending.files,
             record: &record,
-            message: args.message.clone(),
             push: push.clone(),
             finish_own_commits: true,
         },
     );
-    let outcome = match written {
+    let mut outcome = match written {
         Ok(outcome) => outcome,
         Err(err) => {
-            // A commit made before the push failed is real (pushed: false), as with --no-push.
+            // A commit made before the push failed is real (pushed: false), as without a push.
             if let Ok(now) = repo.head_commit()
                 && now != head
             {
@@ -217,7 +187,7 @@ async fn run_steps(
                 );
                 add_warning(
                     &repo,
-                    settings,
+                    root,
                     report,
                     &crate::git::git_path(file),
                     &edit.selector.name,
@@ -232,25 +202,21 @@ async fn run_steps(
         && !outcome.already_on_remote
         && let Some(target) = &push
     {
-        crate::commands::commit::warn_unpushed(&repo, target);
+        warn_unpushed(&repo, target);
     }
+    note_head(&repo, &mut outcome);
 
     // Sync when Argo CD is configured and what Argo CD should deploy is on the remote: the commit that
-    // landed, the remote tip when it already held the values, else the unchanged checkout. `--no-push`
-    // leaves nothing to sync.
+    // landed, the remote tip when it already held the values, else the unchanged checkout. Without a
+    // push there is nothing to sync.
     let mut sync_error = None;
     let mut synced_revision = None;
-    if !args.no_push && argocd {
+    if let Some(target) = push.as_ref().filter(|_| argocd) {
         let revision = match &outcome.remote_tip {
             Some(commit) => commit.clone(),
             None => repo.head_commit()?.to_string(),
         };
-        let remote = push
-            .as_ref()
-            .map(|p| p.remote.clone())
-            .or_else(|| settings.config.git.remote.clone())
-            .unwrap_or_else(|| "origin".to_string());
-        let remote_url = repo.remote_url(&remote).unwrap_or_default();
+        let remote_url = repo.remote_url(&target.remote).unwrap_or_default();
         let mut changed_files: Vec<String> = Vec::new();
         for change in &outcome.changes {
             if !changed_files.contains(&change.file) {
@@ -258,8 +224,9 @@ async fn run_steps(
             }
         }
         match crate::argocd::sync_after_push(
-            settings,
-            &args.argocd,
+            &options.argocd,
+            root,
+            Some(&target.branch),
             &revision,
             &changed_files,
             &remote_url,
@@ -277,40 +244,23 @@ async fn run_steps(
         }
         synced_revision = Some(revision);
     }
-
-    if sync_error.is_none()
-        && let Some(path) = &args.report
-    {
-        write_report(path, report)?;
-    }
-    let mut out = std::io::stdout().lock();
-    match settings.output {
-        // A failed sync's report, with its error, is written by the caller.
-        OutputFormat::Json if sync_error.is_some() => {}
-        OutputFormat::Json => {
-            out.write_all(report.to_json().as_bytes())?;
-            progress.printed = true;
-        }
-        OutputFormat::Text => {
-            out.write_all(crate::plan::render_table(report).as_bytes())?;
-            write_text(&mut out, &repo, push.as_ref(), &outcome)?;
-            if let Some(revision) = &synced_revision {
-                out.write_all(
-                    crate::commands::sync::render_text(revision, &report.sync).as_bytes(),
-                )?;
-            }
-        }
-    }
-    out.flush()?;
+    let done = RunOutcome {
+        report: report.clone(),
+        plan,
+        write_back: Some(outcome),
+        push,
+        synced_revision,
+    };
     if let Some(err) = sync_error {
         let what = if report.pushed {
             "the changes are pushed, but the Argo CD sync failed"
         } else {
             "the Argo CD sync failed"
         };
+        *synced = Some(Box::new(done));
         return Err(err.context(what));
     }
-    Ok(Outcome::Success)
+    Ok(done)
 }
 
 /// What `run` commits.
@@ -328,13 +278,14 @@ struct Pending {
 /// failed to commit); a file with other uncommitted edits is refused, nothing written, when the plan
 /// changes it or it holds uncommitted model URIs too. Other edits alone are left as they are.
 fn pending_files(
-    settings: &Settings,
+    root: &Path,
+    targets: &[crate::config::TargetConfig],
     repo: &GitRepo,
     head: git2::Oid,
-    plan: &crate::plan::Plan,
+    plan: &Plan,
 ) -> anyhow::Result<Pending> {
     let relative = |path: &Path| {
-        repo.relative(&settings.repo, path).with_context(|| {
+        repo.relative(root, path).with_context(|| {
             format!(
                 "{} is outside the git checkout {}",
                 path.display(),
@@ -342,11 +293,11 @@ fn pending_files(
             )
         })
     };
-    let mut candidates: Vec<(PathBuf, Option<&crate::plan::FileChange>)> = Vec::new();
+    let mut candidates: Vec<(PathBuf, Option<&crate::ops::plan::FileChange>)> = Vec::new();
     for change in &plan.files {
         candidates.push((relative(&change.path)?, Some(change)));
     }
-    for target in &settings.config.targets {
+    for target in targets {
         let rel = relative(&target.file)?;
         if !candidates.iter().any(|(p, _)| *p == rel) {
             candidates.push((rel, None));
@@ -424,7 +375,7 @@ fn uri_differences(before: &[u8], after: &[u8]) -> Vec<String> {
 /// unless the plan changes that target anyway.
 fn add_warning(
     repo: &GitRepo,
-    settings: &Settings,
+    root: &Path,
     report: &mut Report,
     file: &str,
     name: &str,
@@ -434,16 +385,10 @@ fn add_warning(
         t.name == name
             && t.status != TargetStatus::Changed
             && repo
-                .relative(&settings.repo, Path::new(&t.file))
+                .relative(root, Path::new(&t.file))
                 .is_some_and(|p| crate::git::git_path(&p) == file)
     });
     if let Some(target) = target {
         target.warnings.push(text);
     }
-}
-
-fn write_report(path: &std::path::Path, report: &crate::report::Report) -> anyhow::Result<()> {
-    crate::fsutil::write_atomic(path, report.to_json().as_bytes())
-        .with_context(|| format!("cannot write the report to {}", path.display()))?;
-    Ok(())
 }

@@ -1,4 +1,4 @@
-//! `modelbump commit`: commit the changed target files, and push with `--push`.
+//! The write-back shared by `commit` and `run`, and the `commit` use case.
 //!
 //! `commit` works from the working tree, so that `apply` then `commit` is the pipeline and `set` then
 //! `commit --push` is a manual rollback. A file is committed only when its sole uncommitted differences are
@@ -10,72 +10,69 @@
 //! pushed) or when the push is rejected. The write-back itself ([`write_back`]) is shared with `run`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::Args;
 
-use crate::cli::OutputFormat;
-use crate::exit::Outcome;
+use crate::config::Person;
+use crate::env::Env;
 use crate::git::{
     AppliedRecord, Credentials, GitRepo, Identity, ModelChange, PushBase, PushOutcome, PushRequest,
     Rewritten, Update, UserInfo,
 };
 use crate::manifest::{self, Edit, Selector};
 use crate::report::{Report, TargetReport, TargetStatus};
-use crate::settings::Settings;
 
-/// The number of pushes when neither `git.pushAttempts` nor `MODELBUMP_GIT_PUSH_ATTEMPTS` is set: a push
-/// is rejected only when another writer's push landed since it fetched, so one writer loses at most once
-/// per other writer, and twenty attempts let twenty writers racing on one branch all land (see
-/// the backoff in `git/remote.rs` for the delay between attempts).
-pub const DEFAULT_PUSH_ATTEMPTS: u32 = 20;
-
-/// Commit the changed target files, with the changes and provenance trailers in the message
-///
-/// Only files whose sole uncommitted differences are model URI values are staged; a target file with
-/// any other edit is refused. Nothing changed is success with "nothing to commit".
-///
-/// Which files: the configured target files, the files the last `apply` wrote, and the FILEs named
-/// here; with none of those, every tracked YAML file with uncommitted changes.
-///
-/// Examples:
-///   modelbump apply && modelbump commit --push
-///   modelbump set k8s/model.yaml baseline-predictor s3://bucket/m-1/
-///   modelbump commit --push -m "rollback: baseline-predictor to m-1"
-#[derive(Debug, Clone, Args)]
-#[command(verbatim_doc_comment)]
-pub struct CommitArgs {
-    /// Manifests to commit (relative to the repo) in addition to the configured targets
-    #[arg(value_name = "FILE")]
-    pub files: Vec<PathBuf>,
-    /// Push after committing; a push rejected because the branch moved is re-applied on the fresh remote
-    /// tip and retried, up to git.pushAttempts / MODELBUMP_GIT_PUSH_ATTEMPTS times (default 20, enough for
-    /// 20 writers at once), after a random delay of up to 0.3 s, doubling to at most 3 s
-    #[arg(long, env = "MODELBUMP_PUSH")]
-    pub push: bool,
-    /// The message's first lines; {count}, {models} and {files} are filled in [default: git.message from the config]
-    #[arg(short = 'm', long, value_name = "TEXT", env = "MODELBUMP_GIT_MESSAGE")]
+/// What every write-back needs, resolved by the caller.
+#[derive(Debug, Clone)]
+pub struct GitOptions {
+    /// The repo folder (absolute); the git checkout is found from it.
+    pub repo: PathBuf,
+    /// The message's first lines (`{count}`, `{models}` and `{files}` are filled in); `None` is
+    /// [`crate::git::DEFAULT_TEMPLATE`].
     pub message: Option<String>,
-    /// Where to push
-    #[command(flatten)]
-    pub push_to: PushArgs,
+    /// The tracking URI named in the provenance trailers when the recorded provenance has none.
+    pub tracking_uri: Option<String>,
+    /// The configured author (`git.author`).
+    pub author: Option<Person>,
+    /// The environment snapshot: git's identity and credential variables, read with git's conventions.
+    pub env: Env,
 }
 
-/// Where to push: the options `commit` and `run` share, so that a pipeline can switch between them
-/// without renaming anything.
-#[derive(Debug, Clone, Default, Args)]
-pub struct PushArgs {
-    /// The remote to push to, a name or a URL (user info in it is used as credentials, never shown) [default: git.remote, else origin]
-    #[arg(long, value_name = "NAME|URL", env = "MODELBUMP_GIT_REMOTE")]
-    pub remote: Option<String>,
-    /// The branch to push to [default: git.branch, else the checked-out branch]; needed on a detached HEAD
-    #[arg(long, value_name = "NAME", env = "MODELBUMP_GIT_BRANCH")]
+/// Where to push, as resolved from flags, environment and config (before the repo is looked at).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushSpec {
+    /// The remote, a name or a URL (user info in it is used as credentials, never shown).
+    pub remote: String,
+    /// The branch; `None` is the checked-out branch.
     pub branch: Option<String>,
+    /// How many pushes at most (1 or more).
+    pub attempts: u32,
 }
 
-/// Where to push, resolved from flags (and their environment variables), the config and defaults.
+/// The `commit` use case's input.
+#[derive(Debug, Clone)]
+pub struct CommitOptions {
+    /// Where and how to commit.
+    pub git: GitOptions,
+    /// The files named (the configured targets', then the user's), relative to the repo folder.
+    pub files: Vec<PathBuf>,
+    /// Push after committing, there.
+    pub push: Option<PushSpec>,
+}
+
+/// What `commit` did.
+#[derive(Debug, Clone)]
+pub struct CommitOutcome {
+    /// The write-back.
+    pub write_back: WriteBackOutcome,
+    /// Where it pushed, if asked to.
+    pub push: Option<PushTarget>,
+    /// The report: one line per model URI committed, the commit and whether it was pushed.
+    pub report: Report,
+}
+
+/// Where to push, checked against the repo.
 #[derive(Debug, Clone)]
 pub struct PushTarget {
     /// The remote's name, or its URL without user info: safe to show.
@@ -89,7 +86,7 @@ pub struct PushTarget {
 }
 
 impl PushTarget {
-    /// Resolves the push target: flag > environment > config > default (origin, the checked-out branch).
+    /// Checks the resolved `spec` against the repo: the remote exists, the branch is known.
     ///
     /// On a detached HEAD (how CI systems check out a revision) there is no checked-out branch to
     /// default to: the branch must be named, and the error says how.
@@ -98,13 +95,8 @@ impl PushTarget {
     /// password in it that would go in clear text over `http://` to another machine is refused now,
     /// before anything is written. A remote that does not exist is an error here too, before anything is
     /// written or committed.
-    pub fn resolve(settings: &Settings, repo: &GitRepo, args: &PushArgs) -> anyhow::Result<Self> {
-        let git = &settings.config.git;
-        let remote = args
-            .remote
-            .clone()
-            .or_else(|| git.remote.clone())
-            .unwrap_or_else(|| "origin".to_string());
+    pub fn resolve(repo: &GitRepo, spec: &PushSpec) -> anyhow::Result<Self> {
+        let remote = spec.remote.clone();
         let (remote, user_info) = match crate::git::split_remote_url(&remote) {
             Some((url, info)) => {
                 if info.password.is_some() {
@@ -115,21 +107,15 @@ impl PushTarget {
             None => (remote, UserInfo::default()),
         };
         repo.check_remote(&remote)?;
-        let branch = match args.branch.clone().or_else(|| git.branch.clone()) {
+        let branch = match spec.branch.clone() {
             Some(b) => b,
             None => repo.current_branch()?,
-        };
-        let attempts = match settings.env.get("MODELBUMP_GIT_PUSH_ATTEMPTS") {
-            Some(v) => v.parse::<u32>().ok().filter(|n| *n >= 1).with_context(|| {
-                format!("MODELBUMP_GIT_PUSH_ATTEMPTS={v} is not a number of attempts (1 or more)")
-            })?,
-            None => git.push_attempts.unwrap_or(DEFAULT_PUSH_ATTEMPTS).max(1),
         };
         Ok(Self {
             remote,
             user_info,
             branch,
-            attempts,
+            attempts: spec.attempts.max(1),
         })
     }
 }
@@ -156,6 +142,10 @@ pub struct WriteBackOutcome {
     pub not_pushed: usize,
     /// The remote branch's tip after the push: the commit pushed, or the tip that held the values.
     pub remote_tip: Option<String>,
+    /// What the checkout's HEAD is on afterwards: the branch, or `detached HEAD`.
+    pub head_label: String,
+    /// The commit HEAD points at afterwards.
+    pub head: Option<String>,
 }
 
 /// One of modelbump's own commits that was not on the remote (its push failed, or it was made without
@@ -174,8 +164,6 @@ pub struct WriteBack<'a> {
     pub files: BTreeMap<PathBuf, Vec<Edit>>,
     /// Provenance of the new values.
     pub record: &'a AppliedRecord,
-    /// The message's first lines, from `-m` (or its variable).
-    pub message: Option<String>,
     /// Where to push, `None` to commit only.
     pub push: Option<PushTarget>,
     /// Push the edits of modelbump's own earlier commits that the remote lacks too (`run` finishes what an
@@ -185,11 +173,11 @@ pub struct WriteBack<'a> {
 
 /// The author and committer of modelbump's commits; an error when none is set, which `run` checks before
 /// it writes anything.
-pub fn commit_identity(settings: &Settings, repo: &GitRepo) -> anyhow::Result<Identity> {
+pub fn commit_identity(options: &GitOptions, repo: &GitRepo) -> anyhow::Result<Identity> {
     let git_config = repo.raw().config().ok();
     Ok(Identity::resolve(
-        settings.config.git.author.as_ref(),
-        &settings.env,
+        options.author.as_ref(),
+        &options.env,
         git_config.as_ref(),
         repo.workdir(),
     )?)
@@ -203,7 +191,7 @@ pub fn commit_identity(settings: &Settings, repo: &GitRepo) -> anyhow::Result<Id
 /// are any that are not modelbump's own (`finish_own_commits`), the local branch keeps them with the
 /// local commit on top, and a warning says so; otherwise it moves to the commit that landed.
 pub fn write_back(
-    settings: &Settings,
+    options: &GitOptions,
     repo: &GitRepo,
     request: WriteBack<'_>,
 ) -> anyhow::Result<WriteBackOutcome> {
@@ -215,21 +203,18 @@ pub fn write_back(
     {
         return Ok(WriteBackOutcome::default());
     }
-    let template = request
+    let template = options
         .message
         .clone()
-        .or_else(|| settings.config.git.message.clone())
         .unwrap_or_else(|| crate::git::DEFAULT_TEMPLATE.to_string());
-    let tracking_uri = request.record.tracking_uri.clone().or_else(|| {
-        settings
-            .env
-            .get("MLFLOW_TRACKING_URI")
-            .map(str::to_string)
-            .or_else(|| settings.config.mlflow.tracking_uri.clone())
-    });
+    let tracking_uri = request
+        .record
+        .tracking_uri
+        .clone()
+        .or_else(|| options.tracking_uri.clone());
     let credentials = match &request.push {
-        Some(target) => Credentials::from_env(&settings.env).with_user_info(&target.user_info),
-        None => Credentials::from_env(&settings.env),
+        Some(target) => Credentials::from_env(&options.env).with_user_info(&target.user_info),
+        None => Credentials::from_env(&options.env),
     };
     let push = request.push.as_ref().map(|target| PushRequest {
         remote: target.remote.clone(),
@@ -249,7 +234,7 @@ pub fn write_back(
     if request.files.is_empty() && earlier.is_empty() {
         return Ok(WriteBackOutcome::default());
     }
-    let identity = commit_identity(settings, repo)?;
+    let identity = commit_identity(options, repo)?;
 
     let local_rewrite = layered_rewrite(vec![&request.files], request.record);
     let local_update = Update {
@@ -275,7 +260,8 @@ pub fn write_back(
         if let Err(e) = crate::git::clear_recorded(repo, &committed_files) {
             tracing::warn!("{e}");
         }
-        tracing::info!(
+        // The result line says it; the log says it only with -vv.
+        tracing::debug!(
             "committed {} on {}",
             crate::git::short_id(committed.id),
             head_label(repo)
@@ -546,9 +532,9 @@ pub(crate) fn classify(head: &[u8], work: &[u8]) -> Verdict {
     }
 }
 
-/// Runs `commit`.
-pub async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result<Outcome> {
-    let repo = GitRepo::discover(&settings.repo)?;
+/// Commits the changed target files (and pushes them when asked): the `commit` use case.
+pub fn commit(options: &CommitOptions) -> anyhow::Result<CommitOutcome> {
+    let repo = GitRepo::discover(&options.git.repo)?;
     let head = repo.head_commit()?;
     let record = crate::git::load_applied(&repo);
 
@@ -556,9 +542,8 @@ pub async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result<Outcom
     // clean apart from model URIs. Without any, every modified tracked YAML file is looked at, and those
     // that are not URI-only are left alone.
     let mut named: Vec<PathBuf> = Vec::new();
-    let config_files = settings.config.targets.iter().map(|t| t.file.clone());
-    for file in config_files.chain(args.files.iter().cloned()) {
-        let rel = repo.relative(&settings.repo, &file).with_context(|| {
+    for file in &options.files {
+        let rel = repo.relative(&options.git.repo, file).with_context(|| {
             format!(
                 "{} is outside the git checkout {}",
                 file.display(),
@@ -630,18 +615,16 @@ pub async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result<Outcom
             refused.join("\n  ")
         );
     }
-    let push = if args.push {
-        Some(PushTarget::resolve(settings, &repo, &args.push_to)?)
-    } else {
-        None
+    let push = match &options.push {
+        Some(spec) => Some(PushTarget::resolve(&repo, spec)?),
+        None => None,
     };
-    let outcome = write_back(
-        settings,
+    let mut outcome = write_back(
+        &options.git,
         &repo,
         WriteBack {
             files,
             record: &record,
-            message: args.message.clone(),
             push: push.clone(),
             finish_own_commits: false,
         },
@@ -651,8 +634,24 @@ pub async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result<Outcom
     {
         warn_unpushed(&repo, target);
     }
-    render(settings, &repo, push.as_ref(), &outcome)?;
-    Ok(Outcome::Success)
+    note_head(&repo, &mut outcome);
+    let report = Report {
+        targets: target_reports(&options.git.repo, &repo, &outcome.changes),
+        commit: outcome.commit.clone(),
+        pushed: outcome.pushed,
+        sync: Vec::new(),
+    };
+    Ok(CommitOutcome {
+        write_back: outcome,
+        push,
+        report,
+    })
+}
+
+/// Fills in what HEAD is on after a write-back, for the caller's messages.
+pub fn note_head(repo: &GitRepo, outcome: &mut WriteBackOutcome) {
+    outcome.head_label = head_label(repo);
+    outcome.head = repo.head_commit().ok().map(|h| h.to_string());
 }
 
 /// Warns, when nothing new was committed and so nothing was pushed, that HEAD holds commits the
@@ -675,17 +674,13 @@ pub fn warn_unpushed(repo: &GitRepo, target: &PushTarget) {
 }
 
 /// The report's target lines for a write-back's changes (paths relative to the repo folder).
-pub fn target_reports(
-    settings: &Settings,
-    repo: &GitRepo,
-    changes: &[ModelChange],
-) -> Vec<TargetReport> {
+pub fn target_reports(root: &Path, repo: &GitRepo, changes: &[ModelChange]) -> Vec<TargetReport> {
     changes
         .iter()
         .map(|c| {
             let abs = repo.workdir().join(&c.file);
             let file = abs
-                .strip_prefix(&settings.repo)
+                .strip_prefix(root)
                 .map(crate::git::git_path)
                 .unwrap_or_else(|_| c.file.clone());
             let provenance = c.provenance.clone().unwrap_or_default();
@@ -708,104 +703,8 @@ pub fn target_reports(
         .collect()
 }
 
-fn render(
-    settings: &Settings,
-    repo: &GitRepo,
-    push: Option<&PushTarget>,
-    outcome: &WriteBackOutcome,
-) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match settings.output {
-        OutputFormat::Json => {
-            let report = Report {
-                targets: target_reports(settings, repo, &outcome.changes),
-                commit: outcome.commit.clone(),
-                pushed: outcome.pushed,
-                sync: Vec::new(),
-            };
-            out.write_all(report.to_json().as_bytes())?;
-        }
-        OutputFormat::Text => write_text(&mut out, repo, push, outcome)?,
-    }
-    out.flush()?;
-    Ok(())
-}
-
 /// What a commit lands on, for messages: the branch, or `detached HEAD`.
 fn head_label(repo: &GitRepo) -> String {
     repo.current_branch()
         .unwrap_or_else(|_| "detached HEAD".to_string())
-}
-
-/// The text summary of a write-back, shared with `run`.
-pub fn write_text(
-    out: &mut impl Write,
-    repo: &GitRepo,
-    push: Option<&PushTarget>,
-    outcome: &WriteBackOutcome,
-) -> anyhow::Result<()> {
-    let target = push
-        .map(|p| format!("{} {}", p.remote, p.branch))
-        .unwrap_or_default();
-    for earlier in &outcome.earlier {
-        let names: Vec<String> = earlier
-            .edits
-            .iter()
-            .flat_map(|(file, edits)| {
-                edits
-                    .iter()
-                    .map(move |e| format!("{} ({})", e.selector.name, crate::git::git_path(file)))
-            })
-            .collect();
-        writeln!(
-            out,
-            "committed earlier in {} but not pushed until now: {}",
-            crate::git::short_id(earlier.id),
-            names.join(", ")
-        )?;
-    }
-    if outcome.already_on_remote {
-        writeln!(
-            out,
-            "{target} already holds these model URIs; nothing new to push"
-        )?;
-        return Ok(());
-    }
-    let Some(commit) = &outcome.commit else {
-        writeln!(out, "nothing to commit")?;
-        return Ok(());
-    };
-    let at_head = repo.head_commit().is_ok_and(|h| h.to_string() == *commit);
-    let on = if at_head || push.is_none() {
-        head_label(repo)
-    } else {
-        format!("the tip of {target}")
-    };
-    writeln!(
-        out,
-        "committed {} on {on}: {} model URI{}",
-        &commit[..12.min(commit.len())],
-        outcome.changes.len(),
-        if outcome.changes.len() == 1 { "" } else { "s" }
-    )?;
-    for c in &outcome.changes {
-        writeln!(out, "  {} ({}): {} -> {}", c.name, c.file, c.old, c.new)?;
-    }
-    if let Some(local) = &outcome.local_commit {
-        writeln!(
-            out,
-            "  and as {} on {}, on top of {} commit(s) that were not pushed",
-            &local[..12.min(local.len())],
-            head_label(repo),
-            outcome.not_pushed
-        )?;
-    }
-    if let (Some(p), true) = (push, outcome.pushed) {
-        let retries = match outcome.push_attempts {
-            0 | 1 => String::new(),
-            n => format!(" (attempt {n}, after the branch moved)"),
-        };
-        writeln!(out, "pushed to {} {}{retries}", p.remote, p.branch)?;
-    }
-    Ok(())
 }
