@@ -64,14 +64,14 @@ fn main() {
             ));
         }
     }
-    let big = repo(&server.url, &manifest, &targets);
+    let big = repo(&server, &manifest, &targets);
     let two_targets: String = targets
         .split("  - file:")
         .filter(|t| !t.is_empty())
         .take(2)
         .map(|t| format!("  - file:{t}"))
         .collect();
-    let small = repo(&server.url, &manifest, &two_targets);
+    let small = repo(&server, &manifest, &two_targets);
 
     // 1. CPU time of a 2-target plan.
     let warm = plan(bin, small.path(), 8, None);
@@ -239,13 +239,19 @@ fn fnv(text: &str) -> u128 {
     hash
 }
 
-fn repo(url: &str, manifest: &str, targets: &str) -> tempfile::TempDir {
+/// A GitOps folder; the server's local artifact root is mapped to a bucket, as a deployment maps it
+/// (a local path is not proposed).
+fn repo(server: &MlflowServer, manifest: &str, targets: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("k8s")).unwrap();
     std::fs::write(dir.path().join("k8s/models.yaml"), manifest).unwrap();
     std::fs::write(
         dir.path().join("modelbump.yaml"),
-        format!("mlflow:\n  trackingUri: {url}\ntargets:\n{targets}"),
+        format!(
+            "mlflow:\n  trackingUri: {url}\ntargets:\n{targets}uriRewrite:\n  - {{from: \"{root}/\", to: \"s3://mlflow-artifacts/\"}}\n",
+            url = server.url,
+            root = server.artifact_dir.display()
+        ),
     )
     .unwrap();
     dir

@@ -3,9 +3,12 @@
 //! `cargo run --release --example quickstart` builds, in a temporary folder, a GitOps repository holding the
 //! seed scenario's Seldon Core manifest and a `modelbump.yaml` (both from `examples/quickstart/`), a bare
 //! repository as its `origin`, and a copy of the small MLflow file store shipped in
-//! `examples/quickstart/mlruns`. Then it runs modelbump as a pipeline step would: `plan` shows the diff,
-//! `run` applies it, commits and pushes (no Argo CD is configured, so there is nothing to sync). It prints
-//! the pushed commit and the file as `origin` now has it. Everything is written under the temporary folder; the clone it runs from is left as it was.
+//! `examples/quickstart/mlruns`, its recorded locations pointed at the copy, where the models' `MLmodel`
+//! files are (the config's `uriRewrite` maps them back to the bucket the manifest names, so the plan's
+//! pre-flight checks each model and the diff keeps the `s3://` form). Then it runs modelbump as a
+//! pipeline step would: `plan` shows the diff, `run` applies it, commits and pushes (no Argo CD is
+//! configured, so there is nothing to sync). It prints the pushed commit and the file as `origin` now has
+//! it. Everything is written under the temporary folder; the clone it runs from is left as it was.
 //!
 //! The test suite runs the same [`quickstart`] function (tests/quickstart.rs), so the README's first
 //! command cannot silently rot.
@@ -32,6 +35,13 @@ pub struct Outcome {
 
 const MANIFEST: &str = "k8s/base/financial-predictor-ab-test.yaml";
 
+/// Where the shipped `modelbump.yaml` says the models' files are; the quickstart writes its own store's
+/// folder there.
+const STORE_PLACEHOLDER: &str = "file:///tmp/quickstart/mlruns/";
+
+/// Where the shipped store records the models' files: the bucket the manifests name.
+const BUCKET: &str = "s3://mlflow-artifacts/";
+
 /// The fixtures' folder in the source tree.
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart")
@@ -47,6 +57,23 @@ fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
         } else {
             std::fs::copy(entry.path(), &target)
                 .with_context(|| format!("copy {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Points the copied store's recorded locations (`meta.yaml` files) at the copy itself, as MLflow
+/// records them when it keeps the artifacts next to its store: the models' files (`MLmodel`) are
+/// shipped there, so the plan's pre-flight can check them.
+fn relocate_artifacts(store: &Path, to: &str) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(store).with_context(|| format!("read {}", store.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            relocate_artifacts(&path, to)?;
+        } else if path.file_name().is_some_and(|n| n == "meta.yaml") {
+            let text = std::fs::read_to_string(&path)?;
+            std::fs::write(&path, text.replace(BUCKET, to))
+                .with_context(|| format!("write {}", path.display()))?;
         }
     }
     Ok(())
@@ -71,8 +98,23 @@ fn modelbump(args: &[&str], env: &[(&str, String)]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds the repository, the remote and the store under `work`, runs the job, reports to `out`.
-pub fn quickstart(work: &Path, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+/// What [`setup`] built: the GitOps repository, its bare `origin`, the store, and the environment
+/// modelbump runs in.
+pub struct Setup {
+    /// The GitOps repository.
+    pub repo_dir: PathBuf,
+    /// Its bare `origin`.
+    pub remote_dir: PathBuf,
+    /// The copy of the MLflow file store.
+    pub store: PathBuf,
+    /// The environment of every modelbump command.
+    pub env: Vec<(&'static str, String)>,
+    /// The manifest before the job.
+    pub manifest_before: String,
+}
+
+/// Builds the repository, the remote and the store under `work`.
+pub fn setup(work: &Path) -> anyhow::Result<Setup> {
     let fixtures = fixtures();
     let remote_dir = work.join("origin.git");
     let repo_dir = work.join("gitops");
@@ -82,6 +124,8 @@ pub fn quickstart(work: &Path, out: &mut dyn Write) -> anyhow::Result<Outcome> {
 
     // The MLflow store: a copy, so that nothing the job does can touch the shipped one.
     copy_tree(&fixtures.join("mlruns"), &store)?;
+    let store_root = format!("file://{}/", store.display());
+    relocate_artifacts(&store, &store_root)?;
 
     // The GitOps repository, its first commit pushed to a bare `origin`.
     git2::Repository::init_bare(&remote_dir).context("create the bare remote")?;
@@ -94,9 +138,16 @@ pub fn quickstart(work: &Path, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             .context("read the manifest")?;
     std::fs::create_dir_all(repo_dir.join("k8s/base"))?;
     std::fs::write(repo_dir.join(MANIFEST), &manifest_before)?;
-    std::fs::copy(
-        fixtures.join("modelbump.yaml"),
+    // The config maps the store's folder back to the bucket: the serving side reads the bucket.
+    let config =
+        std::fs::read_to_string(fixtures.join("modelbump.yaml")).context("read the config")?;
+    anyhow::ensure!(
+        config.contains(STORE_PLACEHOLDER),
+        "modelbump.yaml has no uriRewrite from {STORE_PLACEHOLDER}"
+    );
+    std::fs::write(
         repo_dir.join("modelbump.yaml"),
+        config.replace(STORE_PLACEHOLDER, &store_root),
     )?;
     let mut index = repo.index()?;
     index.add_path(Path::new(MANIFEST))?;
@@ -123,13 +174,31 @@ pub fn quickstart(work: &Path, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     config.set_str("branch.main.remote", "origin")?;
     config.set_str("branch.main.merge", "refs/heads/main")?;
 
-    let repo_arg = repo_dir.to_str().context("a UTF-8 temporary path")?;
     let env = vec![
         ("PATH", std::env::var("PATH").unwrap_or_default()),
         ("HOME", home.display().to_string()),
         ("MLFLOW_TRACKING_URI", format!("file://{}", store.display())),
         ("NO_COLOR", "1".to_string()),
     ];
+    Ok(Setup {
+        repo_dir,
+        remote_dir,
+        store,
+        env,
+        manifest_before,
+    })
+}
+
+/// Builds the repository, the remote and the store under `work`, runs the job, reports to `out`.
+pub fn quickstart(work: &Path, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let Setup {
+        repo_dir,
+        remote_dir,
+        store,
+        env,
+        manifest_before,
+    } = setup(work)?;
+    let repo_arg = repo_dir.to_str().context("a UTF-8 temporary path")?;
     writeln!(out, "== GitOps repository {}", repo_dir.display())?;
     writeln!(
         out,

@@ -6,12 +6,15 @@
 #    With a configured target, modelbump reads only that file, HEAD's tree along its path and the index;
 #    `git commit FILE` refreshes the whole index. Also measured: `commit` without a config, which has to
 #    look for modified YAML files and so does grow with the repository.
-# 2. Eight `modelbump commit --push` processes, each changing a different model of one file, pushing at once
-#    to one loopback remote (`git daemon` with receive-pack, so the server checks the old value of the
-#    ref like any forge): wall time until all have exited, and a check that all eight values landed.
+# 2. 1, 8 and 16 `modelbump commit --push` processes, each changing a different model of one file, pushing
+#    at once to one loopback smart-HTTP remote (`git http-backend`, so the server checks the old value of
+#    the ref like any forge) with the default push settings: failures, values landed, retries, the most
+#    attempts one writer needed, and the wall time until all have exited, as a ratio to one writer in
+#    the same round.
 #
 # Usage: scripts/bench-git.sh            (builds the release binary first)
-#        MODELBUMP_BIN=path RUNS=15 SIZES="5000 50000" scripts/bench-git.sh
+#        MODELBUMP_BIN=path RUNS=15 SIZES="5000 50000" WRITERS="8 16" ROUNDS=3 scripts/bench-git.sh
+#        SIZES= scripts/bench-git.sh     (the concurrent writers only)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,13 +23,14 @@ if [[ -z "${MODELBUMP_BIN:-}" ]]; then
     MODELBUMP_BIN="${CARGO_TARGET_DIR:-$root/target}/release/modelbump"
 fi
 RUNS=${RUNS:-15}
-SIZES=${SIZES:-"5000 50000"}
-PUSHERS=${PUSHERS:-8}
+SIZES=${SIZES-"5000 50000"}
+WRITERS=${WRITERS:-"8 16"}
+ROUNDS=${ROUNDS:-3}
 
 tmp=$(mktemp -d)
-daemon_pid=""
+server_pid=""
 cleanup() {
-    [[ -n "$daemon_pid" ]] && kill "$daemon_pid" 2>/dev/null || true
+    [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null || true
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -103,51 +107,116 @@ bench_commit() {
     rm -rf "$dir"
 }
 
-# $PUSHERS processes pushing different models of one file to one loopback git daemon at once.
+# A smart-HTTP git server on a loopback port: `git http-backend` as CGI behind Python's HTTP server, so
+# that pushes go through libgit2's HTTP transport and the server checks the old value of the ref, as a
+# forge does. Sets server_pid and server_port; the server stops by itself after ten minutes.
+start_http_server() {
+    local root=$1
+    rm -f "$tmp/http.port"
+    python3 - "$root" >"$tmp/http.port" 2>"$tmp/http.log" <<'EOF_PY' &
+import http.server, os, subprocess, sys, threading
+root = sys.argv[1]
+threading.Timer(600, lambda: os._exit(0)).start()
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args):
+        pass
+    def body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+    def serve(self):
+        body = self.body()
+        path, _, query = self.path.partition("?")
+        env = {"PATH": os.environ["PATH"], "GIT_PROJECT_ROOT": root, "GIT_HTTP_EXPORT_ALL": "1",
+               "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
+               "REQUEST_METHOD": self.command, "PATH_INFO": path, "QUERY_STRING": query,
+               "CONTENT_LENGTH": str(len(body)), "REMOTE_USER": "pusher", "REMOTE_ADDR": "127.0.0.1"}
+        for header, var in (("Content-Type", "CONTENT_TYPE"), ("Git-Protocol", "HTTP_GIT_PROTOCOL"),
+                            ("Content-Encoding", "HTTP_CONTENT_ENCODING")):
+            if self.headers.get(header):
+                env[var] = self.headers[header]
+        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True).stdout
+        head, _, payload = out.partition(b"\r\n\r\n")
+        status, headers = "200 OK", []
+        for line in head.decode().split("\r\n"):
+            key, _, value = line.partition(":")
+            if key.lower() == "status":
+                status = value.strip()
+            elif key:
+                headers.append((key, value.strip()))
+        self.send_response(int(status.split()[0]), status.partition(" ")[2])
+        for key, value in headers:
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(payload)
+        self.close_connection = True
+    do_GET = do_POST = serve
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+EOF_PY
+    server_pid=$!
+    for _ in $(seq 1 50); do
+        [[ -s "$tmp/http.port" ]] && break
+        sleep 0.1
+    done
+    server_port=$(cat "$tmp/http.port")
+}
+
+# $1 processes pushing different models of one file to one loopback smart-HTTP remote at once, with the
+# default settings. Prints one table row: writers, failed, values landed, pushes retried, the most
+# attempts one writer needed, wall time in ms.
 bench_pushers() {
-    local port remote="$tmp/served/models.git" seed="$tmp/seed"
+    local writers=$1 port remote="$tmp/served/models.git" seed="$tmp/seed"
+    rm -rf "$tmp/served" "$tmp"/p* "$seed"
     mkdir -p "$tmp/served"
     git init -q --bare -b main "$remote"
-    git -C "$remote" config receive.denyCurrentBranch ignore
     git init -q -b main "$seed"
     : > "$seed/models.yaml"
-    for i in $(seq 1 "$PUSHERS"); do
+    for i in $(seq 1 "$writers"); do
         [[ $i -gt 1 ]] && echo '---' >> "$seed/models.yaml"
         model "m$i" "s3://models/m$i/v1/" >> "$seed/models.yaml"
     done
     git -C "$seed" add -A && git -C "$seed" commit -q -m initial
     git -C "$seed" push -q "$remote" main
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    git daemon --listen=127.0.0.1 --port="$port" --base-path="$tmp/served" --export-all \
-        --enable=receive-pack --reuseaddr "$tmp/served" 2>/dev/null &
-    daemon_pid=$!
-    for _ in $(seq 1 50); do
-        git ls-remote "git://127.0.0.1:$port/models.git" >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    for i in $(seq 1 "$PUSHERS"); do
-        git clone -q "git://127.0.0.1:$port/models.git" "$tmp/p$i"
+    start_http_server "$tmp/served"
+    port=$server_port
+    for i in $(seq 1 "$writers"); do
+        git clone -q "http://127.0.0.1:$port/models.git" "$tmp/p$i"
         "$MODELBUMP_BIN" -C "$tmp/p$i" set models.yaml "m$i" "s3://models/m$i/v2/" >/dev/null
     done
     local t0 t1 pids=() failed=0
     t0=$(now_ns)
-    for i in $(seq 1 "$PUSHERS"); do
+    for i in $(seq 1 "$writers"); do
         MODELBUMP_LOG=info "$MODELBUMP_BIN" -C "$tmp/p$i" commit --push >"$tmp/p$i.out" 2>"$tmp/p$i.err" &
         pids+=($!)
     done
     for i in "${!pids[@]}"; do
         if ! wait "${pids[$i]}"; then
             failed=$((failed + 1))
-            echo "pusher $((i + 1)) failed: $(tail -n 1 "$tmp/p$((i + 1)).err")" >&2
+            echo "writer $((i + 1)) failed: $(tail -n 1 "$tmp/p$((i + 1)).err")" >&2
         fi
     done
     t1=$(now_ns)
-    local landed retried
+    kill "$server_pid" 2>/dev/null || true
+    server_pid=""
+    local landed commits retried most
     landed=$(git -C "$remote" show main:models.yaml | grep -c 'v2/' || true)
+    commits=$(git -C "$remote" rev-list --count main)
+    [[ $commits -eq $((writers + 1)) ]] || echo "expected $((writers + 1)) commits on the remote, found $commits" >&2
     retried=$(cat "$tmp"/p*.err | grep -c 'retrying on the fresh tip' || true)
-    printf '| %s | %s | %s | %s | %.0f |\n' "$PUSHERS" "$failed" "$landed" "$retried" "$(( (t1 - t0) / 1000000 ))"
-    kill "$daemon_pid" 2>/dev/null || true
-    daemon_pid=""
+    most=$( (cat "$tmp"/p*.err | grep -o 'attempt [0-9]*/' || true) | tr -dc '0-9\n' | sort -n | tail -n 1)
+    echo "$writers $failed $landed $retried ${most:-1} $(( (t1 - t0) / 1000000 ))"
 }
 
 echo "modelbump: $("$MODELBUMP_BIN" --version), git: $(git --version), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $RUNS runs per size"
@@ -158,9 +227,18 @@ echo "| tracked files | modelbump commit, target configured | modelbump commit, 
 echo "|---:|---:|---:|---:|---:|"
 for n in $SIZES; do bench_commit "$n"; done
 echo
-echo "| pushers | failed | values landed | pushes retried | wall time (ms) |"
-echo "|---:|---:|---:|---:|---:|"
-for _ in 1 2 3; do
-    rm -rf "$tmp/served" "$tmp"/p* "$tmp/seed"
-    bench_pushers
+echo "Concurrent writers over smart HTTP, default settings; the ratio is the wall time against one writer"
+echo "in the same round:"
+echo
+echo "| round | writers | failed | values landed | pushes retried | most attempts by one writer | wall time (ms) | / 1 writer |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+for round in $(seq 1 "$ROUNDS"); do
+    base=""
+    for w in 1 $WRITERS; do
+        bench_pushers "$w" >"$tmp/row"
+        read -r writers failed landed retried most wall <"$tmp/row"
+        [[ -z "$base" ]] && base=$wall
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$round" "$writers" "$failed" "$landed" "$retried" "$most" "$wall" \
+            "$(awk -v a="$wall" -v b="$base" 'BEGIN {printf "%.1f", a / b}')"
+    done
 done

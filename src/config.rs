@@ -53,6 +53,10 @@ pub struct Config {
     /// Prefix mappings from what MLflow reports to what the serving side reads.
     #[serde(default)]
     pub uri_rewrite: Vec<UriRewrite>,
+    /// Accept, for every target, a location whose scheme differs from the current value's, a local
+    /// path or a `file:` URI included (refused by default: the serving side usually cannot read it).
+    #[serde(default)]
+    pub allow_scheme_change: bool,
     /// How to commit and push.
     #[serde(default)]
     pub git: GitConfig,
@@ -67,8 +71,25 @@ pub struct Config {
 pub struct MlflowConfig {
     /// The tracking URI (`http(s)://`, `sqlite:///`, `file:` or a path to `mlruns`).
     pub tracking_uri: Option<String>,
-    /// Concurrent requests to the tracking server (default 8).
-    pub concurrency: Option<usize>,
+    /// Concurrent requests to the tracking server (default 8). Zero is refused as a parse error, with
+    /// the line, as `MODELBUMP_MLFLOW_CONCURRENCY=0` is: no request could ever be sent.
+    #[serde(default, deserialize_with = "positive")]
+    pub concurrency: Option<std::num::NonZeroUsize>,
+}
+
+/// A positive whole number, with a message that says so.
+fn positive<'de, D: serde::Deserializer<'de>>(
+    de: D,
+) -> Result<Option<std::num::NonZeroUsize>, D::Error> {
+    let Some(n) = Option::<usize>::deserialize(de)? else {
+        return Ok(None);
+    };
+    std::num::NonZeroUsize::new(n).map(Some).ok_or_else(|| {
+        serde::de::Error::invalid_value(
+            serde::de::Unexpected::Unsigned(0),
+            &"a positive number of requests in flight",
+        )
+    })
 }
 
 /// One entry of `targets:`.
@@ -91,6 +112,17 @@ pub struct TargetConfig {
     /// Keep the current URI whatever MLflow says (a manual pin or rollback); the target reports `pinned`.
     #[serde(default)]
     pub pinned: bool,
+    /// The top-level `allowSchemeChange` for this target alone (it wins over the top-level value).
+    pub allow_scheme_change: Option<bool>,
+}
+
+impl TargetConfig {
+    /// Whether this target may receive a location of another scheme than its current value's, or a local
+    /// one: its own `allowSchemeChange`, else the top-level one of `config`.
+    pub fn allows_scheme_change(&self, config: &Config) -> bool {
+        self.allow_scheme_change
+            .unwrap_or(config.allow_scheme_change)
+    }
 }
 
 /// `targets[].run:`
@@ -162,7 +194,7 @@ pub struct GitConfig {
     pub author: Option<Person>,
     /// The commit message template; the changes and provenance trailers are added below it.
     pub message: Option<String>,
-    /// How many times a rejected push is retried (default 5).
+    /// How many pushes at most when the branch keeps moving (default 20: enough for 20 writers at once).
     pub push_attempts: Option<u32>,
 }
 
@@ -303,6 +335,7 @@ targets:
 uriRewrite:
   - from: "mlflow-artifacts:/"
     to: "s3://mlflow-artifacts/"
+allowSchemeChange: false
 git:
   remote: origin
   branch: main
@@ -332,6 +365,21 @@ argocd:
         );
         assert_eq!(config.uri_rewrite[0].to, "s3://mlflow-artifacts/");
         assert_eq!(config.argocd.apps, vec!["financial-mlops-infrastructure"]);
+        assert!(!config.targets[0].allows_scheme_change(&config));
+    }
+
+    #[test]
+    fn allow_scheme_change_per_target_wins_over_the_top_level() {
+        let text = "allowSchemeChange: true\ntargets:\n  - {file: a.yaml, name: m, pinned: true}\n  - {file: a.yaml, name: n, pinned: true, allowSchemeChange: false}\n";
+        let config = Config::parse(text, Path::new("c.yaml")).unwrap();
+        assert!(config.targets[0].allows_scheme_change(&config));
+        assert!(!config.targets[1].allows_scheme_change(&config));
+        let text =
+            "targets:\n  - {file: a.yaml, name: m, pinned: true, allowSchemeChanges: true}\n";
+        let err = Config::parse(text, Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allowSchemeChanges"), "{err}");
     }
 
     #[test]
@@ -360,5 +408,24 @@ argocd:
             .unwrap_err()
             .to_string();
         assert!(err.contains("exactly one"), "{err}");
+    }
+
+    #[test]
+    fn zero_concurrency_is_refused_with_the_line() {
+        // MODELBUMP_MLFLOW_CONCURRENCY=0 is refused too: no request could ever be sent.
+        let text = "mlflow:\n  trackingUri: http://h\n  concurrency: 0\n";
+        let err = Config::parse(text, Path::new("conf/modelbump.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("conf/modelbump.yaml"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("concurrency"), "{err}");
+        let config = Config::parse("mlflow: {concurrency: 3}\n", Path::new("c.yaml")).unwrap();
+        assert_eq!(
+            config.mlflow.concurrency.map(|n| n.to_string()).as_deref(),
+            Some("3")
+        );
+        let config = Config::parse("mlflow: {concurrency: null}\n", Path::new("c.yaml")).unwrap();
+        assert!(config.mlflow.concurrency.is_none());
     }
 }

@@ -19,7 +19,7 @@
 //! (or named explicitly) is reported as a file that cannot be read, like a broken manifest, and never
 //! opened; other such entries are not looked at.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use ignore::{WalkBuilder, WalkState};
@@ -31,13 +31,8 @@ use crate::manifest::{self, EditError, MarkedField, ModelField};
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoverError {
     /// The path (or where its symlinks lead) is outside the repo.
-    #[error("{path} is outside the repo {repo}; give a path inside it (relative to the repo root)")]
-    OutsideRepo {
-        /// The path as given.
-        path: String,
-        /// The repo root.
-        repo: String,
-    },
+    #[error(transparent)]
+    OutsideRepo(fsutil::ContainmentError),
     /// The path does not exist or cannot be read.
     #[error("cannot open {path}: {source}")]
     Open {
@@ -100,53 +95,15 @@ pub struct Scan {
 }
 
 /// Resolves `path` (relative to the repo root, or absolute) to an existing file or folder inside the
-/// repo. The check is made on the canonical path, so `..` and symlinks cannot lead outside.
+/// repo, by the one rule of [`fsutil::contained`]: neither `..` nor a symlink leads outside.
 pub fn resolve_in_repo(repo: &Path, path: &Path) -> Result<PathBuf, DiscoverError> {
-    let shown = path.display().to_string();
-    let joined = repo.join(path);
-    let canonical = match joined.canonicalize() {
-        Ok(c) => c,
-        // A path that does not exist may still be an attempt to leave the repo: say so first.
-        Err(_) if leaves_lexically(path) => {
-            return Err(DiscoverError::OutsideRepo {
-                path: shown,
-                repo: repo.display().to_string(),
-            });
-        }
-        Err(source) => {
-            return Err(DiscoverError::Open {
-                path: shown,
-                source,
-            });
-        }
-    };
-    let repo_canonical = repo.canonicalize().map_err(|source| DiscoverError::Open {
-        path: repo.display().to_string(),
-        source,
-    })?;
-    if !canonical.starts_with(&repo_canonical) {
-        return Err(DiscoverError::OutsideRepo {
-            path: shown,
-            repo: repo.display().to_string(),
-        });
-    }
-    Ok(canonical)
-}
-
-fn leaves_lexically(path: &Path) -> bool {
-    let mut depth: isize = 0;
-    for c in path.components() {
-        match c {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
-            Component::RootDir | Component::Prefix(_) => return true,
-            Component::CurDir => {}
-        }
-        if depth < 0 {
-            return true;
-        }
-    }
-    false
+    fsutil::contained(repo, path).map_err(|e| match e {
+        fsutil::ContainmentError::Missing { error, .. } => DiscoverError::Open {
+            path: path.display().to_string(),
+            source: error,
+        },
+        outside => DiscoverError::OutsideRepo(outside),
+    })
 }
 
 /// A path relative to the repo root, with `/` separators, for output.

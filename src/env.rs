@@ -46,6 +46,11 @@ impl Env {
             .filter(|v| !v.is_empty())
     }
 
+    /// The value of `name` as a path, `None` when unset or empty.
+    pub fn path(&self, name: &str) -> Option<PathBuf> {
+        self.get(name).map(PathBuf::from)
+    }
+
     /// The user's home folder, where `~/.mlflow/credentials` lives.
     pub fn home(&self) -> Option<PathBuf> {
         self.get("HOME").map(PathBuf::from)

@@ -12,11 +12,15 @@
 //! not write in place is refused rather than replaced by the rename, as an editor warns about a
 //! read-only file: no write permission bit at all (`chmod a-w`, which also stops root), or none that
 //! lets this user write (`access(2)`).
+//!
+//! Every path a user names (a config `file:`, `set FILE`, `targets PATH`, a file to commit) is kept
+//! inside the repo by one rule, [`contained`]: first the path as written (absolute, or relative to the
+//! repo; `..` resolved by hand) must stay inside, then the file it really is, symlinks followed, must too.
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// Errors writing a file.
 #[derive(Debug, thiserror::Error)]
@@ -205,6 +209,105 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<bool, WriteError> {
     Ok(true)
 }
 
+/// A path that does not stay inside the repo, or that cannot be resolved; names the path as given.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainmentError {
+    /// As written (absolute, or with `..`), the path leaves the repo.
+    #[error(
+        "{} is outside the repo {}; give a path inside it (relative to the repo root)",
+        path.display(),
+        root.display()
+    )]
+    Outside {
+        /// The path as given.
+        path: PathBuf,
+        /// The repo root.
+        root: PathBuf,
+    },
+    /// The path is inside as written, but a symlink on the way leads out.
+    #[error(
+        "{} is outside the repo {}: a symlink leads it to {}; give a path inside it (relative to the repo root)",
+        path.display(),
+        root.display(),
+        target.display()
+    )]
+    LinkOutside {
+        /// The path as given.
+        path: PathBuf,
+        /// The repo root.
+        root: PathBuf,
+        /// Where the path really leads.
+        target: PathBuf,
+    },
+    /// The path (or the repo root) does not exist or cannot be resolved.
+    #[error("cannot read {}: {error}", path.display())]
+    Missing {
+        /// The path as given.
+        path: PathBuf,
+        /// The path as written, made absolute, with `.` and `..` resolved by hand; inside the repo.
+        lexical: PathBuf,
+        /// Why it could not be resolved.
+        error: std::io::Error,
+    },
+}
+
+/// `path` (absolute, or relative to `root`) as the real path of an existing file or folder inside
+/// `root`, or why not.
+///
+/// Two checks, so that neither a `..` nor a symlink leads out: the path as written, with `.` and `..`
+/// resolved by hand, must be inside `root` (a path that does not exist is refused for leaving before it
+/// is reported missing); then the path the file system resolves, symlinks followed, must be inside the
+/// real `root`. A symlink that stays inside is followed: the result is the file it points to.
+pub fn contained(root: &Path, path: &Path) -> Result<PathBuf, ContainmentError> {
+    let given = path.to_path_buf();
+    let joined = root.join(path);
+    let real_root = root
+        .canonicalize()
+        .map_err(|error| ContainmentError::Missing {
+            path: root.to_path_buf(),
+            lexical: normalize(root),
+            error,
+        })?;
+    let lexical = normalize(&joined);
+    if !lexical.starts_with(normalize(root)) && !lexical.starts_with(&real_root) {
+        return Err(ContainmentError::Outside {
+            path: given,
+            root: root.to_path_buf(),
+        });
+    }
+    // The file system resolves `joined`, not `lexical`: `link/..` is the parent of the link's target.
+    let real = joined
+        .canonicalize()
+        .map_err(|error| ContainmentError::Missing {
+            path: given.clone(),
+            lexical,
+            error,
+        })?;
+    if !real.starts_with(&real_root) {
+        return Err(ContainmentError::LinkOutside {
+            path: given,
+            root: root.to_path_buf(),
+            target: real,
+        });
+    }
+    Ok(real)
+}
+
+/// `path` with `.` dropped and `..` taken off the end, without asking the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,5 +418,86 @@ mod tests {
             read_into(&fifo, &mut buffer, true),
             Err(ReadError::NotRegular { .. })
         ));
+    }
+
+    /// A repo folder `repo` holding `in.yaml`, next to `outside.yaml`, with links `repo/link-in` ->
+    /// `in.yaml` and `repo/link-out` -> `../outside.yaml`.
+    fn repo_with_links() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(repo.join("k8s")).unwrap();
+        std::fs::write(repo.join("in.yaml"), "a: 1\n").unwrap();
+        std::fs::write(dir.path().join("outside.yaml"), "a: 1\n").unwrap();
+        std::os::unix::fs::symlink("in.yaml", repo.join("link-in")).unwrap();
+        std::os::unix::fs::symlink("../outside.yaml", repo.join("link-out")).unwrap();
+        (dir, repo)
+    }
+
+    #[test]
+    fn contained_accepts_paths_inside_the_repo() {
+        let (_dir, repo) = repo_with_links();
+        let real = repo.canonicalize().unwrap().join("in.yaml");
+        for path in [
+            Path::new("in.yaml"),
+            Path::new("./in.yaml"),
+            Path::new("k8s/../in.yaml"),
+            &repo.join("in.yaml"),
+            &real,
+        ] {
+            assert_eq!(contained(&repo, path).unwrap(), real, "{}", path.display());
+        }
+        // A symlink that stays inside is followed to the file it points to.
+        assert_eq!(contained(&repo, Path::new("link-in")).unwrap(), real);
+    }
+
+    #[test]
+    fn contained_refuses_paths_that_leave_the_repo() {
+        let (dir, repo) = repo_with_links();
+        let outside = dir.path().join("outside.yaml");
+        for path in [
+            Path::new("../outside.yaml"),
+            Path::new("k8s/../../outside.yaml"),
+            &outside,
+            // Leaving is said before missing.
+            Path::new("../missing.yaml"),
+            Path::new("/etc/missing.yaml"),
+        ] {
+            let err = contained(&repo, path).unwrap_err();
+            assert!(
+                matches!(err, ContainmentError::Outside { .. }),
+                "{}: {err}",
+                path.display()
+            );
+            let text = err.to_string();
+            assert!(
+                text.starts_with(&format!("{} is outside the repo", path.display())),
+                "{text}"
+            );
+            assert!(text.contains("relative to the repo root"), "{text}");
+        }
+        let err = contained(&repo, Path::new("link-out")).unwrap_err();
+        assert!(matches!(err, ContainmentError::LinkOutside { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.starts_with("link-out is outside the repo"), "{text}");
+        assert!(
+            text.contains("outside.yaml"),
+            "names where the link leads: {text}"
+        );
+    }
+
+    #[test]
+    fn contained_reports_a_missing_file_with_its_path_as_written() {
+        let (_dir, repo) = repo_with_links();
+        let err = contained(&repo, Path::new("k8s/./missing.yaml")).unwrap_err();
+        let ContainmentError::Missing { path, lexical, .. } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(path, Path::new("k8s/./missing.yaml"));
+        assert_eq!(lexical, &repo.join("k8s/missing.yaml"));
+        assert!(
+            err.to_string()
+                .starts_with("cannot read k8s/./missing.yaml: "),
+            "{err}"
+        );
     }
 }

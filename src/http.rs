@@ -9,12 +9,18 @@
 //! Retry rules: connection errors, timeouts, HTTP 429 (honouring `Retry-After`) and 5xx are retried with
 //! exponential backoff and jitter; other 4xx never are, because sending the same request again cannot
 //! change the answer.
+//!
+//! Every body is read through [`read_body`], which stops at [`MAX_BODY`]: a server (or something posing
+//! as one) that answers without end must fail the call, not fill the memory. The count runs while the
+//! body streams in, so a chunked answer without a length is cut off too.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use reqwest::{RequestBuilder, Response, StatusCode};
+
+use crate::secret::{SecretString, scrub};
 
 /// The user agent sent to every server.
 pub const USER_AGENT: &str = concat!("modelbump/", env!("CARGO_PKG_VERSION"));
@@ -144,6 +150,47 @@ impl Default for RetryPolicy {
     }
 }
 
+/// The most modelbump reads of one answer. The largest real answers (a page of 1000 runs with their
+/// metrics and params, an Argo CD application with thousands of resources) are a few MiB.
+pub const MAX_BODY: usize = 64 << 20;
+
+/// Why a body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// Past [`MAX_BODY`].
+    #[error(
+        "the answer is larger than {} MiB, the most modelbump reads of one answer",
+        MAX_BODY >> 20
+    )]
+    TooLarge,
+    /// The connection failed while the body came in.
+    #[error("{}", describe_transport_error(.0))]
+    Transport(reqwest::Error),
+}
+
+/// Reads the body of `response` as text (invalid UTF-8 replaced), at most [`MAX_BODY`] bytes: the one
+/// place any client reads an answer.
+pub async fn read_body(mut response: Response) -> Result<String, BodyError> {
+    // An announced length over the limit is refused before anything is read.
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY as u64)
+    {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body: Vec<u8> = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(match String::from_utf8(body) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
 /// True for the statuses that another attempt may change: 429 and 5xx.
 pub fn is_retryable_status(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
@@ -160,17 +207,42 @@ pub fn retry_after(response: &Response) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
+/// An attempt that is retried, as [`send_with_retry_noting`] reports it.
+#[derive(Debug)]
+pub enum Retried {
+    /// An answer with a retryable status, and its body (or why it could not be read), unscrubbed.
+    Answer {
+        /// The status.
+        status: StatusCode,
+        /// The body.
+        body: String,
+    },
+    /// A transport error, described by [`describe_transport_error`].
+    Transport(String),
+}
+
 /// Sends the request made by `make`, retrying per `policy`.
 ///
 /// Returns the first response that is not retryable, or the last response when retries run out (the
 /// caller turns its status into an error). A transport error is returned after the last attempt.
 /// `make` is called once per attempt because a request cannot be sent twice.
-pub async fn send_with_retry<F>(
+pub async fn send_with_retry<F>(policy: &RetryPolicy, make: F) -> Result<Response, reqwest::Error>
+where
+    F: FnMut() -> RequestBuilder,
+{
+    send_with_retry_noting(policy, make, |_| {}).await
+}
+
+/// [`send_with_retry`], telling `note` what each attempt that is retried got, so that a caller whose
+/// deadline may pass during the retries can say what the server answered meanwhile.
+pub async fn send_with_retry_noting<F, N>(
     policy: &RetryPolicy,
     mut make: F,
+    mut note: N,
 ) -> Result<Response, reqwest::Error>
 where
     F: FnMut() -> RequestBuilder,
+    N: FnMut(Retried),
 {
     let mut delays = ExponentialBuilder::default()
         .with_min_delay(policy.min_delay)
@@ -179,25 +251,32 @@ where
         .with_max_times(policy.max_retries)
         .build();
     loop {
-        let result = make().send().await;
-        let retry_in = match &result {
+        let retry_in = match make().send().await {
             Ok(response) if is_retryable_status(response.status()) => {
                 let Some(delay) = delays.next() else {
-                    return result;
+                    return Ok(response);
                 };
-                let asked = retry_after(response).map(|d| d.min(policy.max_delay));
-                tracing::debug!(status = %response.status(), url = %crate::secret::redact_url(response.url().as_str()), "retrying");
+                let asked = retry_after(&response).map(|d| d.min(policy.max_delay));
+                let status = response.status();
+                tracing::debug!(%status, url = %crate::secret::redact_url(response.url().as_str()), "retrying");
+                // Read (within the limit) for the note, which also frees the connection for the retry.
+                let body = read_body(response)
+                    .await
+                    .unwrap_or_else(|e| format!("(body not read: {e})"));
+                note(Retried::Answer { status, body });
                 asked.unwrap_or(delay)
             }
-            Ok(_) => return result,
-            Err(err) if is_retryable_transport(err) => {
+            Ok(response) => return Ok(response),
+            Err(err) if is_retryable_transport(&err) => {
                 let Some(delay) = delays.next() else {
-                    return result;
+                    return Err(err);
                 };
-                tracing::debug!(error = %describe_transport_error(err), "retrying after a transport error");
+                let described = describe_transport_error(&err);
+                tracing::debug!(error = %described, "retrying after a transport error");
+                note(Retried::Transport(described));
                 delay
             }
-            Err(_) => return result,
+            Err(err) => return Err(err),
         };
         tokio::time::sleep(retry_in).await;
     }
@@ -267,6 +346,12 @@ pub fn excerpt(body: &str, max: usize) -> String {
     } else {
         truncate(&folded, max)
     }
+}
+
+/// [`excerpt`] of a body with the `secrets` removed: before the cut, so that no prefix of a secret is
+/// left where the cut falls inside it, and after, since a JSON `message` may hold one escaped.
+pub fn scrubbed_excerpt(body: &str, max: usize, secrets: &[&SecretString]) -> String {
+    scrub(&excerpt(&scrub(body, secrets), max), secrets)
 }
 
 fn fold_whitespace(text: &str) -> String {

@@ -8,18 +8,15 @@
 
 pub mod argocd;
 pub mod cli;
-pub mod commands;
 pub mod config;
 pub mod discover;
 pub mod env;
-pub mod exit;
 pub mod fsutil;
 pub mod git;
 pub mod http;
 pub mod manifest;
-pub mod plan;
+pub mod ops;
 pub mod report;
 pub mod resolve;
 pub mod secret;
-pub mod settings;
 pub mod tracking;

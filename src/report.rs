@@ -1,6 +1,7 @@
 //! The JSON report (`-o json`, `--report FILE`): what each target resolved to, the commit, the push and
 //! the sync. Its field names are part of the user-facing contract; pipelines parse it.
 
+use anyhow::Context;
 use serde::Serialize;
 
 /// What happened to one target.
@@ -98,4 +99,14 @@ impl Report {
             .iter()
             .any(|t| t.status == TargetStatus::Changed)
     }
+}
+
+/// Writes the report to `path` atomically (a pipeline reading it never sees half a file): the one
+/// writer of every `--report` file.
+pub fn write_file(path: &std::path::Path, report: &impl Serialize) -> anyhow::Result<()> {
+    let mut json = serde_json::to_string_pretty(report).expect("the report serializes");
+    json.push('\n');
+    crate::fsutil::write_atomic(path, json.as_bytes())
+        .with_context(|| format!("cannot write the report to {}", path.display()))?;
+    Ok(())
 }

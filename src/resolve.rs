@@ -10,24 +10,33 @@
 //!
 //! Before a URI is proposed, the pre-flight check lists the model's folder: it must hold an `MLmodel`.
 //! A missing model is an error (the target fails, nothing is written); a store the server cannot list
-//! is a warning in the report, because the model may be there and nobody could check.
+//! is a warning in the report, because the model may be there and nobody could check. Where the model is
+//! a logged model, the URI must also be that model's location (a registry version's source may point
+//! elsewhere while naming the model).
+//!
+//! What MLflow reports is not trusted as a location to deploy ([`check_location`]): a `..` segment is
+//! refused, and so are, unless the config allows them (`allowSchemeChange`), a local path or `file:` URI
+//! (which the serving side cannot read) and a scheme other than the current value's (typically a
+//! `uriRewrite` rule that is missing or did not match); the refusal shows the rule to add. These are
+//! failures of the target, not `blocked`: the config, or MLflow, needs fixing.
 //!
 //! Gates (`require:`) are comparisons over `metrics.*`, `params.*`, `tags.*` and `attributes.*` of the
 //! candidate's run, and the same over `deployed.*`: the run behind the URI deployed now, found from that
 //! URI (a logged-model id `m-<hex>`, a run id, or a `models:/` registry reference in it). A failed gate
-//! keeps the current URI and reports `blocked` with the reason: that is a decision, not a failure.
+//! keeps the current URI and reports `blocked` with the reason: that is a decision, not a failure. The
+//! gate language itself ([`Gate`]: parsing, evaluating) is in the `gates` submodule.
 //!
-//! Every question goes through [`CachedStore`], which asks MLflow once per distinct question, however
-//! many targets ask it, and bounds the requests in flight; the targets themselves are resolved
-//! concurrently.
+//! Every question goes through [`CachedStore`] (in the `cache` submodule), which asks MLflow once per
+//! distinct question, however many targets ask it, and bounds the requests in flight; the targets
+//! themselves are resolved concurrently.
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+mod cache;
+mod gates;
 
-use async_trait::async_trait;
-use tokio::sync::{OnceCell, Semaphore};
+use std::sync::Arc;
+
+pub use cache::CachedStore;
+pub use gates::{Deployed, Gate, GateError};
 
 use crate::config::{RegisteredSource, RunSource, TargetConfig, UriRewrite};
 use crate::tracking::{
@@ -116,12 +125,27 @@ pub enum ResolveError {
         store: String,
     },
     /// A gate cannot be parsed.
-    #[error("invalid gate {gate:?}: {message}")]
-    BadGate {
-        /// The gate as written.
-        gate: String,
-        /// What is wrong, and an example.
-        message: String,
+    #[error(transparent)]
+    BadGate(#[from] GateError),
+    /// The registry's location is not the location of the logged model it names.
+    #[error(
+        "pre-flight: {uri} is not the location of logged model {model_id} ({location}), which the version names; refusing a location MLflow does not vouch for (fix the version's source in the registry)"
+    )]
+    NotTheModel {
+        /// The location reported for the version.
+        uri: String,
+        /// The logged model.
+        model_id: String,
+        /// Where that model is.
+        location: String,
+    },
+    /// The location cannot be deployed as it is (a `..` segment, a local path, another scheme).
+    #[error("refusing {uri}: {problem}")]
+    Location {
+        /// The URI that would have been written.
+        uri: String,
+        /// Why, and what to change.
+        problem: String,
     },
     /// The target has no source (pinned targets are not resolved).
     #[error("the target has no source")]
@@ -135,6 +159,9 @@ pub struct TargetRequest {
     pub target: TargetConfig,
     /// The URI in the manifest now.
     pub current_uri: String,
+    /// Accept a location of another scheme than `current_uri`'s, or a local one
+    /// ([`TargetConfig::allows_scheme_change`]).
+    pub allow_scheme_change: bool,
 }
 
 /// What a target resolved to.
@@ -209,6 +236,9 @@ pub async fn resolve_one(
         (None, None) => return Err(ResolveError::NoSource),
     };
     let uri = keep_slash_convention(&request.current_uri, &rewrite(&found.source_uri, rewrites));
+    if uri != request.current_uri {
+        check_location(&found.source_uri, &uri, request, rewrites)?;
+    }
     found.resolution.uri = uri;
     if found.resolution.uri == request.current_uri || gates.is_empty() {
         return Ok(found.resolution);
@@ -415,7 +445,8 @@ fn has_mlmodel(entries: &[crate::tracking::ArtifactEntry], dir: &str) -> bool {
     })
 }
 
-/// Checks that `uri` holds an `MLmodel`; returns warnings (a store that cannot be listed).
+/// Checks that `uri` holds an `MLmodel`, and is the location of the logged model `model_id` when there
+/// is one; returns warnings (a store that cannot be listed).
 async fn preflight(
     store: &dyn TrackingStore,
     uri: &str,
@@ -423,6 +454,16 @@ async fn preflight(
     run: Option<&Run>,
 ) -> Result<Vec<String>, ResolveError> {
     let (owner, path) = if let Some(id) = model_id {
+        // Listing by id checks the model, not the URI: they must be one.
+        if let Some(model) = store.logged_model(id).await?
+            && !same_location(&model.artifact_uri, uri)
+        {
+            return Err(ResolveError::NotTheModel {
+                uri: uri.to_string(),
+                model_id: id.to_string(),
+                location: model.artifact_uri,
+            });
+        }
         (ArtifactOwner::LoggedModel(id), String::new())
     } else if let Some(run) = run
         && let Some(rest) = uri.strip_prefix(run.info.artifact_uri.trim_end_matches('/'))
@@ -578,6 +619,147 @@ pub fn rewrite(uri: &str, rewrites: &[UriRewrite]) -> String {
     uri.to_string()
 }
 
+/// True when two locations are the same folder: trailing slashes aside, and `file://` aside for a local
+/// path.
+fn same_location(a: &str, b: &str) -> bool {
+    fn normal(uri: &str) -> &str {
+        let uri = uri.trim_end_matches('/');
+        uri.strip_prefix("file://")
+            .filter(|path| path.starts_with('/'))
+            .unwrap_or(uri)
+    }
+    normal(a) == normal(b)
+}
+
+/// Refuses a location that cannot be deployed as it is: `source` is what MLflow reported, `uri` what
+/// would be written (after `uriRewrite`). A `..` segment is always refused; a local path or `file:` URI,
+/// and a scheme other than the current value's, unless the target allows a scheme change.
+pub fn check_location(
+    source: &str,
+    uri: &str,
+    request: &TargetRequest,
+    rewrites: &[UriRewrite],
+) -> Result<(), ResolveError> {
+    let refuse = |problem: String| ResolveError::Location {
+        uri: uri.to_string(),
+        problem,
+    };
+    if has_parent_segment(source) || has_parent_segment(uri) {
+        return Err(refuse(format!(
+            "MLflow reports the location {source}, whose `..` segment may point outside the artifact store; fix the artifact location of the experiment (or the source of the model version) in MLflow"
+        )));
+    }
+    if request.allow_scheme_change {
+        return Ok(());
+    }
+    let current = request.current_uri.trim();
+    let new_scheme = scheme_of(uri);
+    let problem = if matches!(new_scheme.as_deref(), None | Some("file")) {
+        "it is a local path, which the serving side cannot read".to_string()
+    } else if !current.is_empty() && scheme_of(current) != new_scheme {
+        format!(
+            "its scheme {}: differs from the current value's ({current})",
+            new_scheme.as_deref().unwrap_or_default()
+        )
+    } else {
+        return Ok(());
+    };
+    let fix = match rewrites
+        .iter()
+        .find(|r| source.starts_with(r.from.as_str()))
+    {
+        Some(rule) => format!(
+            "MLflow reports {source} and the uriRewrite rule {{from: {:?}, to: {:?}}} made it this; correct that rule",
+            rule.from, rule.to
+        ),
+        None => {
+            let (from, to) = suggested_rule(source, current);
+            let unmatched = match rewrites.len() {
+                0 => String::new(),
+                1 => " (the one uriRewrite rule does not match it)".to_string(),
+                n => format!(" (none of the {n} uriRewrite rules matches it)"),
+            };
+            format!(
+                "MLflow reports it as is{unmatched}; add a uriRewrite rule that maps it to what the serving side reads, e.g. {{from: {from:?}, to: {to:?}}}"
+            )
+        }
+    };
+    Err(refuse(format!(
+        "{problem}. {fix}, or set `allowSchemeChange: true` on the target to deploy it as it is"
+    )))
+}
+
+/// True when a path segment of `uri` is `..` (also percent-encoded).
+fn has_parent_segment(uri: &str) -> bool {
+    uri.split(['/', '\\'])
+        .any(|segment| segment.to_ascii_lowercase().replace("%2e", ".") == "..")
+}
+
+/// The scheme of a URI, lower-cased; `None` for a plain path (a one-letter "scheme" is a Windows drive).
+fn scheme_of(uri: &str) -> Option<String> {
+    let (scheme, _) = uri.split_once(':')?;
+    let mut chars = scheme.chars();
+    let valid = scheme.len() > 1
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then(|| scheme.to_ascii_lowercase())
+}
+
+/// The `uriRewrite` rule (`from`, `to`) that would map `source` to where `current` lives: the artifact
+/// roots of both where MLflow's layout shows them ([`artifact_root`]), else the scheme and host.
+fn suggested_rule(source: &str, current: &str) -> (String, String) {
+    let from = artifact_root(source)
+        .map(str::to_string)
+        .unwrap_or_else(|| scheme_and_host(source));
+    let to = artifact_root(current)
+        .map(str::to_string)
+        .or_else(|| scheme_of(current).map(|_| scheme_and_host(current)))
+        .unwrap_or_else(|| "s3://<bucket>/<prefix>/".to_string());
+    (from, to)
+}
+
+/// The part of `uri` before `models/m-<id>` (a logged model) or `<run id>/artifacts` (a run), and
+/// before the experiment id in front of them when there is one: the server's artifact root, or the
+/// experiment's own artifact location.
+fn artifact_root(uri: &str) -> Option<&str> {
+    let mut segments = Vec::new();
+    let mut offset = 0;
+    for segment in uri.split('/') {
+        segments.push((offset, segment));
+        offset += segment.len() + 1;
+    }
+    let i = (1..segments.len().saturating_sub(1)).find(|&i| {
+        let (here, next) = (segments[i].1, segments[i + 1].1);
+        let logged_model = here == "models" && next.starts_with("m-");
+        let run =
+            here.len() == 32 && here.bytes().all(|b| b.is_ascii_hexdigit()) && next == "artifacts";
+        logged_model || run
+    })?;
+    let before = segments[i - 1].1;
+    let experiment_id = !before.is_empty() && before.bytes().all(|b| b.is_ascii_digit());
+    let start = if experiment_id && i >= 2 {
+        segments[i - 1].0
+    } else {
+        segments[i].0
+    };
+    Some(&uri[..start])
+}
+
+/// `scheme://host/` of a URI, `scheme:/` without a host, or the folder of a plain path.
+fn scheme_and_host(uri: &str) -> String {
+    if let Some((scheme, rest)) = uri.split_once("://") {
+        let host = rest.split('/').next().unwrap_or_default();
+        return format!("{scheme}://{host}/");
+    }
+    if let Some(scheme) = scheme_of(uri) {
+        return format!("{scheme}:/");
+    }
+    match uri.trim_end_matches('/').rsplit_once('/') {
+        Some((folder, _)) => format!("{folder}/"),
+        None => uri.to_string(),
+    }
+}
+
 /// Gives `new` the current value's trailing-slash convention, so the diff shows only what changed.
 pub fn keep_slash_convention(current: &str, new: &str) -> String {
     if current.is_empty() {
@@ -588,17 +770,6 @@ pub fn keep_slash_convention(current: &str, new: &str) -> String {
         (false, true) => new.trim_end_matches('/').to_string(),
         _ => new.to_string(),
     }
-}
-
-/// The model deployed now, as far as the current URI tells.
-#[derive(Debug, Clone)]
-pub enum Deployed {
-    /// Its run.
-    Run(Box<Run>),
-    /// Not identifiable; the message says why.
-    Unknown,
-    /// Identified, but its run is gone or unknown; the message says why.
-    Missing(String),
 }
 
 async fn find_deployed(store: &dyn TrackingStore, current: &str) -> Result<Deployed, ResolveError> {
@@ -643,642 +814,9 @@ async fn find_deployed(store: &dyn TrackingStore, current: &str) -> Result<Deplo
     })
 }
 
-/// One `require:` entry: `LEFT OP RIGHT`, each side a field (`metrics.x`, `params.x`, `tags.x`,
-/// `attributes.x`, each also under `deployed.`) or a literal (a number or a quoted string).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Gate {
-    /// As written.
-    pub text: String,
-    left: Operand,
-    op: Op,
-    right: Operand,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Operand {
-    Field {
-        deployed: bool,
-        kind: FieldKind,
-        key: String,
-    },
-    Number(f64),
-    Text(String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FieldKind {
-    Metric,
-    Param,
-    Tag,
-    Attribute,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl Op {
-    fn as_str(self) -> &'static str {
-        match self {
-            Op::Eq => "=",
-            Op::Ne => "!=",
-            Op::Lt => "<",
-            Op::Le => "<=",
-            Op::Gt => ">",
-            Op::Ge => ">=",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Value {
-    Number(f64),
-    Text(String),
-}
-
-impl std::fmt::Display for Value {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Value::Number(n) => write!(f, "{n}"),
-            Value::Text(t) => write!(f, "{t:?}"),
-        }
-    }
-}
-
-impl Gate {
-    /// Parses a gate.
-    pub fn parse(text: &str) -> Result<Gate, ResolveError> {
-        let bad = |message: &str| ResolveError::BadGate {
-            gate: text.to_string(),
-            message: format!(
-                "{message} (write e.g. \"metrics.val_accuracy >= 0.6\" or \"metrics.val_accuracy > deployed.metrics.val_accuracy\")"
-            ),
-        };
-        let trimmed = text.trim();
-        let (left, rest) = parse_operand(trimmed).map_err(|m| bad(&m))?;
-        let rest = rest.trim_start();
-        let (op, rest) = [
-            (">=", Op::Ge),
-            ("<=", Op::Le),
-            ("!=", Op::Ne),
-            ("==", Op::Eq),
-            (">", Op::Gt),
-            ("<", Op::Lt),
-            ("=", Op::Eq),
-        ]
-        .iter()
-        .find_map(|(s, op)| rest.strip_prefix(s).map(|r| (*op, r)))
-        .ok_or_else(|| bad("expected a comparison: =, !=, <, <=, >, >="))?;
-        let (right, rest) = parse_operand(rest.trim_start()).map_err(|m| bad(&m))?;
-        if !rest.trim().is_empty() {
-            return Err(bad(&format!(
-                "unexpected {:?} after the comparison; write one comparison per entry (entries are ANDed)",
-                rest.trim()
-            )));
-        }
-        if !matches!(left, Operand::Field { .. }) && !matches!(right, Operand::Field { .. }) {
-            return Err(bad("compares two constants"));
-        }
-        Ok(Gate {
-            text: trimmed.to_string(),
-            left,
-            op,
-            right,
-        })
-    }
-
-    /// True when the gate refers to the deployed model.
-    pub fn uses_deployed(&self) -> bool {
-        [&self.left, &self.right]
-            .iter()
-            .any(|o| matches!(o, Operand::Field { deployed: true, .. }))
-    }
-
-    fn check(&self, candidate: Option<&Run>, deployed: &Deployed) -> Result<(), String> {
-        let left = value_of(&self.left, candidate, deployed)?;
-        let right = value_of(&self.right, candidate, deployed)?;
-        let ordering = match (&left, &right) {
-            (Value::Number(a), Value::Number(b)) => a.partial_cmp(b),
-            (a, b) => {
-                let (a, b) = (as_number(a), as_number(b));
-                match (a, b) {
-                    (Some(a), Some(b)) => a.partial_cmp(&b),
-                    _ => Some(text_of(&left).cmp(&text_of(&right))),
-                }
-            }
-        };
-        let holds = match ordering {
-            None => false,
-            Some(o) => match self.op {
-                Op::Eq => o.is_eq(),
-                Op::Ne => o.is_ne(),
-                Op::Lt => o.is_lt(),
-                Op::Le => o.is_le(),
-                Op::Gt => o.is_gt(),
-                Op::Ge => o.is_ge(),
-            },
-        };
-        if holds {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} {} {} does not hold",
-                describe(&self.left, &left),
-                self.op.as_str(),
-                describe(&self.right, &right)
-            ))
-        }
-    }
-}
-
-fn as_number(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => Some(*n),
-        Value::Text(t) => t.trim().parse().ok(),
-    }
-}
-
-fn text_of(v: &Value) -> String {
-    match v {
-        Value::Number(n) => n.to_string(),
-        Value::Text(t) => t.clone(),
-    }
-}
-
-fn describe(operand: &Operand, value: &Value) -> String {
-    match operand {
-        Operand::Field {
-            deployed,
-            kind,
-            key,
-        } => format!(
-            "{}{}.{key} ({value})",
-            if *deployed { "deployed." } else { "" },
-            match kind {
-                FieldKind::Metric => "metrics",
-                FieldKind::Param => "params",
-                FieldKind::Tag => "tags",
-                FieldKind::Attribute => "attributes",
-            }
-        ),
-        _ => value.to_string(),
-    }
-}
-
-fn value_of(
-    operand: &Operand,
-    candidate: Option<&Run>,
-    deployed: &Deployed,
-) -> Result<Value, String> {
-    match operand {
-        Operand::Number(n) => Ok(Value::Number(*n)),
-        Operand::Text(t) => Ok(Value::Text(t.clone())),
-        Operand::Field {
-            deployed: is_deployed,
-            kind,
-            key,
-        } => {
-            let run = if *is_deployed {
-                match deployed {
-                    Deployed::Run(run) => run.as_ref(),
-                    Deployed::Unknown => {
-                        return Err(
-                            "the deployed model cannot be identified from the current URI (no logged-model id, run id or models:/ reference in it)".into(),
-                        );
-                    }
-                    Deployed::Missing(why) => return Err(why.clone()),
-                }
-            } else {
-                candidate.ok_or("the candidate has no MLflow run to check")?
-            };
-            let who = if *is_deployed {
-                "the deployed run"
-            } else {
-                "run"
-            };
-            let run_id = &run.info.run_id;
-            let missing = |what: &str| format!("{what} {key:?} is not set on {who} {run_id}");
-            match kind {
-                FieldKind::Metric => run
-                    .metrics
-                    .get(key)
-                    .map(|v| Value::Number(*v))
-                    .ok_or_else(|| missing("metric")),
-                FieldKind::Param => run
-                    .params
-                    .get(key)
-                    .map(|v| Value::Text(v.clone()))
-                    .ok_or_else(|| missing("param")),
-                FieldKind::Tag => run
-                    .tags
-                    .get(key)
-                    .map(|v| Value::Text(v.clone()))
-                    .ok_or_else(|| missing("tag")),
-                FieldKind::Attribute => {
-                    let info = &run.info;
-                    let number = |v: Option<i64>| {
-                        v.map(|n| Value::Number(n as f64))
-                            .ok_or_else(|| missing("attribute"))
-                    };
-                    match key.as_str() {
-                        "status" => Ok(Value::Text(info.status.clone())),
-                        "run_id" | "run_uuid" => Ok(Value::Text(info.run_id.clone())),
-                        "run_name" => Ok(Value::Text(info.run_name.clone())),
-                        "experiment_id" => Ok(Value::Text(info.experiment_id.clone())),
-                        "artifact_uri" => Ok(Value::Text(info.artifact_uri.clone())),
-                        "lifecycle_stage" => Ok(Value::Text(info.lifecycle_stage.clone())),
-                        "start_time" => number(info.start_time),
-                        "end_time" => number(info.end_time),
-                        other => Err(format!(
-                            "unknown attribute {other:?} (status, run_id, run_name, experiment_id, artifact_uri, lifecycle_stage, start_time, end_time)"
-                        )),
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn parse_operand(text: &str) -> Result<(Operand, &str), String> {
-    let Some(first) = text.chars().next() else {
-        return Err("missing a value".into());
-    };
-    if first == '\'' || first == '"' {
-        let end = text[1..]
-            .find(first)
-            .ok_or_else(|| format!("unterminated string {text:?}"))?;
-        return Ok((
-            Operand::Text(text[1..1 + end].to_string()),
-            &text[2 + end..],
-        ));
-    }
-    let end = text
-        .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '=' | '!'))
-        .unwrap_or(text.len());
-    let word = &text[..end];
-    let mut rest = &text[end..];
-    if word.is_empty() {
-        return Err(format!("expected a field or a value at {text:?}"));
-    }
-    if let Ok(n) = word.parse::<f64>() {
-        return Ok((Operand::Number(n), rest));
-    }
-    let (deployed, path) = match word.strip_prefix("deployed.") {
-        Some(p) => (true, p),
-        None => (false, word),
-    };
-    let (ns, mut key) = path.split_once('.').ok_or_else(|| {
-        format!(
-            "{word:?} is neither a number, a quoted string nor a field such as metrics.accuracy"
-        )
-    })?;
-    let kind = match ns {
-        "metrics" | "metric" => FieldKind::Metric,
-        "params" | "param" => FieldKind::Param,
-        "tags" | "tag" => FieldKind::Tag,
-        "attributes" | "attribute" | "attr" => FieldKind::Attribute,
-        other => {
-            return Err(format!(
-                "unknown field kind {other:?}: use metrics., params., tags., attributes. (optionally after deployed.)"
-            ));
-        }
-    };
-    // A key with spaces or operators is written in backticks, as in MLflow filters.
-    let owned;
-    if key.starts_with('`') {
-        let start = text.find('`').unwrap();
-        let close = text[start + 1..]
-            .find('`')
-            .ok_or_else(|| format!("unterminated backtick in {text:?}"))?;
-        owned = text[start + 1..start + 1 + close].to_string();
-        key = &owned;
-        rest = &text[start + close + 2..];
-    }
-    if key.is_empty() {
-        return Err(format!("{word:?} names no key"));
-    }
-    Ok((
-        Operand::Field {
-            deployed,
-            kind,
-            key: key.to_string(),
-        },
-        rest,
-    ))
-}
-
-/// The distinct questions asked of the store.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Question {
-    ExperimentByName(String),
-    ExperimentById(String),
-    Search(RunQuery),
-    Run(String),
-    LoggedModel(String),
-    ListRun(String, String),
-    ListModel(String, String),
-    Alias(String, String),
-    Version(String, String),
-    Latest(String, String),
-    Download(String, String),
-}
-
-#[derive(Debug, Clone)]
-enum Answer {
-    Experiment(Option<Experiment>),
-    Runs(Vec<Run>),
-    Run(Option<Run>),
-    LoggedModel(Option<LoggedModel>),
-    Listing(ArtifactListing),
-    Version(Option<ModelVersion>),
-    Versions(Vec<ModelVersion>),
-    Uri(String),
-}
-
-/// One question's answer, filled by the first asker; later askers wait for it.
-type AnswerCell = OnceCell<Result<Answer, TrackingError>>;
-
-/// A [`TrackingStore`] that asks its inner store once per distinct question (concurrent askers of the
-/// same question wait for the one answer) and keeps at most `concurrency` questions in flight.
-pub struct CachedStore {
-    inner: Arc<dyn TrackingStore>,
-    permits: Semaphore,
-    answers: Mutex<HashMap<Question, Arc<AnswerCell>>>,
-    calls: AtomicUsize,
-}
-
-impl CachedStore {
-    /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn TrackingStore>, concurrency: usize) -> Self {
-        Self {
-            inner,
-            permits: Semaphore::new(concurrency.max(1)),
-            answers: Mutex::new(HashMap::new()),
-            calls: AtomicUsize::new(0),
-        }
-    }
-
-    /// How many questions reached the inner store.
-    pub fn calls(&self) -> usize {
-        self.calls.load(Ordering::Relaxed)
-    }
-
-    async fn ask<F, Fut>(&self, question: Question, f: F) -> Result<Answer, TrackingError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Answer, TrackingError>>,
-    {
-        let cell = self
-            .answers
-            .lock()
-            .unwrap()
-            .entry(question)
-            .or_default()
-            .clone();
-        cell.get_or_init(|| async {
-            let _permit = self.permits.acquire().await.expect("never closed");
-            self.calls.fetch_add(1, Ordering::Relaxed);
-            f().await
-        })
-        .await
-        .clone()
-    }
-}
-
-macro_rules! answer {
-    ($value:expr, $variant:ident) => {
-        match $value? {
-            Answer::$variant(v) => Ok(v),
-            other => unreachable!("answer {other:?} to the wrong question"),
-        }
-    };
-}
-
-#[async_trait]
-impl TrackingStore for CachedStore {
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-
-    async fn experiment_by_name(&self, name: &str) -> Result<Option<Experiment>, TrackingError> {
-        answer!(
-            self.ask(Question::ExperimentByName(name.into()), || async {
-                self.inner
-                    .experiment_by_name(name)
-                    .await
-                    .map(Answer::Experiment)
-            })
-            .await,
-            Experiment
-        )
-    }
-
-    async fn experiment_by_id(&self, id: &str) -> Result<Option<Experiment>, TrackingError> {
-        answer!(
-            self.ask(Question::ExperimentById(id.into()), || async {
-                self.inner
-                    .experiment_by_id(id)
-                    .await
-                    .map(Answer::Experiment)
-            })
-            .await,
-            Experiment
-        )
-    }
-
-    async fn search_runs(&self, query: &RunQuery) -> Result<Vec<Run>, TrackingError> {
-        answer!(
-            self.ask(Question::Search(query.clone()), || async {
-                self.inner.search_runs(query).await.map(Answer::Runs)
-            })
-            .await,
-            Runs
-        )
-    }
-
-    async fn run(&self, run_id: &str) -> Result<Option<Run>, TrackingError> {
-        answer!(
-            self.ask(Question::Run(run_id.into()), || async {
-                self.inner.run(run_id).await.map(Answer::Run)
-            })
-            .await,
-            Run
-        )
-    }
-
-    async fn logged_model(&self, model_id: &str) -> Result<Option<LoggedModel>, TrackingError> {
-        answer!(
-            self.ask(Question::LoggedModel(model_id.into()), || async {
-                self.inner
-                    .logged_model(model_id)
-                    .await
-                    .map(Answer::LoggedModel)
-            })
-            .await,
-            LoggedModel
-        )
-    }
-
-    async fn list_artifacts(
-        &self,
-        owner: ArtifactOwner<'_>,
-        path: &str,
-    ) -> Result<ArtifactListing, TrackingError> {
-        let question = match owner {
-            ArtifactOwner::Run(id) => Question::ListRun(id.into(), path.into()),
-            ArtifactOwner::LoggedModel(id) => Question::ListModel(id.into(), path.into()),
-        };
-        answer!(
-            self.ask(question, || async {
-                self.inner
-                    .list_artifacts(owner, path)
-                    .await
-                    .map(Answer::Listing)
-            })
-            .await,
-            Listing
-        )
-    }
-
-    async fn version_by_alias(
-        &self,
-        name: &str,
-        alias: &str,
-    ) -> Result<Option<ModelVersion>, TrackingError> {
-        answer!(
-            self.ask(Question::Alias(name.into(), alias.into()), || async {
-                self.inner
-                    .version_by_alias(name, alias)
-                    .await
-                    .map(Answer::Version)
-            })
-            .await,
-            Version
-        )
-    }
-
-    async fn model_version(
-        &self,
-        name: &str,
-        version: &str,
-    ) -> Result<Option<ModelVersion>, TrackingError> {
-        answer!(
-            self.ask(Question::Version(name.into(), version.into()), || async {
-                self.inner
-                    .model_version(name, version)
-                    .await
-                    .map(Answer::Version)
-            })
-            .await,
-            Version
-        )
-    }
-
-    async fn latest_versions(
-        &self,
-        name: &str,
-        stage: &str,
-    ) -> Result<Vec<ModelVersion>, TrackingError> {
-        answer!(
-            self.ask(Question::Latest(name.into(), stage.into()), || async {
-                self.inner
-                    .latest_versions(name, stage)
-                    .await
-                    .map(Answer::Versions)
-            })
-            .await,
-            Versions
-        )
-    }
-
-    async fn download_uri(&self, name: &str, version: &str) -> Result<String, TrackingError> {
-        answer!(
-            self.ask(Question::Download(name.into(), version.into()), || async {
-                self.inner
-                    .download_uri(name, version)
-                    .await
-                    .map(Answer::Uri)
-            })
-            .await,
-            Uri
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
-
-    fn run(metrics: &[(&str, f64)], params: &[(&str, &str)]) -> Run {
-        Run {
-            info: crate::tracking::RunInfo {
-                run_id: "r1".into(),
-                run_name: "n".into(),
-                experiment_id: "1".into(),
-                status: "FINISHED".into(),
-                start_time: Some(1000),
-                end_time: None,
-                artifact_uri: "s3://b/1/r1/artifacts".into(),
-                lifecycle_stage: "active".into(),
-            },
-            metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            params: params
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            tags: BTreeMap::new(),
-            model_outputs: vec![],
-        }
-    }
-
-    #[test]
-    fn gates_compare_metrics_params_and_the_deployed_run() {
-        let cand = run(
-            &[("acc", 0.9)],
-            &[("variant", "baseline"), ("epochs", "10")],
-        );
-        let dep = Deployed::Run(Box::new(run(&[("acc", 0.92)], &[])));
-        let ok = |g: &str| Gate::parse(g).unwrap().check(Some(&cand), &dep);
-        assert!(ok("metrics.acc >= 0.6").is_ok());
-        assert!(ok("metrics.acc>0.95").is_err());
-        assert!(ok("params.variant = 'baseline'").is_ok());
-        assert!(
-            ok("params.epochs > 9").is_ok(),
-            "numeric params compare as numbers"
-        );
-        assert!(ok("attributes.status == \"FINISHED\"").is_ok());
-        let err = ok("metrics.acc > deployed.metrics.acc").unwrap_err();
-        assert!(err.contains("deployed.metrics.acc (0.92)"), "{err}");
-        let err = ok("metrics.loss < 1").unwrap_err();
-        assert!(err.contains("\"loss\" is not set on run r1"), "{err}");
-        let unknown = Gate::parse("metrics.acc > deployed.metrics.acc")
-            .unwrap()
-            .check(Some(&cand), &Deployed::Unknown)
-            .unwrap_err();
-        assert!(unknown.contains("cannot be identified"), "{unknown}");
-        assert!(ok("metrics.`acc` >= 0.9").is_ok());
-    }
-
-    #[test]
-    fn bad_gates_say_how_to_write_them() {
-        for g in [
-            "metrics.acc",
-            "acc > 1",
-            "metrics.acc >> 1",
-            "1 < 2",
-            "metrics.a > 1 and metrics.b > 1",
-        ] {
-            let err = Gate::parse(g).unwrap_err().to_string();
-            assert!(err.contains("write e.g."), "{g}: {err}");
-        }
-    }
 
     #[test]
     fn rewrite_and_trailing_slash() {
@@ -1298,6 +836,121 @@ mod tests {
         );
         assert_eq!(keep_slash_convention("", "s3://y/new/"), "s3://y/new/");
         assert_eq!(rewrite("s3://other/x", &rw), "s3://other/x");
+    }
+
+    fn request(current: &str, allow_scheme_change: bool) -> TargetRequest {
+        TargetRequest {
+            target: TargetConfig {
+                file: "m.yaml".into(),
+                name: "m".into(),
+                kind: None,
+                run: None,
+                registered: None,
+                require: vec![],
+                pinned: false,
+                allow_scheme_change: None,
+            },
+            current_uri: current.into(),
+            allow_scheme_change,
+        }
+    }
+
+    #[test]
+    fn locations_that_cannot_be_deployed_are_refused() {
+        let current = "s3://mlflow-artifacts/1/models/m-0/artifacts/";
+        let check = |source: &str, allow: bool, rewrites: &[UriRewrite]| {
+            let uri = keep_slash_convention(current, &rewrite(source, rewrites));
+            check_location(source, &uri, &request(current, allow), rewrites)
+                .map_err(|e| e.to_string())
+        };
+        assert!(check("s3://mlflow-artifacts/2/models/m-1/artifacts", false, &[]).is_ok());
+        for dots in [
+            "s3://bucket/../../etc",
+            "s3://b/a/%2E%2e/etc",
+            "/srv/a/../../etc",
+        ] {
+            let err = check(dots, true, &[]).unwrap_err();
+            assert!(err.contains("`..` segment"), "{dots}: {err}");
+        }
+        for local in [
+            "file:///etc",
+            "/etc/passwd",
+            "file:/srv/mlruns/1/models/m-1/artifacts",
+        ] {
+            let err = check(local, false, &[]).unwrap_err();
+            assert!(err.contains("a local path"), "{local}: {err}");
+            assert!(err.contains("allowSchemeChange: true"), "{local}: {err}");
+            assert!(check(local, true, &[]).is_ok(), "{local}");
+        }
+        let err = check("mlflow-artifacts:/7/models/m-9/artifacts", false, &[]).unwrap_err();
+        assert!(
+            err.contains(r#"e.g. {from: "mlflow-artifacts:/", to: "s3://mlflow-artifacts/"}"#),
+            "{err}"
+        );
+        assert!(
+            err.contains("its scheme mlflow-artifacts: differs"),
+            "{err}"
+        );
+        let rules = [UriRewrite {
+            from: "/srv/other/".into(),
+            to: "s3://other/".into(),
+        }];
+        let err = check("/srv/mlflow/7/models/m-9/artifacts", false, &rules).unwrap_err();
+        assert!(
+            err.contains("the one uriRewrite rule does not match it"),
+            "{err}"
+        );
+        assert!(
+            err.contains(r#"{from: "/srv/mlflow/", to: "s3://mlflow-artifacts/"}"#),
+            "{err}"
+        );
+        // The rule maps the local root: accepted.
+        let rules = [UriRewrite {
+            from: "/srv/mlflow/".into(),
+            to: "s3://mlflow-artifacts/".into(),
+        }];
+        assert!(check("/srv/mlflow/7/models/m-9/artifacts", false, &rules).is_ok());
+        // A rule that maps to another scheme is named.
+        let rules = [UriRewrite {
+            from: "/srv/mlflow/".into(),
+            to: "gs://models/".into(),
+        }];
+        let err = check("/srv/mlflow/7/models/m-9/artifacts", false, &rules).unwrap_err();
+        assert!(
+            err.contains(r#"the uriRewrite rule {from: "/srv/mlflow/", to: "gs://models/"}"#),
+            "{err}"
+        );
+        // No current value: nothing to compare the scheme with.
+        let uri = "gs://b/1/models/m-1/artifacts";
+        assert!(check_location(uri, uri, &request("", false), &[]).is_ok());
+    }
+
+    #[test]
+    fn schemes_and_artifact_roots() {
+        assert_eq!(scheme_of("S3://b/x").as_deref(), Some("s3"));
+        assert_eq!(
+            scheme_of("mlflow-artifacts:/1").as_deref(),
+            Some("mlflow-artifacts")
+        );
+        assert_eq!(scheme_of("/etc/passwd"), None);
+        assert_eq!(scheme_of("C:/models"), None);
+        assert_eq!(
+            artifact_root("s3://b/prefix/12/models/m-0123/artifacts/"),
+            Some("s3://b/prefix/")
+        );
+        assert_eq!(
+            artifact_root("/srv/mlruns/3/0123456789abcdef0123456789abcdef/artifacts/model"),
+            Some("/srv/mlruns/")
+        );
+        assert_eq!(artifact_root("s3://b/some/model"), None);
+        assert_eq!(
+            artifact_root("/srv/exp-location/models/m-0123/artifacts"),
+            Some("/srv/exp-location/")
+        );
+        assert_eq!(scheme_and_host("gs://bucket/a/b"), "gs://bucket/");
+        assert_eq!(scheme_and_host("/srv/models/x"), "/srv/models/");
+        assert!(same_location("file:///srv/m/", "/srv/m"));
+        assert!(!same_location("s3://a/m", "s3://a/n"));
     }
 
     #[test]

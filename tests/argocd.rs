@@ -832,3 +832,60 @@ fn run_no_push_does_not_sync() {
     assert_eq!(stdout_json(&assert)["sync"], serde_json::json!([]));
     assert!(c.standin.received().is_empty());
 }
+
+// Fault injection: a scripted stub in place of Argo CD, for answers the stand-in does not give.
+
+mod faults {
+    use crate::support::http_stub::{self, HttpStub, Step};
+    use crate::support::modelbump;
+
+    const REVISION: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    /// `modelbump sync --app APP --revision REVISION` (no checkout needed) against the stub, with
+    /// `args`; returns (exit code, stderr).
+    fn sync(stub: &HttpStub, args: &[&str]) -> (Option<i32>, String) {
+        let home = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = modelbump(home.path())
+            .arg("-C")
+            .arg(dir.path())
+            .args(["sync", "--app", super::APP, "--revision", REVISION])
+            .args(["--server", &stub.url])
+            .args(args)
+            .env("ARGOCD_AUTH_TOKEN", super::TOKEN)
+            .env("MODELBUMP_SYNC_POLL_INTERVAL", "10ms")
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// An answer over the 64 MiB limit fails, naming the server and the limit, with or without a
+    /// Content-Length.
+    #[test]
+    fn an_answer_over_the_size_limit_fails_naming_the_server_and_the_limit() {
+        http_stub::assert_oversized_answers_fail(
+            |stub| sync(stub, &[]),
+            |stub| format!("Argo CD {}/", stub.url),
+        );
+    }
+
+    /// A server that answers 500 to every call until the deadline: the timeout says what it answered,
+    /// to which call, instead of suggesting that nothing answered.
+    #[test]
+    fn a_server_answering_500_until_the_timeout_is_quoted() {
+        let page = "<html><body><h1>Internal Server Error</h1><p>rpc error: code = Unavailable desc = repo server is down</p></body></html>";
+        let stub = HttpStub::start(vec![Step::html(500, page); 50]);
+        let (code, err) = sync(&stub, &["--wait", "--timeout", "2s"]);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(err.contains("timed out after 2s"), "{err}");
+        assert!(!err.contains("no answer from Argo CD yet"), "{err}");
+        assert!(err.contains("HTTP 500"), "{err}");
+        assert!(err.contains("repo server is down"), "{err}");
+        assert!(err.contains("refresh of application"), "{err}");
+        assert!(!err.contains(super::TOKEN), "{err}");
+    }
+}

@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use modelbump::git::{
-    Committed, Credentials, GitError, GitRepo, Identity, IdentitySource, ModelChange, PushOutcome,
-    PushRequest, Rewritten, Update,
+    Committed, Credentials, GitError, GitRepo, Identity, IdentitySource, ModelChange, PushBase,
+    PushOutcome, PushRequest, Rewritten, Update,
 };
 use modelbump::secret::SecretString;
 
+use crate::support::assert_success;
 use crate::support::git::{
     Fixture, HttpRemote, git, models_yaml, quickstart_file, quickstart_fixture, quickstart_store,
     read, write,
@@ -119,6 +120,16 @@ fn update<'a>(rewrite: &'a dyn Fn(&Path, &[u8]) -> anyhow::Result<Rewritten>) ->
     }
 }
 
+/// Where the library tests' pushes start: the local commit, built on the remote tip as last fetched.
+fn on_tip(repo: &GitRepo, first: Committed) -> PushBase {
+    let commit = repo.raw().find_commit(first.id).unwrap();
+    PushBase {
+        tip: commit.parent_id(0).unwrap(),
+        first: Some(first),
+        keep_local: false,
+    }
+}
+
 fn request(credentials: &Credentials) -> PushRequest<'_> {
     PushRequest {
         remote: "origin".into(),
@@ -207,7 +218,11 @@ fn a_rejected_push_is_reapplied_on_the_fresh_tip_with_the_new_old_values() {
     let (repo, first) = commit_alpha_2(&fx.work);
     let creds = no_credentials();
     let outcome = repo
-        .push_update(first.clone(), &update(&set_alpha_2), &request(&creds))
+        .push_update(
+            on_tip(&repo, first.clone()),
+            &update(&set_alpha_2),
+            &request(&creds),
+        )
         .unwrap();
     let PushOutcome::Pushed {
         commit,
@@ -256,7 +271,11 @@ fn a_remote_that_already_holds_the_values_is_success_without_a_commit() {
     let (repo, first) = commit_alpha_2(&fx.work);
     let creds = no_credentials();
     let outcome = repo
-        .push_update(first, &update(&set_alpha_2), &request(&creds))
+        .push_update(
+            on_tip(&repo, first),
+            &update(&set_alpha_2),
+            &request(&creds),
+        )
         .unwrap();
     assert!(
         matches!(outcome, PushOutcome::AlreadyThere { .. }),
@@ -281,7 +300,11 @@ fn a_pre_receive_hook_rejection_is_an_error_naming_the_hook_output() {
     let (repo, first) = commit_alpha_2(&fx.work);
     let creds = with_token(CANARY);
     let err = repo
-        .push_update(first, &update(&set_alpha_2), &request(&creds))
+        .push_update(
+            on_tip(&repo, first),
+            &update(&set_alpha_2),
+            &request(&creds),
+        )
         .unwrap_err();
     assert!(!format!("{err} {err:?}").contains(CANARY));
     assert!(matches!(err, GitError::Rejected { .. }), "{err:?}");
@@ -326,7 +349,11 @@ fn http_push_with_the_right_token_lands() {
     let (repo, first) = commit_alpha_2(&fx.work);
     let creds = with_token(CANARY);
     let outcome = repo
-        .push_update(first.clone(), &update(&set_alpha_2), &request(&creds))
+        .push_update(
+            on_tip(&repo, first.clone()),
+            &update(&set_alpha_2),
+            &request(&creds),
+        )
         .unwrap();
     assert!(
         matches!(outcome, PushOutcome::Pushed { attempts: 1, .. }),
@@ -350,7 +377,11 @@ fn http_push_with_a_wrong_password_fails_fast_without_showing_it() {
     let creds = with_token(CANARY);
     let started = Instant::now();
     let err = repo
-        .push_update(first, &update(&set_alpha_2), &request(&creds))
+        .push_update(
+            on_tip(&repo, first),
+            &update(&set_alpha_2),
+            &request(&creds),
+        )
         .unwrap_err();
     let elapsed = started.elapsed();
     let text = format!("{err} {err:?}");
@@ -377,7 +408,8 @@ fn eight_writers_racing_on_one_file_all_land() {
                 let creds = no_credentials();
                 let mut req = request(&creds);
                 req.attempts = 10;
-                repo.push_update(first, &update(&rewrite), &req).unwrap()
+                repo.push_update(on_tip(&repo, first), &update(&rewrite), &req)
+                    .unwrap()
             });
         }
     });
@@ -602,34 +634,15 @@ fn cli_commit_adds_provenance_trailers_from_the_last_apply_but_not_stale_ones() 
 #[test]
 fn cli_six_processes_pushing_different_targets_at_once_all_land() {
     let (names, fx) = many_models(6);
-    let mut children = Vec::new();
+    let mut dirs = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let dir = fx.clone(&format!("pipeline-{i}"));
         set(&fx, &dir, name, &format!("s3://models/{name}/v2/"));
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("modelbump"));
-        cmd.current_dir(&dir)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &fx.home)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("NO_COLOR", "1")
-            .env("MODELBUMP_LOG", "info")
-            .args(["commit", "--push"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        children.push((dir, cmd));
+        dirs.push(dir);
     }
-    let running: Vec<_> = children
-        .iter_mut()
-        .map(|(_, cmd)| cmd.spawn().unwrap())
-        .collect();
-    let mut retried = 0;
-    for (child, (dir, _)) in running.into_iter().zip(&children) {
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}: {}", dir.display(), stderr(&out));
-        if stderr(&out).contains("retrying on the fresh tip") {
-            retried += 1;
-        }
+    let retries = commit_push_at_once(&fx, &dirs, &[]);
+    let retried = retries.iter().filter(|n| **n > 0).count();
+    for dir in &dirs {
         // Each pipeline's branch ends at what it pushed (or at the tip that already held its value).
         let local = git(dir, &["rev-parse", "HEAD"]);
         assert_eq!(
@@ -646,6 +659,39 @@ fn cli_six_processes_pushing_different_targets_at_once_all_land() {
     }
     assert_eq!(git(&fx.remote, &["rev-list", "--count", "main"]), "7");
     eprintln!("{retried} of 6 pushes were retried");
+}
+
+/// Starts `modelbump commit --push` in each of `dirs` at once (with `env` set too) and waits for all of
+/// them, each of which must succeed; returns how many of its pushes each one retried.
+fn commit_push_at_once(fx: &Fixture, dirs: &[PathBuf], env: &[(&str, &str)]) -> Vec<usize> {
+    let running: Vec<_> = dirs
+        .iter()
+        .map(|dir| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("modelbump"))
+                .current_dir(dir)
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("HOME", &fx.home)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("NO_COLOR", "1")
+                .env("MODELBUMP_LOG", "info")
+                .envs(env.iter().copied())
+                .args(["commit", "--push"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    running
+        .into_iter()
+        .zip(dirs)
+        .map(|(child, dir)| {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}: {}", dir.display(), stderr(&out));
+            stderr(&out).matches("retrying on the fresh tip").count()
+        })
+        .collect()
 }
 
 #[test]
@@ -1057,15 +1103,6 @@ fn cli_commit_in_a_subfolder_of_the_checkout_names_files_from_there() {
 // The repository as git sees it: a remote given as a URL, files git converts on checkout, and
 // manifests reached through a symlink.
 
-/// Runs `modelbump COMMAND` in the fixture's clone against the MLflow store `store`.
-fn with_store(fx: &Fixture, store: &str, command: &str) -> std::process::Output {
-    modelbump(fx, &fx.work)
-        .arg(command)
-        .env("MLFLOW_TRACKING_URI", store)
-        .output()
-        .unwrap()
-}
-
 /// The files under `dir/.git` (objects aside, which are compressed) that hold `needle`.
 fn git_files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
@@ -1241,7 +1278,7 @@ fn refused_for_the_filter(out: &std::process::Output, false_reason: &str) {
 fn run_and_commit_see_through_the_conversion(fx: &Fixture, store: &str) {
     let committed = |rev: &str| git(&fx.work, &["show", &format!("{rev}:{AB_TEST}")]);
     let initial = committed("HEAD");
-    let out = with_store(fx, store, "run");
+    let out = with_store(fx, store, &["run"]);
     assert!(out.status.success(), "run: {}", stderr(&out));
     let after_run = initial
         .replace(
@@ -1301,7 +1338,7 @@ fn cli_run_and_commit_refuse_a_file_under_a_filter_driver_naming_it() {
         "# cluster: prod-eu-1",
     );
     let before = read(&fx.work, AB_TEST);
-    let out = with_store(&fx, &store, "run");
+    let out = with_store(&fx, &store, &["run"]);
     refused_for_the_filter(&out, "uncommitted changes");
     assert_eq!(read(&fx.work, AB_TEST), before, "nothing written");
 
@@ -1340,7 +1377,7 @@ fn cli_apply_commit_and_run_edit_the_file_a_symlinked_manifest_points_to() {
     let link = "k8s/link.yaml";
     let (fx, store) =
         symlinked_quickstart(link, Path::new("base/financial-predictor-ab-test.yaml"));
-    crate::support::assert_success(&with_store(&fx, &store, "apply"));
+    crate::support::assert_success(&with_store(&fx, &store, &["apply"]));
     assert!(is_symlink(&fx.work.join(link)), "the link stays a link");
     assert_eq!(
         git(&fx.work, &["status", "--porcelain"]),
@@ -1357,7 +1394,7 @@ fn cli_apply_commit_and_run_edit_the_file_a_symlinked_manifest_points_to() {
 
     // `run` from the same starting point.
     git(&fx.work, &["reset", "-q", "--hard", "HEAD~1"]);
-    let out = with_store(&fx, &store, "run");
+    let out = with_store(&fx, &store, &["run"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(is_symlink(&fx.work.join(link)), "the link stays a link");
     assert_eq!(
@@ -1375,7 +1412,7 @@ fn cli_apply_and_run_refuse_a_manifest_symlinked_outside_the_repo() {
     let manifest = quickstart_file("financial-predictor-ab-test.yaml");
     write(fx.tmp.path(), "outside.yaml", &manifest);
     for command in ["apply", "run"] {
-        let out = with_store(&fx, &store, command);
+        let out = with_store(&fx, &store, &[command]);
         assert_eq!(out.status.code(), Some(1), "{command}: {}", stderr(&out));
         let err = stderr(&out);
         assert!(err.contains(link) && err.contains("outside"), "{err}");
@@ -1649,4 +1686,445 @@ fn cli_http_push_from_a_detached_head_lands_on_the_branch_after_a_race() {
         "HEAD"
     );
     assert!(!format!("{}{}", stdout(&out), stderr(&out)).contains(CANARY));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Commits modelbump did not make: a branch that holds a commit the remote has not is never pushed or
+// dropped, on any transport.
+
+/// Commits `local-notes.txt` on the checked-out branch of `dir`, as a user would; returns the commit.
+fn commit_local_notes(dir: &Path) -> String {
+    write(dir, "local-notes.txt", "my notes\n");
+    git(dir, &["add", "local-notes.txt"]);
+    git(dir, &["commit", "-q", "-m", "local only"]);
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+/// What a write-back must leave when the branch held the user's commit `local` (not on the remote,
+/// whose tip was `remote_before`): exactly one new commit on the remote, on its old tip, holding the
+/// new `file` and not the user's file; the user's commit still on the local branch, their file in the
+/// working tree, a clean status, a warning; and a later `git pull --rebase` keeps only the user's commit.
+fn assert_local_commit_kept_and_not_pushed(
+    fx: &Fixture,
+    out: &std::process::Output,
+    remote_before: &str,
+    local: &str,
+    file: &str,
+) {
+    assert!(out.status.success(), "{}", stderr(out));
+    assert_eq!(git(&fx.remote, &["rev-parse", "main^"]), remote_before);
+    let on_remote = git(&fx.remote, &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(!on_remote.contains("local-notes.txt"), "{on_remote}");
+    assert_eq!(fx.remote_file(file), read(&fx.work, file).trim_end());
+    assert_ne!(
+        git(&fx.remote, &["show", &format!("{remote_before}:{file}")]),
+        fx.remote_file(file),
+        "the new value is on the remote"
+    );
+    assert_eq!(
+        git(&fx.work, &["merge-base", "--is-ancestor", local, "HEAD"]),
+        ""
+    );
+    assert_eq!(read(&fx.work, "local-notes.txt"), "my notes\n");
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+    let err = stderr(out);
+    assert!(
+        err.contains("1 commit(s)") && err.contains("not pushed"),
+        "{err}"
+    );
+    // The local copy of modelbump's edit goes away as already applied; the user's commit stays.
+    git(
+        &fx.work,
+        &[
+            "pull",
+            "-q",
+            "--rebase",
+            fx.remote.to_str().unwrap(),
+            "main",
+        ],
+    );
+    assert_eq!(
+        git(&fx.work, &["rev-list", "--count", "FETCH_HEAD..HEAD"]),
+        "1"
+    );
+    assert_eq!(git(&fx.work, &["log", "-1", "--format=%s"]), "local only");
+    assert_eq!(read(&fx.work, "local-notes.txt"), "my notes\n");
+}
+
+#[test]
+fn cli_commit_push_to_a_path_remote_never_pushes_or_drops_a_local_commit() {
+    let fx = two_models();
+    let remote_before = fx.remote_head();
+    let local = commit_local_notes(&fx.work);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    let out = modelbump(&fx, &fx.work)
+        .args(["commit", "--push"])
+        .output()
+        .unwrap();
+    assert_local_commit_kept_and_not_pushed(&fx, &out, &remote_before, &local, "models.yaml");
+}
+
+#[test]
+fn cli_commit_push_over_http_never_pushes_a_local_commit() {
+    let fx = two_models();
+    let _server = http_origin(&fx, "x-access-token", CANARY);
+    let remote_before = fx.remote_head();
+    let local = commit_local_notes(&fx.work);
+    set(&fx, &fx.work, "alpha", "s3://models/alpha/2/");
+    let out = modelbump(&fx, &fx.work)
+        .args(["commit", "--push"])
+        .env("MODELBUMP_GIT_TOKEN", CANARY)
+        .output()
+        .unwrap();
+    assert_local_commit_kept_and_not_pushed(&fx, &out, &remote_before, &local, "models.yaml");
+}
+
+#[test]
+fn cli_run_to_a_path_remote_never_pushes_or_drops_a_local_commit() {
+    let (fx, store) = quickstart_fixture("");
+    let remote_before = fx.remote_head();
+    let local = commit_local_notes(&fx.work);
+    let out = with_store(&fx, &store, &["run"]);
+    assert_local_commit_kept_and_not_pushed(&fx, &out, &remote_before, &local, AB_TEST);
+}
+
+#[test]
+fn cli_run_over_http_never_pushes_a_local_commit() {
+    let (fx, store) = quickstart_fixture("");
+    let _server = http_origin(&fx, "x-access-token", CANARY);
+    let remote_before = fx.remote_head();
+    let local = commit_local_notes(&fx.work);
+    let out = modelbump(&fx, &fx.work)
+        .args(["-o", "json", "run"])
+        .env("MLFLOW_TRACKING_URI", &store)
+        .env("MODELBUMP_GIT_TOKEN", CANARY)
+        .output()
+        .unwrap();
+    // The report names the commit that landed on the remote, not the local copy.
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["commit"],
+        serde_json::Value::String(fx.remote_head())
+    );
+    assert_eq!(report["pushed"], true);
+    assert_local_commit_kept_and_not_pushed(&fx, &out, &remote_before, &local, AB_TEST);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Many writers at once, with the default settings.
+
+#[test]
+fn cli_sixteen_processes_pushing_over_http_at_once_all_land_with_the_default_settings() {
+    const WRITERS: usize = 16;
+    let (names, fx) = many_models(WRITERS);
+    let models = read(&fx.work, "models.yaml");
+    let server = HttpRemote::start(fx.tmp.path(), "x-access-token", CANARY);
+    let mut dirs = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let dir = fx.clone(&format!("pipeline-{i}"));
+        git(
+            &dir,
+            &["remote", "set-url", "origin", &server.url("remote.git")],
+        );
+        // This writer's model to v2 (written directly: sixteen `set` processes would slow the test down).
+        let model = |uri: &str| {
+            format!("name: {name}\n  namespace: models  # keep me\nspec:\n  storageUri: {uri}")
+        };
+        let own = models.replacen(
+            &model("s3://models/v1/"),
+            &model(&format!("s3://models/{name}/v2/")),
+            1,
+        );
+        assert_ne!(own, models);
+        write(&dir, "models.yaml", &own);
+        dirs.push(dir);
+    }
+    let retries: usize = commit_push_at_once(&fx, &dirs, &[("MODELBUMP_GIT_TOKEN", CANARY)])
+        .iter()
+        .sum();
+    let remote = fx.remote_file("models.yaml");
+    for name in &names {
+        assert!(
+            remote.contains(&format!("storageUri: s3://models/{name}/v2/")),
+            "{name} lost:\n{remote}"
+        );
+    }
+    // One commit per writer on top of the initial one: none lost, none doubled.
+    assert_eq!(
+        git(&fx.remote, &["rev-list", "--count", "main"]),
+        (WRITERS + 1).to_string()
+    );
+    eprintln!("{WRITERS} writers: {retries} retried pushes");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The index and HEAD move together.
+
+/// The index must never be left behind a moved HEAD: `git status` would show every committed file as a
+/// staged revert, and a later plain `git commit` would undo the deploy. A locked index (another git
+/// command running, or one killed) stops the write-back at the step a kill could interrupt: after the
+/// commit is made, when the index is written. The branch must not have moved before that.
+#[test]
+fn cli_commit_with_a_locked_index_leaves_head_and_index_together() {
+    let files: Vec<(String, String)> = (0..200)
+        .map(|i| {
+            (
+                format!("apps/m-{i}.yaml"),
+                models_yaml(&[(&format!("m-{i}"), "s3://models/v1/")]),
+            )
+        })
+        .collect();
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let fx = Fixture::new(&borrowed);
+    for (path, content) in &files {
+        write(&fx.work, path, &content.replace("/v1/", "/v2/"));
+    }
+    let head = git(&fx.work, &["rev-parse", "HEAD"]);
+    std::fs::write(fx.work.join(".git/index.lock"), "").unwrap();
+    let out = modelbump(&fx, &fx.work).arg("commit").output().unwrap();
+    std::fs::remove_file(fx.work.join(".git/index.lock")).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("index"), "{}", stderr(&out));
+    assert_eq!(git(&fx.work, &["rev-parse", "HEAD"]), head);
+    // Nothing staged: the files show as modified in the working tree only, as before the command.
+    let status = git(&fx.work, &["status", "--porcelain"]);
+    assert_eq!(status.lines().count(), 200, "{status}");
+    assert!(status.lines().all(|l| l.starts_with(" M ")), "{status}");
+    // Once the lock is gone the same command commits, and HEAD and the index agree.
+    modelbump(&fx, &fx.work).arg("commit").assert().success();
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+    assert_eq!(git(&fx.work, &["diff", "--cached", "--stat", "HEAD"]), "");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Prerequisites are checked before anything is written, and a rerun finishes what an earlier one
+// started.
+
+#[test]
+fn cli_run_and_commit_with_a_remote_that_does_not_exist_fail_before_writing() {
+    let (fx, store) = quickstart_fixture("");
+    let head = git(&fx.work, &["rev-parse", "HEAD"]);
+    let out = with_store(&fx, &store, &["run", "--remote", "upstream"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("no remote named \"upstream\""), "{err}");
+    assert_eq!(git(&fx.work, &["rev-parse", "HEAD"]), head);
+    assert_eq!(
+        git(&fx.work, &["status", "--porcelain"]),
+        "",
+        "nothing written"
+    );
+
+    let old = "s3://mlflow-artifacts/29/models/m-1/artifacts/";
+    modelbump(&fx, &fx.work)
+        .args(["set", AB_TEST, "baseline-predictor", old])
+        .assert()
+        .success();
+    let out = modelbump(&fx, &fx.work)
+        .args(["commit", "--push", "--remote", "upstream"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no remote named \"upstream\""),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        git(&fx.work, &["rev-parse", "HEAD"]),
+        head,
+        "nothing committed"
+    );
+}
+
+#[test]
+fn cli_run_wait_without_argo_cd_is_an_error_before_writing() {
+    let (fx, store) = quickstart_fixture("");
+    let out = with_store(&fx, &store, &["run", "--wait"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("--wait"), "{err}");
+    assert!(
+        err.contains("ARGOCD_SERVER") || err.contains("--server"),
+        "{err}"
+    );
+    assert_eq!(
+        git(&fx.work, &["status", "--porcelain"]),
+        "",
+        "nothing written"
+    );
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+}
+
+/// The quickstart without `git.author`, in a clone without user.name / user.email.
+fn quickstart_without_identity() -> (Fixture, String) {
+    let (fx, store) = quickstart_fixture("");
+    let config = read(&fx.work, "modelbump.yaml").replace(
+        "  author: {name: modelbump, email: modelbump@example.invalid}\n",
+        "",
+    );
+    write(&fx.work, "modelbump.yaml", &config);
+    git(
+        &fx.work,
+        &["commit", "-q", "-am", "no author in the config"],
+    );
+    git(&fx.work, &["push", "-q", "origin", "main"]);
+    git(&fx.work, &["config", "--unset", "user.name"]);
+    git(&fx.work, &["config", "--unset", "user.email"]);
+    (fx, store)
+}
+
+/// `modelbump ARGS` in the first clone, with `store` as the tracking URI.
+fn with_store(fx: &Fixture, store: &str, args: &[&str]) -> std::process::Output {
+    modelbump(fx, &fx.work)
+        .args(args)
+        .env("MLFLOW_TRACKING_URI", store)
+        .output()
+        .unwrap()
+}
+
+/// `run` once more, expecting success; returns its stdout and stderr.
+fn run_ok(fx: &Fixture, store: &str) -> (String, String) {
+    let out = with_store(fx, store, &["run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    (stdout(&out), stderr(&out))
+}
+
+/// After a run that finished earlier work: the remote holds the working tree's manifest, the checkout is
+/// clean and at the remote tip, and one more run has nothing to do.
+fn assert_finished(fx: &Fixture, store: &str) {
+    assert_eq!(fx.remote_file(AB_TEST), read(&fx.work, AB_TEST).trim_end());
+    assert_ne!(
+        fx.remote_file(AB_TEST),
+        quickstart_file("financial-predictor-ab-test.yaml").trim_end()
+    );
+    assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
+    assert_eq!(fx.remote_head(), git(&fx.work, &["rev-parse", "HEAD"]));
+    let remote_head = fx.remote_head();
+    let (again, _) = run_ok(fx, store);
+    assert!(again.ends_with("nothing to commit\n"), "{again}");
+    assert_eq!(fx.remote_head(), remote_head);
+}
+
+#[test]
+fn cli_run_without_an_identity_fails_before_writing_and_a_rerun_lands() {
+    let (fx, store) = quickstart_without_identity();
+    let out = with_store(&fx, &store, &["run"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no commit identity"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        git(&fx.work, &["status", "--porcelain"]),
+        "",
+        "nothing written"
+    );
+    git(&fx.work, &["config", "user.name", "Pipeline"]);
+    git(
+        &fx.work,
+        &["config", "user.email", "pipeline@example.invalid"],
+    );
+    let (text, _) = run_ok(&fx, &store);
+    assert!(text.contains("pushed to origin main"), "{text}");
+    assert_finished(&fx, &store);
+}
+
+#[test]
+fn cli_run_after_apply_commits_and_pushes_what_apply_wrote() {
+    let (fx, store) = quickstart_fixture("");
+    assert_success(&with_store(&fx, &store, &["apply"]));
+    let out = with_store(&fx, &store, &["-o", "json", "run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["commit"],
+        serde_json::Value::String(fx.remote_head())
+    );
+    assert_eq!(report["pushed"], true);
+    let warnings = report["targets"][0]["warnings"].to_string();
+    assert!(warnings.contains("not committed"), "{report}");
+    let message = git(&fx.work, &["log", "-1", "--format=%B"]);
+    assert!(
+        message.contains("MLflow-Run-Id: 3d2a7e6c1f4b4a8d0c9e5f3a2b1c0d9e"),
+        "{message}"
+    );
+    assert_finished(&fx, &store);
+}
+
+#[test]
+fn cli_run_commits_and_pushes_a_target_file_that_holds_uncommitted_model_uris() {
+    let (fx, store) = quickstart_fixture("");
+    // What a run that wrote the manifest and then died leaves: the planned value, uncommitted.
+    let planned = with_store(&fx, &store, &["-o", "json", "plan"]);
+    let plan: serde_json::Value = serde_json::from_slice(&planned.stdout).unwrap();
+    let baseline = plan["targets"][0]["newUri"].as_str().unwrap().to_string();
+    modelbump(&fx, &fx.work)
+        .args(["set", AB_TEST, "baseline-predictor", &baseline])
+        .assert()
+        .success();
+    let (text, _) = run_ok(&fx, &store);
+    assert!(text.contains("not committed"), "{text}");
+    assert!(text.contains("pushed to origin main"), "{text}");
+    assert!(fx.remote_file(AB_TEST).contains(&baseline));
+    assert_finished(&fx, &store);
+}
+
+#[test]
+fn cli_run_refuses_a_target_file_with_uncommitted_uris_and_other_edits() {
+    let (fx, store) = quickstart_fixture("");
+    assert_success(&with_store(&fx, &store, &["apply"]));
+    let edited = read(&fx.work, AB_TEST).replacen("server: mlserver", "server: triton", 1);
+    write(&fx.work, AB_TEST, &edited);
+    let head = git(&fx.work, &["rev-parse", "HEAD"]);
+    let out = with_store(&fx, &store, &["run"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains(AB_TEST), "{err}");
+    assert!(err.contains("git stash"), "{err}");
+    assert_eq!(read(&fx.work, AB_TEST), edited, "nothing written");
+    assert_eq!(git(&fx.work, &["rev-parse", "HEAD"]), head);
+    assert_eq!(fx.remote_head(), head);
+}
+
+#[test]
+fn cli_run_pushes_its_own_commit_left_by_a_failed_push_but_never_a_users() {
+    let (fx, store) = quickstart_fixture("");
+    let remote_before = fx.remote_head();
+    let origin = fx.remote.to_str().unwrap().to_string();
+    let gone = fx.tmp.path().join("gone.git");
+    git(
+        &fx.work,
+        &["remote", "set-url", "origin", gone.to_str().unwrap()],
+    );
+    let out = with_store(&fx, &store, &["run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let ours = git(&fx.work, &["rev-parse", "HEAD"]);
+    // The user commits on top of it while the remote is fixed.
+    let local = commit_local_notes(&fx.work);
+    git(&fx.work, &["remote", "set-url", "origin", &origin]);
+    let (text, err) = run_ok(&fx, &store);
+    assert!(text.contains("pushed to origin main"), "{text}");
+    assert!(
+        text.contains(&format!("committed earlier in {}", &ours[..12])),
+        "{text}"
+    );
+    assert!(
+        err.contains("1 commit(s)") && err.contains("not pushed"),
+        "{err}"
+    );
+    assert_eq!(git(&fx.remote, &["rev-parse", "main^"]), remote_before);
+    assert_eq!(fx.remote_file(AB_TEST), read(&fx.work, AB_TEST).trim_end());
+    let on_remote = git(&fx.remote, &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(!on_remote.contains("local-notes.txt"), "{on_remote}");
+    assert_eq!(git(&fx.work, &["rev-parse", "HEAD"]), local);
+    // Once pushed, it is not pushed again: the next run has nothing to do.
+    let remote_head = fx.remote_head();
+    let (again, _) = run_ok(&fx, &store);
+    assert!(again.ends_with("nothing to commit\n"), "{again}");
+    assert_eq!(fx.remote_head(), remote_head);
 }

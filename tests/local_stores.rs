@@ -428,6 +428,7 @@ async fn quickstart_store_resolves_to_the_newest_models() {
         .map(|(t, current)| TargetRequest {
             target: t.clone(),
             current_uri: current.to_string(),
+            allow_scheme_change: t.allows_scheme_change(&config),
         })
         .collect();
     let results = resolve_all(store, requests, &config.uri_rewrite, 4).await;
@@ -560,20 +561,18 @@ fn plan_reads_mlflows_sqlite_database_without_a_server() {
         "apiVersion: mlops.seldon.io/v1alpha1\nkind: Model\nmetadata:\n  name: newest-enhanced\nspec:\n  storageUri: s3://old/a\n---\napiVersion: mlops.seldon.io/v1alpha1\nkind: Model\nmetadata:\n  name: champion\nspec:\n  storageUri: s3://old/b\n",
     )
     .unwrap();
+    // The store's artifacts are local paths: mapped to the bucket the serving side reads, as a real
+    // deployment does (a local path is refused otherwise).
+    let root = format!("{}/mlruns/", tmp.path().canonicalize().unwrap().display());
     std::fs::write(
         repo.join("modelbump.yaml"),
-        "targets:\n  - file: models.yaml\n    name: newest-enhanced\n    run:\n      experiment: exp-a\n      filter: \"params.variant = 'enhanced'\"\n  - file: models.yaml\n    name: champion\n    registered:\n      name: fin-model\n      alias: champion\n",
+        format!("targets:\n  - file: models.yaml\n    name: newest-enhanced\n    run:\n      experiment: exp-a\n      filter: \"params.variant = 'enhanced'\"\n  - file: models.yaml\n    name: champion\n    registered:\n      name: fin-model\n      alias: champion\nuriRewrite:\n  - {{from: \"{root}\", to: \"s3://mlflow-artifacts/\"}}\n"),
     )
     .unwrap();
     let before = std::fs::read(&db).unwrap();
     let mut cmd = crate::support::modelbump(tmp.path());
     cmd.env("MLFLOW_TRACKING_URI", sqlite_uri(&db));
-    let artifacts = |m: String| {
-        format!(
-            "{}/mlruns/1/models/{m}/artifacts",
-            tmp.path().canonicalize().unwrap().display()
-        )
-    };
+    let artifacts = |m: String| format!("s3://mlflow-artifacts/1/models/{m}/artifacts");
     let got = planned(cmd, &repo);
     // bravo is the newest FINISHED 'enhanced' run (delta failed, india was killed); champion is version 1.
     assert_eq!(

@@ -565,6 +565,109 @@ fn unlistable_artifact_store_is_a_warning() {
     assert!(warnings.contains("could not list"), "{warnings}");
 }
 
+/// What MLflow reports as a location is checked before it is proposed: a `..` segment, a local path
+/// (as a `file:` URI or bare) that no `uriRewrite` maps, and another scheme than the current value's
+/// fail the target (exit 1, nothing written) with the rule to add; `allowSchemeChange` lets the last
+/// two through.
+#[test]
+fn reported_locations_are_checked_before_they_are_proposed() {
+    let server = MlflowServer::shared();
+    let client = server.client();
+    let elsewhere = server.dir.join(unique("elsewhere"));
+    let cases = [
+        (
+            "s3://modelbump-test-bucket/../../etc".to_string(),
+            "`..` segment".to_string(),
+        ),
+        (
+            format!("file://{}", elsewhere.display()),
+            "a local path, which the serving side cannot read".to_string(),
+        ),
+        (
+            format!("{}-bare", elsewhere.display()),
+            format!(
+                "(the one uriRewrite rule does not match it); add a uriRewrite rule that maps it to what the serving side reads, e.g. {{from: \"{}-bare/\", to: \"s3://mlflow-artifacts/\"}}",
+                elsewhere.display()
+            ),
+        ),
+        (
+            "gs://modelbump-test-bucket/prefix".to_string(),
+            "its scheme gs: differs from the current value's (s3://mlflow-artifacts/0/models/m-00000000000000000000000000000000/artifacts/)".to_string(),
+        ),
+    ];
+    for (location, expect) in &cases {
+        let name = unique("where");
+        let exp = client.create_experiment_at(&name, location);
+        let run = client.seed_run(&exp, &RunSeed::new("FINISHED", 1));
+        let local = !location.contains("://") || location.starts_with("file:");
+        client.log_model(&run, "model", local);
+        let case = Case::new(server, &run_target("baseline-predictor", &name, ""));
+        // No retries of the listing the server cannot do (s3, gs): the test stays fast.
+        let out = case
+            .cmd(&["apply"])
+            .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{location}: {err}");
+        assert!(err.contains(expect.as_str()), "{location}: {err}");
+        assert!(err.contains("nothing was written"), "{location}: {err}");
+        assert_eq!(case.manifest(), MANIFEST, "{location}");
+        if location.contains("..") {
+            continue;
+        }
+        assert!(err.contains("allowSchemeChange: true"), "{location}: {err}");
+        // The explicit opt-in lets it through.
+        let case = Case::new(
+            server,
+            &run_target("baseline-predictor", &name, "    allowSchemeChange: true\n"),
+        );
+        let out = case
+            .cmd(&["plan", "-o", "json"])
+            .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+            .output()
+            .unwrap();
+        crate::support::assert_success(&out);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["targets"][0]["status"], "changed", "{location}");
+    }
+}
+
+/// The pre-flight lists a logged model by id: the URI proposed must also be that model's location. A
+/// registry version whose source names the model but points elsewhere fails the target.
+#[test]
+fn a_registry_location_that_is_not_the_models_fails_the_preflight() {
+    let server = MlflowServer::shared();
+    let client = server.client();
+    let exp = client.create_experiment(&unique("where-registry"));
+    let (_, model) = seed_with_model(server, &exp, RunSeed::new("FINISHED", 1));
+    let registered = unique("where-registry");
+    client.create_registered_model(&registered);
+    let version = client.create_version(
+        &registered,
+        &format!("s3://elsewhere/x/models/{}/artifacts", model.model_id),
+        None,
+    );
+    client.set_alias(&registered, "champion", &version);
+    let case = Case::new(
+        server,
+        &format!(
+            "  - file: k8s/models.yaml\n    name: baseline-predictor\n    registered:\n      name: {registered}\n      alias: champion\n"
+        ),
+    );
+    let out = case.cmd(&["apply"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "s3://elsewhere/x/models/{id}/artifacts is not the location of logged model {id}",
+            id = model.model_id
+        )),
+        "{err}"
+    );
+    assert_eq!(case.manifest(), MANIFEST);
+}
+
 /// Gates: a threshold on the candidate's metrics, and a comparison with the model deployed now,
 /// identified from the current URI's logged-model id. A failed gate blocks (exit 0, URI kept).
 #[test]
@@ -804,13 +907,18 @@ fn basic_auth_server_right_and_wrong_credentials() {
 // Fault injection: a scripted stub in place of the server, for what a real server does not do on demand.
 
 mod faults {
-    use crate::support::http_stub::{HttpStub, Step};
+    use crate::support::http_stub::{self, HttpStub, Step};
     use crate::support::modelbump;
 
     const EXPERIMENT: &str = r#"{"experiment":{"experiment_id":"7","name":"exp","artifact_location":"s3://b/7","lifecycle_stage":"active"}}"#;
 
     /// Runs `plan` against the stub with extra environment; returns (exit code, stderr).
     fn plan(stub: &HttpStub, env: &[(&str, &str)]) -> (Option<i32>, String) {
+        plan_with(stub, &[], env)
+    }
+
+    /// [`plan`] with extra arguments.
+    fn plan_with(stub: &HttpStub, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
         let repo = tempfile::tempdir().unwrap();
         let home = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(repo.path().join("k8s")).unwrap();
@@ -823,7 +931,8 @@ mod faults {
         let mut cmd = modelbump(home.path());
         cmd.arg("-C")
             .arg(repo.path())
-            .args(["plan", "--tracking-uri", &stub.url]);
+            .args(["plan", "--tracking-uri", &stub.url])
+            .args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -981,5 +1090,68 @@ mod faults {
                 .any(|(k, v)| k == "authorization" && v == &format!("Bearer {canary}"))
         );
         assert!(!seen[0].request_line.contains(canary));
+    }
+
+    /// Basic credentials echoed by the server are scrubbed in every form a header can carry them: the
+    /// password, and `user:password` in base64, standard or URL-safe, padded or not.
+    #[test]
+    fn basic_credentials_echoed_by_the_server_are_scrubbed() {
+        let password = "CANARYPW100~?";
+        // base64("alice:CANARYPW100~?"): the standard alphabet has a '+', the URL-safe one a '-'.
+        let standard = "YWxpY2U6Q0FOQVJZUFcxMDB+Pw==";
+        let url_safe = "YWxpY2U6Q0FOQVJZUFcxMDB-Pw";
+        let stub = HttpStub::start(vec![Step::html(
+            500,
+            &format!(
+                "<p>bad header: Authorization: Basic {standard}</p><p>as seen by the proxy: {url_safe}</p><p>user alice:{password}</p>"
+            ),
+        )]);
+        let (code, err) = plan_with(
+            &stub,
+            &["-vvv"],
+            &[
+                ("MLFLOW_TRACKING_USERNAME", "alice"),
+                ("MLFLOW_TRACKING_PASSWORD", password),
+                ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0"),
+            ],
+        );
+        assert_eq!(code, Some(1));
+        assert!(err.contains("answered HTTP 500"), "{err}");
+        for leak in ["YWxpY2U6Q0FOQVJZUFcxMDB", "CANARYPW100"] {
+            assert!(!err.contains(leak), "{leak} printed:\n{err}");
+        }
+        assert!(err.contains("Basic ***"), "{err}");
+        let sent = ("authorization".to_string(), format!("Basic {standard}"));
+        assert!(stub.seen()[0].headers.contains(&sent));
+    }
+
+    /// A secret is scrubbed before the body is cut to an excerpt, so no prefix of it is left where the
+    /// cut falls inside it.
+    #[test]
+    fn a_secret_cut_by_the_excerpt_is_still_scrubbed() {
+        let canary = "canary-token-0d1e2f3a4b5c";
+        // The excerpt keeps 300 characters: the token starts 10 characters before the cut.
+        let body = format!("{} Bearer {canary}", "x".repeat(282));
+        let stub = HttpStub::start(vec![Step::html(500, &body)]);
+        let (code, err) = plan(
+            &stub,
+            &[
+                ("MLFLOW_TRACKING_TOKEN", canary),
+                ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0"),
+            ],
+        );
+        assert_eq!(code, Some(1));
+        assert!(err.contains("answered HTTP 500"), "{err}");
+        assert!(!err.contains("canary-tok"), "{err}");
+    }
+
+    /// An answer over the 64 MiB limit fails, naming the server and the limit, whether its size is
+    /// announced (refused before reading) or not (chunked, cut off once the limit is passed).
+    #[test]
+    fn an_answer_over_the_size_limit_fails_naming_the_server_and_the_limit() {
+        http_stub::assert_oversized_answers_fail(
+            |stub| plan(stub, &[]),
+            |stub| format!("from {} for experiment \"exp\"", stub.url),
+        );
     }
 }

@@ -94,3 +94,74 @@ fn quickstart_runs_the_whole_job_offline_and_leaves_the_clone_unchanged() {
         "the quickstart wrote into examples/quickstart"
     );
 }
+
+#[test]
+fn quickstart_plan_checks_every_model_and_shows_no_pre_flight_warning() {
+    let work = tempfile::tempdir().unwrap();
+    let setup = example::setup(work.path()).unwrap();
+    let home = work.path().join("home");
+    let mut cmd = crate::support::modelbump(&home);
+    for (key, value) in &setup.env {
+        cmd.env(key, value);
+    }
+    let out = cmd
+        .args(["-C", setup.repo_dir.to_str().unwrap(), "plan"])
+        .output()
+        .unwrap();
+    crate::support::assert_success(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for (name, text) in [("stderr", &stderr), ("stdout", &stdout)] {
+        assert!(
+            !text.lines().any(|l| l.contains("pre-flight")),
+            "{name}: {text}"
+        );
+    }
+    // The store's local locations are mapped back to the bucket the manifest names.
+    assert!(
+        stdout.contains(
+            "-> s3://mlflow-artifacts/29/models/m-7f3c2a91d4e84b6f9a0c5e1d2b3a4f56/artifacts/"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("file://"), "{stdout}");
+}
+
+/// The quickstart builds its own environment and calls `main_from`: what the shell exports must not
+/// reach it. The example runs as its own process (cargo builds it with the tests) with unusable values
+/// in that process's environment, and still completes and pushes.
+#[test]
+fn quickstart_ignores_the_process_environment() {
+    let deps = std::env::current_exe().unwrap();
+    let example = deps
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("examples/quickstart");
+    assert!(
+        example.exists(),
+        "{} is built by cargo test",
+        example.display()
+    );
+    let out = std::process::Command::new(&example)
+        .env("MLFLOW_TRACKING_URI", "http://127.0.0.1:1")
+        .env("MLFLOW_REGISTRY_URI", "http://127.0.0.1:1")
+        .env("ARGOCD_SERVER", "127.0.0.1:1")
+        .env("MODELBUMP_WEBHOOK", "http://127.0.0.1:1/api/webhook")
+        .env("MODELBUMP_GIT_BRANCH", "no-such-branch")
+        .env("MODELBUMP_GIT_REMOTE", "no-such-remote")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("pushed to origin main"),
+        "{stdout}\n{stderr}"
+    );
+    // Every model the plan proposes was checked (the example store ships its MLmodel files).
+    assert!(
+        !stderr.contains("pre-flight") && !stdout.contains("pre-flight"),
+        "{stdout}\n{stderr}"
+    );
+}

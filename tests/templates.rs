@@ -418,6 +418,8 @@ fn command_lines_parse_with_the_real_binary() {
             .success();
         let help = String::from_utf8_lossy(&help.get_output().stdout).into_owned();
         assert!(help.contains(&format!("modelbump {subcommand}")), "{help}");
+        // The help names each variable as `[env: NAME=]`, wrapped like the rest of the line.
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
         for env in container["env"].as_array().into_iter().flatten() {
             let name = env["name"].as_str().unwrap();
             assert!(

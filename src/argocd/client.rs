@@ -4,8 +4,11 @@
 //! It speaks the REST API rather than gRPC because the REST gateway is what every Argo CD exposes on the
 //! same port, needs no code generation, and is what the swagger in Argo CD's repository documents. The
 //! token travels only in the `Authorization` header and is scrubbed from every message built from a
-//! response, since a proxy or server may echo it.
+//! response, since a proxy or server may echo it. Every message names the call it is about, and the
+//! attempts that are retried are noted in a [`LastFailure`], so that a deadline passing during the
+//! retries can still say what the server answered.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -70,6 +73,32 @@ pub struct SyncRequest {
     pub app_namespace: Option<String>,
 }
 
+/// What the calls for one app last failed with while they were being retried, cleared by the next
+/// answer that is not an error: when the deadline passes during the retries, the timeout says what
+/// the server answered instead of guessing that it did not.
+#[derive(Debug, Default)]
+pub struct LastFailure(Mutex<Option<Failure>>);
+
+/// A failed attempt, described with its call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The server answered an error: `HTTP 500 to the refresh of application A (GET ...): excerpt`.
+    Answered(String),
+    /// No answer: `the refresh of application A (GET ...): connection failed: ...`.
+    NoAnswer(String),
+}
+
+impl LastFailure {
+    /// The last failure since the last good answer, if any.
+    pub fn get(&self) -> Option<Failure> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, failure: Option<Failure>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = failure;
+    }
+}
+
 /// The REST client of one Argo CD server.
 #[derive(Clone)]
 pub struct Client {
@@ -104,43 +133,78 @@ impl Client {
     }
 
     /// `GET /api/v1/applications/{name}`, with `?refresh=normal` to have the controller compare the app
-    /// with git first (the call returns once it has).
-    pub async fn get(&self, app: &AppRef, refresh: bool) -> Result<Application, ArgoCdError> {
-        let url = self.app_url(app, "")?;
-        let mut query: Vec<(&str, &str)> = Vec::new();
-        if refresh {
-            query.push(("refresh", "normal"));
+    /// with git first (the call returns once it has). Failed attempts are noted in `failure`.
+    pub async fn get(
+        &self,
+        app: &AppRef,
+        refresh: bool,
+        failure: &LastFailure,
+    ) -> Result<Application, ArgoCdError> {
+        let mut url = self.app_url(app, "")?;
+        {
+            let mut query = url.query_pairs_mut();
+            if refresh {
+                query.append_pair("refresh", "normal");
+            }
+            if let Some(ns) = &app.namespace {
+                query.append_pair("appNamespace", ns);
+            }
         }
-        if let Some(ns) = &app.namespace {
-            query.push(("appNamespace", ns));
+        if url.query() == Some("") {
+            url.set_query(None);
         }
-        let response = http::send_with_retry(&self.retry, || {
-            self.http
-                .get(url.clone())
-                .query(&query)
-                .bearer_auth(self.token.expose_secret())
-        })
+        let what = if refresh { "refresh" } else { "status" };
+        let call = describe_call(what, app, "GET", &url);
+        let response = http::send_with_retry_noting(
+            &self.retry,
+            || {
+                self.http
+                    .get(url.clone())
+                    .bearer_auth(self.token.expose_secret())
+            },
+            |retried| failure.set(Some(self.failure(&call, retried))),
+        )
         .await
         .map_err(|e| self.transport(app, &e))?;
-        self.parse(app, response).await
+        self.parse(app, &call, response, failure).await
     }
 
-    /// `POST /api/v1/applications/{name}/sync`.
+    /// `POST /api/v1/applications/{name}/sync`. Failed attempts are noted in `failure`.
     pub async fn sync(
         &self,
         app: &AppRef,
         request: &SyncRequest,
+        failure: &LastFailure,
     ) -> Result<Application, ArgoCdError> {
         let url = self.app_url(app, "/sync")?;
-        let response = http::send_with_retry(&self.retry, || {
-            self.http
-                .post(url.clone())
-                .json(request)
-                .bearer_auth(self.token.expose_secret())
-        })
+        let call = describe_call("sync", app, "POST", &url);
+        let response = http::send_with_retry_noting(
+            &self.retry,
+            || {
+                self.http
+                    .post(url.clone())
+                    .json(request)
+                    .bearer_auth(self.token.expose_secret())
+            },
+            |retried| failure.set(Some(self.failure(&call, retried))),
+        )
         .await
         .map_err(|e| self.transport(app, &e))?;
-        self.parse(app, response).await
+        self.parse(app, &call, response, failure).await
+    }
+
+    /// A retried attempt as a [`Failure`], the body excerpted and scrubbed.
+    fn failure(&self, call: &str, retried: http::Retried) -> Failure {
+        match retried {
+            http::Retried::Answer { status, body } => Failure::Answered(format!(
+                "HTTP {} to {call}: {}",
+                status.as_u16(),
+                http::scrubbed_excerpt(&body, EXCERPT, &[&self.token])
+            )),
+            http::Retried::Transport(message) => {
+                Failure::NoAnswer(format!("{call}: {}", scrub(&message, &[&self.token])))
+            }
+        }
     }
 
     fn app_url(&self, app: &AppRef, suffix: &str) -> Result<Url, ArgoCdError> {
@@ -173,18 +237,33 @@ impl Client {
     async fn parse(
         &self,
         app: &AppRef,
+        call: &str,
         response: reqwest::Response,
+        failure: &LastFailure,
     ) -> Result<Application, ArgoCdError> {
         let status = response.status();
-        let body = response.text().await.unwrap_or_default();
+        let body = match http::read_body(response).await {
+            Ok(body) => body,
+            Err(http::BodyError::Transport(e)) => return Err(self.transport(app, &e)),
+            Err(e) if status.is_success() => {
+                return Err(ArgoCdError::BadResponse {
+                    server: self.server(),
+                    app: app.to_string(),
+                    message: e.to_string(),
+                });
+            }
+            // The status still says what happened; the message says why there is no excerpt.
+            Err(e) => format!("({e})"),
+        };
         if status.is_success() {
+            failure.set(None);
             return serde_json::from_str(&body).map_err(|e| ArgoCdError::BadResponse {
                 server: self.server(),
                 app: app.to_string(),
                 message: e.to_string(),
             });
         }
-        let message = scrub(&http::excerpt(&body, EXCERPT), &[&self.token]);
+        let message = http::scrubbed_excerpt(&body, EXCERPT, &[&self.token]);
         let server = self.server();
         let app = app.to_string();
         Err(match status {
@@ -206,12 +285,20 @@ impl Client {
             }
             _ => ArgoCdError::Api {
                 server,
-                app,
+                call: call.to_string(),
                 status: status.as_u16(),
                 message,
             },
         })
     }
+}
+
+/// `the refresh of application A (GET /api/v1/applications/A?refresh=normal)`, for messages.
+fn describe_call(what: &str, app: &AppRef, method: &str, url: &Url) -> String {
+    format!(
+        "the {what} of application {app} ({method} {})",
+        &url[url::Position::BeforePath..]
+    )
 }
 
 /// The base URL of the server from what users write in `ARGOCD_SERVER`: `host[:port]` as the argocd CLI

@@ -7,249 +7,37 @@
 //!   `argocd app wait` (see [`app::judge`]) until it is Synced and Healthy at that revision;
 //! - a signed GitHub-style push event to `/api/webhook` ([`webhook`]), which needs no Argo CD account.
 //!
-//! Options are resolved here (flag > environment > config > default) into [`SyncOptions`], so the
-//! commands only pass their flags through. Every app is handled concurrently under one deadline
+//! Options arrive resolved (flag > environment > config > default, by the command line's settings
+//! resolver) as [`SyncOptions`]. Every app is handled concurrently under one deadline
 //! (`--timeout`), and every app gets a line in the report, also when some fail: a pipeline wants to see
 //! which app is Degraded, not only that one is.
+//!
+//! The error types are in the `error` submodule, and reading what was pushed from the checkout
+//! ([`Pushed::from_repo`]) in `pushed`; both are re-exported here.
 
 pub mod app;
 pub mod client;
+mod error;
+mod pushed;
 pub mod webhook;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use url::Url;
 
-use crate::commands::sync::ArgoCdArgs;
+pub use error::{ArgoCdError, SyncFailed};
+pub use pushed::Pushed;
+
 use crate::http::{self, ClientOptions, RetryPolicy};
 use crate::report::SyncReport;
 use crate::secret::{SecretString, redact_url};
-use crate::settings::Settings;
 use app::{Application, Verdict};
-use client::{AppRef, Client, SyncRequest};
+use client::{AppRef, Client, Failure, LastFailure, SyncRequest};
 use webhook::PushedCommit;
 
 /// How long `--wait` waits when neither `--timeout` nor `argocd.timeout` says.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// Everything that can go wrong talking to Argo CD. Each variant names the server or app and says what
-/// to do.
-#[derive(Debug, thiserror::Error)]
-pub enum ArgoCdError {
-    /// API mode without a server.
-    #[error(
-        "no Argo CD server: pass --server, set ARGOCD_SERVER or argocd.server in modelbump.yaml (or use --webhook URL)"
-    )]
-    NoServer,
-    /// API mode without a token.
-    #[error(
-        "no Argo CD token for {server}: set ARGOCD_AUTH_TOKEN to an API token of an account allowed to sync the apps (`argocd account generate-token`), or use --webhook URL"
-    )]
-    NoToken {
-        /// The server.
-        server: String,
-    },
-    /// API mode without an app.
-    #[error(
-        "no application to sync: pass --app NAME or list them in argocd.apps in modelbump.yaml"
-    )]
-    NoApps,
-    /// The server address does not parse.
-    #[error("invalid Argo CD server {server}: {message}")]
-    BadServer {
-        /// What was given (credentials removed).
-        server: String,
-        /// Why.
-        message: String,
-    },
-    /// The webhook URL does not parse.
-    #[error("invalid webhook URL {url}: {message}")]
-    BadWebhook {
-        /// What was given (credentials removed).
-        url: String,
-        /// Why.
-        message: String,
-    },
-    /// A duration does not parse.
-    #[error("invalid {what} {value:?}: {message} (write durations like 30s, 5m, 1h)")]
-    BadDuration {
-        /// Which setting.
-        what: &'static str,
-        /// What was given.
-        value: String,
-        /// Why.
-        message: String,
-    },
-    /// 401: no or a bad token.
-    #[error(
-        "Argo CD {server} refused the token (401 Unauthenticated: {message}): check ARGOCD_AUTH_TOKEN; tokens expire and are revoked with their account"
-    )]
-    Unauthenticated {
-        /// The server.
-        server: String,
-        /// Argo CD's message.
-        message: String,
-    },
-    /// 403: the account may not get or sync the app (also Argo CD's answer for an app that does not exist).
-    #[error(
-        "Argo CD {server} denied access to application {app} (403 PermissionDenied: {message}): check that the app exists and that the token's account has `get` and `sync` on it in the RBAC policy"
-    )]
-    PermissionDenied {
-        /// The server.
-        server: String,
-        /// The app.
-        app: String,
-        /// Argo CD's message.
-        message: String,
-    },
-    /// 404: no such app.
-    #[error(
-        "Argo CD {server} has no application {app} (404 NotFound: {message}): check the name in --app or argocd.apps, and its namespace"
-    )]
-    NotFound {
-        /// The server.
-        server: String,
-        /// The app.
-        app: String,
-        /// Argo CD's message.
-        message: String,
-    },
-    /// 400 "another operation is already in progress": waited out by the caller, never shown.
-    #[error("application {app}: another operation is already in progress")]
-    OperationInProgress {
-        /// The app.
-        app: String,
-    },
-    /// Any other error status.
-    #[error("Argo CD {server} answered HTTP {status} for application {app}: {message}")]
-    Api {
-        /// The server.
-        server: String,
-        /// The app.
-        app: String,
-        /// The HTTP status.
-        status: u16,
-        /// Argo CD's message.
-        message: String,
-    },
-    /// No connection.
-    #[error(
-        "cannot reach Argo CD {server} for application {app}: {message} (check ARGOCD_SERVER, --plaintext/--insecure and the network)"
-    )]
-    Unreachable {
-        /// The server.
-        server: String,
-        /// The app.
-        app: String,
-        /// Why.
-        message: String,
-    },
-    /// A success answer that is not an Application.
-    #[error(
-        "Argo CD {server} answered for application {app} with something that is not an Application: {message} (is the server an Argo CD API server?)"
-    )]
-    BadResponse {
-        /// The server.
-        server: String,
-        /// The app.
-        app: String,
-        /// Why.
-        message: String,
-    },
-    /// The app turned Degraded after syncing to the revision.
-    #[error(
-        "application {app} is Degraded at revision {revision}{}",
-        detail(message)
-    )]
-    Degraded {
-        /// The app.
-        app: String,
-        /// The revision.
-        revision: String,
-        /// Argo CD's message, if any.
-        message: String,
-    },
-    /// The sync operation ended Failed or Error.
-    #[error("the sync of application {app} ended {phase}{}", detail(message))]
-    OperationFailed {
-        /// The app.
-        app: String,
-        /// `Failed` or `Error`.
-        phase: String,
-        /// Argo CD's message.
-        message: String,
-    },
-    /// `--timeout` passed.
-    #[error(
-        "timed out after {timeout} waiting for application {app} to be Synced and Healthy at {revision} (last seen: {last}); raise --timeout or look at the app in Argo CD"
-    )]
-    Timeout {
-        /// The app.
-        app: String,
-        /// The timeout, as written.
-        timeout: String,
-        /// The revision waited for.
-        revision: String,
-        /// The last state seen: `sync S, health H[, operation P]`.
-        last: String,
-    },
-    /// The webhook could not be delivered.
-    #[error("cannot deliver the push event to {url}: {message}")]
-    WebhookUnreachable {
-        /// The URL (credentials removed).
-        url: String,
-        /// Why.
-        message: String,
-    },
-    /// The webhook answered an error.
-    #[error(
-        "the webhook {url} answered HTTP {status}: {message}{}",
-        if *signed { " (check that MODELBUMP_WEBHOOK_SECRET equals webhook.github.secret in argocd-secret)" } else { " (the event was not signed: set MODELBUMP_WEBHOOK_SECRET if Argo CD has webhook.github.secret)" }
-    )]
-    WebhookRejected {
-        /// The URL (credentials removed).
-        url: String,
-        /// The HTTP status.
-        status: u16,
-        /// The server's message.
-        message: String,
-        /// Whether the event carried a signature.
-        signed: bool,
-    },
-    /// The webhook needs the repository's web URL and the remote has none.
-    #[error(
-        "the webhook needs the repository's web URL, and the remote {remote} is not a hosted repository (use an https or ssh remote, or the API mode)"
-    )]
-    NoRepositoryUrl {
-        /// The remote (credentials removed).
-        remote: String,
-    },
-    /// Webhook mode with --wait, for an app that does not sync by itself.
-    #[error(
-        "application {app} has no automated sync, so the push event only refreshes it and it would never reach the revision: drop --webhook to sync it over the API, or enable automated sync"
-    )]
-    NotAutomated {
-        /// The app.
-        app: String,
-    },
-    /// The webhook needs the branch.
-    #[error(
-        "cannot tell which branch was pushed (HEAD is detached): set git.branch in modelbump.yaml or MODELBUMP_GIT_BRANCH"
-    )]
-    NoBranch,
-    /// The HTTP client could not be built.
-    #[error(transparent)]
-    Client(#[from] http::ClientError),
-}
-
-fn detail(message: &str) -> String {
-    if message.is_empty() {
-        String::new()
-    } else {
-        format!(": {message}")
-    }
-}
 
 /// The Argo CD settings, resolved once (flag > environment > config > default).
 #[derive(Debug, Clone)]
@@ -275,72 +63,6 @@ pub struct SyncOptions {
 }
 
 impl SyncOptions {
-    /// Resolves the Argo CD options from the flags, the environment and the config.
-    pub fn resolve(settings: &Settings, args: &ArgoCdArgs) -> Result<Self, ArgoCdError> {
-        let config = &settings.config.argocd;
-        let env = &settings.env;
-        let app_namespace =
-            non_blank(&args.app_namespace).or_else(|| non_blank(&config.app_namespace));
-        // An empty MODELBUMP_ARGOCD_APPS (a pipeline parameter left blank) means "not set".
-        let from_args: Vec<&String> = args.apps.iter().filter(|n| !n.trim().is_empty()).collect();
-        let names: Vec<&String> = if from_args.is_empty() {
-            config.apps.iter().collect()
-        } else {
-            from_args
-        };
-        let apps = names
-            .iter()
-            .filter(|n| !n.trim().is_empty())
-            .map(|n| AppRef::parse(n.trim(), app_namespace.as_deref()))
-            .collect();
-        let plaintext = args.plaintext || config.plaintext.unwrap_or(false);
-        let server = non_blank(&args.server)
-            .or_else(|| non_blank(&config.server))
-            .map(|s| client::server_url(&s, plaintext))
-            .transpose()?;
-        let timeout = match args
-            .timeout
-            .as_deref()
-            .filter(|t| !t.trim().is_empty())
-            .or(config.timeout.as_deref())
-        {
-            Some(text) => parse_duration("--timeout", text)?,
-            None => DEFAULT_TIMEOUT,
-        };
-        let poll_interval = match env.get("MODELBUMP_SYNC_POLL_INTERVAL") {
-            Some(text) => parse_duration("MODELBUMP_SYNC_POLL_INTERVAL", text)?,
-            None => client::DEFAULT_POLL_INTERVAL,
-        };
-        let ca_cert = args.ca_cert.clone().or_else(|| {
-            config.ca_cert.as_ref().map(|p| {
-                if p.is_absolute() {
-                    p.clone()
-                } else {
-                    settings.repo.join(p)
-                }
-            })
-        });
-        let webhook = non_blank(&args.webhook)
-            .or_else(|| non_blank(&config.webhook))
-            .map(|s| webhook_url(&s))
-            .transpose()?;
-        Ok(Self {
-            apps,
-            server,
-            token: env.get("ARGOCD_AUTH_TOKEN").map(SecretString::from),
-            wait: args.wait,
-            timeout,
-            poll_interval,
-            client: ClientOptions {
-                ca_cert,
-                insecure: args.insecure || config.insecure.unwrap_or(false),
-                ..ClientOptions::default()
-            },
-            webhook,
-            webhook_secret: env.get("MODELBUMP_WEBHOOK_SECRET").map(SecretString::from),
-        })
-    }
-
     /// True when Argo CD is configured at all (a server, a webhook or an app), which is when `run` ends
     /// with a sync.
     pub fn is_configured(&self) -> bool {
@@ -348,13 +70,7 @@ impl SyncOptions {
     }
 }
 
-/// The value unless it is missing or blank: an empty variable, or a pipeline parameter left empty,
-/// means "not set", so the next source in the precedence order applies.
-fn non_blank(value: &Option<String>) -> Option<String> {
-    value.clone().filter(|v| !v.trim().is_empty())
-}
-
-fn parse_duration(what: &'static str, text: &str) -> Result<Duration, ArgoCdError> {
+pub(crate) fn parse_duration(what: &'static str, text: &str) -> Result<Duration, ArgoCdError> {
     humantime::parse_duration(text.trim()).map_err(|e| ArgoCdError::BadDuration {
         what,
         value: text.to_string(),
@@ -363,7 +79,7 @@ fn parse_duration(what: &'static str, text: &str) -> Result<Duration, ArgoCdErro
 }
 
 /// The webhook URL; a bare server address gets Argo CD's `/api/webhook` path.
-fn webhook_url(text: &str) -> Result<Url, ArgoCdError> {
+pub(crate) fn webhook_url(text: &str) -> Result<Url, ArgoCdError> {
     let mut url = Url::parse(text.trim()).map_err(|e| ArgoCdError::BadWebhook {
         url: redact_url(text),
         message: format!("{e} (expected https://host/api/webhook)"),
@@ -380,211 +96,23 @@ fn webhook_url(text: &str) -> Result<Url, ArgoCdError> {
     Ok(url)
 }
 
-/// What was pushed: the input of a sync.
-#[derive(Debug, Clone)]
-pub struct Pushed {
-    /// The commit to sync to (a full SHA), or what `--revision` named.
-    pub revision: String,
-    /// The branch it was pushed to, when known.
-    pub branch: Option<String>,
-    /// Its first parent (the zero id for a root commit).
-    pub before: String,
-    /// Its message.
-    pub message: String,
-    /// Its commit time, RFC 3339.
-    pub timestamp: String,
-    /// The files it changed.
-    pub changed_files: Vec<String>,
-    /// The URL of the remote it was pushed to.
-    pub remote_url: Option<String>,
-}
-
-impl Pushed {
-    /// Reads the commit `revision` (default HEAD) of the repository at `settings.repo`, the branch, and
-    /// the URL of the push remote (`MODELBUMP_GIT_REMOTE`, `git.remote`, else `origin`).
-    pub fn from_repo(settings: &Settings, revision: Option<&str>) -> anyhow::Result<Self> {
-        let repo = match (git2::Repository::discover(&settings.repo), revision) {
-            (Ok(repo), _) => repo,
-            // With --revision and no checkout (a pipeline step that only syncs), the API mode has all it
-            // needs; the webhook mode will say what it lacks.
-            (Err(_), Some(rev)) => {
-                return Ok(Self {
-                    revision: rev.to_string(),
-                    branch: configured_branch(settings),
-                    before: webhook::ZERO_SHA.to_string(),
-                    message: String::new(),
-                    timestamp: now_rfc3339(),
-                    changed_files: Vec::new(),
-                    remote_url: None,
-                });
-            }
-            (Err(err), None) => {
-                return Err(anyhow::Error::new(err).context(format!(
-                    "`sync` needs a git checkout to know the pushed commit; {} is not one (or pass --revision SHA)",
-                    settings.repo.display()
-                )));
-            }
-        };
-        let commit = match revision {
-            None => repo
-                .head()
-                .and_then(|h| h.peel_to_commit())
-                .context("cannot read the commit HEAD points at")?,
-            Some(rev) => match repo.revparse_single(rev).and_then(|o| o.peel_to_commit()) {
-                Ok(commit) => commit,
-                // A revision the local clone does not have (a remote branch, a tag on the server) is
-                // passed to Argo CD as written.
-                Err(_) => {
-                    return Ok(Self {
-                        revision: rev.to_string(),
-                        branch: branch_of(settings, &repo),
-                        before: webhook::ZERO_SHA.to_string(),
-                        message: String::new(),
-                        timestamp: now_rfc3339(),
-                        changed_files: Vec::new(),
-                        remote_url: remote_url(settings, &repo),
-                    });
-                }
-            },
-        };
-        // A branch or tag name stays a name: Argo CD resolves it on its side.
-        let revision = match revision {
-            Some(rev) if !app::is_full_sha(rev) && !looks_like_sha_prefix(rev) => rev.to_string(),
-            _ => commit.id().to_string(),
-        };
-        let parent = commit.parent(0).ok();
-        let before = parent
-            .as_ref()
-            .map(|p| p.id().to_string())
-            .unwrap_or_else(|| webhook::ZERO_SHA.to_string());
-        let changed_files = changed_files(&repo, &commit, parent.as_ref()).unwrap_or_default();
-        let time = std::time::UNIX_EPOCH
-            + Duration::from_secs(u64::try_from(commit.time().seconds()).unwrap_or(0));
-        Ok(Self {
-            revision,
-            branch: branch_of(settings, &repo),
-            before,
-            message: commit.message().unwrap_or_default().to_string(),
-            timestamp: humantime::format_rfc3339_seconds(time).to_string(),
-            changed_files,
-            remote_url: remote_url(settings, &repo),
-        })
-    }
-}
-
-fn looks_like_sha_prefix(text: &str) -> bool {
-    text.len() >= 7 && text.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
-}
-
-/// The branch pushed to: `MODELBUMP_GIT_BRANCH`, `git.branch`, else the checked-out branch (the same
-/// order as `commit`).
-fn configured_branch(settings: &Settings) -> Option<String> {
-    settings
-        .env
-        .get("MODELBUMP_GIT_BRANCH")
-        .map(str::to_string)
-        .or_else(|| non_blank(&settings.config.git.branch))
-}
-
-fn branch_of(settings: &Settings, repo: &git2::Repository) -> Option<String> {
-    if let Some(branch) = configured_branch(settings) {
-        return Some(branch);
-    }
-    let head = repo.head().ok()?;
-    if head.is_branch() {
-        return head.shorthand().ok().map(str::to_string);
-    }
-    None
-}
-
-fn remote_url(settings: &Settings, repo: &git2::Repository) -> Option<String> {
-    let name = settings
-        .env
-        .get("MODELBUMP_GIT_REMOTE")
-        .map(str::to_string)
-        .or_else(|| non_blank(&settings.config.git.remote))
-        .unwrap_or_else(|| "origin".to_string());
-    let remote = repo.find_remote(&name).ok()?;
-    remote.url().ok().map(str::to_string)
-}
-
-fn changed_files(
-    repo: &git2::Repository,
-    commit: &git2::Commit<'_>,
-    parent: Option<&git2::Commit<'_>>,
-) -> Result<Vec<String>, git2::Error> {
-    let new_tree = commit.tree()?;
-    let old_tree = parent.map(|p| p.tree()).transpose()?;
-    let diff = repo.diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)?;
-    Ok(diff
-        .deltas()
-        .filter_map(|d| d.new_file().path().or_else(|| d.old_file().path()))
-        .map(|p| p.to_string_lossy().replace('\\', "/"))
-        .collect())
-}
-
-/// The sync failed for at least one app; `reports` still has a line for every app.
-#[derive(Debug)]
-pub struct SyncFailed {
-    /// One line per app, the failed ones included.
-    pub reports: Vec<SyncReport>,
-    /// What went wrong, one per failed app (or one for the whole sync).
-    pub errors: Vec<ArgoCdError>,
-}
-
-impl std::fmt::Display for SyncFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.errors.as_slice() {
-            [one] => write!(f, "{one}"),
-            many => {
-                write!(f, "{} applications failed to sync", many.len())?;
-                for err in many {
-                    write!(f, "\n  - {err}")?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-impl std::error::Error for SyncFailed {}
-
-impl From<ArgoCdError> for SyncFailed {
-    fn from(err: ArgoCdError) -> Self {
-        Self {
-            reports: Vec::new(),
-            errors: vec![err],
-        }
-    }
-}
-
-/// True when Argo CD is configured for this run (a server, a webhook or an app, from the flags, the
-/// environment or the config): `run` ends with [`sync_after_push`] then.
-pub fn is_configured(settings: &Settings, args: &ArgoCdArgs) -> Result<bool, ArgoCdError> {
-    Ok(SyncOptions::resolve(settings, args)?.is_configured())
-}
-
 /// What `run` calls after a push: sync the configured apps to `revision`, announcing `changed_files`
 /// (webhook mode) for the repository at `remote_url`.
 ///
 /// On failure the error is a [`SyncFailed`] (reach it with `err.downcast_ref::<SyncFailed>()`) whose
 /// `reports` still describe every app, for the report's `sync` field.
 pub async fn sync_after_push(
-    settings: &Settings,
-    args: &ArgoCdArgs,
+    options: &SyncOptions,
+    dir: &Path,
+    branch: Option<&str>,
     revision: &str,
     changed_files: &[String],
     remote_url: &str,
 ) -> anyhow::Result<Vec<SyncReport>> {
-    let options = SyncOptions::resolve(settings, args)?;
-    let mut pushed = Pushed::from_repo(settings, Some(revision))?;
+    let mut pushed = Pushed::from_repo(dir, Some(revision), branch, "")?;
     pushed.changed_files = changed_files.to_vec();
     pushed.remote_url = Some(remote_url.to_string());
-    Ok(sync(&options, &pushed).await?)
+    Ok(sync(options, &pushed).await?)
 }
 
 /// Syncs every configured app to `pushed` (API or webhook mode), waiting when asked.
@@ -717,6 +245,7 @@ async fn sync_apps(
             timeout: humantime::format_duration(options.timeout).to_string(),
             interval: options.poll_interval,
             remote_url: remote_url.map(str::to_string),
+            failure: LastFailure::default(),
         };
         tasks.spawn(async move { (index, job.run().await) });
     }
@@ -752,6 +281,8 @@ struct AppJob {
     interval: Duration,
     /// The URL of the remote the commit was pushed to, to warn about an app that deploys another repo.
     remote_url: Option<String>,
+    /// What the calls last failed with while retried, for the timeout message.
+    failure: LastFailure,
 }
 
 impl AppJob {
@@ -763,7 +294,7 @@ impl AppJob {
                 app: self.app.to_string(),
                 timeout: self.timeout.clone(),
                 revision: self.revision.clone(),
-                last: describe_state(last.as_ref()),
+                last: describe_state(last.as_ref(), self.failure.get()),
             }),
         };
         let mut report = SyncReport {
@@ -791,7 +322,7 @@ impl AppJob {
     /// Refresh, sync (waiting out another operation), then wait when asked. `last` always holds the
     /// latest look at the app, for the report and the timeout message.
     async fn drive(&self, last: &mut Option<Application>) -> Result<(), ArgoCdError> {
-        let app = self.client.get(&self.app, true).await?;
+        let app = self.client.get(&self.app, true, &self.failure).await?;
         tracing::debug!(app = %self.app, sync = app.sync_status(), health = app.health_status(), "refreshed");
         *last = Some(app);
         let own_operation = match self.mode {
@@ -831,7 +362,7 @@ impl AppJob {
                 Verdict::Waiting => {}
             }
             tokio::time::sleep(self.interval).await;
-            *last = Some(self.client.get(&self.app, false).await?);
+            *last = Some(self.client.get(&self.app, false, &self.failure).await?);
         }
     }
 
@@ -874,7 +405,7 @@ impl AppJob {
                 revision,
                 app_namespace: self.app.namespace.clone(),
             };
-            match self.client.sync(&self.app, &request).await {
+            match self.client.sync(&self.app, &request, &self.failure).await {
                 Ok(app) => {
                     tracing::info!(app = %self.app, revision = request.revision.as_deref().unwrap_or("(its target)"), "sync requested");
                     *last = Some(app);
@@ -884,7 +415,7 @@ impl AppJob {
                     tracing::info!(app = %self.app, "another operation is in progress; waiting for it to end");
                     loop {
                         tokio::time::sleep(self.interval).await;
-                        let app = self.client.get(&self.app, false).await?;
+                        let app = self.client.get(&self.app, false, &self.failure).await?;
                         let busy = app.operation_in_progress();
                         *last = Some(app);
                         if !busy {
@@ -906,14 +437,27 @@ impl AppJob {
     }
 }
 
-/// `sync S, health H[, operation P]`, for the timeout message.
-fn describe_state(app: Option<&Application>) -> String {
+/// `sync S, health H[, operation P]`, then what the calls failed with since, for the timeout message.
+fn describe_state(app: Option<&Application>, failure: Option<Failure>) -> String {
     let Some(app) = app else {
-        return "no answer from Argo CD yet; check that the server is reachable".to_string();
+        return match failure {
+            None => "no answer from Argo CD yet; check that the server is reachable".to_string(),
+            Some(Failure::NoAnswer(why)) => {
+                format!("no answer from Argo CD yet ({why}); check that the server is reachable")
+            }
+            Some(Failure::Answered(answer)) => format!("Argo CD answered {answer}"),
+        };
     };
     let mut text = format!("sync {}, health {}", app.sync_status(), app.health_status());
     if let Some(phase) = app.operation_phase() {
         text.push_str(&format!(", operation {phase}"));
+    }
+    match failure {
+        None => {}
+        Some(Failure::NoAnswer(why)) => text.push_str(&format!("; since then no answer ({why})")),
+        Some(Failure::Answered(answer)) => {
+            text.push_str(&format!("; since then Argo CD answered {answer}"))
+        }
     }
     text
 }
@@ -921,119 +465,38 @@ fn describe_state(app: Option<&Application>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::OutputFormat;
-    use crate::config::Config;
-    use crate::env::Env;
-    use std::path::PathBuf;
-
-    fn settings(config: &str, env: &[(&str, &str)]) -> Settings {
-        Settings {
-            repo: PathBuf::from("/repo"),
-            config: Config::parse(config, std::path::Path::new("modelbump.yaml")).unwrap(),
-            config_path: None,
-            output: OutputFormat::Text,
-            env: Env::from_pairs(env.iter().copied()),
-        }
-    }
-
-    fn args() -> ArgoCdArgs {
-        ArgoCdArgs {
-            apps: Vec::new(),
-            app_namespace: None,
-            server: None,
-            wait: false,
-            timeout: None,
-            insecure: false,
-            plaintext: false,
-            ca_cert: None,
-            webhook: None,
-            revision: None,
-        }
-    }
-
-    const CONFIG: &str = "argocd:\n  server: argocd.example.com\n  apps: [a, team/b]\n  appNamespace: apps\n  timeout: 90s\n  caCert: certs/ca.pem\n  plaintext: true\n";
-
     #[test]
-    fn the_config_fills_what_flags_and_environment_leave_open() {
-        let s = settings(CONFIG, &[("ARGOCD_AUTH_TOKEN", "t")]);
-        let o = SyncOptions::resolve(&s, &args()).unwrap();
+    fn the_timeout_says_what_the_server_last_answered() {
+        let answered =
+            Failure::Answered("HTTP 500 to the refresh of application a (GET /x): down".into());
         assert_eq!(
-            o.apps,
-            vec![
-                AppRef::parse("a", Some("apps")),
-                AppRef::parse("team/b", None)
-            ]
+            describe_state(None, Some(answered.clone())),
+            "Argo CD answered HTTP 500 to the refresh of application a (GET /x): down"
         );
-        assert_eq!(o.server.unwrap().as_str(), "http://argocd.example.com/");
-        assert_eq!(o.timeout, Duration::from_secs(90));
-        assert_eq!(o.client.ca_cert, Some(PathBuf::from("/repo/certs/ca.pem")));
-        assert!(o.token.is_some());
-        assert!(o.webhook.is_none());
-    }
-
-    #[test]
-    fn flags_win_over_the_config_and_blank_values_mean_unset() {
-        let s = settings(CONFIG, &[]);
-        let mut a = args();
-        a.apps = vec!["c".into()];
-        a.server = Some("https://other.example.com:8443".into());
-        a.timeout = Some("2m".into());
-        let o = SyncOptions::resolve(&s, &a).unwrap();
-        assert_eq!(o.apps, vec![AppRef::parse("c", Some("apps"))]);
         assert_eq!(
-            o.server.unwrap().as_str(),
-            "https://other.example.com:8443/"
+            describe_state(
+                None,
+                Some(Failure::NoAnswer(
+                    "the refresh of application a (GET /x): connection failed".into()
+                ))
+            ),
+            "no answer from Argo CD yet (the refresh of application a (GET /x): connection failed); check that the server is reachable"
         );
-        assert_eq!(o.timeout, Duration::from_secs(120));
-        assert!(o.token.is_none());
-
-        // What a pipeline passes for a parameter left empty.
-        a.apps = vec![String::new()];
-        a.server = Some(String::new());
-        a.timeout = Some(String::new());
-        let o = SyncOptions::resolve(&s, &a).unwrap();
-        assert_eq!(o.apps.len(), 2);
-        assert_eq!(o.server.unwrap().as_str(), "http://argocd.example.com/");
-        assert_eq!(o.timeout, Duration::from_secs(90));
-    }
-
-    #[test]
-    fn defaults_and_bad_values() {
-        let s = settings("{}", &[]);
-        let o = SyncOptions::resolve(&s, &args()).unwrap();
-        assert!(!o.is_configured());
-        assert_eq!(o.timeout, DEFAULT_TIMEOUT);
-        assert_eq!(o.poll_interval, client::DEFAULT_POLL_INTERVAL);
-
-        let mut a = args();
-        a.timeout = Some("soon".into());
-        let err = SyncOptions::resolve(&s, &a).unwrap_err().to_string();
-        assert!(err.contains("invalid --timeout \"soon\""), "{err}");
-
-        a.timeout = None;
-        a.webhook = Some("https://argocd.example.com".into());
-        let o = SyncOptions::resolve(&s, &a).unwrap();
-        assert!(o.is_configured());
         assert_eq!(
-            o.webhook.unwrap().as_str(),
-            "https://argocd.example.com/api/webhook"
+            describe_state(None, None),
+            "no answer from Argo CD yet; check that the server is reachable"
         );
-        a.webhook = Some("argocd.example.com/api/webhook".into());
-        assert!(SyncOptions::resolve(&s, &a).is_err());
-    }
-
-    #[test]
-    fn one_failure_reads_as_itself_several_as_a_list() {
-        let one = SyncFailed::from(ArgoCdError::NoApps);
-        assert!(one.to_string().starts_with("no application to sync"));
-        let two = SyncFailed {
-            reports: Vec::new(),
-            errors: vec![ArgoCdError::NoApps, ArgoCdError::NoBranch],
-        };
-        let text = two.to_string();
-        assert!(
-            text.starts_with("2 applications failed to sync\n  - no application"),
-            "{text}"
+        let app: Application = serde_json::from_value(serde_json::json!({
+            "status": {"sync": {"status": "OutOfSync"}, "health": {"status": "Healthy"}}
+        }))
+        .unwrap();
+        assert_eq!(
+            describe_state(Some(&app), None),
+            "sync OutOfSync, health Healthy"
+        );
+        assert_eq!(
+            describe_state(Some(&app), Some(answered)),
+            "sync OutOfSync, health Healthy; since then Argo CD answered HTTP 500 to the refresh of application a (GET /x): down"
         );
     }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::ArgoCdError;
 use crate::http::{self, RetryPolicy};
-use crate::secret::{ExposeSecret, SecretString, redact_url, scrub};
+use crate::secret::{ExposeSecret, SecretString, redact_url};
 
 /// The commit the event announces.
 #[derive(Debug, Clone)]
@@ -157,12 +157,14 @@ pub async fn send(
     if status.is_success() {
         return Ok(());
     }
-    let text = response.text().await.unwrap_or_default();
+    let text = http::read_body(response)
+        .await
+        .unwrap_or_else(|e| format!("({e})"));
     let secrets: Vec<&SecretString> = secret.into_iter().collect();
     Err(ArgoCdError::WebhookRejected {
         url: shown,
         status: status.as_u16(),
-        message: scrub(&http::excerpt(&text, 300), &secrets),
+        message: http::scrubbed_excerpt(&text, 300, &secrets),
         signed: secret.is_some(),
     })
 }

@@ -1,5 +1,5 @@
 //! The command line: global options, the subcommands, logging set-up and the mapping of outcomes to exit
-//! codes. Clap types stop here and in [`crate::commands`]; the core receives resolved [`Settings`].
+//! codes. Clap types stop here and in [`crate::cli::commands`]; the core receives resolved [`Settings`].
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -7,10 +7,14 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::commands;
+pub mod args;
+pub mod commands;
+pub mod exit;
+pub mod render;
+pub mod settings;
+use crate::cli::settings::Settings;
 use crate::env::Env;
-use crate::exit::{self, Outcome};
-use crate::settings::Settings;
+use exit::Outcome;
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -43,29 +47,17 @@ pub struct Cli {
 /// Options every subcommand takes.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// The GitOps checkout (or folder of manifests) to work in [default: the current directory]
-    #[arg(
-        short = 'C',
-        long = "repo",
-        global = true,
-        env = "MODELBUMP_REPO",
-        value_name = "DIR"
-    )]
+    /// The GitOps checkout (or folder of manifests) to work in [default: the current directory] [env: MODELBUMP_REPO=]
+    #[arg(short = 'C', long = "repo", global = true, value_name = "DIR")]
     pub repo: Option<PathBuf>,
 
-    /// The configuration file [default: modelbump.yaml at the repo root, when it exists]
-    #[arg(
-        short = 'c',
-        long = "config",
-        global = true,
-        env = "MODELBUMP_CONFIG",
-        value_name = "FILE"
-    )]
+    /// The configuration file [default: modelbump.yaml at the repo root, when it exists] [env: MODELBUMP_CONFIG=]
+    #[arg(short = 'c', long = "config", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// The format of stdout
-    #[arg(short = 'o', long = "output", global = true, env = "MODELBUMP_OUTPUT", value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
+    /// The format of stdout [env: MODELBUMP_OUTPUT=] [default: text]
+    #[arg(short = 'o', long = "output", global = true, value_enum)]
+    pub output: Option<OutputFormat>,
 
     /// More logs on stderr (-v info, -vv debug, -vvv trace)
     #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
@@ -126,6 +118,10 @@ where
     match run(cli, env) {
         Ok(outcome) => outcome.into(),
         Err(err) if exit::is_broken_pipe(&err) => ExitCode::from(exit::SUCCESS),
+        Err(err) if err.downcast_ref::<settings::BadVariable>().is_some() => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit::USAGE)
+        }
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(exit::FAILURE)

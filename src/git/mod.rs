@@ -7,9 +7,11 @@
 //!   else is staged or modified stays out, and untracked files are never looked at. This also keeps the
 //!   cost of a commit independent of the number of files in the repository.
 //! - **A commit is a function of a base.** The files to change and the function that rewrites a file's
-//!   bytes are given once ([`Update`]); the first commit applies them to `HEAD`, and a rejected push
-//!   applies them again to the fresh remote tip (not a text rebase), with a message computed from the new
-//!   old values. When the remote already holds the wanted values, nothing new is committed.
+//!   bytes are given once ([`Update`]); the local commit applies them to `HEAD`, and the commit pushed is
+//!   always one built on the remote tip, pushed by id: the local commit when HEAD was that tip, else the
+//!   same update applied to the tip (not a text rebase), again on the fresh tip after a rejected push,
+//!   with a message computed from the new old values. So commits of the local branch that the remote
+//!   lacks are never pushed. When the remote already holds the wanted values, nothing new is committed.
 //! - **Credentials never leak.** Tokens are [`SecretString`]s, remote URLs are redacted and every message
 //!   that comes from git or the server is scrubbed of the token before it is shown.
 //!
@@ -23,9 +25,12 @@ mod remote;
 
 pub use identity::{Identity, IdentitySource};
 pub use message::{DEFAULT_TEMPLATE, ModelChange, Provenance, render_message};
-pub use record::{AppliedRecord, RecordedTarget, clear_recorded, load_applied, record_applied};
+pub use record::{
+    AppliedRecord, RecordedTarget, clear_recorded, forget_own_commits, load_applied, own_commits,
+    record_applied, remember_own_commit,
+};
 pub use remote::{
-    Credentials, PushOutcome, PushRequest, UserInfo, split_remote_url, token_transport,
+    Credentials, PushBase, PushOutcome, PushRequest, UserInfo, split_remote_url, token_transport,
 };
 
 use std::path::{Path, PathBuf};
@@ -307,7 +312,11 @@ impl GitRepo {
         } else {
             base.join(path)
         };
-        let normal = joined.canonicalize().unwrap_or_else(|_| normalize(&joined));
+        let normal = match crate::fsutil::contained(&self.workdir, &joined) {
+            Ok(real) => real,
+            Err(crate::fsutil::ContainmentError::Missing { lexical, .. }) => lexical,
+            Err(_) => return None,
+        };
         normal
             .strip_prefix(&self.workdir)
             .ok()
@@ -375,6 +384,61 @@ impl GitRepo {
             .graph_ahead_behind(head, tracking)
             .ok()
             .map(|(ahead, _)| ahead)
+    }
+
+    /// The last fetched tip of `remote`/`branch` (no network), `None` when it was never fetched.
+    pub fn tracking_tip(&self, remote: &str, branch: &str) -> Option<Oid> {
+        self.repo
+            .refname_to_id(&format!("refs/remotes/{remote}/{branch}"))
+            .ok()
+    }
+
+    /// The commits HEAD has and `base` has not, oldest first.
+    pub fn unpushed(&self, base: Oid) -> Result<Vec<Oid>, GitError> {
+        let head = self.head_commit()?;
+        let mut walk = self.repo.revwalk().map_err(self.err("listing commits"))?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+            .and_then(|()| walk.push(head))
+            .and_then(|()| walk.hide(base))
+            .map_err(self.err("listing the commits the remote has not"))?;
+        walk.collect::<Result<Vec<_>, _>>()
+            .map_err(self.err("listing the commits the remote has not"))
+    }
+
+    /// A commit's only parent and the files it changes (added, deleted or modified), `None` for a merge
+    /// or a root commit.
+    pub fn changed_files(&self, commit: Oid) -> Result<Option<(Oid, Vec<PathBuf>)>, GitError> {
+        let commit = self
+            .repo
+            .find_commit(commit)
+            .map_err(self.err("reading a commit"))?;
+        if commit.parent_count() != 1 {
+            return Ok(None);
+        }
+        let parent = commit.parent(0).map_err(self.err("reading a commit"))?;
+        let (old, new) = parent
+            .tree()
+            .and_then(|old| Ok((old, commit.tree()?)))
+            .map_err(self.err("reading a commit's tree"))?;
+        let diff = self
+            .repo
+            .diff_tree_to_tree(Some(&old), Some(&new), None)
+            .map_err(self.err("comparing a commit with its parent"))?;
+        let files = diff
+            .deltas()
+            .filter_map(|d| d.new_file().path().or(d.old_file().path()))
+            .map(Path::to_path_buf)
+            .collect();
+        Ok(Some((parent.id(), files)))
+    }
+
+    /// True when `ancestor` is `commit` or one of its ancestors.
+    pub fn contains(&self, commit: Oid, ancestor: Oid) -> bool {
+        commit == ancestor
+            || self
+                .repo
+                .graph_descendant_of(commit, ancestor)
+                .unwrap_or(false)
     }
 
     /// The bytes of `file` in `commit`, `None` when the file is not there (or not a regular file).
@@ -567,22 +631,42 @@ impl GitRepo {
     }
 
     /// Moves the checked-out branch (or a detached HEAD) from `from` to `to` when the working tree already
-    /// holds `to`'s content for `files` (the commit was built from the working tree): the ref moves and
-    /// the index entries of those files are refreshed, nothing else is read or written.
+    /// holds `to`'s content for `files` (the commit was built from the working tree): the index entries of
+    /// those files are refreshed, then the ref moves; nothing else is read or written.
+    ///
+    /// The index is written first, so that HEAD never points at the new commit while the index still holds
+    /// the old files: a process killed in between would leave every committed file staged as a revert, and
+    /// a later plain `git commit` would undo the deploy. Killed between the two writes instead, the index
+    /// holds the new files staged on the old HEAD, which is the same edit and commits as such. A locked
+    /// index (another git command running) stops here with nothing moved.
     pub fn advance_branch(&self, from: Oid, to: Oid, files: &[PathBuf]) -> Result<(), GitError> {
         let branch_ref = self.head_ref_name()?;
-        self.repo
-            .reference_matching(&branch_ref, to, true, from, "modelbump: commit")
-            .map_err(self.err(format!("moving {branch_ref}")))?;
         let stamp = self.index_stamp();
         let mut index = self.repo.index().map_err(self.err("reading the index"))?;
+        let previous: Vec<Option<git2::IndexEntry>> =
+            files.iter().map(|f| index.get_path(f, 0)).collect();
         for file in files {
             index
                 .add_path(file)
                 .map_err(self.err(format!("staging {}", file.display())))?;
         }
         self.smudge_racy_entries(&mut index, stamp)?;
-        index.write().map_err(self.err("writing the index"))?;
+        index.write().map_err(|e| GitError::Git {
+            action: "writing the index (if no other git command is running, delete .git/index.lock); nothing was committed".into(),
+            repo: self.workdir.clone(),
+            message: e.message().to_string(),
+        })?;
+        if let Err(e) =
+            self.repo
+                .reference_matching(&branch_ref, to, true, from, "modelbump: commit")
+        {
+            // Put the entries back, so that the index matches the HEAD that did not move.
+            for entry in previous.into_iter().flatten() {
+                let _ = index.add(&entry);
+            }
+            let _ = index.write();
+            return Err(self.err(format!("moving {branch_ref}"))(e));
+        }
         Ok(())
     }
 
@@ -702,21 +786,6 @@ pub fn git_path(path: &Path) -> String {
 /// The first 12 hex digits of a commit id, for messages.
 pub fn short_id(id: Oid) -> String {
     id.to_string()[..12].to_string()
-}
-
-/// Removes `.` and `..` components without touching the file system (the file may not exist).
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// The secrets of the git layer, for scrubbing text from git and servers.

@@ -1,9 +1,14 @@
-//! Provenance handed from `apply` to a later `commit` process: `<git dir>/modelbump/last-apply.json`.
+//! What one modelbump process leaves for a later one, in the git folder (`<git dir>/modelbump/`), where it
+//! is never committed or reported by `git status`.
 //!
-//! `apply` and `commit` are often separate pipeline steps, and only `apply` knows which MLflow run or
-//! registry version a URI came from. The record lives in the git folder, not the working tree, so it is
-//! never committed or reported by `git status`. `commit` uses an entry for trailers only when the value
-//! it commits equals the entry's new URI, so a record left over from an older apply is ignored.
+//! - `last-apply.json`: provenance handed from `apply` to a later `commit` process. `apply` and `commit`
+//!   are often separate pipeline steps, and only `apply` knows which MLflow run or registry version a URI
+//!   came from. `commit` uses an entry for trailers only when the value it commits equals the entry's new
+//!   URI, so a record left over from an older apply is ignored.
+//! - `own-commits`: the commits modelbump made in this checkout whose edits are not known to be on the
+//!   remote yet (a push that failed, `--no-push`), one id per line. `run` pushes the edits of such
+//!   commits and of no other, so a commit is recognised as modelbump's by its id: one a user made, amended
+//!   or rebased is never taken for it.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +19,9 @@ use crate::report::{Report, TargetStatus};
 
 const RECORD_DIR: &str = "modelbump";
 const RECORD_FILE: &str = "last-apply.json";
+const OWN_COMMITS_FILE: &str = "own-commits";
+/// The most ids the own-commits record keeps (the oldest are dropped): a bound on its size.
+const OWN_COMMITS_KEPT: usize = 200;
 
 /// The recorded provenance of the last writes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,17 +168,60 @@ pub fn clear_recorded(repo: &GitRepo, files: &[String]) -> Result<(), GitError> 
 }
 
 fn write(repo: &GitRepo, record: &AppliedRecord) -> Result<(), GitError> {
-    let path = record_path(repo);
+    let mut json = serde_json::to_string_pretty(record).expect("the record serializes");
+    json.push('\n');
+    write_file(repo, &record_path(repo), json.as_bytes())
+}
+
+/// Writes one of the records atomically, creating the folder.
+fn write_file(repo: &GitRepo, path: &Path, bytes: &[u8]) -> Result<(), GitError> {
     let io = |message: String| GitError::Git {
-        action: format!("recording provenance in {}", path.display()),
+        action: format!("writing {}", path.display()),
         repo: repo.workdir().to_path_buf(),
         message,
     };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| io(e.to_string()))?;
     }
-    let mut json = serde_json::to_string_pretty(record).map_err(|e| io(e.to_string()))?;
-    json.push('\n');
-    crate::fsutil::write_atomic(&path, json.as_bytes()).map_err(|e| io(e.to_string()))?;
-    Ok(())
+    crate::fsutil::write_atomic(path, bytes)
+        .map(drop)
+        .map_err(|e| io(e.to_string()))
+}
+
+fn own_commits_path(repo: &GitRepo) -> PathBuf {
+    repo.git_dir().join(RECORD_DIR).join(OWN_COMMITS_FILE)
+}
+
+/// The commits modelbump made here whose edits are not known to be on the remote, oldest first.
+pub fn own_commits(repo: &GitRepo) -> Vec<git2::Oid> {
+    std::fs::read_to_string(own_commits_path(repo))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| git2::Oid::from_str(line.trim()).ok())
+        .collect()
+}
+
+/// Records that modelbump made `commit` (before it is pushed).
+pub fn remember_own_commit(repo: &GitRepo, commit: git2::Oid) -> Result<(), GitError> {
+    let mut ids = own_commits(repo);
+    ids.retain(|id| *id != commit);
+    ids.push(commit);
+    let skip = ids.len().saturating_sub(OWN_COMMITS_KEPT);
+    write_own_commits(repo, &ids[skip..])
+}
+
+/// Drops `commits` from the record (their edits are on the remote now).
+pub fn forget_own_commits(repo: &GitRepo, commits: &[git2::Oid]) -> Result<(), GitError> {
+    let mut ids = own_commits(repo);
+    let before = ids.len();
+    ids.retain(|id| !commits.contains(id));
+    if ids.len() == before {
+        return Ok(());
+    }
+    write_own_commits(repo, &ids)
+}
+
+fn write_own_commits(repo: &GitRepo, ids: &[git2::Oid]) -> Result<(), GitError> {
+    let text: String = ids.iter().map(|id| format!("{id}\n")).collect();
+    write_file(repo, &own_commits_path(repo), text.as_bytes())
 }

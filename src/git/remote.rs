@@ -163,20 +163,56 @@ enum Failure {
     Fatal(GitError),
 }
 
+/// Where a push starts: the remote branch's tip it is built on, and what becomes of the local branch.
+#[derive(Debug, Clone)]
+pub struct PushBase {
+    /// The remote tip the first attempt builds on (the last fetched one, or a fresh fetch).
+    pub tip: Oid,
+    /// The commit to push on the first attempt, when one built on `tip` exists already (the local commit,
+    /// when HEAD was the remote tip); else the update is applied to `tip`.
+    pub first: Option<Committed>,
+    /// Keep the local branch where it is (it holds commits that are not pushed); else it is moved to
+    /// the commit that lands, as a `git pull` would.
+    pub keep_local: bool,
+}
+
 impl GitRepo {
-    /// Pushes `first` (already committed on the checked-out branch) and, while the push is rejected
-    /// because the remote branch moved, fetches the tip, re-applies `update` to it, moves the local branch
-    /// to the new commit and pushes again, waiting a jittered, growing delay between attempts.
+    /// Pushes the update built on the remote tip and, while the push is rejected because the remote
+    /// branch moved, fetches the tip, re-applies `update` to it and pushes again, waiting a jittered,
+    /// growing delay between attempts.
+    ///
+    /// What is pushed is always a commit whose parent is the remote tip it was built on, pushed by id:
+    /// never the local branch, so commits of the local branch that the remote lacks are never pushed.
+    /// Unless `keep_local`, the local branch is moved to each commit before it is pushed (and to the
+    /// remote tip when that already holds the values), so it ends at what is on the remote.
     pub fn push_update(
         &self,
-        first: Committed,
+        base: PushBase,
         update: &Update<'_>,
         request: &PushRequest<'_>,
     ) -> Result<PushOutcome, GitError> {
         let attempts = request.attempts.max(1);
-        let mut committed = first;
+        let mut tip = base.tip;
+        let mut next = match base.first {
+            Some(first) => Some(first),
+            None => self.commit_update(tip, update)?,
+        };
         for attempt in 1..=attempts {
-            match self.push_once(request) {
+            let Some(committed) = next.take() else {
+                tracing::info!(
+                    "{} {} already holds the wanted values",
+                    request.remote,
+                    request.branch
+                );
+                if !base.keep_local {
+                    self.move_branch(tip)?;
+                }
+                return Ok(PushOutcome::AlreadyThere { tip });
+            };
+            if !base.keep_local {
+                self.move_branch(committed.id)?;
+            }
+            match self.push_once(committed.id, tip, request) {
                 Ok(()) => {
                     return Ok(PushOutcome::Pushed {
                         commit: committed.id,
@@ -204,26 +240,26 @@ impl GitRepo {
                         attempt + 1
                     );
                     std::thread::sleep(delay);
-                    let tip = self.fetch_tip(request)?;
-                    match self.commit_update(tip, update)? {
-                        None => {
-                            tracing::info!(
-                                "{} {} already holds the wanted values",
-                                request.remote,
-                                request.branch
-                            );
-                            self.move_branch(tip)?;
-                            return Ok(PushOutcome::AlreadyThere { tip });
-                        }
-                        Some(next) => {
-                            self.move_branch(next.id)?;
-                            committed = next;
-                        }
-                    }
+                    tip = self.fetch_tip(request)?;
+                    next = self.commit_update(tip, update)?;
                 }
             }
         }
         unreachable!("the loop returns on its last attempt")
+    }
+
+    /// The remote tip a push starts from: the last fetched one, else (never fetched, as in some CI
+    /// checkouts) a fresh fetch.
+    pub fn remote_tip(&self, request: &PushRequest<'_>) -> Result<Oid, GitError> {
+        match self.tracking_tip(&request.remote, &request.branch) {
+            Some(tip) => Ok(tip),
+            None => self.fetch_tip(request),
+        }
+    }
+
+    /// Checks that the remote exists (before anything is written).
+    pub fn check_remote(&self, name: &str) -> Result<(), GitError> {
+        self.find_remote(name).map(drop)
     }
 
     /// The URL pushes go to, redacted.
@@ -294,14 +330,16 @@ impl GitRepo {
         })
     }
 
-    fn push_once(&self, request: &PushRequest<'_>) -> Result<(), Failure> {
+    /// Pushes `commit` (whose parent is `tip`) to the remote branch, expected at `tip`.
+    fn push_once(&self, commit: Oid, tip: Oid, request: &PushRequest<'_>) -> Result<(), Failure> {
         let remote = self.find_remote(&request.remote).map_err(Failure::Fatal)?;
         let url = push_url(&remote);
         drop(remote);
-        let local = self.head_ref_name().map_err(Failure::Fatal)?;
         match self.local_remote_path(&url) {
-            Some(path) => self.push_to_local(request, &url, &local, &path),
-            None => self.push_refspec(request, &format!("{local}:refs/heads/{}", request.branch)),
+            Some(path) => self.push_to_local(request, &url, commit, tip, &path),
+            // libgit2 resolves the source of a push refspec as a revision, so a commit id works and
+            // no local ref has to point at it.
+            None => self.push_refspec(request, &format!("{commit}:refs/heads/{}", request.branch)),
         }
     }
 
@@ -327,14 +365,16 @@ impl GitRepo {
     ///
     /// libgit2's local transport overwrites the remote ref without checking its old value, so two
     /// processes pushing at once could each "win" and one commit would be lost. The objects are therefore
-    /// written into the remote's object database as a pack, and the branch is then moved from our commit's
-    /// parent to our commit under the ref's lock: if anyone moved it first, this is a lost race like any
-    /// other. No temporary ref is created, so concurrent pushers never see each other's half-done work.
+    /// written into the remote's object database as a pack, and the branch is then moved from `parent`
+    /// (the tip our commit was built on) to `ours` under the ref's lock: if anyone moved it first, this
+    /// is a lost race like any other. No temporary ref is created, so concurrent pushers never see each
+    /// other's half-done work.
     fn push_to_local(
         &self,
         request: &PushRequest<'_>,
         url: &str,
-        local: &str,
+        ours: Oid,
+        parent: Oid,
         path: &Path,
     ) -> Result<(), Failure> {
         let fatal = |action: &str| {
@@ -347,15 +387,6 @@ impl GitRepo {
                 })
             }
         };
-        let ours = self
-            .repo
-            .refname_to_id(local)
-            .map_err(fatal("reading HEAD"))?;
-        let parent = self
-            .repo
-            .find_commit(ours)
-            .and_then(|c| c.parent_id(0))
-            .map_err(fatal("reading the commit's parent"))?;
         let target = git2::Repository::open_bare(path).map_err(fatal("opening the remote"))?;
         let branch = format!("refs/heads/{}", request.branch);
         let Ok(tip) = target.refname_to_id(&branch) else {
@@ -498,15 +529,19 @@ fn server_lines(text: &str) -> String {
 }
 
 /// The delay before push attempt `attempt + 1`: a random point between zero and a bound that doubles
-/// from 400 ms up to 5 s ("full jitter"). Pushers who lost the same race spread over the whole window,
-/// so that each round lets several of them through instead of colliding again; the window starts wide
-/// enough for a fetch, a commit and a push of a loaded CI runner to fit several times.
+/// from 300 ms up to 3 s ("full jitter"). Pushers who lost the same race spread over the whole window,
+/// so that each round lets one of them through instead of colliding again; the cap keeps the rounds
+/// short, because the writers have to land one after another anyway (each push is built on the one
+/// before), so the time for all of them is bound by their number, not by the window. A push is only
+/// rejected when another writer's push landed since the fetch it was built on, so one writer loses at
+/// most once per other writer: the default of 20 attempts (`DEFAULT_PUSH_ATTEMPTS`) covers twenty
+/// writers racing on one branch, with room for the server's lock collisions.
 pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(rand::random_range(0..=backoff_bound(attempt)))
 }
 
 fn backoff_bound(attempt: u32) -> u64 {
-    (400u64 << attempt.saturating_sub(1).min(4)).min(5_000)
+    (300u64 << attempt.saturating_sub(1).min(4)).min(3_000)
 }
 
 /// The credentials callback's state: what was offered, and why the last offer was refused.
@@ -752,7 +787,7 @@ mod tests {
     fn backoff_grows_and_stays_bounded() {
         assert_eq!(
             (1..8).map(backoff_bound).collect::<Vec<_>>(),
-            [400, 800, 1600, 3200, 5000, 5000, 5000]
+            [300, 600, 1200, 2400, 3000, 3000, 3000]
         );
         for attempt in 1..10 {
             let d = backoff(attempt).as_millis() as u64;

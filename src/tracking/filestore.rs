@@ -9,8 +9,8 @@
 //! (step, timestamp, value) over the metric's lines, run status is stored as an integer, and the filter
 //! language runs in its [`Dialect::File`] form.
 //!
-//! Helpers both local stores share (artifact listing of local paths, stage names, the `latest` alias) live
-//! here too, and [`open_local`], which picks the local store a tracking URI names (or MLflow's default).
+//! What both local stores share lives in [`super::local`] (and the artifact listing in
+//! [`super::artifacts`]); [`super::local_uri`] picks the local store a tracking URI names.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,10 +20,9 @@ use serde::Deserialize;
 
 use super::filter::{Candidate, Dialect};
 use super::local::{self, LATEST_ALIAS, check_filter, checked_stage, owner_artifacts};
-use super::sqlite::SqliteStore;
 use super::{
-    ArtifactEntry, ArtifactListing, ArtifactOwner, Experiment, LoggedModel, ModelVersion, Run,
-    RunInfo, RunQuery, TrackingError, TrackingStore,
+    ArtifactListing, ArtifactOwner, Experiment, LoggedModel, ModelVersion, Run, RunInfo, RunQuery,
+    TrackingError, TrackingStore,
 };
 
 /// Folders inside an experiment that are not runs.
@@ -468,182 +467,6 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains('/') && !name.contains('\\')
 }
 
-/// The local folder an artifact URI points at: a plain path or a `file:` URI. `None` for remote stores.
-fn local_path(uri: &str) -> Option<PathBuf> {
-    if uri.starts_with("file:") {
-        return url::Url::parse(uri)
-            .ok()
-            .and_then(|u| u.to_file_path().ok());
-    }
-    if uri.contains("://")
-        || uri.starts_with("mlflow-artifacts:")
-        || uri.starts_with("runs:")
-        || uri.starts_with("models:")
-    {
-        return None;
-    }
-    Some(PathBuf::from(uri))
-}
-
-/// `artifacts/list` for an artifact root on the local disk: the entries directly under `path`, with paths
-/// relative to the root, sorted. A remote root cannot be listed without its store's credentials, so it is
-/// reported as unavailable rather than guessed.
-pub(crate) fn list_local_artifacts(root: &str, path: &str) -> ArtifactListing {
-    let Some(base) = local_path(root) else {
-        // The resolver's message names the location; say only why it was not listed.
-        return ArtifactListing::Unavailable(
-            "remote storage; a local tracking store does not read it".to_string(),
-        );
-    };
-    let rel = path.trim_matches('/');
-    if rel.split('/').any(|c| c == "..") {
-        return ArtifactListing::Unavailable(format!(
-            "artifact path {path:?} leaves the artifact root"
-        ));
-    }
-    let dir = if rel.is_empty() { base } else { base.join(rel) };
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return ArtifactListing::Listed(Vec::new());
-    };
-    let mut out: Vec<ArtifactEntry> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            ArtifactEntry {
-                path: if rel.is_empty() {
-                    name
-                } else {
-                    format!("{rel}/{name}")
-                },
-                is_dir: e.path().is_dir(),
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    ArtifactListing::Listed(out)
-}
-
-/// Opens the local store a tracking URI names, or the one MLflow would use when none is set.
-///
-/// * `sqlite:///relative.db`, `sqlite:////absolute.db`: [`SqliteStore`] (SQLAlchemy's form: the path
-///   follows the third slash).
-/// * `file:///path/mlruns`, `file:relative`, or a plain path: [`FileStore`].
-/// * No URI (or an empty one): as MLflow 3 does, `./mlruns` when it holds experiments (a numbered folder
-///   with a `meta.yaml`), else `./mlflow.db`; relative to `base` (the caller's working folder).
-///
-/// Returns `None` for `http(s)://` (the REST backend's), and an error for other database schemes, which
-/// only a tracking server can read. Relative paths are resolved against `base`.
-pub fn open_local(
-    uri: Option<&str>,
-    base: &Path,
-) -> Option<Result<Box<dyn TrackingStore>, TrackingError>> {
-    let uri = uri.map(str::trim).unwrap_or_default();
-    let abs = |p: &str| {
-        let p = Path::new(p);
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            base.join(p)
-        }
-    };
-    let sqlite = |path: PathBuf| {
-        Some(SqliteStore::open(&path).map(|s| Box::new(s) as Box<dyn TrackingStore>))
-    };
-    let file =
-        |path: PathBuf| Some(FileStore::open(&path).map(|s| Box::new(s) as Box<dyn TrackingStore>));
-    if uri.is_empty() {
-        let mlruns = base.join("mlruns");
-        if has_mlruns_data(&mlruns) {
-            return file(mlruns);
-        }
-        let db = base.join("mlflow.db");
-        if db.is_file() {
-            return sqlite(db);
-        }
-        return Some(Err(TrackingError::Config(format!(
-            "no tracking URI set, and neither {} nor an mlruns folder with experiments exists in {}; set MLFLOW_TRACKING_URI (or mlflow.trackingUri, or --tracking-uri)",
-            "mlflow.db",
-            base.display()
-        ))));
-    }
-    let lower = uri.to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        return None;
-    }
-    if let Some(rest) = uri.strip_prefix("sqlite://") {
-        // sqlite:///x.db -> "x.db" (relative), sqlite:////x.db -> "/x.db"; a query string is not a path.
-        let rest = rest.strip_prefix('/').unwrap_or(rest);
-        let rest = rest.split('?').next().unwrap_or_default();
-        let decoded = percent_decode(rest);
-        if decoded.is_empty() || decoded == ":memory:" {
-            return Some(Err(TrackingError::Config(format!(
-                "{uri}: an in-memory sqlite database holds no runs; name the database file, e.g. sqlite:///mlflow.db"
-            ))));
-        }
-        return sqlite(abs(&decoded));
-    }
-    if let Some(rest) = uri.strip_prefix("file:") {
-        if rest.starts_with('/') {
-            return match url::Url::parse(uri)
-                .ok()
-                .and_then(|u| u.to_file_path().ok())
-            {
-                Some(p) => file(p),
-                None => Some(Err(TrackingError::Config(format!(
-                    "{uri}: not a usable file: URI"
-                )))),
-            };
-        }
-        return file(abs(&percent_decode(rest)));
-    }
-    if let Some((scheme, _)) = uri.split_once("://") {
-        return Some(Err(TrackingError::Config(format!(
-            "{scheme}:// tracking stores are read through an MLflow server: run `mlflow server --backend-store-uri {scheme}://...` and set MLFLOW_TRACKING_URI to its http(s):// address"
-        ))));
-    }
-    file(abs(uri))
-}
-
-/// Whether `dir` holds a store MLflow would use by default (`mlruns` with experiments, or `mlflow.db`).
-pub fn has_default_store(dir: &Path) -> bool {
-    has_mlruns_data(&dir.join("mlruns")) || dir.join("mlflow.db").is_file()
-}
-
-/// MLflow's own test for "this mlruns folder holds a file store": a numbered folder with a `meta.yaml`.
-fn has_mlruns_data(mlruns: &Path) -> bool {
-    std::fs::read_dir(mlruns).is_ok_and(|entries| {
-        entries.filter_map(|e| e.ok()).any(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .chars()
-                .all(|c| c.is_ascii_digit())
-                && e.path().is_dir()
-                && e.path().join("meta.yaml").exists()
-        })
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(b) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[async_trait]
 impl TrackingStore for FileStore {
     fn describe(&self) -> String {
@@ -821,67 +644,5 @@ mod tests {
         assert_eq!(latest_metric("5 1.0\n").unwrap(), 1.0);
         assert!(latest_metric("5\n").is_err());
         assert!(latest_metric("").is_err());
-    }
-
-    #[test]
-    fn open_local_follows_mlflows_uri_rules() {
-        let dir = tempfile::tempdir().unwrap();
-        let base = dir.path();
-        assert!(open_local(Some("http://127.0.0.1:5000"), base).is_none());
-        assert!(open_local(Some("HTTPS://mlflow.example"), base).is_none());
-        let e = open_local(None, base).unwrap().err().unwrap().to_string();
-        assert!(e.contains("MLFLOW_TRACKING_URI"), "{e}");
-        let e = open_local(Some("postgresql://u@h/db"), base)
-            .unwrap()
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(e.contains("mlflow server"), "{e}");
-        let e = open_local(Some("sqlite:///missing%20file.db"), base)
-            .unwrap()
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(e.contains("missing file.db"), "{e}");
-        // An mlruns folder with only artifacts (what a sqlite store leaves) is not a file store.
-        std::fs::create_dir_all(base.join("mlruns/1/abc/artifacts")).unwrap();
-        assert!(!has_mlruns_data(&base.join("mlruns")));
-        std::fs::write(base.join("mlruns/1/meta.yaml"), "name: x\n").unwrap();
-        assert!(has_mlruns_data(&base.join("mlruns")));
-        let store = open_local(None, base).unwrap().unwrap();
-        assert!(store.describe().starts_with("file://") && store.describe().ends_with("/mlruns"));
-        let store = open_local(Some("mlruns"), base).unwrap().unwrap();
-        assert!(store.describe().ends_with("/mlruns"));
-        let store = open_local(Some(&format!("file://{}/mlruns", base.display())), base)
-            .unwrap()
-            .unwrap();
-        assert!(store.describe().ends_with("/mlruns"));
-    }
-
-    #[test]
-    fn remote_artifact_roots_are_unavailable_not_guessed() {
-        assert!(matches!(
-            list_local_artifacts("s3://bucket/x", ""),
-            ArtifactListing::Unavailable(_)
-        ));
-        assert!(matches!(
-            list_local_artifacts("mlflow-artifacts:/1/x", ""),
-            ArtifactListing::Unavailable(_)
-        ));
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("model")).unwrap();
-        std::fs::write(dir.path().join("model/MLmodel"), "x").unwrap();
-        let root = url::Url::from_file_path(dir.path()).unwrap().to_string();
-        assert_eq!(
-            list_local_artifacts(&root, "model"),
-            ArtifactListing::Listed(vec![ArtifactEntry {
-                path: "model/MLmodel".into(),
-                is_dir: false
-            }])
-        );
-        assert!(matches!(
-            list_local_artifacts(&root, "../x"),
-            ArtifactListing::Unavailable(_)
-        ));
     }
 }

@@ -2,11 +2,12 @@
 //! API's meaning that do not depend on where the rows are stored.
 //!
 //! Both stores answer as MLflow's server would, so the filter check, the search over loaded candidates,
-//! stage names, the `latest` alias and artifact listing of a run or logged model are written once here;
+//! stage names, the `latest` alias and artifact listing of a run or logged model are written once here
+//! (the listing of a local folder itself in [`super::artifacts`]);
 //! each store only loads its rows. A fix to one of these steps then reaches both stores, which are tested
 //! against MLflow itself.
 
-use super::filestore::list_local_artifacts;
+use super::artifacts::list_local_artifacts;
 use super::filter::{self, Candidate, Dialect};
 use super::{ArtifactListing, ArtifactOwner, Run, RunQuery, TrackingError, TrackingStore};
 

@@ -5,73 +5,79 @@
 //! the file store ([`filestore`], `file:` or a path to `mlruns`). The selection logic (newest FINISHED run,
 //! best by metric, alias, gates) lives in [`crate::resolve`] and is written once against the trait, so the
 //! backends agree by construction on everything but the storage access; [`filter`] is MLflow's search
-//! filter language for the local backends.
+//! filter language for the local backends. [`local_uri`] picks the local backend a URI names, and
+//! [`artifacts`] lists local artifact roots for both local backends, so the backends never import each
+//! other.
 
+mod artifacts;
 pub mod filestore;
 pub mod filter;
 mod local;
+mod local_uri;
 pub mod rest;
 pub mod sqlite;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::commands::MlflowArgs;
-use crate::settings::Settings;
+use crate::env::Env;
 
-/// The tracking URI, by precedence: `--tracking-uri` (clap also fills it from `MLFLOW_TRACKING_URI`),
-/// `MLFLOW_TRACKING_URI` from the settings' environment, `mlflow.trackingUri` from the config file.
-/// `None` when none is set.
-pub fn tracking_uri(settings: &Settings, args: &MlflowArgs) -> Option<String> {
-    args.tracking_uri
-        .clone()
-        .filter(|u| !u.trim().is_empty())
-        .or_else(|| settings.env.get("MLFLOW_TRACKING_URI").map(str::to_string))
-        .or_else(|| settings.config.mlflow.tracking_uri.clone())
-        .map(|u| u.trim().to_string())
+/// Where MLflow is, resolved by the caller (flag > environment > config > default).
+#[derive(Debug, Clone, Default)]
+pub struct MlflowOptions {
+    /// The tracking URI; `None` looks for MLflow's default stores.
+    pub tracking_uri: Option<String>,
+    /// Where registry questions go, when another store than the tracking one (`MLFLOW_REGISTRY_URI`).
+    pub registry_uri: Option<String>,
+    /// The folder relative paths and the default stores are looked up from first (the current folder).
+    pub cwd: PathBuf,
+    /// The repo root: where the default stores are looked for when `cwd` has none.
+    pub repo: PathBuf,
+    /// The environment snapshot, for the credentials MLflow's own client reads
+    /// (`MLFLOW_TRACKING_USERNAME`..., `~/.mlflow/credentials` under `HOME`).
+    pub env: Env,
 }
 
-/// Opens the tracking store the settings point at: `http(s)://` is the REST API; `sqlite:///`, `file:` and
-/// plain paths are the local stores (relative paths from the current folder, as MLflow resolves them).
+/// Opens the tracking store the options point at: `http(s)://` is the REST API; `sqlite:///`, `file:` and
+/// plain paths are the local stores (relative paths from `cwd`, as MLflow resolves them).
 /// With no URI set, MLflow 3's default: `./mlruns` when it holds experiments, else `./mlflow.db`, looked
-/// for in the current folder, then at the repo root. Where `MLFLOW_REGISTRY_URI` names another store,
-/// registry questions go there, as in MLflow's client.
-pub fn open(
-    settings: &Settings,
-    args: &MlflowArgs,
-) -> Result<Arc<dyn TrackingStore>, TrackingError> {
-    let uri = tracking_uri(settings, args);
-    let tracking = open_uri(uri.as_deref(), settings)?;
-    match settings.env.get("MLFLOW_REGISTRY_URI").map(str::trim) {
-        Some(registry) if Some(registry) != uri.as_deref() => Ok(Arc::new(SplitStore {
-            tracking,
-            registry: open_uri(Some(registry), settings)?,
-        })),
+/// for in `cwd`, then at the repo root. Where a registry URI names another store, registry questions go
+/// there, as in MLflow's client.
+pub fn open(options: &MlflowOptions) -> Result<Arc<dyn TrackingStore>, TrackingError> {
+    let uri = options.tracking_uri.as_deref();
+    let tracking = open_uri(uri, options)?;
+    match options.registry_uri.as_deref().map(str::trim) {
+        Some(registry) if !registry.is_empty() && Some(registry) != uri => {
+            Ok(Arc::new(SplitStore {
+                tracking,
+                registry: open_uri(Some(registry), options)?,
+            }))
+        }
         _ => Ok(tracking),
     }
 }
 
 fn open_uri(
     uri: Option<&str>,
-    settings: &Settings,
+    options: &MlflowOptions,
 ) -> Result<Arc<dyn TrackingStore>, TrackingError> {
     let scheme = uri
         .and_then(|u| u.split_once("://"))
         .map(|(s, _)| s.to_ascii_lowercase());
     if let (Some(uri), Some("http" | "https")) = (uri, scheme.as_deref()) {
-        let conn = rest::Connection::from_parts(uri, &settings.env)?;
+        let conn = rest::Connection::from_parts(uri, &options.env)?;
         return Ok(Arc::new(rest::RestStore::new(conn)?));
     }
-    let cwd = std::env::current_dir().unwrap_or_else(|_| settings.repo.clone());
-    let base = if uri.is_none() && !filestore::has_default_store(&cwd) {
-        settings.repo.clone()
+    let base = if uri.is_none() && !local_uri::has_default_store(&options.cwd) {
+        options.repo.clone()
     } else {
-        cwd
+        options.cwd.clone()
     };
-    match filestore::open_local(uri, &base) {
+    match local_uri::open_local(uri, &base) {
         Some(opened) => opened.map(Arc::from),
         None => Err(TrackingError::Config(format!(
             "tracking URI {} is not one modelbump can open",

@@ -1,8 +1,9 @@
 //! The MLflow REST backend of [`TrackingStore`], and the MLflow connection settings.
 //!
-//! [`Connection::resolve`] is the one place where the connection is worked out, with the conventions
+//! [`Connection::from_parts`] is the one place where the connection is worked out, with the conventions
 //! MLflow's own Python client has, so that a pipeline that already talks to MLflow needs nothing new:
-//! `--tracking-uri` > `MLFLOW_TRACKING_URI` > `mlflow.trackingUri`; Basic auth when a user name and a
+//! the tracking URI (resolved by the command line: `--tracking-uri` > `MLFLOW_TRACKING_URI` >
+//! `mlflow.trackingUri`); Basic auth when a user name and a
 //! password are both known (each from `MLFLOW_TRACKING_USERNAME`/`_PASSWORD`, else `~/.mlflow/credentials`,
 //! section `[mlflow]`), else a Bearer `MLFLOW_TRACKING_TOKEN`; `MLFLOW_TRACKING_INSECURE_TLS`,
 //! `MLFLOW_TRACKING_SERVER_CERT_PATH`, `MLFLOW_TRACKING_CLIENT_CERT_PATH`, `MLFLOW_HTTP_REQUEST_TIMEOUT`
@@ -15,6 +16,7 @@
 //! 5xx) are [`crate::http::send_with_retry`]'s; a 4xx is final. Credentials are only ever in the
 //! `Authorization` header and are scrubbed from any error body before it is shown.
 
+use percent_encoding::percent_decode_str;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -27,11 +29,9 @@ use super::{
     ArtifactEntry, ArtifactListing, ArtifactOwner, Experiment, LoggedModel, ModelVersion, Run,
     RunInfo, RunQuery, TrackingError, TrackingStore,
 };
-use crate::commands::MlflowArgs;
 use crate::env::Env;
 use crate::http::{self, ClientOptions, RetryPolicy};
 use crate::secret::{ExposeSecret, SecretString};
-use crate::settings::Settings;
 
 /// How modelbump authenticates to the tracking server.
 #[derive(Debug, Clone)]
@@ -63,17 +63,6 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Resolves the connection to an `http(s)://` tracking URI from the flags, the environment, the
-    /// config file and `~/.mlflow/credentials`.
-    pub fn resolve(settings: &Settings, args: &MlflowArgs) -> Result<Self, TrackingError> {
-        let uri = super::tracking_uri(settings, args).ok_or_else(|| {
-            TrackingError::Config(
-                "no tracking URI: pass --tracking-uri, set MLFLOW_TRACKING_URI, or set mlflow.trackingUri in modelbump.yaml".into(),
-            )
-        })?;
-        Self::from_parts(&uri, &settings.env)
-    }
-
     /// Resolves the connection for `uri` with the environment `env` (and the credentials file under
     /// its `HOME`).
     pub fn from_parts(uri: &str, env: &Env) -> Result<Self, TrackingError> {
@@ -90,8 +79,14 @@ impl Connection {
                 crate::secret::redact_url(uri)
             )));
         }
-        let url_user = (!url.username().is_empty()).then(|| percent_decode(url.username()));
-        let url_password = url.password().map(percent_decode);
+        let url_user = (!url.username().is_empty()).then(|| {
+            percent_decode_str(url.username())
+                .decode_utf8_lossy()
+                .into_owned()
+        });
+        let url_password = url
+            .password()
+            .map(|p| percent_decode_str(p).decode_utf8_lossy().into_owned());
         let _ = url.set_username("");
         let _ = url.set_password(None);
         let base = url.as_str().trim_end_matches('/').to_string();
@@ -164,33 +159,19 @@ impl Connection {
         })
     }
 
-    fn secrets(&self) -> Vec<&SecretString> {
+    /// Everything to scrub from what the server answers: the password and the forms the Basic header
+    /// carries it in, or the token.
+    fn secrets(&self) -> Vec<SecretString> {
         match &self.auth {
             Auth::None => vec![],
-            Auth::Basic { password, .. } => vec![password],
-            Auth::Bearer(token) => vec![token],
+            Auth::Basic { username, password } => {
+                let mut secrets = crate::secret::basic_forms(username, password);
+                secrets.push(password.clone());
+                secrets
+            }
+            Auth::Bearer(token) => vec![token.clone()],
         }
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(hex) = std::str::from_utf8(&bytes[i + 1..i + 3])
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `~/.mlflow/credentials`, section `[mlflow]`: `mlflow_tracking_username` and `mlflow_tracking_password`.
@@ -236,6 +217,7 @@ fn parse_credentials(text: &str) -> (Option<String>, Option<String>) {
 pub struct RestStore {
     conn: Connection,
     client: reqwest::Client,
+    secrets: Vec<SecretString>,
 }
 
 /// An error answer that a caller may want to interpret (404, 400), with MLflow's error code.
@@ -250,7 +232,12 @@ impl RestStore {
     pub fn new(conn: Connection) -> Result<Self, TrackingError> {
         let client =
             http::build_client(&conn.client).map_err(|e| TrackingError::Config(e.to_string()))?;
-        Ok(Self { conn, client })
+        let secrets = conn.secrets();
+        Ok(Self {
+            conn,
+            client,
+            secrets,
+        })
     }
 
     /// The connection.
@@ -258,8 +245,16 @@ impl RestStore {
         &self.conn
     }
 
+    fn secret_refs(&self) -> Vec<&SecretString> {
+        self.secrets.iter().collect()
+    }
+
     fn scrub(&self, text: &str) -> String {
-        crate::secret::scrub(text, &self.conn.secrets())
+        crate::secret::scrub(text, &self.secret_refs())
+    }
+
+    fn excerpt(&self, body: &str, max: usize) -> String {
+        http::scrubbed_excerpt(body, max, &self.secret_refs())
     }
 
     /// Sends one call; `Ok(Err(_))` is a 4xx answer other than 401/403, for the caller to interpret.
@@ -313,14 +308,22 @@ impl RestStore {
             message: self.scrub(&http::describe_transport_error(&e)),
         })?;
         let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| TrackingError::Unreachable {
+        let text = http::read_body(response).await.map_err(|e| match e {
+            http::BodyError::Transport(e) => TrackingError::Unreachable {
                 store: self.describe(),
                 what: what.to_string(),
                 message: self.scrub(&http::describe_transport_error(&e)),
-            })?;
+            },
+            too_large @ http::BodyError::TooLarge => TrackingError::Protocol {
+                store: self.describe(),
+                what: what.to_string(),
+                message: if status.is_success() {
+                    too_large.to_string()
+                } else {
+                    format!("HTTP {}, and {too_large}", status.as_u16())
+                },
+            },
+        })?;
         tracing::debug!(%status, path, elapsed_ms = started.elapsed().as_millis() as u64, "mlflow call");
         if status.is_success() {
             return serde_json::from_str(&text)
@@ -328,13 +331,10 @@ impl RestStore {
                 .map_err(|e| TrackingError::Protocol {
                     store: self.describe(),
                     what: what.to_string(),
-                    message: format!(
-                        "the body is not JSON ({e}): {}",
-                        self.scrub(&http::excerpt(&text, 160))
-                    ),
+                    message: format!("the body is not JSON ({e}): {}", self.excerpt(&text, 160)),
                 });
         }
-        let message = self.scrub(&http::excerpt(&text, 300));
+        let message = self.excerpt(&text, 300);
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(TrackingError::Unauthorized {
                 store: self.describe(),

@@ -31,6 +31,15 @@ pub enum Step {
     Hang,
     /// Close the connection as soon as the request is read, without answering.
     Reset,
+    /// A 200 JSON answer of `bytes` bytes of filler, announced with `Content-Length` or sent with
+    /// `Transfer-Encoding: chunked`; generated while it is sent (the stub holds one block), and cut
+    /// off when the client closes the connection.
+    Oversized {
+        /// The size of the body.
+        bytes: usize,
+        /// Chunked rather than with a length.
+        chunked: bool,
+    },
 }
 
 impl Step {
@@ -105,6 +114,32 @@ impl HttpStub {
     }
 }
 
+/// Runs a client through `run` against a stub answering 65 MiB, with a Content-Length and chunked,
+/// and checks that it fails (exit 1) with a message holding `names_server(stub)` and the 64 MiB limit,
+/// after one request.
+pub fn assert_oversized_answers_fail(
+    run: impl Fn(&HttpStub) -> (Option<i32>, String),
+    names_server: impl Fn(&HttpStub) -> String,
+) {
+    for chunked in [false, true] {
+        let stub = HttpStub::start(vec![Step::Oversized {
+            bytes: 65 << 20,
+            chunked,
+        }]);
+        let (code, err) = run(&stub);
+        assert_eq!(code, Some(1), "chunked: {chunked}: {err}");
+        assert!(
+            err.contains(&names_server(&stub)),
+            "chunked: {chunked}: {err}"
+        );
+        assert!(
+            err.contains("larger than 64 MiB"),
+            "chunked: {chunked}: {err}"
+        );
+        assert_eq!(stub.seen().len(), 1, "chunked: {chunked}: not retried");
+    }
+}
+
 fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, script: &Mutex<std::vec::IntoIter<Step>>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
@@ -159,6 +194,37 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, script: &Mutex<std::vec::In
             );
             let _ = stream.write_all(head.as_bytes());
             let _ = stream.write_all(body.as_bytes());
+        }
+        Some(Step::Oversized { bytes, chunked }) => {
+            let framing = if chunked {
+                "Transfer-Encoding: chunked".to_string()
+            } else {
+                format!("Content-Length: {bytes}")
+            };
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{framing}\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let block = vec![b' '; 64 * 1024];
+            let mut left = bytes;
+            while left > 0 {
+                let n = left.min(block.len());
+                let sent = if chunked {
+                    stream
+                        .write_all(format!("{n:x}\r\n").as_bytes())
+                        .and_then(|()| stream.write_all(&block[..n]))
+                        .and_then(|()| stream.write_all(b"\r\n"))
+                } else {
+                    stream.write_all(&block[..n])
+                };
+                if sent.is_err() {
+                    break;
+                }
+                left -= n;
+            }
+            if chunked {
+                let _ = stream.write_all(b"0\r\n\r\n");
+            }
         }
         Some(Step::Hang) => std::thread::sleep(Duration::from_secs(30)),
         Some(Step::Reset) => {}

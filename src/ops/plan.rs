@@ -8,16 +8,31 @@
 //! that nothing is written at all, and the error names every target that failed and why.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::commands::MlflowArgs;
+use crate::config::Config;
 use crate::config::TargetConfig;
 use crate::manifest::{self, Change, Edit, ModelField, Selector};
 use crate::report::{Report, TargetReport, TargetStatus};
 use crate::resolve::{self, Resolution, TargetRequest};
-use crate::settings::Settings;
+use crate::tracking::MlflowOptions;
+
+/// What a plan needs: the repo, its configuration and where MLflow is, all resolved.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// The repo root (absolute).
+    pub repo: PathBuf,
+    /// The configuration: the targets, `uriRewrite`, the scheme-change rule.
+    pub config: Config,
+    /// The configuration file that was read, for messages.
+    pub config_path: Option<PathBuf>,
+    /// Where MLflow is.
+    pub mlflow: MlflowOptions,
+    /// How many MLflow requests at once.
+    pub concurrency: usize,
+}
 
 /// What `plan` found and `apply` writes.
 #[derive(Debug, Clone)]
@@ -80,11 +95,11 @@ pub fn target_label(index: usize, target: &TargetConfig) -> String {
 }
 
 /// Resolves every configured target and computes the edits; writes nothing.
-pub async fn build(settings: &Settings, mlflow: &MlflowArgs) -> anyhow::Result<Plan> {
-    let targets = &settings.config.targets;
+pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
+    let targets = &options.config.targets;
     if targets.is_empty() {
         return Err(PlanError::NoTargets {
-            config: settings.config_path.clone(),
+            config: options.config_path.clone(),
         }
         .into());
     }
@@ -98,7 +113,7 @@ pub async fn build(settings: &Settings, mlflow: &MlflowArgs) -> anyhow::Result<P
         if files.contains_key(&target.file) || unreadable.contains_key(&target.file) {
             continue;
         }
-        match read_manifest(&settings.repo, &target.file) {
+        match read_manifest(&options.repo, &target.file) {
             Ok(found) => {
                 files.insert(target.file.clone(), found);
             }
@@ -163,18 +178,19 @@ pub async fn build(settings: &Settings, mlflow: &MlflowArgs) -> anyhow::Result<P
             requests.push(TargetRequest {
                 target: target.clone(),
                 current_uri: field.value.clone(),
+                allow_scheme_change: target.allows_scheme_change(&options.config),
             });
         }
     }
     let mut resolutions: Vec<Option<Resolution>> = vec![None; requests.len()];
     if !requests.is_empty() {
         let store =
-            crate::tracking::open(settings, mlflow).context("cannot open the tracking store")?;
+            crate::tracking::open(&options.mlflow).context("cannot open the tracking store")?;
         let results = resolve::resolve_all(
             store,
             requests,
-            &settings.config.uri_rewrite,
-            concurrency(settings)?,
+            &options.config.uri_rewrite,
+            options.concurrency,
         )
         .await;
         for (r, result) in results.into_iter().enumerate() {
@@ -269,42 +285,13 @@ pub async fn build(settings: &Settings, mlflow: &MlflowArgs) -> anyhow::Result<P
     })
 }
 
-fn concurrency(settings: &Settings) -> anyhow::Result<usize> {
-    if let Some(v) = settings.env.get("MODELBUMP_MLFLOW_CONCURRENCY") {
-        let n: usize = v.trim().parse().ok().filter(|n| *n > 0).with_context(|| {
-            format!("MODELBUMP_MLFLOW_CONCURRENCY={v} is not a positive whole number")
-        })?;
-        return Ok(n);
-    }
-    Ok(settings
-        .config
-        .mlflow
-        .concurrency
-        .filter(|n| *n > 0)
-        .unwrap_or(resolve::DEFAULT_CONCURRENCY))
-}
-
 fn display_path(path: &Path) -> String {
     path.to_string_lossy().replace('\\', "/")
 }
 
-/// Reads a manifest named relative to the repo, refusing paths that leave it.
+/// Reads a manifest named relative to the repo, refusing paths that leave it (also through a symlink).
 fn read_manifest(repo: &Path, file: &Path) -> anyhow::Result<(Vec<u8>, Vec<ModelField>)> {
-    if file.is_absolute() || file.components().any(|c| matches!(c, Component::ParentDir)) {
-        anyhow::bail!(
-            "{} is outside the repo: write the path relative to the repo root",
-            file.display()
-        );
-    }
-    let full = repo.join(file);
-    let real = full
-        .canonicalize()
-        .with_context(|| format!("cannot read {}", file.display()))?;
-    anyhow::ensure!(
-        real.starts_with(repo),
-        "{} leads outside the repo (a symlink?)",
-        file.display()
-    );
+    let real = crate::fsutil::contained(repo, file)?;
     let bytes = crate::fsutil::read_regular(&real)
         .with_context(|| format!("cannot read {}", file.display()))?;
     let fields =
@@ -373,64 +360,6 @@ impl Plan {
         }
         Ok(())
     }
-
-    /// The human view: one line per target (with warnings under it).
-    pub fn table(&self) -> String {
-        render_table(&self.report)
-    }
-}
-
-/// One line per target: status, `file:line`, name, and `old -> new` or the reason.
-pub fn render_table(report: &Report) -> String {
-    let rows: Vec<[String; 3]> = report
-        .targets
-        .iter()
-        .map(|t| {
-            let status = serde_json::to_value(t.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            [status, format!("{}:{}", t.file, t.line), t.name.clone()]
-        })
-        .collect();
-    let widths = [0, 1, 2].map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0));
-    let mut out = String::new();
-    for (t, row) in report.targets.iter().zip(&rows) {
-        let old = t.old_uri.as_deref().unwrap_or("");
-        let new = t.new_uri.as_deref().unwrap_or("");
-        let detail = match t.status {
-            TargetStatus::Changed => format!("{old} -> {new}"),
-            TargetStatus::Unchanged => new.to_string(),
-            TargetStatus::Blocked | TargetStatus::Pinned => {
-                format!("{old} ({})", t.reason.as_deref().unwrap_or(""))
-            }
-        };
-        let mut provenance = Vec::new();
-        if let Some(v) = &t.model_version {
-            provenance.push(format!("version {v}"));
-        }
-        if let Some(r) = &t.run_id {
-            provenance.push(format!("run {r}"));
-        }
-        let provenance = if provenance.is_empty() || t.status == TargetStatus::Blocked {
-            String::new()
-        } else {
-            format!(" [{}]", provenance.join(", "))
-        };
-        out.push_str(&format!(
-            "{:<w0$}  {:<w1$}  {:<w2$}  {detail}{provenance}\n",
-            row[0],
-            row[1],
-            row[2],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        ));
-        for w in &t.warnings {
-            out.push_str(&format!("  warning: {w}\n"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,22 +1,21 @@
 //! `modelbump sync`: have Argo CD sync the configured applications to the commit HEAD points at.
 //!
-//! The flags live here because `run` shares them ([`ArgoCdArgs`]); resolving them and talking to Argo CD
-//! is [`crate::argocd`]'s job. stdout gets one line per app (or `{"revision", "sync": [...]}` with
+//! The flags are [`crate::cli::args::ArgoCdArgs`], shared with `run`; [`crate::cli::settings`] resolves
+//! them into [`crate::argocd::SyncOptions`], and [`crate::ops::sync`] talks to Argo CD. stdout gets one line per app (or `{"revision", "sync": [...]}` with
 //! `-o json`), also when an app failed, so that a pipeline log shows every app's final state.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use clap::builder::FalseyValueParser;
 use serde::Serialize;
 
-use crate::argocd::{self, Pushed, SyncFailed, SyncOptions};
 use crate::cli::OutputFormat;
-use crate::exit::Outcome;
+use crate::cli::args::ArgoCdArgs;
+use crate::cli::exit::Outcome;
+use crate::cli::settings::Settings;
+use crate::ops::SyncRequest;
 use crate::report::SyncReport;
-use crate::settings::Settings;
 
 /// Ask Argo CD to sync the configured applications, over its API or with a signed webhook
 ///
@@ -40,50 +39,6 @@ pub struct SyncArgs {
     pub argocd: ArgoCdArgs,
 }
 
-/// Argo CD options, shared by `sync` and `run`.
-///
-/// The switches read their variable as pipelines write it: empty, `false`, `no`, `off` or `0` is off,
-/// anything else on.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Argo CD")]
-pub struct ArgoCdArgs {
-    /// The application to sync, NAME or NAMESPACE/NAME (repeatable) [default: argocd.apps from the config]
-    #[arg(
-        long = "app",
-        value_name = "NAME",
-        env = "MODELBUMP_ARGOCD_APPS",
-        value_delimiter = ','
-    )]
-    pub apps: Vec<String>,
-    /// The namespace of the Application objects, where it is not Argo CD's own [default: argocd.appNamespace]
-    #[arg(long, value_name = "NAMESPACE", env = "MODELBUMP_ARGOCD_APP_NAMESPACE")]
-    pub app_namespace: Option<String>,
-    /// The Argo CD API server, host[:port] or URL [default: argocd.server from the config]
-    #[arg(long, env = "ARGOCD_SERVER", value_name = "HOST")]
-    pub server: Option<String>,
-    /// Wait until each app is Synced and Healthy at the pushed revision
-    #[arg(long, env = "MODELBUMP_SYNC_WAIT", value_parser = FalseyValueParser::new())]
-    pub wait: bool,
-    /// How long the sync may take, waiting included, e.g. 30s, 5m [default: argocd.timeout, else 5m]
-    #[arg(long, value_name = "DURATION", env = "MODELBUMP_SYNC_TIMEOUT")]
-    pub timeout: Option<String>,
-    /// Skip verification of the server's TLS certificate
-    #[arg(long, env = "ARGOCD_INSECURE", value_parser = FalseyValueParser::new())]
-    pub insecure: bool,
-    /// Use plain HTTP instead of HTTPS
-    #[arg(long, env = "ARGOCD_PLAINTEXT", value_parser = FalseyValueParser::new())]
-    pub plaintext: bool,
-    /// A PEM bundle of CA certificates for the server
-    #[arg(long, value_name = "FILE", env = "MODELBUMP_ARGOCD_CA_CERT")]
-    pub ca_cert: Option<PathBuf>,
-    /// Post a signed GitHub-style push event to this URL instead of calling the API
-    #[arg(long, value_name = "URL", env = "MODELBUMP_WEBHOOK")]
-    pub webhook: Option<String>,
-    /// The revision to sync to [default: the commit HEAD points at]
-    #[arg(long, value_name = "SHA")]
-    pub revision: Option<String>,
-}
-
 /// The JSON form of `sync`'s result.
 #[derive(Serialize)]
 struct SyncOutput<'a> {
@@ -93,15 +48,21 @@ struct SyncOutput<'a> {
 
 /// Runs `sync`.
 pub async fn run(settings: &Settings, args: SyncArgs) -> anyhow::Result<Outcome> {
-    let options = SyncOptions::resolve(settings, &args.argocd)?;
-    let pushed = Pushed::from_repo(settings, args.argocd.revision.as_deref())?;
-    let result = argocd::sync(&options, &pushed).await;
+    let done = crate::ops::sync(&SyncRequest {
+        options: settings.argocd(&args.argocd)?,
+        repo: settings.repo.clone(),
+        revision: args.argocd.revision.clone(),
+        branch: settings.branch(None),
+        remote: settings.remote(None),
+    })
+    .await?;
+    let result = done.result;
     let reports = match &result {
         Ok(reports) => reports.as_slice(),
         Err(failed) => failed.reports.as_slice(),
     };
     if !reports.is_empty() || result.is_ok() {
-        print(settings.output, &pushed.revision, reports).context("cannot write to stdout")?;
+        print(settings.output, &done.revision, reports).context("cannot write to stdout")?;
     }
     match result {
         Ok(_) => Ok(Outcome::Success),
@@ -155,10 +116,4 @@ pub fn render_text(revision: &str, reports: &[SyncReport]) -> String {
         text.push('\n');
     }
     text
-}
-
-/// The report lines of a failed sync, for callers that print them anyway.
-pub fn failed_reports(err: &anyhow::Error) -> Option<&[SyncReport]> {
-    err.downcast_ref::<SyncFailed>()
-        .map(|f| f.reports.as_slice())
 }

@@ -4,7 +4,7 @@ use clap::{Args, CommandFactory};
 use clap_complete::Shell;
 
 use crate::cli::Cli;
-use crate::exit::Outcome;
+use crate::cli::exit::Outcome;
 
 /// Print shell completions
 ///

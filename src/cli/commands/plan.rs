@@ -1,16 +1,14 @@
 //! `modelbump plan`: resolve every configured target and show what would change.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 
 use crate::cli::OutputFormat;
-use crate::commands::MlflowArgs;
-use crate::exit::Outcome;
-use crate::plan::Plan;
-use crate::settings::Settings;
+use crate::cli::args::MlflowArgs;
+use crate::cli::exit::Outcome;
+use crate::cli::settings::Settings;
 
 /// Resolve every configured target against MLflow and show what would change; writes nothing
 ///
@@ -26,22 +24,22 @@ pub struct PlanArgs {
     /// Exit 3 when changes are pending (0 when none, 1 on failure)
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Also write the JSON report to this file
-    #[arg(long, value_name = "FILE", env = "MODELBUMP_REPORT")]
+    /// Also write the JSON report to this file [env: MODELBUMP_REPORT=]
+    #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 }
 
 /// Runs `plan`.
 pub async fn run(settings: &Settings, args: PlanArgs) -> anyhow::Result<Outcome> {
-    let plan = crate::plan::build(settings, &args.mlflow).await?;
-    if let Some(path) = &args.report {
-        write_report(path, &plan)?;
+    let plan = crate::ops::plan(&settings.plan(&args.mlflow)?).await?;
+    if let Some(path) = settings.report(args.report) {
+        crate::report::write_file(&path, &plan.report)?;
     }
     let mut out = std::io::stdout().lock();
     match settings.output {
         OutputFormat::Json => out.write_all(plan.report.to_json().as_bytes())?,
         OutputFormat::Text => {
-            out.write_all(plan.table().as_bytes())?;
+            out.write_all(crate::cli::render::table(&plan.report).as_bytes())?;
             if plan.has_changes() {
                 out.write_all(b"\n")?;
                 out.write_all(plan.diff().as_bytes())?;
@@ -54,10 +52,4 @@ pub async fn run(settings: &Settings, args: PlanArgs) -> anyhow::Result<Outcome>
     } else {
         Outcome::Success
     })
-}
-
-/// Writes the JSON report to `path` (for pipelines' output parameters).
-pub fn write_report(path: &Path, plan: &Plan) -> anyhow::Result<()> {
-    std::fs::write(path, plan.report.to_json())
-        .with_context(|| format!("cannot write the report to {}", path.display()))
 }

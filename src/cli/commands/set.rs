@@ -1,23 +1,16 @@
-//! `modelbump set FILE NAME URI`: set one model's URI by name, without MLflow.
-//!
-//! The file is resolved inside the repo (a path that leaves it, also through a symlink, is refused),
-//! read only if it is a regular file, edited by the pure editor and written atomically only when its
-//! bytes change, and only if the user may write it (see [`crate::fsutil`]). Errors name the file and
-//! the line: `error: k8s/x.yaml: line 12: ...`.
+//! `modelbump set FILE NAME URI`: set one model's URI by name, without MLflow ([`crate::ops::set`]).
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 
 use crate::cli::OutputFormat;
-use crate::discover;
-use crate::exit::Outcome;
-use crate::fsutil;
-use crate::manifest::{self, Edit, Selector};
+use crate::cli::exit::Outcome;
+use crate::cli::settings::Settings;
+use crate::manifest::{Edit, Selector};
+use crate::ops::SetOptions;
 use crate::report::{Report, TargetReport, TargetStatus};
-use crate::settings::Settings;
 
 /// Set one model's URI by resource name, no MLflow involved
 ///
@@ -47,31 +40,18 @@ pub struct SetArgs {
 
 /// Runs `set`.
 pub fn run(settings: &Settings, args: SetArgs) -> anyhow::Result<Outcome> {
-    let path = discover::resolve_in_repo(&settings.repo, &args.file)?;
-    let file = discover::display_path(&settings.repo, &path);
-    let bytes = fsutil::read_regular(&path).with_context(|| format!("cannot read {file}"))?;
-    let edit = Edit {
-        selector: Selector {
-            name: args.name.clone(),
-            kind: args.kind.clone(),
+    let done = crate::ops::set(&SetOptions {
+        repo: settings.repo.clone(),
+        file: args.file,
+        edit: Edit {
+            selector: Selector {
+                name: args.name,
+                kind: args.kind,
+            },
+            uri: args.uri,
         },
-        uri: args.uri.clone(),
-    };
-    let edited = manifest::apply(&bytes, &[edit]).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
-    let change = edited
-        .changes
-        .into_iter()
-        .next()
-        .context("the editor reported no change")?;
-    if edited.bytes != bytes {
-        fsutil::check_writable(&path).with_context(|| format!("cannot write {file}"))?;
-        fsutil::write_atomic(&path, &edited.bytes)?;
-    }
-    let status = if change.old == change.new {
-        TargetStatus::Unchanged
-    } else {
-        TargetStatus::Changed
-    };
+    })?;
+    let (file, change, status) = (done.file, done.change, done.status);
     let mut out = std::io::stdout().lock();
     match settings.output {
         OutputFormat::Json => {

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::OutputFormat;
-use crate::commands::MlflowArgs;
-use crate::exit::Outcome;
-use crate::settings::Settings;
+use crate::cli::args::MlflowArgs;
+use crate::cli::exit::Outcome;
+use crate::cli::settings::Settings;
 
 /// Resolve every configured target against MLflow and write the manifests in place
 ///
@@ -22,32 +22,22 @@ pub struct ApplyArgs {
     /// Where MLflow is
     #[command(flatten)]
     pub mlflow: MlflowArgs,
-    /// Also write the JSON report to this file
-    #[arg(long, value_name = "FILE", env = "MODELBUMP_REPORT")]
+    /// Also write the JSON report to this file [env: MODELBUMP_REPORT=]
+    #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 }
 
 /// Runs `apply`.
 pub async fn run(settings: &Settings, args: ApplyArgs) -> anyhow::Result<Outcome> {
-    let plan = crate::plan::build(settings, &args.mlflow).await?;
-    plan.write(&settings.repo)?;
-    if plan.has_changes() {
-        // A later `commit` adds where these values came from as trailers (see `git::record_applied`).
-        let tracking_uri = crate::tracking::tracking_uri(settings, &args.mlflow);
-        if let Err(e) =
-            crate::git::record_applied(&settings.repo, &plan.report, tracking_uri.as_deref())
-        {
-            tracing::warn!("{e}");
-        }
-    }
-    if let Some(path) = &args.report {
-        crate::commands::plan::write_report(path, &plan)?;
+    let plan = crate::ops::apply(&settings.plan(&args.mlflow)?).await?;
+    if let Some(path) = settings.report(args.report) {
+        crate::report::write_file(&path, &plan.report)?;
     }
     let mut out = std::io::stdout().lock();
     match settings.output {
         OutputFormat::Json => out.write_all(plan.report.to_json().as_bytes())?,
         OutputFormat::Text => {
-            out.write_all(plan.table().as_bytes())?;
+            out.write_all(crate::cli::render::table(&plan.report).as_bytes())?;
             let n = plan.files.len();
             writeln!(
                 out,

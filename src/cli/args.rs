@@ -1,0 +1,68 @@
+//! The flags several subcommands share: where MLflow is, where to push, Argo CD. The settings resolver
+//! ([`crate::cli::settings`]) reads them; the commands flatten them into their own `Args`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Where MLflow is; shared by `plan`, `apply` and `run`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "MLflow")]
+pub struct MlflowArgs {
+    /// The tracking URI: http(s)://server, sqlite:///path/mlflow.db, file:/path/mlruns or a path to mlruns
+    /// [default: mlflow.trackingUri from the config, else ./mlflow.db or ./mlruns as MLflow does]
+    /// [env: MLFLOW_TRACKING_URI=]
+    #[arg(long = "tracking-uri", value_name = "URI")]
+    pub tracking_uri: Option<String>,
+}
+
+/// Where to push: the options `commit` and `run` share, so that a pipeline can switch between them
+/// without renaming anything.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PushArgs {
+    /// The remote to push to, a name or a URL (user info in it is used as credentials, never shown) [default: git.remote, else origin] [env: MODELBUMP_GIT_REMOTE=]
+    #[arg(long, value_name = "NAME|URL")]
+    pub remote: Option<String>,
+    /// The branch to push to [default: git.branch, else the checked-out branch]; needed on a detached HEAD [env: MODELBUMP_GIT_BRANCH=]
+    #[arg(long, value_name = "NAME")]
+    pub branch: Option<String>,
+}
+
+/// Argo CD options, shared by `sync` and `run`.
+///
+/// The switches read their variable as pipelines write it: empty, `false`, `no`, `off` or `0` is off,
+/// anything else on.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Argo CD")]
+pub struct ArgoCdArgs {
+    /// The application to sync, NAME or NAMESPACE/NAME (repeatable) [default: argocd.apps from the config] [env: MODELBUMP_ARGOCD_APPS=]
+    #[arg(long = "app", value_name = "NAME", value_delimiter = ',')]
+    pub apps: Vec<String>,
+    /// The namespace of the Application objects, where it is not Argo CD's own [default: argocd.appNamespace] [env: MODELBUMP_ARGOCD_APP_NAMESPACE=]
+    #[arg(long, value_name = "NAMESPACE")]
+    pub app_namespace: Option<String>,
+    /// The Argo CD API server, host[:port] or URL [default: argocd.server from the config] [env: ARGOCD_SERVER=]
+    #[arg(long, value_name = "HOST")]
+    pub server: Option<String>,
+    /// Wait until each app is Synced and Healthy at the pushed revision [env: MODELBUMP_SYNC_WAIT=]
+    #[arg(long)]
+    pub wait: bool,
+    /// How long the sync may take, waiting included, e.g. 30s, 5m [default: argocd.timeout, else 5m] [env: MODELBUMP_SYNC_TIMEOUT=]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Skip verification of the server's TLS certificate [env: ARGOCD_INSECURE=]
+    #[arg(long)]
+    pub insecure: bool,
+    /// Use plain HTTP instead of HTTPS [env: ARGOCD_PLAINTEXT=]
+    #[arg(long)]
+    pub plaintext: bool,
+    /// A PEM bundle of CA certificates for the server [env: MODELBUMP_ARGOCD_CA_CERT=]
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Post a signed GitHub-style push event to this URL instead of calling the API [env: MODELBUMP_WEBHOOK=]
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
+    /// The revision to sync to [default: the commit HEAD points at]
+    #[arg(long, value_name = "SHA")]
+    pub revision: Option<String>,
+}

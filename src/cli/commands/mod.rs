@@ -1,0 +1,13 @@
+//! One file per subcommand: its clap `Args` (whose doc comment is the help text) and its `run` function,
+//! which resolves the settings into the options of a use case ([`crate::ops`]), calls it and renders the
+//! outcome. No `env = ...` attribute: the variables are read from the snapshot by
+//! [`crate::cli::settings`]; the help text names them as `[env: NAME=]`.
+
+pub mod apply;
+pub mod commit;
+pub mod completions;
+pub mod plan;
+pub mod run;
+pub mod set;
+pub mod sync;
+pub mod targets;

@@ -1,0 +1,151 @@
+//! `modelbump run`: the pipeline step (apply, commit, push and sync), [`crate::ops::run`] on the command
+//! line.
+//!
+//! A pipeline reads the `--report` file for its output parameters, so the file is written whatever
+//! happens: when a step fails, it holds what was known by then (the plan's targets, a commit made in the
+//! checkout but not pushed, the sync lines: the report the [`RunError`] carries) plus an `error` field
+//! with the message, and at the very least
+//! `{"targets": [], "commit": null, "pushed": false, "sync": [], "error": "..."}`. A missing file would
+//! turn a clear failure into a confusing one further down the pipeline.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+
+use crate::cli::OutputFormat;
+use crate::cli::args::ArgoCdArgs;
+use crate::cli::args::MlflowArgs;
+use crate::cli::args::PushArgs;
+use crate::cli::commands::commit::write_text;
+use crate::cli::exit::Outcome;
+use crate::cli::settings::Settings;
+use crate::ops::{RunError, RunOptions, RunOutcome};
+use crate::report::Report;
+
+/// The pipeline step: apply, commit, push and sync in one
+///
+/// Examples:
+///   modelbump run --dry-run
+///   modelbump run --report /tmp/modelbump-report.json
+///   modelbump run -m "update: model URIs from training run baseline" --wait
+#[derive(Debug, Clone, Args)]
+#[command(verbatim_doc_comment)]
+pub struct RunArgs {
+    /// Where MLflow is
+    #[command(flatten)]
+    pub mlflow: MlflowArgs,
+    /// Stop after the plan: show the diff, write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also write the JSON report to this file [env: MODELBUMP_REPORT=]
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// The message's first lines; {count}, {models} and {files} are filled in [default: git.message from the config] [env: MODELBUMP_GIT_MESSAGE=]
+    #[arg(short = 'm', long, value_name = "TEXT")]
+    pub message: Option<String>,
+    /// Commit but do not push. Without it, a push rejected because the branch moved is re-applied on the
+    /// fresh remote tip and retried, up to git.pushAttempts / MODELBUMP_GIT_PUSH_ATTEMPTS times (default
+    /// 20, enough for 20 writers at once), after a random delay of up to 0.3 s, doubling to at most 3 s
+    #[arg(long)]
+    pub no_push: bool,
+    /// Where to push
+    #[command(flatten)]
+    pub push_to: PushArgs,
+    /// Argo CD options
+    #[command(flatten)]
+    pub argocd: ArgoCdArgs,
+}
+
+/// The report of a failed run: the report so far and what went wrong.
+#[derive(Serialize)]
+struct FailedReport<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    error: String,
+}
+
+/// Runs `run`.
+pub async fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<Outcome> {
+    let report_path = settings.report(args.report.clone());
+    let result = match options(settings, &args) {
+        Ok(options) => crate::ops::run(&options).await,
+        Err(source) => Err(RunError {
+            report: Report::default(),
+            outcome: None,
+            source,
+        }),
+    };
+    match result {
+        Ok(done) => {
+            if let Some(path) = &report_path {
+                crate::report::write_file(path, &done.report)?;
+            }
+            render(settings, &done)?;
+            Ok(Outcome::Success)
+        }
+        Err(err) => {
+            // Only the sync failed: what was done is shown as on success, the error after it.
+            if let Some(done) = &err.outcome
+                && settings.output == OutputFormat::Text
+            {
+                render(settings, done)?;
+            }
+            let failed = FailedReport {
+                report: &err.report,
+                error: format!("{:#}", err.source),
+            };
+            if let Some(path) = &report_path
+                && let Err(e) = crate::report::write_file(path, &failed)
+            {
+                tracing::error!("{e:#}");
+            }
+            if settings.output == OutputFormat::Json {
+                let mut json =
+                    serde_json::to_string_pretty(&failed).expect("the report serializes");
+                json.push('\n');
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(json.as_bytes()).and_then(|()| out.flush());
+            }
+            Err(err.source)
+        }
+    }
+}
+
+/// The options of the run, resolved.
+fn options(settings: &Settings, args: &RunArgs) -> anyhow::Result<RunOptions> {
+    Ok(RunOptions {
+        plan: settings.plan(&args.mlflow)?,
+        dry_run: args.dry_run,
+        git: settings.git(args.message.clone()),
+        push: if args.no_push || args.dry_run {
+            None
+        } else {
+            Some(settings.push(&args.push_to)?)
+        },
+        argocd: settings.argocd(&args.argocd)?,
+    })
+}
+
+fn render(settings: &Settings, done: &RunOutcome) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match (settings.output, &done.write_back) {
+        (OutputFormat::Json, _) => out.write_all(done.report.to_json().as_bytes())?,
+        (OutputFormat::Text, None) => {
+            out.write_all(crate::cli::render::table(&done.report).as_bytes())?;
+            out.write_all(done.plan.diff().as_bytes())?;
+        }
+        (OutputFormat::Text, Some(written)) => {
+            out.write_all(crate::cli::render::table(&done.report).as_bytes())?;
+            write_text(&mut out, done.push.as_ref(), written)?;
+            if let Some(revision) = &done.synced_revision {
+                out.write_all(
+                    crate::cli::commands::sync::render_text(revision, &done.report.sync).as_bytes(),
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}

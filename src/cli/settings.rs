@@ -1,0 +1,492 @@
+//! THE settings resolver: flags, the environment snapshot, `modelbump.yaml` and defaults, in that order,
+//! turned into the plain option structs the use cases ([`crate::ops`]) take.
+//!
+//! Every precedence rule is written once, here, with [`pick`] (flag > environment > config) and the
+//! environment is read only from the [`Env`] snapshot passed to `main_from`, so the command line is
+//! hermetic: nothing in the process environment that the snapshot does not hold reaches a command. A
+//! variable read the way clap would: empty means unset; a switch is off when it is `false`, `no`, `off`,
+//! `0` (or `n`, `f`), on otherwise; a list is comma-separated.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::argocd::{self, ArgoCdError, SyncOptions};
+use crate::cli::OutputFormat;
+use crate::cli::args::{ArgoCdArgs, MlflowArgs, PushArgs};
+use crate::config::Config;
+use crate::env::Env;
+use crate::http::ClientOptions;
+use crate::ops::{GitOptions, PlanOptions, PushSpec};
+use crate::secret::SecretString;
+use crate::tracking::MlflowOptions;
+
+/// The number of pushes when neither `git.pushAttempts` nor `MODELBUMP_GIT_PUSH_ATTEMPTS` is set: a push
+/// is rejected only when another writer's push landed since it fetched, so one writer loses at most once
+/// per other writer, and twenty attempts let twenty writers racing on one branch all land (see
+/// the backoff in `git/remote.rs` for the delay between attempts).
+pub const DEFAULT_PUSH_ATTEMPTS: u32 = 20;
+
+/// The first value that is set, in precedence order: the flag, the environment, the config. Blank
+/// strings count as unset (a pipeline parameter left empty), so the next source applies.
+pub fn pick<T: Blank>(flag: Option<T>, env: Option<T>, config: Option<T>) -> Option<T> {
+    flag.filter(|v| !v.is_blank())
+        .or(env.filter(|v| !v.is_blank()))
+        .or(config.filter(|v| !v.is_blank()))
+}
+
+/// Values that can be blank (an empty string); other values never are.
+pub trait Blank {
+    /// True for a value that means "not set".
+    fn is_blank(&self) -> bool {
+        false
+    }
+}
+
+impl Blank for String {
+    fn is_blank(&self) -> bool {
+        self.trim().is_empty()
+    }
+}
+impl Blank for PathBuf {
+    fn is_blank(&self) -> bool {
+        self.as_os_str().is_empty()
+    }
+}
+impl Blank for bool {}
+impl Blank for u32 {}
+impl Blank for Vec<String> {
+    fn is_blank(&self) -> bool {
+        self.iter().all(|v| v.trim().is_empty())
+    }
+}
+impl Blank for OutputFormat {}
+
+/// A value in the environment that cannot be used: a usage error, as clap reports a bad flag.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid value '{value}' for {name}: {expected}")]
+pub struct BadVariable {
+    name: &'static str,
+    value: String,
+    expected: &'static str,
+}
+
+/// The resolved global settings, and the resolver of every command's options.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The repo root (absolute, canonical).
+    pub repo: PathBuf,
+    /// The configuration (empty when no file was found).
+    pub config: Config,
+    /// The configuration file that was read, if any.
+    pub config_path: Option<PathBuf>,
+    /// The format of stdout.
+    pub output: OutputFormat,
+    /// The environment, read once.
+    pub env: Env,
+}
+
+impl Settings {
+    /// Resolves the global options: `-C` > `MODELBUMP_REPO` > the current folder, `-c` >
+    /// `MODELBUMP_CONFIG` > `modelbump.yaml` at the root, `-o` > `MODELBUMP_OUTPUT` > text.
+    pub fn resolve(global: &crate::cli::GlobalArgs, env: Env) -> anyhow::Result<Self> {
+        let output = match env.get("MODELBUMP_OUTPUT") {
+            Some(v) => Some(match v.to_ascii_lowercase().as_str() {
+                "text" => OutputFormat::Text,
+                "json" => OutputFormat::Json,
+                _ => {
+                    return Err(BadVariable {
+                        name: "MODELBUMP_OUTPUT",
+                        value: v.to_string(),
+                        expected: "possible values: text, json",
+                    }
+                    .into());
+                }
+            }),
+            None => None,
+        };
+        let output = pick(global.output, output, None).unwrap_or(OutputFormat::Text);
+        let repo_arg = pick(global.repo.clone(), env.path("MODELBUMP_REPO"), None)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let repo = repo_arg
+            .canonicalize()
+            .with_context(|| format!("cannot open repo folder {}", repo_arg.display()))?;
+        anyhow::ensure!(repo.is_dir(), "repo {} is not a folder", repo.display());
+        let config_arg = pick(global.config.clone(), env.path("MODELBUMP_CONFIG"), None);
+        let (config, config_path) = Config::load(&repo, config_arg.as_deref())?;
+        Ok(Self {
+            repo,
+            config,
+            config_path,
+            output,
+            env,
+        })
+    }
+
+    /// A switch from the environment, read as clap's `FalseyValueParser` does.
+    pub fn switch(&self, name: &str) -> bool {
+        self.env.get(name).is_some_and(|v| {
+            !matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "" | "n" | "no" | "f" | "false" | "off" | "0"
+            )
+        })
+    }
+
+    /// A string from the environment.
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.env.get(name).map(str::to_string)
+    }
+
+    /// Whether `commit` pushes: `--push` > `MODELBUMP_PUSH` (a switch).
+    pub fn push_requested(&self, flag: bool) -> bool {
+        flag || self.switch("MODELBUMP_PUSH")
+    }
+
+    /// The `--report` file: `--report` > `MODELBUMP_REPORT`.
+    pub fn report(&self, flag: Option<PathBuf>) -> Option<PathBuf> {
+        pick(flag, self.env.path("MODELBUMP_REPORT"), None)
+    }
+
+    /// The commit message template: `-m` > `MODELBUMP_GIT_MESSAGE` > `git.message`.
+    pub fn message(&self, flag: Option<String>) -> Option<String> {
+        pick(
+            flag,
+            self.var("MODELBUMP_GIT_MESSAGE"),
+            self.config.git.message.clone(),
+        )
+    }
+
+    /// The tracking URI: `--tracking-uri` > `MLFLOW_TRACKING_URI` > `mlflow.trackingUri`, trimmed.
+    pub fn tracking_uri(&self, flag: Option<String>) -> Option<String> {
+        pick(
+            flag,
+            self.var("MLFLOW_TRACKING_URI"),
+            self.config.mlflow.tracking_uri.clone(),
+        )
+        .map(|u| u.trim().to_string())
+    }
+
+    /// Where MLflow is.
+    pub fn mlflow(&self, args: &MlflowArgs) -> MlflowOptions {
+        MlflowOptions {
+            tracking_uri: self.tracking_uri(args.tracking_uri.clone()),
+            registry_uri: self.var("MLFLOW_REGISTRY_URI"),
+            cwd: std::env::current_dir().unwrap_or_else(|_| self.repo.clone()),
+            repo: self.repo.clone(),
+            env: self.env.clone(),
+        }
+    }
+
+    /// What a plan needs.
+    pub fn plan(&self, args: &MlflowArgs) -> anyhow::Result<PlanOptions> {
+        let concurrency = match self.env.get("MODELBUMP_MLFLOW_CONCURRENCY") {
+            Some(v) => v.trim().parse().ok().filter(|n| *n > 0).with_context(|| {
+                format!("MODELBUMP_MLFLOW_CONCURRENCY={v} is not a positive whole number")
+            })?,
+            None => self
+                .config
+                .mlflow
+                .concurrency
+                .map(std::num::NonZeroUsize::get)
+                .unwrap_or(crate::resolve::DEFAULT_CONCURRENCY),
+        };
+        Ok(PlanOptions {
+            repo: self.repo.clone(),
+            config: self.config.clone(),
+            config_path: self.config_path.clone(),
+            mlflow: self.mlflow(args),
+            concurrency,
+        })
+    }
+
+    /// How to commit: `message` is the `-m` flag.
+    pub fn git(&self, message: Option<String>) -> GitOptions {
+        GitOptions {
+            repo: self.repo.clone(),
+            message: self.message(message),
+            tracking_uri: self.tracking_uri(None),
+            author: self.config.git.author.clone(),
+            env: self.env.clone(),
+        }
+    }
+
+    /// The push remote's name or URL: `--remote` > `MODELBUMP_GIT_REMOTE` > `git.remote` > `origin`.
+    pub fn remote(&self, flag: Option<String>) -> String {
+        pick(
+            flag,
+            self.var("MODELBUMP_GIT_REMOTE"),
+            self.config.git.remote.clone(),
+        )
+        .unwrap_or_else(|| "origin".to_string())
+    }
+
+    /// The branch pushed to: `--branch` > `MODELBUMP_GIT_BRANCH` > `git.branch` (else the checked-out one).
+    pub fn branch(&self, flag: Option<String>) -> Option<String> {
+        pick(
+            flag,
+            self.var("MODELBUMP_GIT_BRANCH"),
+            self.config.git.branch.clone(),
+        )
+    }
+
+    /// Where to push: the remote, the branch, and `MODELBUMP_GIT_PUSH_ATTEMPTS` > `git.pushAttempts` > 20.
+    pub fn push(&self, args: &PushArgs) -> anyhow::Result<PushSpec> {
+        let attempts = match self.env.get("MODELBUMP_GIT_PUSH_ATTEMPTS") {
+            Some(v) => v.parse::<u32>().ok().filter(|n| *n >= 1).with_context(|| {
+                format!("MODELBUMP_GIT_PUSH_ATTEMPTS={v} is not a number of attempts (1 or more)")
+            })?,
+            None => self
+                .config
+                .git
+                .push_attempts
+                .unwrap_or(DEFAULT_PUSH_ATTEMPTS)
+                .max(1),
+        };
+        Ok(PushSpec {
+            remote: self.remote(args.remote.clone()),
+            branch: self.branch(args.branch.clone()),
+            attempts,
+        })
+    }
+
+    /// The Argo CD options: each flag > its variable > `argocd.*` > default.
+    pub fn argocd(&self, args: &ArgoCdArgs) -> Result<SyncOptions, ArgoCdError> {
+        let config = &self.config.argocd;
+        let env = &self.env;
+        let app_namespace = pick(
+            args.app_namespace.clone(),
+            self.var("MODELBUMP_ARGOCD_APP_NAMESPACE"),
+            config.app_namespace.clone(),
+        );
+        let names = pick(
+            Some(args.apps.clone()),
+            self.var("MODELBUMP_ARGOCD_APPS")
+                .map(|v| v.split(',').map(str::to_string).collect()),
+            Some(config.apps.clone()),
+        )
+        .unwrap_or_default();
+        let apps = names
+            .iter()
+            .filter(|n| !n.trim().is_empty())
+            .map(|n| argocd::client::AppRef::parse(n.trim(), app_namespace.as_deref()))
+            .collect();
+        let plaintext = args.plaintext || self.switch("ARGOCD_PLAINTEXT");
+        let plaintext = plaintext || config.plaintext.unwrap_or(false);
+        let server = pick(
+            args.server.clone(),
+            self.var("ARGOCD_SERVER"),
+            config.server.clone(),
+        )
+        .map(|s| argocd::client::server_url(&s, plaintext))
+        .transpose()?;
+        let timeout = match pick(
+            args.timeout.clone(),
+            self.var("MODELBUMP_SYNC_TIMEOUT"),
+            config.timeout.clone(),
+        ) {
+            Some(text) => argocd::parse_duration("--timeout", &text)?,
+            None => argocd::DEFAULT_TIMEOUT,
+        };
+        let poll_interval = match env.get("MODELBUMP_SYNC_POLL_INTERVAL") {
+            Some(text) => argocd::parse_duration("MODELBUMP_SYNC_POLL_INTERVAL", text)?,
+            None => argocd::client::DEFAULT_POLL_INTERVAL,
+        };
+        let config_ca = config.ca_cert.as_ref().map(|p| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                self.repo.join(p)
+            }
+        });
+        let ca_cert = pick(
+            args.ca_cert.clone(),
+            self.env.path("MODELBUMP_ARGOCD_CA_CERT"),
+            config_ca,
+        );
+        let webhook = pick(
+            args.webhook.clone(),
+            self.var("MODELBUMP_WEBHOOK"),
+            config.webhook.clone(),
+        )
+        .map(|s| argocd::webhook_url(&s))
+        .transpose()?;
+        let insecure = args.insecure || self.switch("ARGOCD_INSECURE");
+        Ok(SyncOptions {
+            apps,
+            server,
+            token: env.get("ARGOCD_AUTH_TOKEN").map(SecretString::from),
+            wait: args.wait || self.switch("MODELBUMP_SYNC_WAIT"),
+            timeout,
+            poll_interval,
+            client: ClientOptions {
+                ca_cert,
+                insecure: insecure || config.insecure.unwrap_or(false),
+                ..ClientOptions::default()
+            },
+            webhook,
+            webhook_secret: env.get("MODELBUMP_WEBHOOK_SECRET").map(SecretString::from),
+        })
+    }
+
+    /// A path relative to the repo root, for messages and reports (unchanged when outside the repo).
+    pub fn relative<'a>(&self, path: &'a Path) -> &'a Path {
+        path.strip_prefix(&self.repo).unwrap_or(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::argocd::client::AppRef;
+    use std::time::Duration;
+
+    fn settings(config: &str, env: &[(&str, &str)]) -> Settings {
+        Settings {
+            repo: PathBuf::from("/repo"),
+            config: Config::parse(config, std::path::Path::new("modelbump.yaml")).unwrap(),
+            config_path: None,
+            output: OutputFormat::Text,
+            env: Env::from_pairs(env.iter().copied()),
+        }
+    }
+
+    fn args() -> ArgoCdArgs {
+        ArgoCdArgs {
+            apps: Vec::new(),
+            app_namespace: None,
+            server: None,
+            wait: false,
+            timeout: None,
+            insecure: false,
+            plaintext: false,
+            ca_cert: None,
+            webhook: None,
+            revision: None,
+        }
+    }
+    const CONFIG: &str = "argocd:\n  server: argocd.example.com\n  apps: [a, team/b]\n  appNamespace: apps\n  timeout: 90s\n  caCert: certs/ca.pem\n  plaintext: true\n";
+
+    #[test]
+    fn the_config_fills_what_flags_and_environment_leave_open() {
+        let s = settings(CONFIG, &[("ARGOCD_AUTH_TOKEN", "t")]);
+        let o = s.argocd(&args()).unwrap();
+        assert_eq!(
+            o.apps,
+            vec![
+                AppRef::parse("a", Some("apps")),
+                AppRef::parse("team/b", None)
+            ]
+        );
+        assert_eq!(o.server.unwrap().as_str(), "http://argocd.example.com/");
+        assert_eq!(o.timeout, Duration::from_secs(90));
+        assert_eq!(o.client.ca_cert, Some(PathBuf::from("/repo/certs/ca.pem")));
+        assert!(o.token.is_some());
+        assert!(o.webhook.is_none());
+    }
+
+    #[test]
+    fn flags_win_over_the_config_and_blank_values_mean_unset() {
+        let s = settings(CONFIG, &[]);
+        let mut a = args();
+        a.apps = vec!["c".into()];
+        a.server = Some("https://other.example.com:8443".into());
+        a.timeout = Some("2m".into());
+        let o = s.argocd(&a).unwrap();
+        assert_eq!(o.apps, vec![AppRef::parse("c", Some("apps"))]);
+        assert_eq!(
+            o.server.unwrap().as_str(),
+            "https://other.example.com:8443/"
+        );
+        assert_eq!(o.timeout, Duration::from_secs(120));
+        assert!(o.token.is_none());
+
+        // What a pipeline passes for a parameter left empty.
+        a.apps = vec![String::new()];
+        a.server = Some(String::new());
+        a.timeout = Some(String::new());
+        let o = s.argocd(&a).unwrap();
+        assert_eq!(o.apps.len(), 2);
+        assert_eq!(o.server.unwrap().as_str(), "http://argocd.example.com/");
+        assert_eq!(o.timeout, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn defaults_and_bad_values() {
+        let s = settings("{}", &[]);
+        let o = s.argocd(&args()).unwrap();
+        assert!(!o.is_configured());
+        assert_eq!(o.timeout, argocd::DEFAULT_TIMEOUT);
+        assert_eq!(o.poll_interval, argocd::client::DEFAULT_POLL_INTERVAL);
+
+        let mut a = args();
+        a.timeout = Some("soon".into());
+        let err = s.argocd(&a).unwrap_err().to_string();
+        assert!(err.contains("invalid --timeout \"soon\""), "{err}");
+
+        a.timeout = None;
+        a.webhook = Some("https://argocd.example.com".into());
+        let o = s.argocd(&a).unwrap();
+        assert!(o.is_configured());
+        assert_eq!(
+            o.webhook.unwrap().as_str(),
+            "https://argocd.example.com/api/webhook"
+        );
+        a.webhook = Some("argocd.example.com/api/webhook".into());
+        assert!(s.argocd(&a).is_err());
+    }
+
+    #[test]
+    fn variables_fill_what_flags_leave_open_and_switches_read_as_clap_did() {
+        let s = settings(
+            CONFIG,
+            &[
+                ("MODELBUMP_ARGOCD_APPS", "x, ,y"),
+                ("ARGOCD_SERVER", "env.example.com"),
+                ("MODELBUMP_SYNC_WAIT", "off"),
+                ("ARGOCD_INSECURE", "yes"),
+            ],
+        );
+        let o = s.argocd(&args()).unwrap();
+        assert_eq!(
+            o.apps,
+            vec![
+                AppRef::parse("x", Some("apps")),
+                AppRef::parse("y", Some("apps"))
+            ]
+        );
+        assert_eq!(o.server.unwrap().as_str(), "http://env.example.com/");
+        assert!(!o.wait);
+        assert!(o.client.insecure);
+        for (value, on) in [
+            ("", false),
+            ("0", false),
+            ("No", false),
+            ("1", true),
+            ("true", true),
+        ] {
+            let s = settings("{}", &[("MODELBUMP_SYNC_WAIT", value)]);
+            assert_eq!(s.argocd(&args()).unwrap().wait, on, "{value:?}");
+        }
+        let mut a = args();
+        a.server = Some("flag.example.com".into());
+        assert_eq!(
+            s.argocd(&a).unwrap().server.unwrap().as_str(),
+            "http://flag.example.com/"
+        );
+    }
+
+    #[test]
+    fn flag_beats_variable_beats_config_beats_default() {
+        let s = settings(
+            "git:\n  remote: cfg\n  branch: cfgb\n",
+            &[("MODELBUMP_GIT_REMOTE", "env")],
+        );
+        assert_eq!(s.remote(Some("flag".into())), "flag");
+        assert_eq!(s.remote(Some(String::new())), "env");
+        assert_eq!(s.remote(None), "env");
+        assert_eq!(s.branch(None).as_deref(), Some("cfgb"));
+        assert_eq!(settings("{}", &[]).remote(None), "origin");
+        assert_eq!(settings("{}", &[]).branch(None), None);
+    }
+}

@@ -1,0 +1,35 @@
+//! The use cases: `plan`, `apply`, `commit`, `run`, `sync`, `set` and `targets`, each a function that takes
+//! plain, resolved options and returns a typed outcome. They never print, never read the process
+//! environment and know nothing of the command line, so that anything (the command line, a long-running
+//! service, a test) can drive the pipeline. Logs go through `tracing`.
+
+pub mod commit;
+pub mod plan;
+pub mod run;
+pub mod set;
+pub mod sync;
+pub mod targets;
+
+pub use commit::{CommitOptions, CommitOutcome, GitOptions, PushSpec, commit};
+pub use plan::{Plan, PlanOptions, build as plan};
+pub use run::{RunError, RunOptions, RunOutcome, run};
+pub use set::{SetOptions, SetOutcome, set};
+pub use sync::{SyncOutcome, SyncRequest, sync};
+pub use targets::{Listing, TargetRow, TargetsOptions, targets};
+
+/// `apply`: the plan, written in place, with its provenance recorded for a later `commit`.
+pub async fn apply(options: &PlanOptions) -> anyhow::Result<Plan> {
+    let plan = plan::build(options).await?;
+    plan.write(&options.repo)?;
+    if plan.has_changes() {
+        // A later `commit` adds where these values came from as trailers (see `git::record_applied`).
+        if let Err(e) = crate::git::record_applied(
+            &options.repo,
+            &plan.report,
+            options.mlflow.tracking_uri.as_deref(),
+        ) {
+            tracing::warn!("{e}");
+        }
+    }
+    Ok(plan)
+}
