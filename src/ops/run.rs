@@ -85,9 +85,7 @@ pub async fn run(options: &RunOptions) -> Result<RunOutcome, RunError> {
     run_steps(options, &mut report, &mut synced)
         .await
         .map_err(|source| RunError {
-            report: synced
-                .as_ref()
-                .map_or(report, |o: &Box<RunOutcome>| o.report.clone()),
+            report: synced.as_ref().map_or(report, |o| o.report.clone()),
             outcome: synced,
             source,
         })
