@@ -3,9 +3,14 @@
 //! A GitOps monorepo holds thousands of YAML files and a few dozen model manifests, so the walk is built
 //! to touch as little as possible: it skips what `.gitignore` (and `.ignore`) ignore and the `.git`
 //! folder, reads only `*.yaml`/`*.yml` files, and hands a file to the YAML parser only when its bytes
-//! contain `storageUri` or `modelUri` (a `memchr` search, much cheaper than parsing). The walk runs on
+//! contain `storageUri`, `modelUri`, `LLMInferenceService` or a marker's `$modelbump` (a `memchr`
+//! search, much cheaper than parsing). The walk runs on
 //! as many threads as there are cores. The editor ([`crate::manifest`]) then parses only the documents of
 //! a file that hold those words.
+//!
+//! Besides the fields of the known kinds, the walk collects the values marked with a
+//! `# {"$modelbump": "TARGET"}` comment ([`crate::manifest::marker`]); a comment that starts like a
+//! marker but is none makes the file a problem, like a broken manifest.
 //!
 //! Every path a user gives (`set FILE`, `targets PATH`, config `file:`) goes through
 //! [`resolve_in_repo`], which refuses paths that leave the repo, also through a symlink.
@@ -20,7 +25,7 @@ use std::sync::Mutex;
 use ignore::{WalkBuilder, WalkState};
 
 use crate::fsutil;
-use crate::manifest::{self, EditError, ModelField};
+use crate::manifest::{self, EditError, MarkedField, ModelField};
 
 /// Errors about the paths given.
 #[derive(Debug, thiserror::Error)]
@@ -45,8 +50,10 @@ pub struct FileFields {
     pub file: String,
     /// The file on disk.
     pub path: PathBuf,
-    /// Its fields, in file order.
+    /// Its fields of the known kinds, in file order.
     pub fields: Vec<ModelField>,
+    /// Its marked values, in file order.
+    pub markers: Vec<MarkedField>,
 }
 
 /// A file that could hold model URIs but could not be read.
@@ -178,12 +185,15 @@ pub fn scan(repo: &Path, roots: &[PathBuf]) -> Scan {
                 return WalkState::Continue;
             }
             let file = display_path(repo, entry.path());
-            match manifest::find_fields(&buffer) {
-                Ok(fields) if fields.is_empty() => {}
-                Ok(fields) => files.lock().unwrap().push(FileFields {
+            let found = manifest::find_fields(&buffer)
+                .and_then(|fields| Ok((fields, manifest::find_markers(&buffer)?)));
+            match found {
+                Ok((fields, markers)) if fields.is_empty() && markers.is_empty() => {}
+                Ok((fields, markers)) => files.lock().unwrap().push(FileFields {
                     file,
                     path: entry.path().to_path_buf(),
                     fields,
+                    markers,
                 }),
                 Err(e) => problems.lock().unwrap().push(Problem {
                     file,
@@ -244,6 +254,51 @@ mod tests {
         // An explicit file is read whatever its name.
         let explicit = resolve_in_repo(&repo, Path::new("k8s/base/m.txt")).unwrap();
         assert_eq!(super::scan(&repo, &[explicit]).files.len(), 1);
+    }
+
+    #[test]
+    fn marked_values_are_found_and_a_broken_marker_is_a_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().canonicalize().unwrap();
+        std::fs::write(
+            repo.join("values.yaml"),
+            "model:\n  uri: s3://b/m-1  # {\"$modelbump\": \"fraud\"}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            repo.join("broken.yaml"),
+            "model:\n  uri: s3://b/m-1  # {\"$modelbump\": fraud}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            repo.join("both.yaml"),
+            format!("{MODEL}    # {{\"$modelbump\": \"n\"}}\n"),
+        )
+        .unwrap();
+        let scan = scan(&repo, &[]);
+        let files: Vec<(&str, usize, usize)> = scan
+            .files
+            .iter()
+            .map(|f| (f.file.as_str(), f.fields.len(), f.markers.len()))
+            .collect();
+        assert_eq!(files, [("both.yaml", 1, 0), ("values.yaml", 0, 1)]);
+        let marked = &scan.files[1].markers[0];
+        assert_eq!(
+            (
+                marked.target.as_str(),
+                marked.field.line,
+                marked.field.path.to_string()
+            ),
+            ("fraud", 2, "model.uri".to_string())
+        );
+        assert_eq!(scan.problems.len(), 1);
+        assert!(
+            scan.problems[0]
+                .to_string()
+                .starts_with("broken.yaml: line 2: the marker"),
+            "{}",
+            scan.problems[0]
+        );
     }
 
     #[test]

@@ -680,7 +680,7 @@ mod properties {
     use proptest::prelude::*;
     use yaml_rust2::YamlLoader;
 
-    use crate::support::editor::{Style, acceptable_uri, new_uri, recipe, render};
+    use crate::support::editor::{Generated, Style, acceptable_uri, new_uri, recipe, render};
 
     fn single(s: &str) -> String {
         format!("'{}'", s.replace('\'', "''"))
@@ -698,6 +698,38 @@ mod properties {
                 d["kind"].as_str() == Some("Model") && d["metadata"]["name"].as_str() == Some(name)
             })
             .and_then(|d| d["spec"]["storageUri"].as_str().map(str::to_string))
+    }
+
+    /// Whether `out` is `text` with only the generated value (at `g.span`) replaced by an acceptable
+    /// rendering of `uri` in the value's style.
+    fn only_the_value_changed(
+        text: &str,
+        g: &Generated,
+        uri: &str,
+        out: &str,
+    ) -> Result<(), String> {
+        let (head, tail) = (&text[..g.span.start], &text[g.span.end..]);
+        if !(out.starts_with(head) && out.ends_with(tail) && out.len() >= head.len() + tail.len()) {
+            return Err(format!(
+                "bytes outside the value changed:\n{text:?}\n{out:?}"
+            ));
+        }
+        let middle = &out[head.len()..out.len() - tail.len()];
+        let acceptable: Vec<String> = if uri == g.value {
+            vec![text[g.span.clone()].to_string()]
+        } else {
+            match g.style {
+                Style::Plain => vec![uri.to_string(), double(uri), single(uri)],
+                Style::Single => vec![single(uri)],
+                Style::Double => vec![double(uri)],
+                Style::Literal | Style::Folded => vec![uri.to_string()],
+            }
+        };
+        if acceptable.iter().any(|a| a == middle) {
+            Ok(())
+        } else {
+            Err(format!("{uri:?} written as {middle:?}"))
+        }
     }
 
     proptest! {
@@ -728,27 +760,57 @@ mod properties {
                 Ok(edited) => {
                     prop_assert!(acceptable_uri(&uri), "accepted {:?}", uri);
                     let out = String::from_utf8(edited.bytes).unwrap();
-                    let (head, tail) = (&g.text[..g.span.start], &g.text[g.span.end..]);
-                    prop_assert!(out.starts_with(head) && out.ends_with(tail) && out.len() >= head.len() + tail.len(),
-                        "bytes outside the value changed:\n{:?}\n{:?}", g.text, out);
-                    let middle = &out[head.len()..out.len() - tail.len()];
-                    let acceptable: Vec<String> = if uri == g.value {
-                        vec![g.text[g.span.clone()].to_string()]
-                    } else {
-                        match g.style {
-                            Style::Plain => vec![uri.clone(), double(&uri), single(&uri)],
-                            Style::Single => vec![single(&uri)],
-                            Style::Double => vec![double(&uri)],
-                            Style::Literal | Style::Folded => vec![uri.clone()],
-                        }
-                    };
-                    prop_assert!(acceptable.iter().any(|a| a == middle), "{:?} written as {:?}", uri, middle);
+                    let checked = only_the_value_changed(&g.text, &g, &uri, &out);
+                    prop_assert!(checked.is_ok(), "{}", checked.unwrap_err());
                     prop_assert_eq!(uri_of(&out, &g.name), Some(uri.clone()), "read back from {:?}", out);
                     prop_assert_eq!(edited.changes.len(), 1);
                     prop_assert_eq!(&edited.changes[0].old, &g.value);
                 }
                 Err(e) => {
                     prop_assert!(!acceptable_uri(&uri), "refused {:?} in {:?}: {}", uri, g.text, e);
+                    prop_assert!(matches!(e, EditError::InvalidUri { .. }), "{}", e);
+                }
+            }
+        }
+
+        /// The same through a path target (`spec.storageUri`) or a marker on the value's line: exactly
+        /// the value's bytes change; a path that matches the other Models' values too is refused.
+        #[test]
+        fn markers_and_path_targets_keep_random_formatting_byte_exactly(
+            r in recipe(), uri in new_uri(), by_marker in any::<bool>()
+        ) {
+            let g = render(&r);
+            let markable = matches!(g.style, Style::Plain | Style::Single | Style::Double) && !g.in_flow;
+            let text = if by_marker && markable {
+                let line_end = g.text[g.span.end..].find(['\r', '\n']).map_or(g.text.len(), |i| g.span.end + i);
+                let rest = &g.text[g.span.end..line_end];
+                let kept = rest.find(" #").map_or(rest, |i| &rest[..i]);
+                format!("{}{kept}  # {{\"$modelbump\": \"t\"}}{}", &g.text[..g.span.end], &g.text[line_end..])
+            } else {
+                g.text.clone()
+            };
+            let input = text.as_bytes();
+            let (at, several) = if by_marker && markable {
+                (manifest::FieldRef::Marker("t".into()), false)
+            } else {
+                let models = manifest::find_fields(input).unwrap().len();
+                (manifest::FieldRef::Path("spec.storageUri".parse().unwrap()), models > 1)
+            };
+            let edit = manifest::FieldEdit { at, template: manifest::Template::whole_uri(), value: uri.clone() };
+            match manifest::apply_fields(input, &[edit]) {
+                Ok(edited) => {
+                    prop_assert!(acceptable_uri(&uri) && !several, "accepted {:?}", uri);
+                    let out = String::from_utf8(edited.bytes).unwrap();
+                    let checked = only_the_value_changed(&text, &g, &uri, &out);
+                    prop_assert!(checked.is_ok(), "{}", checked.unwrap_err());
+                    prop_assert_eq!(uri_of(&out, &g.name), Some(uri.clone()), "read back from {:?}", out);
+                    prop_assert_eq!(&edited.changes[0].old, &g.value);
+                }
+                Err(e) if several => {
+                    prop_assert!(matches!(e, EditError::PathAmbiguous { .. }) || !acceptable_uri(&uri), "{}", e);
+                }
+                Err(e) => {
+                    prop_assert!(!acceptable_uri(&uri), "refused {:?} in {:?}: {}", uri, text, e);
                     prop_assert!(matches!(e, EditError::InvalidUri { .. }), "{}", e);
                 }
             }
@@ -846,4 +908,602 @@ mod properties {
             }
         }
     }
+}
+
+/// What the editor must do with one model location of `beyond-crds/SOURCES.md`.
+enum Expect {
+    /// Set through a path target and through a marker: the template, and the new value to write.
+    Edit(&'static str, &'static str),
+    /// Refused, with this in the message (the same for the path and the marker).
+    Refused(&'static str),
+}
+
+/// Every model location of `corpus/beyond-crds/SOURCES.md` that is a literal value (templates such as
+/// `{{ }}`, `${VAR}` and `$(VAR)` are left out): file, line, YAML path, the value SOURCES.md gives, and
+/// what must happen.
+const BEYOND_CRDS: &[(&str, usize, &str, &str, Expect)] = {
+    use Expect::*;
+    const WORKFLOW: &str = "kserve__kserve/.github__workflows__e2e-test-llmisvc.yaml";
+    const S3_OPT: &str = "s3://example-models/facebook/opt-125m";
+    &[
+        (
+            "triton-inference-server__server/deploy__aws__values.yaml",
+            32,
+            "image.modelRepositoryPath",
+            "s3://triton-inference-server-repository/model_repository",
+            Edit("{uri}", "s3://b/m-1/artifacts"),
+        ),
+        (
+            "triton-inference-server__server/deploy__oci__values.yaml",
+            32,
+            "image.modelRepositoryPath",
+            "s3://https://<OCI_NAMESPACE>.compat.objectstorage.<OCI_REGION>.oraclecloud.com:443/triton-inference-server-repository",
+            Edit(
+                "s3://https://{bucket}/{path}",
+                "s3://https://objectstorage.example:443/models/m-2",
+            ),
+        ),
+        (
+            "triton-inference-server__server/deploy__gke-marketplace-app__server-deployer__chart__triton__values.yaml",
+            34,
+            "modelRepositoryPath",
+            "gs://triton_sample_models/26.07",
+            Edit("{uri}", "gs://b/26.08"),
+        ),
+        (
+            "SeldonIO__seldon-core/examples__batch__argo-workflows-batch__helm-charts__seldon-batch-workflow__values.yaml",
+            22,
+            "seldonDeployment.modelUri",
+            "gs://seldon-models/v1.18.2/sklearn/iris",
+            Edit("{uri}", "gs://b/iris/2"),
+        ),
+        (
+            "SeldonIO__seldon-core/helm-charts__seldon-openvino__values.yaml",
+            4,
+            "openvino.model.src",
+            "gs://seldon-models/openvino/squeezenet",
+            Edit("gs://{path}", "gs://models/squeezenet/2"),
+        ),
+        (
+            "SeldonIO__seldon-core/helm-charts__seldon-openvino__values.yaml",
+            5,
+            "openvino.model.path",
+            "/opt/ml/squeezenet",
+            Edit("/opt/ml/{name}", "/opt/ml/squeezenet-2"),
+        ),
+        (
+            "SeldonIO__seldon-core/helm-charts__seldon-single-model__values.yaml",
+            10,
+            "model.uri",
+            "",
+            Refused("does not have the form of its template"),
+        ),
+        (
+            "SeldonIO__seldon-core/scheduler__k8s__testing__mlserver__mlserver.yaml",
+            168,
+            "spec.template.spec.initContainers[0].args[0]",
+            "gs://seldon-models/sklearn/iris-0.23.2/lr_model",
+            Edit("{uri}", "gs://b/iris/m-3"),
+        ),
+        (
+            "SeldonIO__seldon-core/scheduler__k8s__testing__mlserver__mlserver.yaml",
+            100,
+            "spec.template.spec.containers[0].env[name=MLSERVER_MODEL_URI].value",
+            "/mnt/models",
+            Edit("/mnt/{path}", "/mnt/models-2"),
+        ),
+        (
+            "kserve__kserve/docs__samples__llmisvc__lora-adapters__test-examples__02-lora-multi-hf-cpu.yaml",
+            8,
+            "spec.model.uri",
+            "hf://facebook/opt-125m",
+            Edit("{uri}", "hf://facebook/opt-350m"),
+        ),
+        (
+            "kserve__kserve/docs__samples__llmisvc__lora-adapters__test-examples__02-lora-multi-hf-cpu.yaml",
+            15,
+            "spec.model.lora.adapters[name=adapter-1].uri",
+            "hf://edbeeching/opt-125m-lora",
+            Edit("{uri}", "hf://a/lora-2"),
+        ),
+        (
+            "kserve__kserve/docs__samples__llmisvc__lora-adapters__test-examples__02-lora-multi-hf-cpu.yaml",
+            17,
+            "spec.model.lora.adapters[name=adapter-2].uri",
+            "hf://edbeeching/opt-125m-lora",
+            Edit("{uri}", "hf://a/lora-3"),
+        ),
+        // The same path in both documents: a path cannot tell them apart, a marker can.
+        (
+            "kserve__kserve/docs__samples__multimodelserving__sklearn__trainedmodels.yaml",
+            8,
+            "spec.model.storageUri",
+            "gs://kfserving-examples/models/sklearn/1.0/model",
+            Edit("{uri}", "gs://b/sklearn/2"),
+        ),
+        (
+            "kserve__kserve/docs__samples__multimodelserving__sklearn__trainedmodels.yaml",
+            19,
+            "spec.model.storageUri",
+            "gs://kfserving-examples/models/sklearn/1.0/model",
+            Edit("{uri}", "gs://b/sklearn/3"),
+        ),
+        (
+            WORKFLOW,
+            323,
+            "jobs.test-llmisvc.steps[18].env.OPT_125M_MODEL_URI",
+            S3_OPT,
+            Edit("{uri}", "s3://m/1"),
+        ),
+        (
+            WORKFLOW,
+            335,
+            "jobs.test-llmisvc.steps[19].env.OPT_125M_MODEL_URI",
+            S3_OPT,
+            Edit("{uri}", "s3://m/2"),
+        ),
+        (
+            WORKFLOW,
+            552,
+            "jobs.test-llmisvc-wva-autoscaling-hpa.steps[16].env.OPT_125M_MODEL_URI",
+            S3_OPT,
+            Edit("{uri}", "s3://m/3"),
+        ),
+        (
+            WORKFLOW,
+            660,
+            "jobs.test-llmisvc-autoscaling-direct-keda-and-wva-with-keda.steps[16].env.OPT_125M_MODEL_URI",
+            S3_OPT,
+            Edit("{uri}", "s3://m/4"),
+        ),
+        (
+            WORKFLOW,
+            670,
+            "jobs.test-llmisvc-autoscaling-direct-keda-and-wva-with-keda.steps[17].env.OPT_125M_MODEL_URI",
+            S3_OPT,
+            Edit("{uri}", "s3://m/5"),
+        ),
+        (
+            WORKFLOW,
+            682,
+            "jobs.test-llmisvc-autoscaling-direct-keda-and-wva-with-keda.steps[18].env.OPT_125M_MODEL_URI",
+            S3_OPT,
+            Edit("{uri}", "s3://m/6"),
+        ),
+        (
+            WORKFLOW,
+            164,
+            "jobs.seed-model-cache.steps[5].run",
+            "hf://facebook/opt-125m",
+            Refused("block scalar of several lines"),
+        ),
+        (
+            "kserve__modelmesh-serving/config__example-predictors__example-keras-mnist-predictor.yaml",
+            21,
+            "spec.path",
+            "keras/mnist.h5",
+            Edit("{path}", "keras/mnist-2.h5"),
+        ),
+        (
+            "kserve__modelmesh-serving/config__example-predictors__example-keras-mnist-predictor.yaml",
+            24,
+            "spec.storage.s3.secretKey",
+            "localMinIO",
+            Edit("{bucket}", "remoteMinIO"),
+        ),
+        (
+            "kserve__modelmesh-serving/config__samples__predictor_custom_complete.yaml",
+            22,
+            "spec.path",
+            "sentiment_models/french",
+            Edit("{path}", "sentiment_models/german"),
+        ),
+        (
+            "kserve__modelmesh-serving/config__samples__predictor_custom_complete.yaml",
+            25,
+            "spec.storage.persistentVolumeClaim.claimName",
+            "models-pvc",
+            Edit("{bucket}", "models-pvc-2"),
+        ),
+        (
+            "ray-project__kuberay/ray-operator__config__samples__ray-service.llm-serve.yaml",
+            15,
+            "spec.serveConfigV2",
+            "Qwen/Qwen2.5-7B-Instruct",
+            Refused("block scalar of several lines"),
+        ),
+        (
+            "vllm-project__production-stack/tutorials__assets__values-04-multiple-models.yaml",
+            7,
+            "servingEngineSpec.modelSpec[name=llama3].modelURL",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            Edit("{name}", "meta-llama/Llama-3.2-3B-Instruct"),
+        ),
+        (
+            "vllm-project__production-stack/tutorials__assets__values-04-multiple-models.yaml",
+            25,
+            "servingEngineSpec.modelSpec[name=mistral].modelURL",
+            "mistralai/Mistral-7B-Instruct-v0.2",
+            Edit("{name}", "mistralai/Mistral-7B-Instruct-v0.3"),
+        ),
+        (
+            "vllm-project__production-stack/deployment_on_cloud__oci__production_stack_specification.yaml",
+            10,
+            "servingEngineSpec.modelSpec[0].modelURL",
+            "openai/gpt-oss-20b",
+            Edit("{name}", "openai/gpt-oss-120b"),
+        ),
+        (
+            "llm-d-incubation__llm-d-modelservice/charts__llm-d-modelservice__values.yaml",
+            56,
+            "modelArtifacts.name",
+            "random/model",
+            Edit("{name}", "random/model-2"),
+        ),
+        (
+            "llm-d-incubation__llm-d-modelservice/examples__values-pd.yaml",
+            10,
+            "modelArtifacts.name",
+            "facebook/opt-125m",
+            Edit("{name}", "facebook/opt-350m"),
+        ),
+        (
+            "llm-d-incubation__llm-d-modelservice/examples__values-gaudi.yaml",
+            9,
+            "modelArtifacts.uri",
+            "pvc+hf://model-pvc/meta-llama/Llama-3.1-8B-Instruct",
+            Edit("{uri}", "pvc+hf://model-pvc/meta-llama/Llama-3.2-3B"),
+        ),
+        (
+            "llm-d-incubation__llm-d-modelservice/examples__values-gaudi.yaml",
+            8,
+            "modelArtifacts.name",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            Edit("{name}", "meta-llama/Llama-3.2-3B"),
+        ),
+        (
+            "sgl-project__ome/config__models__NousResearch__hermes-2-pro-llama-3-8b.yaml",
+            20,
+            "spec.storage.storageUri",
+            "hf://NousResearch/Hermes-2-Pro-Llama-3-8B",
+            Edit("{uri}", "hf://NousResearch/Hermes-3-Llama-3.1-8B"),
+        ),
+        (
+            "sgl-project__ome/config__models__NousResearch__hermes-2-pro-llama-3-8b.yaml",
+            21,
+            "spec.storage.path",
+            "/raid/models/NousResearch/hermes-2-pro-llama-3-8b",
+            Edit("/raid/models/{path}", "/raid/models/NousResearch/hermes-3"),
+        ),
+        (
+            "GoogleCloudPlatform__kubernetes-engine-samples/ai-ml__llm-serving-gemma__vllm__vllm-2b-awq__patch.yaml",
+            33,
+            "spec.template.spec.containers[name=inference-server].env[name=MODEL_ID].value",
+            "google/gemma-2b-AWQ",
+            Edit("{name}", "google/gemma-7b-AWQ"),
+        ),
+        (
+            "GoogleCloudPlatform__kubernetes-engine-samples/ai-ml__llm-serving-gemma__tgi__tgi-7b-token__patch.yaml",
+            36,
+            "spec.template.spec.containers[0].env[name=MODEL_ID].value",
+            "google/gemma-7b",
+            Edit("{name}", "google/gemma-7b-it"),
+        ),
+        (
+            "GoogleCloudPlatform__kubernetes-engine-samples/ai-ml__gke-ray__rayserve__llm__model-composition__ray-service.yaml",
+            36,
+            "spec.serveConfigV2",
+            "meta-llama/Meta-Llama-3-8B-Instruct",
+            Refused("block scalar of several lines"),
+        ),
+        (
+            "GoogleCloudPlatform__kubernetes-engine-samples/ai-ml__gke-ray__rayserve__llm__model-composition__ray-service.yaml",
+            37,
+            "spec.serveConfigV2",
+            "google/gemma-7b-it",
+            Refused("block scalar of several lines"),
+        ),
+        (
+            "kubernetes-sigs__wg-serving/serving-catalog__core__deployment__components__storage__vllm__base__deployment.patch.yaml",
+            12,
+            "spec.template.spec.containers[0].env[name=MODEL_PATH].value",
+            "path/to/model",
+            Edit("{path}", "models/m-4"),
+        ),
+        (
+            "kubernetes-sigs__wg-serving/serving-catalog__core__deployment__components__storage__vllm__base__deployment.patch.yaml",
+            23,
+            "spec.template.spec.volumes[0].persistentVolumeClaim.claimName",
+            "PVC_NAME",
+            Edit("{bucket}", "models-pvc"),
+        ),
+        (
+            "kubernetes-sigs__wg-serving/serving-catalog__core__deployment__jetstream__gemma-7b-it__base__deployment.patch.yaml",
+            35,
+            "spec.template.spec.containers[0].args[11]",
+            "load_parameters_path=gs://$BUCKET_NAME/final/unscanned/gemma_7b-it/0/checkpoints/0/items",
+            Edit(
+                "load_parameters_path={uri}",
+                "load_parameters_path=gs://ckpt/gemma_7b-it/m-5/items",
+            ),
+        ),
+        (
+            "kubeflow__pipelines/test_data__sdk_compiled_pipelines__valid__critical__modelcar.yaml",
+            156,
+            "root.inputDefinitions.parameters.model_uri.defaultValue",
+            "oci://registry.domain.local/modelcar:test",
+            Edit("{uri}", "oci://registry.domain.local/modelcar:v2"),
+        ),
+        (
+            "kubeflow__pipelines/test_data__sdk_compiled_pipelines__valid__critical__modelcar.yaml",
+            67,
+            "deploymentSpec.executors.exec-build-model-car.container.command[6]",
+            "oci://registry.domain.local/org/repo:v1.0",
+            Refused("written over several lines"),
+        ),
+        (
+            "anaconda__mlflow-adsp/helm__values.yaml",
+            69,
+            "model.uri",
+            "",
+            Refused("does not have the form of its template"),
+        ),
+        (
+            "openvinotoolkit__model_server/extras__ovms-operator__config__samples__intel_v1alpha1_ovms.yaml",
+            18,
+            "spec.model_path",
+            "gs://ovms-public-eu/resnet50-binary",
+            Edit("{uri}", "gs://ovms/resnet50-2"),
+        ),
+        (
+            "rh-aiservices-bu__rhoaibu-cluster/components__configs__maas__model-serving__base__phi-4.yaml",
+            36,
+            "spec.predictor.model.storage.key",
+            "aws-connection-models",
+            Edit("{bucket}", "aws-connection-models-2"),
+        ),
+        (
+            "rh-aiservices-bu__rhoaibu-cluster/components__configs__maas__model-serving__base__phi-4.yaml",
+            37,
+            "spec.predictor.model.storage.path",
+            "/microsoft/phi-4",
+            Edit("/{path}", "/microsoft/phi-4-mini"),
+        ),
+        (
+            "rh-aiservices-bu__llm-on-openshift/llm-servers__vllm__gpu__gitops__deployment.yaml",
+            56,
+            "spec.template.spec.containers[0].args[1]",
+            "mistralai/Mistral-7B-Instruct-v0.2",
+            Edit("{name}", "mistralai/Mistral-7B-Instruct-v0.3"),
+        ),
+        (
+            "rh-aiservices-bu__llm-on-openshift/llm-servers__vllm__gpu__gitops__deployment.yaml",
+            58,
+            "spec.template.spec.containers[0].args[3]",
+            "/models-cache",
+            Edit("/{path}", "/models-cache-2"),
+        ),
+        (
+            "bentoml__yatai-deployment/tests__e2e__example.yaml",
+            11,
+            "spec.tag",
+            "iris_classifier:r4zint4b567i4usu",
+            Edit("{name}:{version}", "iris_classifier:v2"),
+        ),
+        (
+            "bentoml__yatai-deployment/tests__e2e__example.yaml",
+            7,
+            "spec.image",
+            "quay.io/bentoml/iris_classifier:r4zint4b567i4usu",
+            Edit(
+                "quay.io/bentoml/{name}:{version}",
+                "quay.io/bentoml/iris_classifier:v2",
+            ),
+        ),
+        (
+            "bentoml__yatai-deployment/tests__e2e__example.yaml",
+            37,
+            "spec.bento",
+            "test-bento",
+            Edit("{name}", "test-bento-2"),
+        ),
+    ]
+};
+
+/// `text` with a marker for `target` on the value's line: after the value, in place of a comment the
+/// line has.
+fn with_marker(text: &str, span: std::ops::Range<usize>, target: &str) -> String {
+    let line_end = text[span.end..]
+        .find('\n')
+        .map_or(text.len(), |i| span.end + i);
+    let line_end = if text[..line_end].ends_with('\r') {
+        line_end - 1
+    } else {
+        line_end
+    };
+    let rest = &text[span.end..line_end];
+    let marker = format!("  # {{\"$modelbump\": \"{target}\"}}");
+    let kept = match rest.find(" #") {
+        Some(i) => &rest[..i],
+        None => rest,
+    };
+    format!("{}{kept}{marker}{}", &text[..span.end], &text[line_end..])
+}
+
+fn field_path_edit(path: &str, template: &str, value: &str) -> manifest::FieldEdit {
+    manifest::FieldEdit {
+        at: manifest::FieldRef::Path(path.parse().unwrap()),
+        template: template.parse().unwrap(),
+        value: value.into(),
+    }
+}
+
+#[test]
+fn every_literal_location_of_the_beyond_crds_corpus_by_path_and_by_marker() {
+    let Some(shared) = support::shared_dir(
+        "every_literal_location_of_the_beyond_crds_corpus_by_path_and_by_marker",
+    ) else {
+        return;
+    };
+    let corpus = shared.join("corpus/beyond-crds");
+    let mut edited = 0;
+    for (file, line, path, value, expect) in BEYOND_CRDS {
+        let what = format!("{file}:{line} {path}");
+        let input = std::fs::read(corpus.join(file)).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let text = String::from_utf8(input.clone()).unwrap();
+        let yaml_path: manifest::YamlPath = path.parse().unwrap();
+        // The value at the path: for a value inside a block or a multi-line string, the string that
+        // holds it (which starts on an earlier line).
+        let located = manifest::find_path(&input, &yaml_path);
+        let (template, new) = match expect {
+            Expect::Edit(template, new) => (*template, *new),
+            Expect::Refused(why) => {
+                let field = located.unwrap_or_else(|e| panic!("{what}: {e}"));
+                assert!(field.value.contains(value), "{what}: {:?}", field.value);
+                let err =
+                    manifest::apply_fields(&input, &[field_path_edit(path, "{uri}", "s3://x/y")])
+                        .unwrap_err();
+                assert!(err.to_string().contains(why), "{what}: {err}");
+                // A marker on the value's line: inside a string, it is text and marks nothing; on the
+                // line of a value, the edit by marker is refused for the same reason.
+                if field.line != *line {
+                    let line_start = text.match_indices('\n').nth(line - 2).unwrap().0 + 1;
+                    let at = line_start + text[line_start..].find(value).unwrap() + value.len();
+                    // Inside a double-quoted string a quote is written `\"`.
+                    let q = if field.style == ScalarStyle::DoubleQuoted {
+                        "\\\""
+                    } else {
+                        "\""
+                    };
+                    let marker = format!("  # {{{q}$modelbump{q}: {q}t{q}}}");
+                    let marked = format!("{}{marker}{}", &text[..at], &text[at..]);
+                    assert!(
+                        manifest::find_markers(marked.as_bytes())
+                            .unwrap()
+                            .is_empty(),
+                        "{what}"
+                    );
+                } else {
+                    let marked = with_marker(&text, field.span.clone(), "t");
+                    let err = manifest::apply_fields(
+                        marked.as_bytes(),
+                        &[manifest::FieldEdit {
+                            at: manifest::FieldRef::Marker("t".into()),
+                            template: manifest::Template::whole_uri(),
+                            value: "s3://x/y".into(),
+                        }],
+                    )
+                    .unwrap_err();
+                    assert!(err.to_string().contains(why), "{what} (marker): {err}");
+                }
+                continue;
+            }
+        };
+        // By path, where the path is one value in the file.
+        let two_documents = file.contains("trainedmodels");
+        let field = if two_documents {
+            let err = located.unwrap_err();
+            assert!(
+                err.to_string().contains("matches 2 values"),
+                "{what}: {err}"
+            );
+            let fields = manifest::find_fields(&input).unwrap();
+            let f = fields.iter().find(|f| f.line == *line).unwrap();
+            manifest::ScalarField {
+                document: f.document,
+                line: f.line,
+                span: f.span.clone(),
+                value: f.value.clone(),
+                style: f.style,
+                path: yaml_path.clone(),
+            }
+        } else {
+            let field = located.unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(
+                (field.line, field.value.as_str()),
+                (*line, *value),
+                "{what}"
+            );
+            let out = manifest::apply_fields(&input, &[field_path_edit(path, template, new)])
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            let want = format!(
+                "{}{}{}",
+                &text[..field.span.start],
+                rendered(&text[field.span.clone()], field.style, new),
+                &text[field.span.end..]
+            );
+            assert_eq!(String::from_utf8(out.bytes).unwrap(), want, "{what}");
+            field
+        };
+        // By marker, on a copy with the marker on the value's line.
+        let marked = with_marker(&text, field.span.clone(), "the-target");
+        let markers =
+            manifest::find_markers(marked.as_bytes()).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(markers.len(), 1, "{what}");
+        assert_eq!(
+            (
+                markers[0].target.as_str(),
+                markers[0].field.line,
+                markers[0].field.value.as_str()
+            ),
+            ("the-target", *line, *value),
+            "{what}"
+        );
+        let edit = manifest::FieldEdit {
+            at: manifest::FieldRef::Marker("the-target".into()),
+            template: template.parse().unwrap(),
+            value: new.into(),
+        };
+        let out = manifest::apply_fields(marked.as_bytes(), &[edit])
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let span = markers[0].field.span.clone();
+        let want = format!(
+            "{}{}{}",
+            &marked[..span.start],
+            rendered(&marked[span.clone()], markers[0].field.style, new),
+            &marked[span.end..]
+        );
+        assert_eq!(
+            String::from_utf8(out.bytes).unwrap(),
+            want,
+            "{what} (marker)"
+        );
+        edited += 1;
+    }
+    assert!(edited >= 45, "only {edited} locations edited");
+}
+
+#[test]
+fn corpus_files_without_a_live_value_yield_no_targets() {
+    let Some(shared) = support::shared_dir("corpus_files_without_a_live_value_yield_no_targets")
+    else {
+        return;
+    };
+    let file = shared.join(
+        "corpus/beyond-crds/triton-inference-server__server/deploy__fleetcommand__values.yaml",
+    );
+    let input = std::fs::read(&file).unwrap();
+    let text = String::from_utf8(input.clone()).unwrap();
+    assert!(manifest::find_fields(&input).unwrap().is_empty());
+    assert!(manifest::find_markers(&input).unwrap().is_empty());
+    // The commented-out argument (line 44), marked: still no target, it is not live.
+    let (n, l) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains("#- --model-repository=s3://"))
+        .unwrap();
+    assert_eq!(n + 1, 44);
+    let marked = text.replacen(l, &format!("{l}  # {{\"$modelbump\": \"triton\"}}"), 1);
+    assert!(
+        manifest::find_markers(marked.as_bytes())
+            .unwrap()
+            .is_empty()
+    );
+    // The key above it holds no value (only comments follow it): nothing a path could edit.
+    let err = manifest::apply_fields(
+        &input,
+        &[field_path_edit("image.serverArgs", "{uri}", "s3://x")],
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("empty"), "{err}");
 }

@@ -14,16 +14,23 @@ pub enum ResourceKind {
     /// Seldon Core v1 `SeldonDeployment`: `spec.predictors[].graph.modelUri`, recursively through `children`.
     SeldonDeployment,
     /// KServe `InferenceService`: `spec.{predictor,transformer,explainer}.model.storageUri` and the legacy
-    /// `spec.predictor.<framework>.storageUri`.
+    /// `spec.predictor.<framework>.storageUri`; also of the legacy KFServing group `serving.kubeflow.org`.
     InferenceService,
+    /// KServe `TrainedModel` (multi-model serving): `spec.model.storageUri`.
+    TrainedModel,
+    /// KServe `LLMInferenceService`: `spec.model.uri` and the LoRA adapters `spec.model.lora.adapters[].uri`,
+    /// each named by its `name`.
+    LlmInferenceService,
 }
 
 impl ResourceKind {
     /// Every kind, in a stable order.
-    pub const ALL: [ResourceKind; 3] = [
+    pub const ALL: [ResourceKind; 5] = [
         ResourceKind::SeldonModel,
         ResourceKind::SeldonDeployment,
         ResourceKind::InferenceService,
+        ResourceKind::TrainedModel,
+        ResourceKind::LlmInferenceService,
     ];
 
     /// The `kind:` as written in manifests.
@@ -32,15 +39,24 @@ impl ResourceKind {
             Self::SeldonModel => "Model",
             Self::SeldonDeployment => "SeldonDeployment",
             Self::InferenceService => "InferenceService",
+            Self::TrainedModel => "TrainedModel",
+            Self::LlmInferenceService => "LLMInferenceService",
         }
     }
 
     /// The API group of `apiVersion:` (`group/version`).
     pub fn api_group(self) -> &'static str {
+        self.api_groups()[0]
+    }
+
+    /// Every API group the kind is found under, the current one first: KServe's `InferenceService`
+    /// also under the legacy KFServing group `serving.kubeflow.org`.
+    pub fn api_groups(self) -> &'static [&'static str] {
         match self {
-            Self::SeldonModel => "mlops.seldon.io",
-            Self::SeldonDeployment => "machinelearning.seldon.io",
-            Self::InferenceService => "serving.kserve.io",
+            Self::SeldonModel => &["mlops.seldon.io"],
+            Self::SeldonDeployment => &["machinelearning.seldon.io"],
+            Self::InferenceService => &["serving.kserve.io", "serving.kubeflow.org"],
+            Self::TrainedModel | Self::LlmInferenceService => &["serving.kserve.io"],
         }
     }
 
@@ -57,7 +73,14 @@ impl ResourceKind {
     pub fn of_manifest(kind: &str, api_version: Option<&str>) -> Option<Self> {
         let found = Self::ALL.into_iter().find(|k| k.as_str() == kind)?;
         match api_version {
-            Some(v) if v.split('/').next() != Some(found.api_group()) => None,
+            Some(v)
+                if !v
+                    .split('/')
+                    .next()
+                    .is_some_and(|g| found.api_groups().contains(&g)) =>
+            {
+                None
+            }
             _ => Some(found),
         }
     }
@@ -210,6 +233,42 @@ pub fn fields_of_resource<'t, 'a>(
                 }
             }
         }
+        ResourceKind::TrainedModel => {
+            if let Some(model) = spec.get("model")?
+                && let Some(node) = uri_node(model.get("storageUri")?)
+            {
+                push(None, None, node, at(&["model", "storageUri"]));
+            }
+        }
+        ResourceKind::LlmInferenceService => {
+            let Some(model) = spec.get("model")? else {
+                return Ok(());
+            };
+            if let Some(node) = uri_node(model.get("uri")?) {
+                push(
+                    Some("model".into()),
+                    Some("model".into()),
+                    node,
+                    at(&["model", "uri"]),
+                );
+            }
+            if let Some(lora) = model.get("lora")?
+                && let Some(adapters) = lora.get("adapters")?
+            {
+                for (i, adapter) in adapters.items().iter().enumerate() {
+                    let Some(node) = uri_node(adapter.get("uri")?) else {
+                        continue;
+                    };
+                    let name = adapter
+                        .get_str("name")?
+                        .map_or_else(|| i.to_string(), str::to_string);
+                    let mut path = at(&["model", "lora", "adapters"]);
+                    path.push(Seg::Index(i));
+                    path.push(Seg::Key("uri".into()));
+                    push(Some(name), Some("lora".into()), node, path);
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -271,6 +330,47 @@ mod tests {
         assert_eq!(
             ResourceKind::parse("inferenceservice"),
             Some(ResourceKind::InferenceService)
+        );
+    }
+
+    #[test]
+    fn the_legacy_kfserving_group_and_the_new_kserve_kinds() {
+        assert_eq!(
+            ResourceKind::of_manifest("InferenceService", Some("serving.kubeflow.org/v1beta1")),
+            Some(ResourceKind::InferenceService)
+        );
+        assert_eq!(
+            ResourceKind::of_manifest("TrainedModel", Some("serving.kubeflow.org/v1alpha1")),
+            None
+        );
+        assert_eq!(
+            ResourceKind::parse("llminferenceservice"),
+            Some(ResourceKind::LlmInferenceService)
+        );
+        // As in kserve/kserve's own v1beta1 samples of the KFServing days.
+        let text = "apiVersion: serving.kubeflow.org/v1beta1\nkind: InferenceService\nmetadata:\n  name: flowers\nspec:\n  predictor:\n    tensorflow:\n      storageUri: \"gs://kfserving-samples/models/tensorflow/flowers\"\n";
+        let fields = crate::manifest::find_fields(text.as_bytes()).unwrap();
+        assert_eq!(fields.len(), 1);
+        assert_eq!(fields[0].path, "spec.predictor.tensorflow.storageUri");
+        // Adapters without a name are told apart by their index; a mapping as `uri` is no URI.
+        let text = "apiVersion: serving.kserve.io/v1alpha2\nkind: LLMInferenceService\nmetadata: {name: l}\nspec:\n  model:\n    uri: {x: 1}\n    lora:\n      adapters:\n      - uri: hf://a\n      - name: b\n        uri: hf://b\n";
+        let names: Vec<(String, String)> = crate::manifest::find_fields(text.as_bytes())
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.name, f.path))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (
+                    "l/0".to_string(),
+                    "spec.model.lora.adapters[0].uri".to_string()
+                ),
+                (
+                    "l/b".to_string(),
+                    "spec.model.lora.adapters[1].uri".to_string()
+                )
+            ]
         );
     }
 

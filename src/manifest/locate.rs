@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use super::kinds::{self, RawField, Seg};
 use super::source::{self, Piece};
-use super::tree::{self, NodeKind, TagInfo};
-use super::{EditError, ModelField, ScalarStyle};
+use super::tree::{self, TagInfo};
+use super::{EditError, ModelField};
 
 /// A field with what the editor needs beyond the public [`ModelField`].
 #[derive(Debug, Clone)]
@@ -115,18 +115,8 @@ pub fn fields_of_piece(
                 .into_iter()
                 .zip(raw.iter())
                 .map(|(name, f)| {
-                    let (decoded, style, tag, alias) = match &f.node.kind {
-                        NodeKind::Scalar { value, style, tag } => {
-                            (value.to_string(), *style, tag.clone(), None)
-                        }
-                        NodeKind::Alias(name) => (
-                            format!("*{name}"),
-                            ScalarStyle::Plain,
-                            None,
-                            Some(name.clone()),
-                        ),
-                        _ => unreachable!("kinds only yields scalars and aliases"),
-                    };
+                    // kinds yields only scalars and aliases.
+                    let (decoded, style, tag, alias) = f.node.value_parts();
                     let start = piece.range.start;
                     Located {
                         field: ModelField {
@@ -154,7 +144,8 @@ pub fn fields_of_piece(
     Ok(Some(out))
 }
 
-fn shift(e: EditError, lines: usize) -> EditError {
+/// Makes the line of a parse error absolute (`lines` lines before the piece).
+pub(crate) fn shift(e: EditError, lines: usize) -> EditError {
     match e {
         EditError::InvalidYaml { line, message } => EditError::InvalidYaml {
             line: line + lines,

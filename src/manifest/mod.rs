@@ -15,14 +15,19 @@
 //! # Which fields
 //! See [`kinds`]: Seldon Core v2 `Model` `spec.storageUri`; Seldon Core v1 `SeldonDeployment`
 //! `spec.predictors[].graph.modelUri` through `children`; KServe `InferenceService`
-//! `spec.{predictor,transformer,explainer}.model.storageUri` and `spec.<component>.<framework>.storageUri`;
-//! in every document of the file and in the `items` of a `kind: List`. Other kinds, documents that are
+//! `spec.{predictor,transformer,explainer}.model.storageUri` and `spec.<component>.<framework>.storageUri`
+//! (also under the legacy group `serving.kubeflow.org`); KServe `TrainedModel` `spec.model.storageUri`;
+//! KServe `LLMInferenceService` `spec.model.uri` and `spec.model.lora.adapters[].uri`;
+//! in every document of the file and in the `items` of a `kind: List`.
+//!
+//! Any other value is reached through [`field`]: by a YAML path ([`yaml_path`]) or a marker comment
+//! ([`marker`]), in the form of a value template ([`template`]), with the same splice and proof. Other kinds, documents that are
 //! not mappings and resources without a URI are skipped.
 //!
 //! # Names
 //! A field is named `metadata.name` when its resource has one URI field, `NAME/COMPONENT` when it has
 //! several (the SeldonDeployment graph node's `name`; the KServe component `predictor`, `transformer`,
-//! `explainer`). Where a component repeats inside one resource the name is made unique with the predictor
+//! `explainer`; `model` or the LoRA adapter's `name` of an LLMInferenceService). Where a component repeats inside one resource the name is made unique with the predictor
 //! (`NAME/PREDICTOR/NODE`) or the KServe shape (`NAME/predictor/model`, `NAME/predictor/sklearn`).
 //! A selector also answers to the bare `NAME` and to `NAME/COMPONENT`, and matches whole names only
 //! (`baseline-predictor` never selects `baseline-predictor-v2`). More than one match is an error that
@@ -32,7 +37,8 @@
 //! - *Single-quoted* and *double-quoted* values stay so (`'` doubled; `\` and `"` escaped).
 //! - A *plain* value stays plain unless plain could read back differently, in which case it is
 //!   double-quoted (single-quoted if it holds `"` or `\`). That is when the value starts with a YAML
-//!   indicator (`-?:,[]{}#&*!|>'"%@` and backtick), ends with `:`, holds `: ` or ` #`, holds `,[]{}` inside
+//!   indicator (`-?:,[]{}#&*!|>'"%@` and backtick; `-` only when a blank, a flow indicator in a flow
+//!   collection or `--` follows, so that `--model=...` stays plain), ends with `:`, holds `: ` or ` #`, holds `,[]{}` inside
 //!   a flow collection, or would resolve to something other than a string under YAML 1.2 or YAML 1.1 (as
 //!   Kubernetes' decoder does): `null`, `~`, `true`/`false`/`yes`/`no`/`on`/`off`/`y`/`n` in any case,
 //!   `<<`, `=`, and anything that starts like a number (a digit, a sign or `.` then a digit, `.inf`,
@@ -59,18 +65,28 @@
 //!
 //! # Speed
 //! A file is cut into its documents at `---` lines ([`source`]) and only the documents that contain
-//! `storageUri` or `modelUri` are parsed; [`apply`] further skips documents that do not contain the
+//! `storageUri`, `modelUri` or `LLMInferenceService` are parsed; [`apply`] further skips documents that do not contain the
 //! selected resource name (nor a `\`, behind which an escaped name could hide). A syntax error in a
 //! document without a model URI is therefore not reported; that document's bytes are never changed.
 
+mod field;
 pub mod kinds;
 mod locate;
+pub mod marker;
 pub mod source;
 pub mod splice;
+pub mod template;
 pub mod tree;
 pub mod verify;
+pub mod yaml_path;
 
+pub use field::{
+    FieldChange, FieldEdit, FieldRef, FieldsEdited, MarkedField, ScalarField, apply_fields,
+    find_markers, find_path,
+};
 pub use kinds::ResourceKind;
+pub use template::{Template, TemplateError, TemplateValues};
+pub use yaml_path::YamlPath;
 
 use std::ops::Range;
 
@@ -245,7 +261,9 @@ pub enum EditError {
         message: String,
     },
     /// `--kind` (or a config `kind:`) names no kind the editor knows.
-    #[error("unknown kind {kind:?}; the kinds are Model, SeldonDeployment and InferenceService")]
+    #[error(
+        "unknown kind {kind:?}; the kinds are Model, SeldonDeployment, InferenceService, TrainedModel and LLMInferenceService"
+    )]
     UnknownKind {
         /// The kind as given.
         kind: String,
@@ -259,6 +277,74 @@ pub enum EditError {
         name: String,
         /// Why, and what to do.
         reason: String,
+    },
+    /// A path target's path reaches no value in any document of the file.
+    #[error("the path {path} matches nothing in this file: {reason}")]
+    PathNotFound {
+        /// The path as written.
+        path: String,
+        /// How far it got.
+        reason: String,
+    },
+    /// A path target's path reaches more than one value.
+    #[error(
+        "the path {path} matches {count} values ({matches}); it must match one: select list items by a \
+         key's value (`[name=...]`) or by index (`[0]`)"
+    )]
+    PathAmbiguous {
+        /// The path as written.
+        path: String,
+        /// How many values.
+        count: usize,
+        /// Each value's line and concrete path.
+        matches: String,
+    },
+    /// A path target's path reaches a mapping or a sequence, not a value.
+    #[error(
+        "line {line}: the path {path} leads to {what}, not to a value; extend the path to the value"
+    )]
+    PathNotAValue {
+        /// The line of the node.
+        line: usize,
+        /// The path as written.
+        path: String,
+        /// `a mapping` or `a sequence`.
+        what: String,
+    },
+    /// A comment that starts like a marker is not one, or marks no single value.
+    #[error("line {line}: {reason}")]
+    BadMarker {
+        /// The line of the comment.
+        line: usize,
+        /// Why, and what to write.
+        reason: String,
+    },
+    /// No marker names the target.
+    #[error(
+        "no value is marked {{\"$modelbump\": {name:?}}} in this file; the markers here are: {available}"
+    )]
+    UnknownMarker {
+        /// The target name asked for.
+        name: String,
+        /// The names of the markers in the file, comma-separated (or `none`).
+        available: String,
+    },
+    /// The field holds something else than the template's form: never overwritten.
+    #[error(
+        "line {line}: {at} holds {current:?}, which does not have the form of its template {template:?}, \
+         so modelbump will not replace it with {new:?}; fix the value or the template"
+    )]
+    TemplateMismatch {
+        /// The line of the value.
+        line: usize,
+        /// How the field was selected (`path ...`, `marker ...`).
+        at: String,
+        /// The template.
+        template: String,
+        /// The value in the file.
+        current: String,
+        /// The value that would have been written.
+        new: String,
     },
     /// Two edits select the same field with different URIs.
     #[error("line {line}: {name} is selected by two edits, with {first:?} and {second:?}")]
@@ -285,11 +371,17 @@ impl EditError {
             | Self::AliasExpansion { line, .. }
             | Self::VerifyFailed { line, .. }
             | Self::Unsupported { line, .. }
+            | Self::PathNotAValue { line, .. }
+            | Self::BadMarker { line, .. }
+            | Self::TemplateMismatch { line, .. }
             | Self::Conflict { line, .. } => Some(*line),
             Self::InvalidUri { .. }
             | Self::UnknownName { .. }
             | Self::Ambiguous { .. }
-            | Self::UnknownKind { .. } => None,
+            | Self::UnknownKind { .. }
+            | Self::PathNotFound { .. }
+            | Self::PathAmbiguous { .. }
+            | Self::UnknownMarker { .. } => None,
         }
     }
 }
@@ -419,8 +511,7 @@ pub fn apply(bytes: &[u8], edits: &[Edit]) -> Result<Edited, EditError> {
     };
 
     // One splice per distinct field; the same field twice must want the same URI.
-    // (field, splice, the URI the edited value must read as)
-    let mut splices: Vec<(usize, splice::Splice, &str)> = Vec::new();
+    let mut planned: Vec<Planned<'_>> = Vec::new();
     let mut seen: Vec<(usize, &str)> = Vec::new();
     for (edit, &i) in edits.iter().zip(&chosen) {
         let located = &found.fields[i];
@@ -437,7 +528,7 @@ pub fn apply(bytes: &[u8], edits: &[Edit]) -> Result<Edited, EditError> {
             continue;
         }
         seen.push((i, &edit.uri));
-        check_editable(located, text)?;
+        check_editable(&located.editable(text))?;
         if field.value == edit.uri {
             continue;
         }
@@ -452,14 +543,22 @@ pub fn apply(bytes: &[u8], edits: &[Edit]) -> Result<Edited, EditError> {
             located.in_flow,
             &edit.uri,
         )
-        .map_err(|refusal| unsupported(located, refusal))?;
-        splices.push((i, s, edit.uri.as_str()));
+        .map_err(|refusal| unsupported(&located.editable(text), refusal))?;
+        planned.push(Planned {
+            piece: located.piece,
+            document: field.document,
+            segs: &located.segs,
+            old: &field.value,
+            new: &edit.uri,
+            line: field.line,
+            splice: s,
+        });
     }
 
-    let output = if splices.is_empty() {
+    let output = if planned.is_empty() {
         bytes.to_vec()
     } else {
-        rebuild(text, &found, &mut splices)?.into_bytes()
+        rebuild(text, &found.pieces, &mut planned)?.into_bytes()
     };
     let changes = edits
         .iter()
@@ -484,47 +583,82 @@ fn choose(fields: &[locate::Located], edits: &[Edit]) -> Result<Vec<usize>, Edit
         .collect()
 }
 
+/// What the checks on a value before an edit need to know about it.
+pub(crate) struct Editable<'x> {
+    /// The target's name, or how the field was selected, for messages.
+    pub name: &'x str,
+    /// The line of the value.
+    pub line: usize,
+    /// The alias, when the value is `*name`.
+    pub alias: Option<&'x str>,
+    /// The anchor on the value.
+    pub anchor: Option<&'x str>,
+    /// The tag on the value.
+    pub tag: Option<&'x tree::TagInfo>,
+    /// The value as written.
+    pub written: &'x str,
+    /// Its style.
+    pub style: ScalarStyle,
+    /// The value, decoded.
+    pub value: &'x str,
+    /// The key the value is under, for the hint (`storageUri`).
+    pub key: &'x str,
+}
+
+impl locate::Located {
+    fn editable<'x>(&'x self, text: &'x str) -> Editable<'x> {
+        let field = &self.field;
+        Editable {
+            name: &field.name,
+            line: field.line,
+            alias: self.alias.as_deref(),
+            anchor: self.anchor.as_deref(),
+            tag: self.tag.as_ref(),
+            written: &text[field.span.clone()],
+            style: field.style,
+            value: &field.value,
+            key: field.path.rsplit('.').next().unwrap_or("storageUri"),
+        }
+    }
+}
+
 /// Refuses values that cannot be edited in place: aliases, anchored values, tags other than `!!str`,
 /// and values that are not one line (see [`splice::editable`]). Checked also when the value already
 /// is the wanted one, so that the answer does not depend on the URI.
-fn check_editable(located: &locate::Located, text: &str) -> Result<(), EditError> {
-    let field = &located.field;
-    if let Some(alias) = &located.alias {
+pub(crate) fn check_editable(v: &Editable<'_>) -> Result<(), EditError> {
+    if let Some(alias) = v.alias {
         return Err(EditError::Alias {
-            line: field.line,
-            name: field.name.clone(),
+            line: v.line,
+            name: v.name.to_string(),
             what: format!("an alias (*{alias})"),
         });
     }
-    if let Some(anchor) = &located.anchor {
+    if let Some(anchor) = v.anchor {
         return Err(EditError::Alias {
-            line: field.line,
-            name: field.name.clone(),
+            line: v.line,
+            name: v.name.to_string(),
             what: format!("anchored (&{anchor})"),
         });
     }
-    if let Some(tag) = located.tag.as_ref().filter(|t| !t.is_core_str) {
+    if let Some(tag) = v.tag.filter(|t| !t.is_core_str) {
         return Err(EditError::Unsupported {
-            line: field.line,
-            name: field.name.clone(),
+            line: v.line,
+            name: v.name.to_string(),
             reason: format!(
                 "the value carries the tag {}; remove it or make it !!str",
                 tag.written
             ),
         });
     }
-    splice::editable(&text[field.span.clone()], field.style, &field.value)
-        .map_err(|refusal| unsupported(located, refusal))
+    splice::editable(v.written, v.style, v.value).map_err(|refusal| unsupported(v, refusal))
 }
 
 /// The error for a value the splice cannot replace, saying what to write instead.
-fn unsupported(located: &locate::Located, refusal: splice::SpliceRefusal) -> EditError {
-    let field = &located.field;
-    let key = field.path.rsplit('.').next().unwrap_or("storageUri");
-    let one_line = format!("write the URI on the key's line (`{key}: s3://...`)");
+pub(crate) fn unsupported(v: &Editable<'_>, refusal: splice::SpliceRefusal) -> EditError {
+    let one_line = format!("write the URI on the key's line (`{}: s3://...`)", v.key);
     EditError::Unsupported {
-        line: field.line,
-        name: field.name.clone(),
+        line: v.line,
+        name: v.name.to_string(),
         reason: match refusal {
             splice::SpliceRefusal::Empty => {
                 "the value is empty; write a placeholder URI there first".into()
@@ -543,58 +677,71 @@ fn unsupported(located: &locate::Located, refusal: splice::SpliceRefusal) -> Edi
     }
 }
 
+/// One value an edit rewrites, with what the proof needs about it.
+#[derive(Debug, Clone)]
+pub(crate) struct Planned<'p> {
+    /// The piece it is in.
+    pub piece: usize,
+    /// Its document (absolute).
+    pub document: usize,
+    /// Where it is, from the document's root.
+    pub segs: &'p [kinds::Seg],
+    /// The value before, as the locating parser decoded it.
+    pub old: &'p str,
+    /// The value it must read as after the edit (not what the splice meant to write).
+    pub new: &'p str,
+    /// Its line (absolute).
+    pub line: usize,
+    /// What to write.
+    pub splice: splice::Splice,
+}
+
 /// Writes the splices piece by piece, verifying each edited piece, and checks that the edited file cuts
 /// into the same pieces.
-fn rebuild(
+pub(crate) fn rebuild(
     text: &str,
-    found: &locate::Found,
-    splices: &mut [(usize, splice::Splice, &str)],
+    pieces: &[source::Piece],
+    planned: &mut [Planned<'_>],
 ) -> Result<String, EditError> {
-    splices.sort_by_key(|(_, s, _)| s.range.start);
+    planned.sort_by_key(|p| p.splice.range.start);
     let mut out = String::with_capacity(text.len() + 64);
-    for (p, piece) in found.pieces.iter().enumerate() {
+    for (p, piece) in pieces.iter().enumerate() {
         let body = &text[piece.range.clone()];
-        let mine: Vec<&(usize, splice::Splice, &str)> = splices
-            .iter()
-            .filter(|(i, _, _)| found.fields[*i].piece == p)
-            .collect();
+        let mine: Vec<&Planned<'_>> = planned.iter().filter(|e| e.piece == p).collect();
         if mine.is_empty() {
             out.push_str(body);
             continue;
         }
         let mut new_body = String::with_capacity(body.len() + 64);
         let mut at = 0;
-        for (_, s, _) in &mine {
-            new_body.push_str(&body[at..s.range.start]);
-            new_body.push_str(&s.text);
-            at = s.range.end;
+        for e in &mine {
+            new_body.push_str(&body[at..e.splice.range.start]);
+            new_body.push_str(&e.splice.text);
+            at = e.splice.range.end;
         }
         new_body.push_str(&body[at..]);
 
         // The locating parser first: it also refuses an alias bomb before the verifying parser,
         // which expands aliases, loads the text.
-        relocate(body, &new_body, piece, p, &mine, found)?;
-        // Each edited value must read back as exactly the URI asked for, not as what the splice
+        relocate(body, &new_body, piece, p, &mine)?;
+        // Each edited value must read back as exactly the value asked for, not as what the splice
         // meant to write.
         let expected: Vec<verify::Expected<'_>> = mine
             .iter()
-            .map(|(i, _, uri)| {
-                let l = &found.fields[*i];
-                verify::Expected {
-                    document: l.field.document - piece.first_document,
-                    path: &l.segs,
-                    old: &l.field.value,
-                    new: uri,
-                    line: l.field.line,
-                }
+            .map(|e| verify::Expected {
+                document: e.document - piece.first_document,
+                path: e.segs,
+                old: e.old,
+                new: e.new,
+                line: e.line,
             })
             .collect();
         verify::verify(body, &new_body, &expected, piece.lines_before)?;
         out.push_str(&new_body);
     }
-    let first_line = found.fields[splices[0].0].field.line;
-    let cut_before = found.pieces.len();
-    let cut_after = if found.pieces.iter().any(|p| p.whole) {
+    let first_line = planned[0].line;
+    let cut_before = pieces.len();
+    let cut_after = if pieces.iter().any(|p| p.whole) {
         1
     } else {
         source::split(&out).len()
@@ -608,16 +755,16 @@ fn rebuild(
     Ok(out)
 }
 
-/// The locating parser must find the same fields in the edited piece, with the new values.
+/// The locating parser must find the edited values where they were, with the new values and the same
+/// tags, and the same model URI fields of the known kinds, unchanged unless edited.
 fn relocate(
     body: &str,
     new_body: &str,
     piece: &source::Piece,
     p: usize,
-    mine: &[&(usize, splice::Splice, &str)],
-    found: &locate::Found,
+    mine: &[&Planned<'_>],
 ) -> Result<(), EditError> {
-    let line = found.fields[mine[0].0].field.line;
+    let line = mine[0].line;
     let fail = |message: String| EditError::VerifyFailed { line, message };
     let before = locate::fields_of_piece(body, piece, p)?.unwrap_or_default();
     let after = locate::fields_of_piece(new_body, piece, p)
@@ -635,15 +782,50 @@ fn relocate(
             && b.field.document == a.field.document
             && b.field.path == a.field.path
             && b.tag == a.tag;
-        let edited = mine.iter().find(|(i, _, _)| {
-            let f = &found.fields[*i].field;
-            f.document == b.field.document && f.path == b.field.path
-        });
-        let want = edited.map_or(b.field.value.as_str(), |(_, _, uri)| uri);
+        let edited = mine
+            .iter()
+            .find(|e| e.document == b.field.document && e.segs == b.segs.as_slice());
+        let want = edited.map_or(b.field.value.as_str(), |e| e.new);
         if !same_place || a.field.value != want {
             return Err(fail(format!(
                 "after the edit, {} at {} reads {:?} instead of {:?}",
                 a.field.name, a.field.path, a.field.value, want
+            )));
+        }
+    }
+    // Every edited value, wherever it is (a known field or not).
+    let old_docs = tree::parse(body)?;
+    let new_docs =
+        tree::parse(new_body).map_err(|e| fail(format!("the edited text does not parse: {e}")))?;
+    if old_docs.len() != new_docs.len() {
+        return Err(fail("the edit changes the documents of the file".into()));
+    }
+    for e in mine {
+        let d = e.document - piece.first_document;
+        let scalar = |docs: &[tree::Document<'_>]| {
+            docs.get(d)
+                .and_then(|doc| doc.root.as_ref())
+                .and_then(|root| tree::navigate(root, e.segs))
+                .and_then(|node| match &node.kind {
+                    tree::NodeKind::Scalar { value, tag, .. } => {
+                        Some((value.to_string(), tag.clone(), node.anchor.clone()))
+                    }
+                    _ => None,
+                })
+        };
+        let (Some((_, old_tag, _)), Some((value, new_tag, anchor))) =
+            (scalar(&old_docs), scalar(&new_docs))
+        else {
+            return Err(fail(format!(
+                "after the edit, the value at {} is no longer a scalar",
+                kinds::path_string(e.segs)
+            )));
+        };
+        if value != e.new || old_tag != new_tag || anchor.is_some() {
+            return Err(fail(format!(
+                "after the edit, the value at {} reads {value:?} instead of {:?}",
+                kinds::path_string(e.segs),
+                e.new
             )));
         }
     }

@@ -148,16 +148,30 @@ static STORAGE_URI: LazyLock<memmem::Finder<'static>> =
     LazyLock::new(|| memmem::Finder::new(b"storageUri"));
 static MODEL_URI: LazyLock<memmem::Finder<'static>> =
     LazyLock::new(|| memmem::Finder::new(b"modelUri"));
+/// Its URI fields are called `uri`, a word too common to search for; the kind is searched instead.
+static LLM_ISVC: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"LLMInferenceService"));
+static MARKER: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(super::marker::MARKER_KEY.as_bytes()));
 
-/// Whether bytes can hold a model URI field: the cheap byte test that `targets` also uses.
+/// Whether bytes can hold a model URI field of a known kind or a marker: the cheap byte test that
+/// `targets` also uses.
 pub fn may_hold_target(bytes: &[u8]) -> bool {
-    STORAGE_URI.find(bytes).is_some() || MODEL_URI.find(bytes).is_some()
+    STORAGE_URI.find(bytes).is_some()
+        || MODEL_URI.find(bytes).is_some()
+        || LLM_ISVC.find(bytes).is_some()
+        || may_hold_marker(bytes)
+}
+
+/// Whether bytes can hold a marker (`$modelbump`).
+pub fn may_hold_marker(bytes: &[u8]) -> bool {
+    MARKER.find(bytes).is_some()
 }
 
 /// For each piece, whether it can hold a model URI field; one pass over the text per word.
 pub fn pieces_holding_targets(text: &str, pieces: &[Piece]) -> Vec<bool> {
     let mut mask = vec![false; pieces.len()];
-    for finder in [&*STORAGE_URI, &*MODEL_URI] {
+    for finder in [&*STORAGE_URI, &*MODEL_URI, &*LLM_ISVC] {
         mark(&mut mask, pieces, finder.find_iter(text.as_bytes()));
     }
     mask

@@ -190,8 +190,16 @@ pub fn plain_is_safe(s: &str, in_flow: bool) -> bool {
     let Some(first) = s.chars().next() else {
         return false;
     };
-    // Indicators may not start a plain scalar (some may when followed by a non-space; we do not rely on it).
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
+    // Indicators may not start a plain scalar. `-` may, when a non-blank follows (YAML 1.1 and 1.2
+    // `ns-plain-first`): container arguments (`--model=...`) stay plain. `?` and `:` could as well; no
+    // value needs them, so they are quoted.
+    let dash_ok = first == '-'
+        && !s.starts_with("---")
+        && s[1..]
+            .chars()
+            .next()
+            .is_some_and(|c| !(c.is_whitespace() || in_flow && ",[]{}".contains(c)));
+    if "-?:,[]{}#&*!|>'\"%@`".contains(first) && !dash_ok {
         return false;
     }
     // `: ` and ` #` end or break a plain scalar; a trailing `:` makes it a key. A URI has no blanks, so
@@ -263,6 +271,8 @@ mod tests {
             "/mnt/models",
             "a#b",
             "x:y",
+            "--model=s3://a/b",
+            "-x",
         ] {
             assert!(plain_is_safe(ok, false), "{ok}");
         }
@@ -282,6 +292,9 @@ mod tests {
             "&a",
             "!t",
             "- a",
+            "-",
+            "---x",
+            "-.inf",
             "[a]",
             "a:",
             "'a",
@@ -300,6 +313,7 @@ mod tests {
         assert!(plain_is_safe("s3://a,b", false));
         assert!(!plain_is_safe("s3://a,b", true));
         assert!(!plain_is_safe("s3://a{b}", true));
+        assert!(!plain_is_safe("-[a", true));
     }
 
     #[test]

@@ -96,6 +96,23 @@ impl<'a> Node<'a> {
         Ok(found)
     }
 
+    /// What the editor reports of a value: the decoded text (`*name` for an alias), the style, the tag
+    /// and the alias's name. A collection reads as an empty plain value.
+    pub fn value_parts(&self) -> (String, ScalarStyle, Option<TagInfo>, Option<String>) {
+        match &self.kind {
+            NodeKind::Scalar { value, style, tag } => {
+                (value.to_string(), *style, tag.clone(), None)
+            }
+            NodeKind::Alias(name) => (
+                format!("*{name}"),
+                ScalarStyle::Plain,
+                None,
+                Some(name.clone()),
+            ),
+            NodeKind::Seq(_) | NodeKind::Map(_) => (String::new(), ScalarStyle::Plain, None, None),
+        }
+    }
+
     /// The string value of `key` when it is a scalar.
     pub fn get_str(&self, key: &str) -> Result<Option<&str>, EditError> {
         Ok(self.get(key)?.and_then(Node::as_str))
@@ -116,6 +133,19 @@ impl<'a> Node<'a> {
             _ => &[],
         }
     }
+}
+
+/// The node at `segs` (keys and indexes) from `root`; `None` where the path leads nowhere or through
+/// a duplicate key.
+pub fn navigate<'t, 'a>(root: &'t Node<'a>, segs: &[super::kinds::Seg]) -> Option<&'t Node<'a>> {
+    let mut node = root;
+    for seg in segs {
+        node = match seg {
+            super::kinds::Seg::Key(k) => node.get(k).ok()??,
+            super::kinds::Seg::Index(i) => node.items().get(*i)?,
+        };
+    }
+    Some(node)
 }
 
 /// A collection being built: its node, its children so far, and what the alias budget needs.
@@ -153,10 +183,33 @@ const NODE_COST: u64 = 64;
 /// sees it.
 pub fn parse(text: &str) -> Result<Vec<Document<'_>>, EditError> {
     let options = granit_parser::options! { emit_anchor_events: true, emit_comments: false };
-    parse_with(text, options)
+    parse_with(text, options, &mut Vec::new())
 }
 
-fn parse_with(text: &str, options: Options) -> Result<Vec<Document<'_>>, EditError> {
+/// One comment of the parsed text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    /// Byte span of the comment, `#` included, line break excluded.
+    pub span: Range<usize>,
+    /// 1-based line in the parsed text.
+    pub line: usize,
+}
+
+/// [`parse`], and the comments of the text in source order (for the markers, [`super::marker`]).
+pub fn parse_with_comments(text: &str) -> Result<(Vec<Document<'_>>, Vec<Comment>), EditError> {
+    let mut options = granit_parser::options! { emit_anchor_events: true, emit_comments: true };
+    // Comments are buffered while the parser looks ahead; the text bounds them anyway.
+    options.max_buffered_comment_events = usize::MAX;
+    let mut comments = Vec::new();
+    let docs = parse_with(text, options, &mut comments)?;
+    Ok((docs, comments))
+}
+
+fn parse_with<'a>(
+    text: &'a str,
+    options: Options,
+    comments: &mut Vec<Comment>,
+) -> Result<Vec<Document<'a>>, EditError> {
     let mut docs = Vec::new();
     let mut stack: Vec<Frame<'_>> = Vec::new();
     let mut root: Option<Node<'_>> = None;
@@ -268,7 +321,11 @@ fn parse_with(text: &str, options: Options) -> Result<Vec<Document<'_>>, EditErr
                 flow_depth -= usize::from(flow);
                 add(&mut stack, &mut root, node, cost);
             }
-            // Comments are not requested; an unresolved alias is an error with the default options.
+            Event::Comment(..) => comments.push(Comment {
+                span: range.clone(),
+                line,
+            }),
+            // An unresolved alias is an error with the default options.
             _ => {}
         }
     }
