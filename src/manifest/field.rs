@@ -21,9 +21,9 @@
 use std::fmt;
 use std::ops::Range;
 
-use super::kinds::Seg;
 use super::source::{self, Piece};
 use super::template::Template;
+use super::tree::Seg;
 use super::tree::{self, Comment, Document, Node, NodeKind, TagInfo};
 use super::yaml_path::{Match, YamlPath};
 use super::{EditError, Editable, Planned, ScalarStyle, marker, splice};

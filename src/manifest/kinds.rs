@@ -4,7 +4,7 @@
 //! a branch of [`fields_of_resource`] that walks to its fields.
 
 use super::EditError;
-use super::tree::{Node, NodeKind};
+use super::tree::{Node, NodeKind, Seg};
 
 /// A kind of resource that holds one or more model URI fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -90,32 +90,6 @@ impl std::fmt::Display for ResourceKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// One step of a path from a document's root to a node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Seg {
-    /// A mapping key.
-    Key(String),
-    /// A sequence index.
-    Index(usize),
-}
-
-/// Renders a path the way users read it: `spec.predictors[0].graph.modelUri`.
-pub fn path_string(segs: &[Seg]) -> String {
-    let mut out = String::new();
-    for seg in segs {
-        match seg {
-            Seg::Key(k) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(k);
-            }
-            Seg::Index(i) => out.push_str(&format!("[{i}]")),
-        }
-    }
-    out
 }
 
 /// A model URI field as found in a resource, before naming.
@@ -383,6 +357,9 @@ mod tests {
             Seg::Key("graph".into()),
             Seg::Key("modelUri".into()),
         ];
-        assert_eq!(path_string(&segs), "spec.predictors[0].graph.modelUri");
+        assert_eq!(
+            crate::manifest::tree::path_string(&segs),
+            "spec.predictors[0].graph.modelUri"
+        );
     }
 }

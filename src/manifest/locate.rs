@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use super::kinds::{self, RawField, Seg};
+use super::kinds::{self, RawField};
 use super::source::{self, Piece};
-use super::tree::{self, TagInfo};
+use super::tree::{self, Seg, TagInfo};
 use super::{EditError, ModelField};
 
 /// A field with what the editor needs beyond the public [`ModelField`].
@@ -129,7 +129,7 @@ pub fn fields_of_piece(
                             span: f.node.span.start + start..f.node.span.end + start,
                             value: decoded,
                             style,
-                            path: kinds::path_string(&f.path),
+                            path: tree::path_string(&f.path),
                         },
                         segs: f.path.clone(),
                         anchor: f.node.anchor.clone(),

@@ -685,7 +685,7 @@ pub(crate) struct Planned<'p> {
     /// Its document (absolute).
     pub document: usize,
     /// Where it is, from the document's root.
-    pub segs: &'p [kinds::Seg],
+    pub segs: &'p [tree::Seg],
     /// The value before, as the locating parser decoded it.
     pub old: &'p str,
     /// The value it must read as after the edit (not what the splice meant to write).
@@ -818,13 +818,13 @@ fn relocate(
         else {
             return Err(fail(format!(
                 "after the edit, the value at {} is no longer a scalar",
-                kinds::path_string(e.segs)
+                tree::path_string(e.segs)
             )));
         };
         if value != e.new || old_tag != new_tag || anchor.is_some() {
             return Err(fail(format!(
                 "after the edit, the value at {} reads {value:?} instead of {:?}",
-                kinds::path_string(e.segs),
+                tree::path_string(e.segs),
                 e.new
             )));
         }

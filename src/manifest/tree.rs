@@ -135,14 +135,40 @@ impl<'a> Node<'a> {
     }
 }
 
+/// One step of a path from a document's root to a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    /// A mapping key.
+    Key(String),
+    /// A sequence index.
+    Index(usize),
+}
+
+/// Renders a path the way users read it: `spec.predictors[0].graph.modelUri`.
+pub fn path_string(segs: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in segs {
+        match seg {
+            Seg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
 /// The node at `segs` (keys and indexes) from `root`; `None` where the path leads nowhere or through
 /// a duplicate key.
-pub fn navigate<'t, 'a>(root: &'t Node<'a>, segs: &[super::kinds::Seg]) -> Option<&'t Node<'a>> {
+pub fn navigate<'t, 'a>(root: &'t Node<'a>, segs: &[Seg]) -> Option<&'t Node<'a>> {
     let mut node = root;
     for seg in segs {
         node = match seg {
-            super::kinds::Seg::Key(k) => node.get(k).ok()??,
-            super::kinds::Seg::Index(i) => node.items().get(*i)?,
+            Seg::Key(k) => node.get(k).ok()??,
+            Seg::Index(i) => node.items().get(*i)?,
         };
     }
     Some(node)

@@ -12,8 +12,8 @@
 use yaml_rust2::{Yaml, YamlLoader};
 
 use super::EditError;
-use super::kinds::Seg;
 use super::source::BOM;
+use super::tree::Seg;
 
 /// One edited value, as the verifier needs it.
 #[derive(Debug, Clone)]

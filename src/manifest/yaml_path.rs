@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use super::kinds::Seg;
+use super::tree::Seg;
 use super::tree::{Node, NodeKind};
 
 /// One step of a [`YamlPath`].
