@@ -6,14 +6,18 @@
 //! commit/push -> sync. Each stage is one module; the manifest editor in the middle is pure and knows
 //! nothing of the network, the file system or git.
 
-pub mod argocd;
+// Only what a caller outside the crate can reach is `pub`; everything else is `pub(crate)`, so that the
+// compiler reports dead code instead of taking it for library API.
+#![warn(unreachable_pub)]
+
+pub(crate) mod argocd;
 pub mod cli;
 pub mod config;
-pub mod discover;
+pub(crate) mod discover;
 pub mod env;
-pub mod fsutil;
+pub(crate) mod fsutil;
 pub mod git;
-pub mod http;
+pub(crate) mod http;
 pub mod manifest;
 pub mod ops;
 pub mod report;
