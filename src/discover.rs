@@ -8,9 +8,9 @@
 //! as many threads as there are cores. The editor ([`crate::manifest`]) then parses only the documents of
 //! a file that hold those words.
 //!
-//! Besides the fields of the known kinds, the walk collects the values marked with a
-//! `# {"$modelbump": "TARGET"}` comment ([`crate::manifest::marker`]); a comment that starts like a
-//! marker but is none makes the file a problem, like a broken manifest.
+//! Besides the fields of the known kinds, the walk reads the values marked with a
+//! `# {"$modelbump": "TARGET"}` comment ([`crate::manifest::marker`]): nothing acts on them yet, but a
+//! comment that starts like a marker but is none makes the file a problem, like a broken manifest.
 //!
 //! Every path a user gives (`set FILE`, `targets PATH`, config `file:`) goes through
 //! [`resolve_in_repo`], which refuses paths that leave the repo, also through a symlink.
@@ -25,11 +25,11 @@ use std::sync::Mutex;
 use ignore::{WalkBuilder, WalkState};
 
 use crate::fsutil;
-use crate::manifest::{self, EditError, MarkedField, ModelField};
+use crate::manifest::{self, EditError, ModelField};
 
 /// Errors about the paths given.
 #[derive(Debug, thiserror::Error)]
-pub enum DiscoverError {
+pub(crate) enum DiscoverError {
     /// The path (or where its symlinks lead) is outside the repo.
     #[error(transparent)]
     OutsideRepo(fsutil::ContainmentError),
@@ -45,20 +45,16 @@ pub enum DiscoverError {
 
 /// The model URI fields of one file.
 #[derive(Debug, Clone)]
-pub struct FileFields {
+pub(crate) struct FileFields {
     /// The file relative to the repo root, with `/` separators.
     pub file: String,
-    /// The file on disk.
-    pub path: PathBuf,
     /// Its fields of the known kinds, in file order.
     pub fields: Vec<ModelField>,
-    /// Its marked values, in file order.
-    pub markers: Vec<MarkedField>,
 }
 
 /// A file that could hold model URIs but could not be read.
 #[derive(Debug)]
-pub struct Problem {
+pub(crate) struct Problem {
     /// The file relative to the repo root.
     pub file: String,
     /// What went wrong.
@@ -67,7 +63,7 @@ pub struct Problem {
 
 /// What went wrong with a file.
 #[derive(Debug)]
-pub enum ProblemKind {
+pub(crate) enum ProblemKind {
     /// Reading it failed, or it is not a regular file (a FIFO, a socket, a device).
     Io(fsutil::ReadError),
     /// The editor could not read it (invalid YAML, not UTF-8, a lone CR).
@@ -85,7 +81,7 @@ impl std::fmt::Display for Problem {
 
 /// The result of a walk.
 #[derive(Debug, Default)]
-pub struct Scan {
+pub(crate) struct Scan {
     /// Files with at least one field, sorted by file.
     pub files: Vec<FileFields>,
     /// Files that could not be read, sorted by file.
@@ -96,7 +92,7 @@ pub struct Scan {
 
 /// Resolves `path` (relative to the repo root, or absolute) to an existing file or folder inside the
 /// repo, by the one rule of [`fsutil::contained`]: neither `..` nor a symlink leads outside.
-pub fn resolve_in_repo(repo: &Path, path: &Path) -> Result<PathBuf, DiscoverError> {
+pub(crate) fn resolve_in_repo(repo: &Path, path: &Path) -> Result<PathBuf, DiscoverError> {
     fsutil::contained(repo, path).map_err(|e| match e {
         fsutil::ContainmentError::Missing { error, .. } => DiscoverError::Open {
             path: path.display().to_string(),
@@ -107,7 +103,7 @@ pub fn resolve_in_repo(repo: &Path, path: &Path) -> Result<PathBuf, DiscoverErro
 }
 
 /// A path relative to the repo root, with `/` separators, for output.
-pub fn display_path(repo: &Path, path: &Path) -> String {
+pub(crate) fn display_path(repo: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(repo).unwrap_or(path);
     let parts: Vec<String> = rel
         .components()
@@ -124,7 +120,7 @@ fn is_yaml(path: &Path) -> bool {
 
 /// Walks `roots` (canonical paths inside `repo`; the whole repo when empty) and finds every model URI
 /// field. Files named explicitly are read whatever their extension.
-pub fn scan(repo: &Path, roots: &[PathBuf]) -> Scan {
+pub(crate) fn scan(repo: &Path, roots: &[PathBuf]) -> Scan {
     let roots: Vec<PathBuf> = if roots.is_empty() {
         vec![repo.to_path_buf()]
     } else {
@@ -185,16 +181,12 @@ pub fn scan(repo: &Path, roots: &[PathBuf]) -> Scan {
                 return WalkState::Continue;
             }
             let file = display_path(repo, entry.path());
+            // The marked values are read so that a broken marker is reported like a broken manifest.
             let found = manifest::find_fields(&buffer)
-                .and_then(|fields| Ok((fields, manifest::find_markers(&buffer)?)));
+                .and_then(|fields| manifest::find_markers(&buffer).map(|_| fields));
             match found {
-                Ok((fields, markers)) if fields.is_empty() && markers.is_empty() => {}
-                Ok((fields, markers)) => files.lock().unwrap().push(FileFields {
-                    file,
-                    path: entry.path().to_path_buf(),
-                    fields,
-                    markers,
-                }),
+                Ok(fields) if fields.is_empty() => {}
+                Ok(fields) => files.lock().unwrap().push(FileFields { file, fields }),
                 Err(e) => problems.lock().unwrap().push(Problem {
                     file,
                     error: ProblemKind::Edit(e),
@@ -257,7 +249,7 @@ mod tests {
     }
 
     #[test]
-    fn marked_values_are_found_and_a_broken_marker_is_a_problem() {
+    fn a_broken_marker_is_a_problem() {
         let dir = tempfile::tempdir().unwrap();
         let repo = dir.path().canonicalize().unwrap();
         std::fs::write(
@@ -276,21 +268,12 @@ mod tests {
         )
         .unwrap();
         let scan = scan(&repo, &[]);
-        let files: Vec<(&str, usize, usize)> = scan
+        let files: Vec<(&str, usize)> = scan
             .files
             .iter()
-            .map(|f| (f.file.as_str(), f.fields.len(), f.markers.len()))
+            .map(|f| (f.file.as_str(), f.fields.len()))
             .collect();
-        assert_eq!(files, [("both.yaml", 1, 0), ("values.yaml", 0, 1)]);
-        let marked = &scan.files[1].markers[0];
-        assert_eq!(
-            (
-                marked.target.as_str(),
-                marked.field.line,
-                marked.field.path.to_string()
-            ),
-            ("fraud", 2, "model.uri".to_string())
-        );
+        assert_eq!(files, [("both.yaml", 1)]);
         assert_eq!(scan.problems.len(), 1);
         assert!(
             scan.problems[0]

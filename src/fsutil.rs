@@ -24,7 +24,7 @@ use std::path::{Component, Path, PathBuf};
 
 /// Errors writing a file.
 #[derive(Debug, thiserror::Error)]
-pub enum WriteError {
+pub(crate) enum WriteError {
     /// Any I/O failure, with the file it was for.
     #[error("cannot write {path}: {source}")]
     Io {
@@ -45,7 +45,7 @@ pub enum WriteError {
 
 /// Why an existing file may not be written. The caller names the file.
 #[derive(Debug, thiserror::Error)]
-pub enum NotWritable {
+pub(crate) enum NotWritable {
     /// No write permission for this user.
     #[error(
         "it is read-only (mode {mode:04o}); modelbump does not replace a file you cannot write: make it writable (chmod u+w) and run again"
@@ -67,7 +67,7 @@ pub enum NotWritable {
 
 /// Why a file could not be read. The caller names the file.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     /// A FIFO, device, socket or folder.
     #[error("it is {what}, not a regular file; modelbump reads only regular files")]
     NotRegular {
@@ -80,7 +80,7 @@ pub enum ReadError {
 }
 
 /// What a file that is not a regular file is, for messages; `None` for a regular file.
-pub fn not_regular(file_type: std::fs::FileType) -> Option<&'static str> {
+pub(crate) fn not_regular(file_type: std::fs::FileType) -> Option<&'static str> {
     if file_type.is_file() {
         None
     } else if file_type.is_fifo() {
@@ -97,7 +97,7 @@ pub fn not_regular(file_type: std::fs::FileType) -> Option<&'static str> {
 }
 
 /// Reads a whole regular file (following symlinks); anything else is refused before it is opened.
-pub fn read_regular(path: &Path) -> Result<Vec<u8>, ReadError> {
+pub(crate) fn read_regular(path: &Path) -> Result<Vec<u8>, ReadError> {
     let meta = std::fs::metadata(path)?;
     if let Some(what) = not_regular(meta.file_type()) {
         return Err(ReadError::NotRegular { what });
@@ -110,7 +110,7 @@ pub fn read_regular(path: &Path) -> Result<Vec<u8>, ReadError> {
 /// Reads a whole file into `buffer`, opened without blocking (see the module doc). With `check`, the
 /// opened file's type is checked too (one `fstat`); the directory walk, which already knows the type
 /// from the directory entry, saves that call.
-pub fn read_into(path: &Path, buffer: &mut Vec<u8>, check: bool) -> Result<(), ReadError> {
+pub(crate) fn read_into(path: &Path, buffer: &mut Vec<u8>, check: bool) -> Result<(), ReadError> {
     buffer.clear();
     let mut file = open_nonblocking(path)?;
     if check && let Some(what) = not_regular(file.metadata()?.file_type()) {
@@ -132,7 +132,7 @@ fn open_nonblocking(path: &Path) -> std::io::Result<File> {
 
 /// Checks that an existing file may be replaced: a regular file with a write permission bit that
 /// this user may use. A file that does not exist yet passes.
-pub fn check_writable(path: &Path) -> Result<(), NotWritable> {
+pub(crate) fn check_writable(path: &Path) -> Result<(), NotWritable> {
     match std::fs::metadata(path) {
         Ok(meta) => check_writable_meta(path, &meta),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -158,7 +158,7 @@ fn check_writable_meta(path: &Path, meta: &Metadata) -> Result<(), NotWritable> 
 /// ([`check_writable`]).
 ///
 /// Returns `false` without touching the file when it already holds exactly `bytes`.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<bool, WriteError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<bool, WriteError> {
     let io = |source| WriteError::Io {
         path: path.to_path_buf(),
         source,
@@ -211,7 +211,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<bool, WriteError> {
 
 /// A path that does not stay inside the repo, or that cannot be resolved; names the path as given.
 #[derive(Debug, thiserror::Error)]
-pub enum ContainmentError {
+pub(crate) enum ContainmentError {
     /// As written (absolute, or with `..`), the path leaves the repo.
     #[error(
         "{} is outside the repo {}; give a path inside it (relative to the repo root)",
@@ -258,7 +258,7 @@ pub enum ContainmentError {
 /// resolved by hand, must be inside `root` (a path that does not exist is refused for leaving before it
 /// is reported missing); then the path the file system resolves, symlinks followed, must be inside the
 /// real `root`. A symlink that stays inside is followed: the result is the file it points to.
-pub fn contained(root: &Path, path: &Path) -> Result<PathBuf, ContainmentError> {
+pub(crate) fn contained(root: &Path, path: &Path) -> Result<PathBuf, ContainmentError> {
     let given = path.to_path_buf();
     let joined = root.join(path);
     let real_root = root

@@ -23,7 +23,7 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use crate::secret::{SecretString, scrub};
 
 /// The user agent sent to every server.
-pub const USER_AGENT: &str = concat!("modelbump/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("modelbump/", env!("CARGO_PKG_VERSION"));
 
 /// How to build a client.
 #[derive(Debug, Clone)]
@@ -78,7 +78,7 @@ pub enum ClientError {
 }
 
 /// Builds a client with the user agent, the timeout and the TLS options.
-pub fn build_client(options: &ClientOptions) -> Result<reqwest::Client, ClientError> {
+pub(crate) fn build_client(options: &ClientOptions) -> Result<reqwest::Client, ClientError> {
     let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .timeout(options.timeout)
@@ -152,11 +152,11 @@ impl Default for RetryPolicy {
 
 /// The most modelbump reads of one answer. The largest real answers (a page of 1000 runs with their
 /// metrics and params, an Argo CD application with thousands of resources) are a few MiB.
-pub const MAX_BODY: usize = 64 << 20;
+pub(crate) const MAX_BODY: usize = 64 << 20;
 
 /// Why a body could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     /// Past [`MAX_BODY`].
     #[error(
         "the answer is larger than {} MiB, the most modelbump reads of one answer",
@@ -170,7 +170,7 @@ pub enum BodyError {
 
 /// Reads the body of `response` as text (invalid UTF-8 replaced), at most [`MAX_BODY`] bytes: the one
 /// place any client reads an answer.
-pub async fn read_body(mut response: Response) -> Result<String, BodyError> {
+pub(crate) async fn read_body(mut response: Response) -> Result<String, BodyError> {
     // An announced length over the limit is refused before anything is read.
     if response
         .content_length()
@@ -192,13 +192,13 @@ pub async fn read_body(mut response: Response) -> Result<String, BodyError> {
 }
 
 /// True for the statuses that another attempt may change: 429 and 5xx.
-pub fn is_retryable_status(status: StatusCode) -> bool {
+pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
 }
 
 /// The delay a `Retry-After` header asks for (seconds form; the HTTP-date form is rare for APIs and
 /// falls back to the backoff).
-pub fn retry_after(response: &Response) -> Option<Duration> {
+pub(crate) fn retry_after(response: &Response) -> Option<Duration> {
     let value = response
         .headers()
         .get(reqwest::header::RETRY_AFTER)?
@@ -209,7 +209,7 @@ pub fn retry_after(response: &Response) -> Option<Duration> {
 
 /// An attempt that is retried, as [`send_with_retry_noting`] reports it.
 #[derive(Debug)]
-pub enum Retried {
+pub(crate) enum Retried {
     /// An answer with a retryable status, and its body (or why it could not be read), unscrubbed.
     Answer {
         /// The status.
@@ -226,7 +226,10 @@ pub enum Retried {
 /// Returns the first response that is not retryable, or the last response when retries run out (the
 /// caller turns its status into an error). A transport error is returned after the last attempt.
 /// `make` is called once per attempt because a request cannot be sent twice.
-pub async fn send_with_retry<F>(policy: &RetryPolicy, make: F) -> Result<Response, reqwest::Error>
+pub(crate) async fn send_with_retry<F>(
+    policy: &RetryPolicy,
+    make: F,
+) -> Result<Response, reqwest::Error>
 where
     F: FnMut() -> RequestBuilder,
 {
@@ -235,7 +238,7 @@ where
 
 /// [`send_with_retry`], telling `note` what each attempt that is retried got, so that a caller whose
 /// deadline may pass during the retries can say what the server answered meanwhile.
-pub async fn send_with_retry_noting<F, N>(
+pub(crate) async fn send_with_retry_noting<F, N>(
     policy: &RetryPolicy,
     mut make: F,
     mut note: N,
@@ -289,7 +292,7 @@ fn is_retryable_transport(err: &reqwest::Error) -> bool {
 
 /// A transport error as a short message without the URL (which may hold credentials), walking the
 /// source chain so that "connection refused" is visible.
-pub fn describe_transport_error(err: &reqwest::Error) -> String {
+pub(crate) fn describe_transport_error(err: &reqwest::Error) -> String {
     let mut message = if err.is_timeout() {
         "timed out".to_string()
     } else if err.is_connect() {
@@ -312,7 +315,7 @@ pub fn describe_transport_error(err: &reqwest::Error) -> String {
 
 /// A short, single-line excerpt of an error body: the `message` of a JSON error when there is one,
 /// else the text with HTML tags removed, whitespace folded, and at most `max` characters.
-pub fn excerpt(body: &str, max: usize) -> String {
+pub(crate) fn excerpt(body: &str, max: usize) -> String {
     if let Ok(json) = serde_json::from_str::<serde_json::Value>(body)
         && let Some(message) = json.get("message").and_then(|m| m.as_str())
     {
@@ -350,7 +353,7 @@ pub fn excerpt(body: &str, max: usize) -> String {
 
 /// [`excerpt`] of a body with the `secrets` removed: before the cut, so that no prefix of a secret is
 /// left where the cut falls inside it, and after, since a JSON `message` may hold one escaped.
-pub fn scrubbed_excerpt(body: &str, max: usize, secrets: &[&SecretString]) -> String {
+pub(crate) fn scrubbed_excerpt(body: &str, max: usize, secrets: &[&SecretString]) -> String {
     scrub(&excerpt(&scrub(body, secrets), max), secrets)
 }
 

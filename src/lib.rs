@@ -1,19 +1,30 @@
 //! modelbump points the model-serving manifests of a GitOps repository (Seldon Core `Model`,
-//! `SeldonDeployment`, KServe `InferenceService`) at the right MLflow model, changing the bytes of the URI
-//! and nothing else, then commits, pushes and has Argo CD sync.
+//! `SeldonDeployment`, KServe `InferenceService` and the other kinds of [`manifest`]) at the right MLflow
+//! model, changing the bytes of the URI and nothing else, then commits, pushes and has Argo CD sync.
 //!
-//! The data flows one way: settings -> targets -> resolutions (MLflow) -> plan (pure edits) -> writes ->
-//! commit/push -> sync. Each stage is one module; the manifest editor in the middle is pure and knows
-//! nothing of the network, the file system or git.
+//! The layers, each using only its own and those below it (`tests/layers.rs` enforces this):
+//! [`cli`] (clap, the environment snapshot, settings, rendering, exit codes) > [`ops`] (the use cases:
+//! plain options in, typed outcomes out, no printing) > the domain ([`manifest`], [`tracking`],
+//! [`resolve`], [`git`], `argocd`, [`report`], [`config`], `discover`) > the leaves ([`env`](mod@env), `fsutil`,
+//! `http`, [`secret`]). The data flows one way: settings -> targets -> resolutions (MLflow) -> edits
+//! (the pure, self-verifying editor) -> writes -> commit -> push -> sync. `ARCHITECTURE.md` at the
+//! repository root maps each step and each rule to its module.
 
-pub mod argocd;
+// Only what a caller outside the crate can reach is `pub`; everything else is `pub(crate)`, so that the
+// compiler reports dead code instead of taking it for library API.
+#![warn(unreachable_pub)]
+// The module docs are written for the code's readers and link crate-private items
+// (`cargo doc --document-private-items`).
+#![allow(rustdoc::private_intra_doc_links)]
+
+pub(crate) mod argocd;
 pub mod cli;
 pub mod config;
-pub mod discover;
+pub(crate) mod discover;
 pub mod env;
-pub mod fsutil;
+pub(crate) mod fsutil;
 pub mod git;
-pub mod http;
+pub(crate) mod http;
 pub mod manifest;
 pub mod ops;
 pub mod report;

@@ -35,8 +35,8 @@ mod gates;
 
 use std::sync::Arc;
 
-pub use cache::CachedStore;
-pub use gates::{Deployed, Gate, GateError};
+pub(crate) use cache::CachedStore;
+pub(crate) use gates::{Deployed, Gate, GateError};
 
 use crate::config::{RegisteredSource, RunSource, TargetConfig, UriRewrite};
 use crate::tracking::{
@@ -45,10 +45,10 @@ use crate::tracking::{
 };
 
 /// Requests in flight to the tracking server unless configured otherwise.
-pub const DEFAULT_CONCURRENCY: usize = 8;
+pub(crate) const DEFAULT_CONCURRENCY: usize = 8;
 
 /// The order of runs unless the target says otherwise: the newest first.
-pub const DEFAULT_ORDER: &str = "attributes.start_time DESC";
+pub(crate) const DEFAULT_ORDER: &str = "attributes.start_time DESC";
 
 /// Why a target could not be resolved. The caller adds which target it was.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -219,7 +219,7 @@ pub async fn resolve_all(
 }
 
 /// Resolves one target.
-pub async fn resolve_one(
+pub(crate) async fn resolve_one(
     store: &dyn TrackingStore,
     request: &TargetRequest,
     rewrites: &[UriRewrite],
@@ -291,7 +291,7 @@ async fn experiment(store: &dyn TrackingStore, wanted: &str) -> Result<Experimen
 
 /// The filter sent for a run source: the status condition ANDed with the user's filter (MLflow's filter
 /// language has AND only, no parentheses, so a plain conjunction is exact).
-pub fn run_filter(source: &RunSource) -> String {
+pub(crate) fn run_filter(source: &RunSource) -> String {
     let status = "attributes.status = 'FINISHED'";
     match source
         .filter
@@ -305,7 +305,7 @@ pub fn run_filter(source: &RunSource) -> String {
 }
 
 /// The order clauses of a run source (comma-separated in the config).
-pub fn run_order(source: &RunSource) -> Vec<String> {
+pub(crate) fn run_order(source: &RunSource) -> Vec<String> {
     let order = source
         .order_by
         .as_deref()
@@ -592,7 +592,7 @@ async fn from_registry(
 }
 
 /// `m-<32 hex>` as a path segment (or after `models:/`).
-pub fn logged_model_id_in(uri: &str) -> Option<String> {
+pub(crate) fn logged_model_id_in(uri: &str) -> Option<String> {
     uri.split(['/', ':', '@'])
         .find(|seg| {
             seg.len() == 34
@@ -610,7 +610,7 @@ fn run_id_in(uri: &str) -> Option<String> {
 }
 
 /// Applies the first `uriRewrite` whose `from` prefixes `uri`.
-pub fn rewrite(uri: &str, rewrites: &[UriRewrite]) -> String {
+pub(crate) fn rewrite(uri: &str, rewrites: &[UriRewrite]) -> String {
     for r in rewrites {
         if let Some(rest) = uri.strip_prefix(r.from.as_str()) {
             return format!("{}{rest}", r.to);
@@ -634,7 +634,7 @@ fn same_location(a: &str, b: &str) -> bool {
 /// Refuses a location that cannot be deployed as it is: `source` is what MLflow reported, `uri` what
 /// would be written (after `uriRewrite`). A `..` segment is always refused; a local path or `file:` URI,
 /// and a scheme other than the current value's, unless the target allows a scheme change.
-pub fn check_location(
+pub(crate) fn check_location(
     source: &str,
     uri: &str,
     request: &TargetRequest,
@@ -761,7 +761,7 @@ fn scheme_and_host(uri: &str) -> String {
 }
 
 /// Gives `new` the current value's trailing-slash convention, so the diff shows only what changed.
-pub fn keep_slash_convention(current: &str, new: &str) -> String {
+pub(crate) fn keep_slash_convention(current: &str, new: &str) -> String {
     if current.is_empty() {
         return new.to_string();
     }

@@ -6,19 +6,20 @@
 //! Text from outside goes through [`scrub`] with every form a secret takes on the wire: a Basic
 //! credential travels as base64 of `user:password` ([`basic_forms`]), which a server may echo too.
 
-pub use secrecy::{ExposeSecret, SecretString};
+pub(crate) use secrecy::ExposeSecret;
+pub use secrecy::SecretString;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 
 /// The text put where a secret was.
-pub const REDACTED: &str = "***";
+pub(crate) const REDACTED: &str = "***";
 
 /// A URL with its user name and password removed, for messages, logs and commit trailers.
 ///
 /// Text that does not parse as a URL is returned with any `user:pass@` before the host removed, which
 /// is the only place a credential hides in the URL-like strings users write (scp-like git remotes, too).
-pub fn redact_url(raw: &str) -> String {
+pub(crate) fn redact_url(raw: &str) -> String {
     if let Ok(mut url) = url::Url::parse(raw) {
         if url.has_host() && (!url.username().is_empty() || url.password().is_some()) {
             let _ = url.set_username("");
@@ -39,7 +40,7 @@ pub fn redact_url(raw: &str) -> String {
 ///
 /// Used on text that comes from outside (server error bodies, git's messages) before it is shown,
 /// because a server may echo what it was sent.
-pub fn scrub(text: &str, secrets: &[&SecretString]) -> String {
+pub(crate) fn scrub(text: &str, secrets: &[&SecretString]) -> String {
     // The longest first, so that a secret that contains another (a padded base64 form holds the
     // unpadded one) is replaced whole.
     let mut values: Vec<&str> = secrets
@@ -58,7 +59,7 @@ pub fn scrub(text: &str, secrets: &[&SecretString]) -> String {
 /// The forms an HTTP Basic credential takes in an `Authorization` header, to scrub beside the password:
 /// base64 of `username:password` in the standard and the URL-safe alphabet, each with and without
 /// padding (a server or proxy that echoes the header may re-encode it).
-pub fn basic_forms(username: &str, password: &SecretString) -> Vec<SecretString> {
+pub(crate) fn basic_forms(username: &str, password: &SecretString) -> Vec<SecretString> {
     let pair = format!("{username}:{}", password.expose_secret());
     let mut forms: Vec<String> = Vec::with_capacity(4);
     for engine in [&STANDARD, &URL_SAFE] {

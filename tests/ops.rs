@@ -2,10 +2,9 @@
 
 use std::time::Duration;
 
-use modelbump::argocd::SyncOptions;
 use modelbump::config::Config;
 use modelbump::env::Env;
-use modelbump::ops::{GitOptions, PlanOptions, PushSpec, RunOptions};
+use modelbump::ops::{GitOptions, PlanOptions, PushSpec, RunOptions, SyncOptions};
 use modelbump::tracking::MlflowOptions;
 
 use crate::support::git::{Fixture, git, quickstart_fixture};

@@ -10,7 +10,7 @@ use serde::Deserialize;
 /// An Argo CD application, as returned by `GET /api/v1/applications/{name}` and by the sync call.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct Application {
+pub(crate) struct Application {
     /// `spec`
     pub spec: AppSpec,
     /// `status`
@@ -22,7 +22,7 @@ pub struct Application {
 /// `spec`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct AppSpec {
+pub(crate) struct AppSpec {
     /// The single source.
     pub source: Option<AppSource>,
     /// The sources of a multi-source application.
@@ -34,7 +34,7 @@ pub struct AppSpec {
 /// One source of an application.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct AppSource {
+pub(crate) struct AppSource {
     /// The repository.
     #[serde(rename = "repoURL")]
     pub repo_url: String,
@@ -45,7 +45,7 @@ pub struct AppSource {
 /// `spec.syncPolicy`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct SyncPolicy {
+pub(crate) struct SyncPolicy {
     /// Present when the app syncs by itself.
     pub automated: Option<Automated>,
 }
@@ -53,7 +53,7 @@ pub struct SyncPolicy {
 /// `spec.syncPolicy.automated`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct Automated {
+pub(crate) struct Automated {
     /// `false` switches automated sync off while keeping its settings (Argo CD 3).
     pub enabled: Option<bool>,
 }
@@ -61,7 +61,7 @@ pub struct Automated {
 /// `status`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct AppStatus {
+pub(crate) struct AppStatus {
     /// `status.sync`
     pub sync: SyncStatus,
     /// `status.health`
@@ -75,7 +75,7 @@ pub struct AppStatus {
 /// `status.sync`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct SyncStatus {
+pub(crate) struct SyncStatus {
     /// Synced, OutOfSync or Unknown.
     pub status: Option<String>,
     /// The revision the comparison was made against.
@@ -87,7 +87,7 @@ pub struct SyncStatus {
 /// `status.health`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct HealthStatus {
+pub(crate) struct HealthStatus {
     /// Healthy, Progressing, Degraded, Suspended, Missing or Unknown.
     pub status: Option<String>,
     /// Why (deprecated upstream, still sent by some versions).
@@ -97,7 +97,7 @@ pub struct HealthStatus {
 /// `status.operationState`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct OperationState {
+pub(crate) struct OperationState {
     /// Running, Terminating, Failed, Error or Succeeded.
     pub phase: Option<String>,
     /// What happened, typically why it failed.
@@ -115,7 +115,7 @@ pub struct OperationState {
 /// `status.operationState.operation`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct OperationSpec {
+pub(crate) struct OperationSpec {
     /// The sync operation.
     pub sync: Option<SyncOperation>,
 }
@@ -123,7 +123,7 @@ pub struct OperationSpec {
 /// `status.operationState.operation.sync`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct SyncOperation {
+pub(crate) struct SyncOperation {
     /// A dry run changes nothing, so no reconcile follows it.
     pub dry_run: bool,
     /// The revision asked for.
@@ -133,7 +133,7 @@ pub struct SyncOperation {
 /// `status.operationState.syncResult`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct SyncResult {
+pub(crate) struct SyncResult {
     /// The revision the operation synced to.
     pub revision: Option<String>,
 }
@@ -141,7 +141,7 @@ pub struct SyncResult {
 impl Application {
     /// True when the app syncs by itself: then Argo CD refuses a sync to any revision but its
     /// `targetRevision`, so the sync call must not name one.
-    pub fn is_automated(&self) -> bool {
+    pub(crate) fn is_automated(&self) -> bool {
         self.spec
             .sync_policy
             .as_ref()
@@ -150,22 +150,22 @@ impl Application {
     }
 
     /// True for a multi-source app, where one `revision` cannot name what each source should be at.
-    pub fn is_multi_source(&self) -> bool {
+    pub(crate) fn is_multi_source(&self) -> bool {
         !self.spec.sources.is_empty()
     }
 
     /// `status.sync.status`, or `Unknown`.
-    pub fn sync_status(&self) -> &str {
+    pub(crate) fn sync_status(&self) -> &str {
         self.status.sync.status.as_deref().unwrap_or("Unknown")
     }
 
     /// `status.health.status`, or `Unknown`.
-    pub fn health_status(&self) -> &str {
+    pub(crate) fn health_status(&self) -> &str {
         self.status.health.status.as_deref().unwrap_or("Unknown")
     }
 
     /// The phase of the last operation, if any.
-    pub fn operation_phase(&self) -> Option<&str> {
+    pub(crate) fn operation_phase(&self) -> Option<&str> {
         self.status
             .operation_state
             .as_ref()
@@ -175,7 +175,7 @@ impl Application {
     /// True while an operation is pending or running, or has finished but the controller has not yet
     /// compared the app again (its status would still describe the state before the sync). These are the
     /// rules of `argocd app wait`.
-    pub fn operation_in_progress(&self) -> bool {
+    pub(crate) fn operation_in_progress(&self) -> bool {
         if self.operation.is_some() {
             return true;
         }
@@ -201,7 +201,7 @@ impl Application {
 
     /// True when the app is at `revision` (a full commit SHA); any revision passes when `revision` is a
     /// branch or tag name, which cannot be compared with the commit Argo CD reports.
-    pub fn is_at(&self, revision: Option<&str>) -> bool {
+    pub(crate) fn is_at(&self, revision: Option<&str>) -> bool {
         let Some(want) = revision.filter(|r| is_full_sha(r)) else {
             return true;
         };
@@ -214,7 +214,7 @@ impl Application {
 }
 
 /// True for a 40-hex-digit (SHA-1) or 64-hex-digit (SHA-256) object id.
-pub fn is_full_sha(text: &str) -> bool {
+pub(crate) fn is_full_sha(text: &str) -> bool {
     matches!(text.len(), 40 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
@@ -232,7 +232,7 @@ fn is_before(a: &str, b: &str) -> bool {
 
 /// What one look at the application says about the sync.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Synced and Healthy at the revision, no operation in progress.
     Done,
     /// Not there yet.
@@ -253,7 +253,7 @@ pub enum Verdict {
 /// `own_operation` says the last operation is the one this run started (or waited for), so a Failed
 /// phase is ours to report; otherwise only an operation that synced to `revision` counts, so that a
 /// stale failure from before the push does not fail a webhook-triggered sync.
-pub fn judge(app: &Application, revision: Option<&str>, own_operation: bool) -> Verdict {
+pub(crate) fn judge(app: &Application, revision: Option<&str>, own_operation: bool) -> Verdict {
     if app.operation_in_progress() {
         return Verdict::Waiting;
     }

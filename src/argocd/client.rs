@@ -62,7 +62,7 @@ impl std::fmt::Display for AppRef {
 /// the fields `sync` sets.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SyncRequest {
+pub(crate) struct SyncRequest {
     /// The application's name.
     pub name: String,
     /// The revision to sync to; absent for automated apps, which refuse any but their own.
@@ -77,11 +77,11 @@ pub struct SyncRequest {
 /// answer that is not an error: when the deadline passes during the retries, the timeout says what
 /// the server answered instead of guessing that it did not.
 #[derive(Debug, Default)]
-pub struct LastFailure(Mutex<Option<Failure>>);
+pub(crate) struct LastFailure(Mutex<Option<Failure>>);
 
 /// A failed attempt, described with its call.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// The server answered an error: `HTTP 500 to the refresh of application A (GET ...): excerpt`.
     Answered(String),
     /// No answer: `the refresh of application A (GET ...): connection failed: ...`.
@@ -90,7 +90,7 @@ pub enum Failure {
 
 impl LastFailure {
     /// The last failure since the last good answer, if any.
-    pub fn get(&self) -> Option<Failure> {
+    pub(crate) fn get(&self) -> Option<Failure> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -101,7 +101,7 @@ impl LastFailure {
 
 /// The REST client of one Argo CD server.
 #[derive(Clone)]
-pub struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     base: Url,
     token: SecretString,
@@ -118,7 +118,12 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// A client for `base` (scheme and host, no credentials) authenticating with `token`.
-    pub fn new(http: reqwest::Client, base: Url, token: SecretString, retry: RetryPolicy) -> Self {
+    pub(crate) fn new(
+        http: reqwest::Client,
+        base: Url,
+        token: SecretString,
+        retry: RetryPolicy,
+    ) -> Self {
         Self {
             http,
             base,
@@ -128,13 +133,13 @@ impl Client {
     }
 
     /// The server, for messages.
-    pub fn server(&self) -> String {
+    pub(crate) fn server(&self) -> String {
         crate::secret::redact_url(self.base.as_str())
     }
 
     /// `GET /api/v1/applications/{name}`, with `?refresh=normal` to have the controller compare the app
     /// with git first (the call returns once it has). Failed attempts are noted in `failure`.
-    pub async fn get(
+    pub(crate) async fn get(
         &self,
         app: &AppRef,
         refresh: bool,
@@ -170,7 +175,7 @@ impl Client {
     }
 
     /// `POST /api/v1/applications/{name}/sync`. Failed attempts are noted in `failure`.
-    pub async fn sync(
+    pub(crate) async fn sync(
         &self,
         app: &AppRef,
         request: &SyncRequest,
@@ -303,7 +308,7 @@ fn describe_call(what: &str, app: &AppRef, method: &str, url: &Url) -> String {
 
 /// The base URL of the server from what users write in `ARGOCD_SERVER`: `host[:port]` as the argocd CLI
 /// takes it (HTTPS, or HTTP with `plaintext`), or a full `http(s)://` URL.
-pub fn server_url(server: &str, plaintext: bool) -> Result<Url, ArgoCdError> {
+pub(crate) fn server_url(server: &str, plaintext: bool) -> Result<Url, ArgoCdError> {
     let server = server.trim().trim_end_matches('/');
     let text = if server.contains("://") {
         server.to_string()
@@ -333,7 +338,7 @@ pub fn server_url(server: &str, plaintext: bool) -> Result<Url, ArgoCdError> {
 }
 
 /// The default pause between two looks at an application.
-pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {

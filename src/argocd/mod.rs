@@ -15,19 +15,19 @@
 //! The error types are in the `error` submodule, and reading what was pushed from the checkout
 //! ([`Pushed::from_repo`]) in `pushed`; both are re-exported here.
 
-pub mod app;
-pub mod client;
+pub(crate) mod app;
+pub(crate) mod client;
 mod error;
 mod pushed;
-pub mod webhook;
+pub(crate) mod webhook;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use url::Url;
 
-pub use error::{ArgoCdError, SyncFailed};
-pub use pushed::Pushed;
+pub(crate) use error::{ArgoCdError, SyncFailed};
+pub(crate) use pushed::Pushed;
 
 use crate::http::{self, ClientOptions, RetryPolicy};
 use crate::report::SyncReport;
@@ -37,7 +37,7 @@ use client::{AppRef, Client, Failure, LastFailure, SyncRequest};
 use webhook::PushedCommit;
 
 /// How long `--wait` waits when neither `--timeout` nor `argocd.timeout` says.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The Argo CD settings, resolved once (flag > environment > config > default).
 #[derive(Debug, Clone)]
@@ -101,7 +101,7 @@ pub(crate) fn webhook_url(text: &str) -> Result<Url, ArgoCdError> {
 ///
 /// On failure the error is a [`SyncFailed`] (reach it with `err.downcast_ref::<SyncFailed>()`) whose
 /// `reports` still describe every app, for the report's `sync` field.
-pub async fn sync_after_push(
+pub(crate) async fn sync_after_push(
     options: &SyncOptions,
     dir: &Path,
     branch: Option<&str>,
@@ -116,7 +116,10 @@ pub async fn sync_after_push(
 }
 
 /// Syncs every configured app to `pushed` (API or webhook mode), waiting when asked.
-pub async fn sync(options: &SyncOptions, pushed: &Pushed) -> Result<Vec<SyncReport>, SyncFailed> {
+pub(crate) async fn sync(
+    options: &SyncOptions,
+    pushed: &Pushed,
+) -> Result<Vec<SyncReport>, SyncFailed> {
     let deadline = Instant::now() + options.timeout;
     let http = http::build_client(&options.client).map_err(ArgoCdError::from)?;
     let retry = RetryPolicy::default();

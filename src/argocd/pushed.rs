@@ -11,7 +11,7 @@ use super::{app, webhook};
 
 /// What was pushed: the input of a sync.
 #[derive(Debug, Clone)]
-pub struct Pushed {
+pub(crate) struct Pushed {
     /// The commit to sync to (a full SHA), or what `--revision` named.
     pub revision: String,
     /// The branch it was pushed to, when known.
@@ -31,7 +31,7 @@ pub struct Pushed {
 impl Pushed {
     /// Reads the commit `revision` (default HEAD) of the repository at `dir`, the branch (`branch` as
     /// configured, else the checked-out one), and the URL of the push remote `remote`.
-    pub fn from_repo(
+    pub(crate) fn from_repo(
         dir: &Path,
         revision: Option<&str>,
         branch: Option<&str>,

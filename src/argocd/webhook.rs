@@ -15,7 +15,7 @@ use crate::secret::{ExposeSecret, SecretString, redact_url};
 
 /// The commit the event announces.
 #[derive(Debug, Clone)]
-pub struct PushedCommit {
+pub(crate) struct PushedCommit {
     /// The repository's web URL (`https://host/org/repo`, no credentials, no `.git`).
     pub html_url: String,
     /// The branch pushed to (`main`).
@@ -33,7 +33,7 @@ pub struct PushedCommit {
 }
 
 /// The all-zero object id GitHub sends as `before` for a new branch.
-pub const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
+pub(crate) const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
 
 #[derive(Serialize)]
 struct PushEvent<'a> {
@@ -76,7 +76,7 @@ struct Pusher {
 }
 
 /// The JSON body of the push event.
-pub fn push_event_body(commit: &PushedCommit) -> Vec<u8> {
+pub(crate) fn push_event_body(commit: &PushedCommit) -> Vec<u8> {
     let html_url = commit.html_url.trim_end_matches('/');
     let full_name = url::Url::parse(html_url)
         .ok()
@@ -118,7 +118,7 @@ pub fn push_event_body(commit: &PushedCommit) -> Vec<u8> {
 }
 
 /// `sha256=<hex HMAC-SHA256(body, secret)>`, the value of `X-Hub-Signature-256`.
-pub fn signature(body: &[u8], secret: &SecretString) -> String {
+pub(crate) fn signature(body: &[u8], secret: &SecretString) -> String {
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.expose_secret().as_bytes())
         .expect("HMAC takes a key of any length");
     mac.update(body);
@@ -126,7 +126,7 @@ pub fn signature(body: &[u8], secret: &SecretString) -> String {
 }
 
 /// Posts the event to `url`, signed when a secret is given.
-pub async fn send(
+pub(crate) async fn send(
     client: &reqwest::Client,
     retry: &RetryPolicy,
     url: &url::Url,
@@ -178,7 +178,7 @@ fn delivery_id(sha: &str) -> String {
 /// `ssh://git@host[:port]/org/repo.git`, `git://host/org/repo` and `https://user:token@host/org/repo.git`
 /// all give `https://host/org/repo` (an `http://` remote keeps its scheme and port). User info is always
 /// dropped. `None` for a local path or `file://` remote, which no Argo CD can watch.
-pub fn html_url(remote: &str) -> Option<String> {
+pub(crate) fn html_url(remote: &str) -> Option<String> {
     let remote = remote.trim();
     let (scheme, host_port, path) = if let Some((scheme, rest)) = remote.split_once("://") {
         let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);

@@ -8,7 +8,7 @@ use clap::Args;
 /// Where MLflow is; shared by `plan`, `apply` and `run`.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "MLflow")]
-pub struct MlflowArgs {
+pub(crate) struct MlflowArgs {
     /// The tracking URI: http(s)://server, sqlite:///path/mlflow.db, file:/path/mlruns or a path to mlruns
     /// [default: mlflow.trackingUri from the config, else ./mlflow.db or ./mlruns as MLflow does]
     /// [env: MLFLOW_TRACKING_URI=]
@@ -19,7 +19,7 @@ pub struct MlflowArgs {
 /// Where to push: the options `commit` and `run` share, so that a pipeline can switch between them
 /// without renaming anything.
 #[derive(Debug, Clone, Default, Args)]
-pub struct PushArgs {
+pub(crate) struct PushArgs {
     /// The remote to push to, a name or a URL (user info in it is used as credentials, never shown) [default: git.remote, else origin] [env: MODELBUMP_GIT_REMOTE=]
     #[arg(long, value_name = "NAME|URL")]
     pub remote: Option<String>,
@@ -34,7 +34,7 @@ pub struct PushArgs {
 /// anything else on.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Argo CD")]
-pub struct ArgoCdArgs {
+pub(crate) struct ArgoCdArgs {
     /// The application to sync, NAME or NAMESPACE/NAME (repeatable) [default: argocd.apps from the config] [env: MODELBUMP_ARGOCD_APPS=]
     #[arg(long = "app", value_name = "NAME", value_delimiter = ',')]
     pub apps: Vec<String>,

@@ -13,13 +13,13 @@
 use std::process::ExitCode;
 
 /// Success, whether or not anything changed.
-pub const SUCCESS: u8 = 0;
+pub(crate) const SUCCESS: u8 = 0;
 /// Any failure.
-pub const FAILURE: u8 = 1;
+pub(crate) const FAILURE: u8 = 1;
 /// A usage error, reported by clap.
-pub const USAGE: u8 = 2;
+pub(crate) const USAGE: u8 = 2;
 /// `plan --detailed-exitcode`: changes are pending.
-pub const CHANGES_PENDING: u8 = 3;
+pub(crate) const CHANGES_PENDING: u8 = 3;
 
 /// What a command that did not fail wants the process to exit with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +40,7 @@ impl From<Outcome> for ExitCode {
 }
 
 /// True when the error chain holds a broken pipe on stdout, which is how `| head` ends a listing.
-pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
         cause
             .downcast_ref::<std::io::Error>()

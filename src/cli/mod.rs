@@ -7,11 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub mod args;
-pub mod commands;
-pub mod exit;
-pub mod render;
-pub mod settings;
+pub(crate) mod args;
+pub(crate) mod commands;
+pub(crate) mod exit;
+pub(crate) mod render;
+pub(crate) mod settings;
 use crate::cli::settings::Settings;
 use crate::env::Env;
 use exit::Outcome;
@@ -35,7 +35,7 @@ Environment: MODELBUMP_LOG (or RUST_LOG) sets the log filter; NO_COLOR disables 
 /// have Argo CD sync
 #[derive(Debug, Parser)]
 #[command(name = "modelbump", version, after_help = AFTER_HELP, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Options every subcommand takes
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -46,7 +46,7 @@ pub struct Cli {
 
 /// Options every subcommand takes.
 #[derive(Debug, Clone, Args)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// The GitOps checkout (or folder of manifests) to work in [default: the current directory] [env: MODELBUMP_REPO=]
     #[arg(short = 'C', long = "repo", global = true, value_name = "DIR")]
     pub repo: Option<PathBuf>,
@@ -70,7 +70,7 @@ pub struct GlobalArgs {
 
 /// The format of stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     /// Tables and diffs for people
     Text,
     /// One JSON document for programs
@@ -82,7 +82,7 @@ pub enum OutputFormat {
 /// The variants carry no doc comments on purpose: clap lets a variant's doc override the help of its
 /// `Args` struct, which would drop the long help and examples written there (one place per command).
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     #[allow(missing_docs)]
     Targets(commands::targets::TargetsArgs),
     #[allow(missing_docs)]

@@ -3,7 +3,7 @@
 use crate::report::{Report, TargetStatus};
 
 /// One line per target: status, `file:line`, name, and `old -> new` or the reason.
-pub fn table(report: &Report) -> String {
+pub(crate) fn table(report: &Report) -> String {
     let rows: Vec<[String; 3]> = report
         .targets
         .iter()

@@ -7,7 +7,7 @@
 //! variable read the way clap would: empty means unset; a switch is off when it is `false`, `no`, `off`,
 //! `0` (or `n`, `f`), on otherwise; a list is comma-separated.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 
@@ -25,18 +25,18 @@ use crate::tracking::MlflowOptions;
 /// is rejected only when another writer's push landed since it fetched, so one writer loses at most once
 /// per other writer, and twenty attempts let twenty writers racing on one branch all land (see
 /// the backoff in `git/remote.rs` for the delay between attempts).
-pub const DEFAULT_PUSH_ATTEMPTS: u32 = 20;
+pub(crate) const DEFAULT_PUSH_ATTEMPTS: u32 = 20;
 
 /// The first value that is set, in precedence order: the flag, the environment, the config. Blank
 /// strings count as unset (a pipeline parameter left empty), so the next source applies.
-pub fn pick<T: Blank>(flag: Option<T>, env: Option<T>, config: Option<T>) -> Option<T> {
+pub(crate) fn pick<T: Blank>(flag: Option<T>, env: Option<T>, config: Option<T>) -> Option<T> {
     flag.filter(|v| !v.is_blank())
         .or(env.filter(|v| !v.is_blank()))
         .or(config.filter(|v| !v.is_blank()))
 }
 
 /// Values that can be blank (an empty string); other values never are.
-pub trait Blank {
+pub(crate) trait Blank {
     /// True for a value that means "not set".
     fn is_blank(&self) -> bool {
         false
@@ -65,7 +65,7 @@ impl Blank for OutputFormat {}
 /// A value in the environment that cannot be used: a usage error, as clap reports a bad flag.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid value '{value}' for {name}: {expected}")]
-pub struct BadVariable {
+pub(crate) struct BadVariable {
     name: &'static str,
     value: String,
     expected: &'static str,
@@ -73,7 +73,7 @@ pub struct BadVariable {
 
 /// The resolved global settings, and the resolver of every command's options.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// The repo root (absolute, canonical).
     pub repo: PathBuf,
     /// The configuration (empty when no file was found).
@@ -89,7 +89,7 @@ pub struct Settings {
 impl Settings {
     /// Resolves the global options: `-C` > `MODELBUMP_REPO` > the current folder, `-c` >
     /// `MODELBUMP_CONFIG` > `modelbump.yaml` at the root, `-o` > `MODELBUMP_OUTPUT` > text.
-    pub fn resolve(global: &crate::cli::GlobalArgs, env: Env) -> anyhow::Result<Self> {
+    pub(crate) fn resolve(global: &crate::cli::GlobalArgs, env: Env) -> anyhow::Result<Self> {
         let output = match env.get("MODELBUMP_OUTPUT") {
             Some(v) => Some(match v.to_ascii_lowercase().as_str() {
                 "text" => OutputFormat::Text,
@@ -124,7 +124,7 @@ impl Settings {
     }
 
     /// A switch from the environment, read as clap's `FalseyValueParser` does.
-    pub fn switch(&self, name: &str) -> bool {
+    pub(crate) fn switch(&self, name: &str) -> bool {
         self.env.get(name).is_some_and(|v| {
             !matches!(
                 v.trim().to_ascii_lowercase().as_str(),
@@ -134,22 +134,22 @@ impl Settings {
     }
 
     /// A string from the environment.
-    pub fn var(&self, name: &str) -> Option<String> {
+    pub(crate) fn var(&self, name: &str) -> Option<String> {
         self.env.get(name).map(str::to_string)
     }
 
     /// Whether `commit` pushes: `--push` > `MODELBUMP_PUSH` (a switch).
-    pub fn push_requested(&self, flag: bool) -> bool {
+    pub(crate) fn push_requested(&self, flag: bool) -> bool {
         flag || self.switch("MODELBUMP_PUSH")
     }
 
     /// The `--report` file: `--report` > `MODELBUMP_REPORT`.
-    pub fn report(&self, flag: Option<PathBuf>) -> Option<PathBuf> {
+    pub(crate) fn report(&self, flag: Option<PathBuf>) -> Option<PathBuf> {
         pick(flag, self.env.path("MODELBUMP_REPORT"), None)
     }
 
     /// The commit message template: `-m` > `MODELBUMP_GIT_MESSAGE` > `git.message`.
-    pub fn message(&self, flag: Option<String>) -> Option<String> {
+    pub(crate) fn message(&self, flag: Option<String>) -> Option<String> {
         pick(
             flag,
             self.var("MODELBUMP_GIT_MESSAGE"),
@@ -158,7 +158,7 @@ impl Settings {
     }
 
     /// The tracking URI: `--tracking-uri` > `MLFLOW_TRACKING_URI` > `mlflow.trackingUri`, trimmed.
-    pub fn tracking_uri(&self, flag: Option<String>) -> Option<String> {
+    pub(crate) fn tracking_uri(&self, flag: Option<String>) -> Option<String> {
         pick(
             flag,
             self.var("MLFLOW_TRACKING_URI"),
@@ -168,7 +168,7 @@ impl Settings {
     }
 
     /// Where MLflow is.
-    pub fn mlflow(&self, args: &MlflowArgs) -> MlflowOptions {
+    pub(crate) fn mlflow(&self, args: &MlflowArgs) -> MlflowOptions {
         MlflowOptions {
             tracking_uri: self.tracking_uri(args.tracking_uri.clone()),
             registry_uri: self.var("MLFLOW_REGISTRY_URI"),
@@ -179,7 +179,7 @@ impl Settings {
     }
 
     /// What a plan needs.
-    pub fn plan(&self, args: &MlflowArgs) -> anyhow::Result<PlanOptions> {
+    pub(crate) fn plan(&self, args: &MlflowArgs) -> anyhow::Result<PlanOptions> {
         let concurrency = match self.env.get("MODELBUMP_MLFLOW_CONCURRENCY") {
             Some(v) => v.trim().parse().ok().filter(|n| *n > 0).with_context(|| {
                 format!("MODELBUMP_MLFLOW_CONCURRENCY={v} is not a positive whole number")
@@ -201,7 +201,7 @@ impl Settings {
     }
 
     /// How to commit: `message` is the `-m` flag.
-    pub fn git(&self, message: Option<String>) -> GitOptions {
+    pub(crate) fn git(&self, message: Option<String>) -> GitOptions {
         GitOptions {
             repo: self.repo.clone(),
             message: self.message(message),
@@ -212,7 +212,7 @@ impl Settings {
     }
 
     /// The push remote's name or URL: `--remote` > `MODELBUMP_GIT_REMOTE` > `git.remote` > `origin`.
-    pub fn remote(&self, flag: Option<String>) -> String {
+    pub(crate) fn remote(&self, flag: Option<String>) -> String {
         pick(
             flag,
             self.var("MODELBUMP_GIT_REMOTE"),
@@ -222,7 +222,7 @@ impl Settings {
     }
 
     /// The branch pushed to: `--branch` > `MODELBUMP_GIT_BRANCH` > `git.branch` (else the checked-out one).
-    pub fn branch(&self, flag: Option<String>) -> Option<String> {
+    pub(crate) fn branch(&self, flag: Option<String>) -> Option<String> {
         pick(
             flag,
             self.var("MODELBUMP_GIT_BRANCH"),
@@ -231,7 +231,7 @@ impl Settings {
     }
 
     /// Where to push: the remote, the branch, and `MODELBUMP_GIT_PUSH_ATTEMPTS` > `git.pushAttempts` > 20.
-    pub fn push(&self, args: &PushArgs) -> anyhow::Result<PushSpec> {
+    pub(crate) fn push(&self, args: &PushArgs) -> anyhow::Result<PushSpec> {
         let attempts = match self.env.get("MODELBUMP_GIT_PUSH_ATTEMPTS") {
             Some(v) => v.parse::<u32>().ok().filter(|n| *n >= 1).with_context(|| {
                 format!("MODELBUMP_GIT_PUSH_ATTEMPTS={v} is not a number of attempts (1 or more)")
@@ -251,7 +251,7 @@ impl Settings {
     }
 
     /// The Argo CD options: each flag > its variable > `argocd.*` > default.
-    pub fn argocd(&self, args: &ArgoCdArgs) -> Result<SyncOptions, ArgoCdError> {
+    pub(crate) fn argocd(&self, args: &ArgoCdArgs) -> Result<SyncOptions, ArgoCdError> {
         let config = &self.config.argocd;
         let env = &self.env;
         let app_namespace = pick(
@@ -327,11 +327,6 @@ impl Settings {
             webhook,
             webhook_secret: env.get("MODELBUMP_WEBHOOK_SECRET").map(SecretString::from),
         })
-    }
-
-    /// A path relative to the repo root, for messages and reports (unchanged when outside the repo).
-    pub fn relative<'a>(&self, path: &'a Path) -> &'a Path {
-        path.strip_prefix(&self.repo).unwrap_or(path)
     }
 }
 

@@ -8,7 +8,7 @@
 use crate::secret::redact_url;
 
 /// The template used when neither `-m` nor `git.message` is given.
-pub const DEFAULT_TEMPLATE: &str = "update: model URIs of {models}";
+pub(crate) const DEFAULT_TEMPLATE: &str = "update: model URIs of {models}";
 
 /// Where a new model URI came from, for the trailers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,7 +49,7 @@ pub struct ModelChange {
 
 /// The whole commit message: `template` with `{count}`, `{models}` and `{files}` filled in, a blank
 /// line, `- NAME (FILE): old -> new` per change, and the trailers when any change has provenance.
-pub fn render_message(
+pub(crate) fn render_message(
     template: &str,
     changes: &[ModelChange],
     tracking_uri: Option<&str>,

@@ -24,14 +24,15 @@ mod record;
 mod remote;
 
 pub use identity::{Identity, IdentitySource};
-pub use message::{DEFAULT_TEMPLATE, ModelChange, Provenance, render_message};
-pub use record::{
-    AppliedRecord, RecordedTarget, clear_recorded, forget_own_commits, load_applied, own_commits,
-    record_applied, remember_own_commit,
+pub use message::ModelChange;
+pub(crate) use message::{DEFAULT_TEMPLATE, Provenance, render_message};
+pub use record::record_applied;
+pub(crate) use record::{
+    AppliedRecord, clear_recorded, forget_own_commits, load_applied, own_commits,
+    remember_own_commit,
 };
-pub use remote::{
-    Credentials, PushBase, PushOutcome, PushRequest, UserInfo, split_remote_url, token_transport,
-};
+pub use remote::{Credentials, PushBase, PushOutcome, PushRequest};
+pub(crate) use remote::{UserInfo, split_remote_url, token_transport};
 
 use std::path::{Path, PathBuf};
 
@@ -776,7 +777,7 @@ impl GitRepo {
 }
 
 /// A path as git writes it in trees: `/`-separated.
-pub fn git_path(path: &Path) -> String {
+pub(crate) fn git_path(path: &Path) -> String {
     path.components()
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
@@ -784,7 +785,7 @@ pub fn git_path(path: &Path) -> String {
 }
 
 /// The first 12 hex digits of a commit id, for messages.
-pub fn short_id(id: Oid) -> String {
+pub(crate) fn short_id(id: Oid) -> String {
     id.to_string()[..12].to_string()
 }
 

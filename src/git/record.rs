@@ -26,7 +26,7 @@ const OWN_COMMITS_KEPT: usize = 200;
 /// The recorded provenance of the last writes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AppliedRecord {
+pub(crate) struct AppliedRecord {
     /// The tracking URI the values came from, redacted.
     pub tracking_uri: Option<String>,
     /// One entry per changed target.
@@ -36,7 +36,7 @@ pub struct AppliedRecord {
 /// One changed target of an `apply`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RecordedTarget {
+pub(crate) struct RecordedTarget {
     /// The manifest, relative to the working tree, `/`-separated.
     pub file: String,
     /// The resource kind.
@@ -55,7 +55,7 @@ pub struct RecordedTarget {
 
 impl AppliedRecord {
     /// The provenance of `name` in `file` when the recorded new URI is `value` (else the record is stale).
-    pub fn provenance(&self, file: &str, name: &str, value: &str) -> Option<Provenance> {
+    pub(crate) fn provenance(&self, file: &str, name: &str, value: &str) -> Option<Provenance> {
         self.targets
             .iter()
             .find(|t| t.file == file && t.name == name && t.new_uri == value)
@@ -68,7 +68,7 @@ impl AppliedRecord {
     }
 
     /// The files the record mentions.
-    pub fn files(&self) -> Vec<PathBuf> {
+    pub(crate) fn files(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = self
             .targets
             .iter()
@@ -85,7 +85,7 @@ fn record_path(repo: &GitRepo) -> PathBuf {
 
 impl AppliedRecord {
     /// The changed targets of `report` (paths relative to `repo_dir`) with their provenance.
-    pub fn from_report(
+    pub(crate) fn from_report(
         repo: &GitRepo,
         repo_dir: &Path,
         report: &Report,
@@ -145,7 +145,7 @@ pub fn record_applied(
 }
 
 /// Reads the record; empty when there is none or it cannot be read (it only ever adds trailers).
-pub fn load_applied(repo: &GitRepo) -> AppliedRecord {
+pub(crate) fn load_applied(repo: &GitRepo) -> AppliedRecord {
     let path = record_path(repo);
     match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
@@ -157,7 +157,7 @@ pub fn load_applied(repo: &GitRepo) -> AppliedRecord {
 }
 
 /// Drops the entries of `files` (they were committed).
-pub fn clear_recorded(repo: &GitRepo, files: &[String]) -> Result<(), GitError> {
+pub(crate) fn clear_recorded(repo: &GitRepo, files: &[String]) -> Result<(), GitError> {
     let mut record = load_applied(repo);
     let before = record.targets.len();
     record.targets.retain(|t| !files.contains(&t.file));
@@ -193,7 +193,7 @@ fn own_commits_path(repo: &GitRepo) -> PathBuf {
 }
 
 /// The commits modelbump made here whose edits are not known to be on the remote, oldest first.
-pub fn own_commits(repo: &GitRepo) -> Vec<git2::Oid> {
+pub(crate) fn own_commits(repo: &GitRepo) -> Vec<git2::Oid> {
     std::fs::read_to_string(own_commits_path(repo))
         .unwrap_or_default()
         .lines()
@@ -202,7 +202,7 @@ pub fn own_commits(repo: &GitRepo) -> Vec<git2::Oid> {
 }
 
 /// Records that modelbump made `commit` (before it is pushed).
-pub fn remember_own_commit(repo: &GitRepo, commit: git2::Oid) -> Result<(), GitError> {
+pub(crate) fn remember_own_commit(repo: &GitRepo, commit: git2::Oid) -> Result<(), GitError> {
     let mut ids = own_commits(repo);
     ids.retain(|id| *id != commit);
     ids.push(commit);
@@ -211,7 +211,7 @@ pub fn remember_own_commit(repo: &GitRepo, commit: git2::Oid) -> Result<(), GitE
 }
 
 /// Drops `commits` from the record (their edits are on the remote now).
-pub fn forget_own_commits(repo: &GitRepo, commits: &[git2::Oid]) -> Result<(), GitError> {
+pub(crate) fn forget_own_commits(repo: &GitRepo, commits: &[git2::Oid]) -> Result<(), GitError> {
     let mut ids = own_commits(repo);
     let before = ids.len();
     ids.retain(|id| !commits.contains(id));

@@ -64,7 +64,7 @@ pub struct UserInfo {
 /// Splits a remote given as a URL into the URL without user info, and that user info; `None` when
 /// `remote` names a configured remote (a remote's name cannot hold `:` nor start with `/` or `.`, and a
 /// URL, an scp-like `git@host:path` or a path always does).
-pub fn split_remote_url(remote: &str) -> Option<(String, UserInfo)> {
+pub(crate) fn split_remote_url(remote: &str) -> Option<(String, UserInfo)> {
     if !(remote.contains(':') || remote.starts_with('/') || remote.starts_with('.')) {
         return None;
     }
@@ -536,7 +536,7 @@ fn server_lines(text: &str) -> String {
 /// rejected when another writer's push landed since the fetch it was built on, so one writer loses at
 /// most once per other writer: the default of 20 attempts (`DEFAULT_PUSH_ATTEMPTS`) covers twenty
 /// writers racing on one branch, with room for the server's lock collisions.
-pub fn backoff(attempt: u32) -> Duration {
+pub(super) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(rand::random_range(0..=backoff_bound(attempt)))
 }
 
@@ -688,7 +688,7 @@ fn check_token_transport(url: &str) -> Result<(), git2::Error> {
 }
 
 /// The check behind [`check_token_transport`], as a [`GitError`].
-pub fn token_transport(url: &str) -> Result<(), GitError> {
+pub(crate) fn token_transport(url: &str) -> Result<(), GitError> {
     let Ok(parsed) = url::Url::parse(url) else {
         return Ok(());
     };

@@ -10,7 +10,7 @@ use super::{EditError, ModelField};
 
 /// A field with what the editor needs beyond the public [`ModelField`].
 #[derive(Debug, Clone)]
-pub struct Located {
+pub(super) struct Located {
     /// The public description.
     pub field: ModelField,
     /// The path from the document's root.
@@ -29,7 +29,7 @@ pub struct Located {
 
 /// The fields of one file.
 #[derive(Debug, Clone)]
-pub struct Found {
+pub(super) struct Found {
     /// The pieces the file was cut into (see [`source::split`]).
     pub pieces: Vec<Piece>,
     /// The fields, in file order.
@@ -37,7 +37,7 @@ pub struct Found {
 }
 
 /// Which pieces to parse beyond those that mention `storageUri` or `modelUri`.
-pub enum Only<'n> {
+pub(super) enum Only<'n> {
     /// Every piece that can hold a field.
     All,
     /// Only pieces that also contain one of these names, or a backslash (behind which an escape sequence
@@ -47,7 +47,7 @@ pub enum Only<'n> {
 
 /// Finds the fields of the pieces of `text` that can hold one (see [`Only`]). When the pieces disagree
 /// with the parser about where documents are, the whole file is parsed as one piece instead.
-pub fn locate(text: &str, only: &Only<'_>) -> Result<Found, EditError> {
+pub(super) fn locate(text: &str, only: &Only<'_>) -> Result<Found, EditError> {
     let pieces = source::split(text);
     match locate_in(text, &pieces, only)? {
         Some(fields) => Ok(Found { pieces, fields }),
@@ -97,7 +97,7 @@ fn locate_in(
 }
 
 /// The fields of one piece, with spans, lines and document numbers made absolute.
-pub fn fields_of_piece(
+pub(super) fn fields_of_piece(
     body: &str,
     piece: &Piece,
     index: usize,
@@ -212,7 +212,7 @@ fn resource_key(f: &RawField<'_, '_>) -> usize {
 
 /// The short forms a field also answers to: the bare resource name, and `NAME/COMPONENT` without the
 /// qualifier.
-pub fn answers_to(field: &ModelField, name: &str) -> bool {
+pub(super) fn answers_to(field: &ModelField, name: &str) -> bool {
     if name == field.name || name == field.resource {
         return true;
     }

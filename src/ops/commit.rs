@@ -159,7 +159,7 @@ pub struct EarlierCommit {
 }
 
 /// The files and edits to write back: the working tree already holds `edits` applied to HEAD's files.
-pub struct WriteBack<'a> {
+pub(super) struct WriteBack<'a> {
     /// Per file (relative to the working tree): the edits that turn HEAD's version into the working tree's.
     pub files: BTreeMap<PathBuf, Vec<Edit>>,
     /// Provenance of the new values.
@@ -173,7 +173,7 @@ pub struct WriteBack<'a> {
 
 /// The author and committer of modelbump's commits; an error when none is set, which `run` checks before
 /// it writes anything.
-pub fn commit_identity(options: &GitOptions, repo: &GitRepo) -> anyhow::Result<Identity> {
+pub(super) fn commit_identity(options: &GitOptions, repo: &GitRepo) -> anyhow::Result<Identity> {
     let git_config = repo.raw().config().ok();
     Ok(Identity::resolve(
         options.author.as_ref(),
@@ -190,7 +190,7 @@ pub fn commit_identity(options: &GitOptions, repo: &GitRepo) -> anyhow::Result<I
 /// rejected push). So commits of the local branch that the remote lacks are never pushed: when there
 /// are any that are not modelbump's own (`finish_own_commits`), the local branch keeps them with the
 /// local commit on top, and a warning says so; otherwise it moves to the commit that landed.
-pub fn write_back(
+pub(super) fn write_back(
     options: &GitOptions,
     repo: &GitRepo,
     request: WriteBack<'_>,
@@ -649,7 +649,7 @@ pub fn commit(options: &CommitOptions) -> anyhow::Result<CommitOutcome> {
 }
 
 /// Fills in what HEAD is on after a write-back, for the caller's messages.
-pub fn note_head(repo: &GitRepo, outcome: &mut WriteBackOutcome) {
+pub(super) fn note_head(repo: &GitRepo, outcome: &mut WriteBackOutcome) {
     outcome.head_label = head_label(repo);
     outcome.head = repo.head_commit().ok().map(|h| h.to_string());
 }
@@ -659,7 +659,7 @@ pub fn note_head(repo: &GitRepo, outcome: &mut WriteBackOutcome) {
 /// failed, a rollback committed by hand. They are not pushed for the user, because they may hold
 /// changes modelbump did not make and cannot vouch for; the warning says how to look at them and how to
 /// push them.
-pub fn warn_unpushed(repo: &GitRepo, target: &PushTarget) {
+pub(super) fn warn_unpushed(repo: &GitRepo, target: &PushTarget) {
     let Some(ahead) = repo
         .ahead_of_remote(&target.remote, &target.branch)
         .filter(|n| *n > 0)
@@ -674,7 +674,11 @@ pub fn warn_unpushed(repo: &GitRepo, target: &PushTarget) {
 }
 
 /// The report's target lines for a write-back's changes (paths relative to the repo folder).
-pub fn target_reports(root: &Path, repo: &GitRepo, changes: &[ModelChange]) -> Vec<TargetReport> {
+pub(super) fn target_reports(
+    root: &Path,
+    repo: &GitRepo,
+    changes: &[ModelChange],
+) -> Vec<TargetReport> {
     changes
         .iter()
         .map(|c| {

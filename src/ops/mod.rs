@@ -3,14 +3,17 @@
 //! environment and know nothing of the command line, so that anything (the command line, a long-running
 //! service, a test) can drive the pipeline. Logs go through `tracing`.
 
-pub mod commit;
-pub mod plan;
-pub mod run;
-pub mod set;
-pub mod sync;
-pub mod targets;
+mod commit;
+mod plan;
+mod run;
+mod set;
+mod sync;
+mod targets;
 
-pub use commit::{CommitOptions, CommitOutcome, GitOptions, PushSpec, commit};
+pub use crate::argocd::SyncOptions;
+pub use commit::{
+    CommitOptions, CommitOutcome, GitOptions, PushSpec, PushTarget, WriteBackOutcome, commit,
+};
 pub use plan::{Plan, PlanOptions, build as plan};
 pub use run::{RunError, RunOptions, RunOutcome, run};
 pub use set::{SetOptions, SetOutcome, set};

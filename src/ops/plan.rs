@@ -60,7 +60,7 @@ pub struct FileChange {
 
 /// Errors of a plan that a user can act on.
 #[derive(Debug, thiserror::Error)]
-pub enum PlanError {
+pub(super) enum PlanError {
     /// No targets in the configuration.
     #[error("no targets configured{}: add `targets:` to modelbump.yaml (see the README, \"Configuration\")", config.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default())]
     NoTargets {
@@ -86,7 +86,7 @@ pub enum PlanError {
 }
 
 /// How a target is named in messages: `targets[0] (baseline-predictor in k8s/m.yaml)`.
-pub fn target_label(index: usize, target: &TargetConfig) -> String {
+pub(super) fn target_label(index: usize, target: &TargetConfig) -> String {
     format!(
         "targets[{index}] ({} in {})",
         target.name,

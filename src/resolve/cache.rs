@@ -48,7 +48,7 @@ type AnswerCell = OnceCell<Result<Answer, TrackingError>>;
 
 /// A [`TrackingStore`] that asks its inner store once per distinct question (concurrent askers of the
 /// same question wait for the one answer) and keeps at most `concurrency` questions in flight.
-pub struct CachedStore {
+pub(crate) struct CachedStore {
     inner: Arc<dyn TrackingStore>,
     permits: Semaphore,
     answers: Mutex<HashMap<Question, Arc<AnswerCell>>>,
@@ -57,7 +57,7 @@ pub struct CachedStore {
 
 impl CachedStore {
     /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn TrackingStore>, concurrency: usize) -> Self {
+    pub(crate) fn new(inner: Arc<dyn TrackingStore>, concurrency: usize) -> Self {
         Self {
             inner,
             permits: Semaphore::new(concurrency.max(1)),
@@ -67,7 +67,7 @@ impl CachedStore {
     }
 
     /// How many questions reached the inner store.
-    pub fn calls(&self) -> usize {
+    pub(crate) fn calls(&self) -> usize {
         self.calls.load(Ordering::Relaxed)
     }
 

@@ -22,7 +22,7 @@ pub struct GateError {
 
 /// The model deployed now, as far as the current URI tells.
 #[derive(Debug, Clone)]
-pub enum Deployed {
+pub(crate) enum Deployed {
     /// Its run.
     Run(Box<Run>),
     /// Not identifiable; the message says why.
@@ -34,7 +34,7 @@ pub enum Deployed {
 /// One `require:` entry: `LEFT OP RIGHT`, each side a field (`metrics.x`, `params.x`, `tags.x`,
 /// `attributes.x`, each also under `deployed.`) or a literal (a number or a quoted string).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Gate {
+pub(crate) struct Gate {
     /// As written.
     pub text: String,
     left: Operand,
@@ -101,7 +101,7 @@ impl std::fmt::Display for Value {
 
 impl Gate {
     /// Parses a gate.
-    pub fn parse(text: &str) -> Result<Gate, GateError> {
+    pub(crate) fn parse(text: &str) -> Result<Gate, GateError> {
         let bad = |message: &str| GateError {
             gate: text.to_string(),
             message: format!(
@@ -142,7 +142,7 @@ impl Gate {
     }
 
     /// True when the gate refers to the deployed model.
-    pub fn uses_deployed(&self) -> bool {
+    pub(crate) fn uses_deployed(&self) -> bool {
         [&self.left, &self.right]
             .iter()
             .any(|o| matches!(o, Operand::Field { deployed: true, .. }))
@@ -150,7 +150,7 @@ impl Gate {
 
     /// Whether the gate holds for `candidate` (and `deployed`); the error says why not, naming the
     /// values compared or what is missing.
-    pub fn check(&self, candidate: Option<&Run>, deployed: &Deployed) -> Result<(), String> {
+    pub(crate) fn check(&self, candidate: Option<&Run>, deployed: &Deployed) -> Result<(), String> {
         let left = value_of(&self.left, candidate, deployed)?;
         let right = value_of(&self.right, candidate, deployed)?;
         let ordering = match (&left, &right) {

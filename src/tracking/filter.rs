@@ -20,7 +20,7 @@ use super::Run;
 
 /// Which MLflow store's semantics to reproduce where the two differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
+pub(crate) enum Dialect {
     /// MLflow's SQLAlchemy store on sqlite (and the server in front of it).
     Sql,
     /// MLflow's file store (`mlruns/`).
@@ -29,7 +29,7 @@ pub enum Dialect {
 
 /// A run as the filter sees it: the run, plus the attributes [`Run`] does not carry.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     /// The run.
     pub run: Run,
     /// `attributes.user_id`.
@@ -41,7 +41,7 @@ pub struct Candidate {
 /// A filter or order clause MLflow would refuse, or that the local stores do not support.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
-pub struct FilterError {
+pub(crate) struct FilterError {
     /// What is wrong, and what to write instead.
     pub message: String,
 }
@@ -54,7 +54,7 @@ fn err<T>(message: impl Into<String>) -> Result<T, FilterError> {
 
 /// The kind of key a comparison or order clause is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyType {
+pub(crate) enum KeyType {
     /// `metrics.<key>`: the latest value, compared numerically.
     Metric,
     /// `params.<key>`.
@@ -67,7 +67,7 @@ pub enum KeyType {
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     /// `=`
     Eq,
     /// `!=`
@@ -96,7 +96,7 @@ pub enum Op {
 
 /// The right-hand side of a comparison.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     /// A number.
     Number(f64),
     /// A quoted string, quotes removed.
@@ -109,7 +109,7 @@ pub enum Value {
 
 /// One comparison of an AND-list.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Comparison {
+pub(crate) struct Comparison {
     /// The kind of key.
     pub key_type: KeyType,
     /// The key, unquoted, aliases resolved (`created` is `start_time`).
@@ -122,7 +122,7 @@ pub struct Comparison {
 
 /// One `order_by` clause.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderBy {
+pub(crate) struct OrderBy {
     /// The kind of key.
     pub key_type: KeyType,
     /// The key, unquoted, aliases resolved.
@@ -321,7 +321,7 @@ fn unquote_value(raw: &str) -> Option<String> {
 }
 
 /// Parses a `filter_string` into its AND-ed comparisons. An empty filter is an empty list.
-pub fn parse_filter(filter: &str) -> Result<Vec<Comparison>, FilterError> {
+pub(crate) fn parse_filter(filter: &str) -> Result<Vec<Comparison>, FilterError> {
     let tokens = tokenize(filter)?;
     let mut out = Vec::new();
     let mut i = 0;
@@ -522,7 +522,7 @@ fn check_operator(key_type: KeyType, key: &str, op: Op) -> Result<(), FilterErro
 }
 
 /// Parses one `order_by` clause: `<key> [ASC|DESC]`.
-pub fn parse_order_by(clause: &str) -> Result<OrderBy, FilterError> {
+pub(crate) fn parse_order_by(clause: &str) -> Result<OrderBy, FilterError> {
     let tokens = tokenize(clause)?;
     let (ident, ascending) = match tokens.as_slice() {
         [Token::Ident(ident)] => (ident.clone(), true),
@@ -543,7 +543,7 @@ pub fn parse_order_by(clause: &str) -> Result<OrderBy, FilterError> {
 }
 
 /// Parses a list of `order_by` clauses, refusing a key given twice as MLflow's SQL store does.
-pub fn parse_order_by_list(clauses: &[String]) -> Result<Vec<OrderBy>, FilterError> {
+pub(crate) fn parse_order_by_list(clauses: &[String]) -> Result<Vec<OrderBy>, FilterError> {
     let mut out: Vec<OrderBy> = Vec::new();
     for clause in clauses {
         let parsed = parse_order_by(clause)?;
@@ -592,7 +592,7 @@ fn metric(c: &Candidate, key: &str) -> Option<f64> {
 }
 
 /// Whether a run satisfies every comparison.
-pub fn matches(c: &Candidate, filter: &[Comparison], dialect: Dialect) -> bool {
+pub(crate) fn matches(c: &Candidate, filter: &[Comparison], dialect: Dialect) -> bool {
     filter.iter().all(|cmp| matches_one(c, cmp, dialect))
 }
 
@@ -742,7 +742,7 @@ fn compare_values(a: &SortValue<'_>, b: &SortValue<'_>) -> Ordering {
 
 /// Sorts runs as MLflow does: by each clause (present values first, then NaN, then missing), then by
 /// `start_time` descending unless a clause already orders by it, then by `run_id` ascending.
-pub fn sort(runs: &mut [Candidate], order: &[OrderBy], dialect: Dialect) {
+pub(crate) fn sort(runs: &mut [Candidate], order: &[OrderBy], dialect: Dialect) {
     let orders_by_start = order
         .iter()
         .any(|o| o.key_type == KeyType::Attribute && o.key == "start_time");
@@ -773,7 +773,7 @@ pub fn sort(runs: &mut [Candidate], order: &[OrderBy], dialect: Dialect) {
 }
 
 /// Filters, sorts and truncates candidates: the local stores' `runs/search`.
-pub fn search(
+pub(crate) fn search(
     candidates: Vec<Candidate>,
     filter: &str,
     order_by: &[String],

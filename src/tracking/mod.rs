@@ -11,7 +11,7 @@
 
 mod artifacts;
 pub mod filestore;
-pub mod filter;
+pub(crate) mod filter;
 mod local;
 mod local_uri;
 pub mod rest;
@@ -47,7 +47,7 @@ pub struct MlflowOptions {
 /// With no URI set, MLflow 3's default: `./mlruns` when it holds experiments, else `./mlflow.db`, looked
 /// for in `cwd`, then at the repo root. Where a registry URI names another store, registry questions go
 /// there, as in MLflow's client.
-pub fn open(options: &MlflowOptions) -> Result<Arc<dyn TrackingStore>, TrackingError> {
+pub(crate) fn open(options: &MlflowOptions) -> Result<Arc<dyn TrackingStore>, TrackingError> {
     let uri = options.tracking_uri.as_deref();
     let tracking = open_uri(uri, options)?;
     match options.registry_uri.as_deref().map(str::trim) {

@@ -18,7 +18,7 @@ use crate::cli::settings::Settings;
 ///   modelbump apply
 ///   modelbump apply --tracking-uri http://localhost:5000 --report report.json
 #[derive(Debug, Clone, Args)]
-pub struct ApplyArgs {
+pub(crate) struct ApplyArgs {
     /// Where MLflow is
     #[command(flatten)]
     pub mlflow: MlflowArgs,
@@ -28,7 +28,7 @@ pub struct ApplyArgs {
 }
 
 /// Runs `apply`.
-pub async fn run(settings: &Settings, args: ApplyArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run(settings: &Settings, args: ApplyArgs) -> anyhow::Result<Outcome> {
     let plan = crate::ops::apply(&settings.plan(&args.mlflow)?).await?;
     if let Some(path) = settings.report(args.report) {
         crate::report::write_file(&path, &plan.report)?;

@@ -11,7 +11,7 @@ use crate::cli::args::PushArgs;
 use crate::cli::exit::Outcome;
 use crate::cli::settings::Settings;
 use crate::ops::CommitOptions;
-use crate::ops::commit::{PushTarget, WriteBackOutcome};
+use crate::ops::{PushTarget, WriteBackOutcome};
 
 /// Commit the changed target files, with the changes and provenance trailers in the message
 ///
@@ -27,7 +27,7 @@ use crate::ops::commit::{PushTarget, WriteBackOutcome};
 ///   modelbump commit --push -m "rollback: baseline-predictor to m-1"
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
-pub struct CommitArgs {
+pub(crate) struct CommitArgs {
     /// Manifests to commit (relative to the repo) in addition to the configured targets
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -46,7 +46,7 @@ pub struct CommitArgs {
 }
 
 /// Runs `commit`.
-pub async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result<Outcome> {
     let push = settings.push_requested(args.push);
     let options = CommitOptions {
         git: settings.git(args.message),
@@ -74,7 +74,7 @@ pub async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result<Outcom
 }
 
 /// The text summary of a write-back, shared with `run`.
-pub fn write_text(
+pub(crate) fn write_text(
     out: &mut impl Write,
     push: Option<&PushTarget>,
     outcome: &WriteBackOutcome,

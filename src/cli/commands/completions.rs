@@ -12,14 +12,14 @@ use crate::cli::exit::Outcome;
 ///   modelbump completions bash > /etc/bash_completion.d/modelbump
 ///   modelbump completions zsh > "${fpath[1]}/_modelbump"
 #[derive(Debug, Clone, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell
     #[arg(value_enum)]
     pub shell: Shell,
 }
 
 /// Writes the completion script to stdout.
-pub fn run(args: &CompletionsArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: &CompletionsArgs) -> anyhow::Result<Outcome> {
     let mut command = Cli::command();
     clap_complete::generate(
         args.shell,

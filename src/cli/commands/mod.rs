@@ -3,11 +3,11 @@
 //! outcome. No `env = ...` attribute: the variables are read from the snapshot by
 //! [`crate::cli::settings`]; the help text names them as `[env: NAME=]`.
 
-pub mod apply;
-pub mod commit;
-pub mod completions;
-pub mod plan;
-pub mod run;
-pub mod set;
-pub mod sync;
-pub mod targets;
+pub(crate) mod apply;
+pub(crate) mod commit;
+pub(crate) mod completions;
+pub(crate) mod plan;
+pub(crate) mod run;
+pub(crate) mod set;
+pub(crate) mod sync;
+pub(crate) mod targets;

@@ -17,7 +17,7 @@ use crate::cli::settings::Settings;
 ///   modelbump plan -o json --report /tmp/plan.json
 ///   modelbump plan --detailed-exitcode || [ $? -eq 3 ] && echo "changes pending"
 #[derive(Debug, Clone, Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     /// Where MLflow is
     #[command(flatten)]
     pub mlflow: MlflowArgs,
@@ -30,7 +30,7 @@ pub struct PlanArgs {
 }
 
 /// Runs `plan`.
-pub async fn run(settings: &Settings, args: PlanArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run(settings: &Settings, args: PlanArgs) -> anyhow::Result<Outcome> {
     let plan = crate::ops::plan(&settings.plan(&args.mlflow)?).await?;
     if let Some(path) = settings.report(args.report) {
         crate::report::write_file(&path, &plan.report)?;

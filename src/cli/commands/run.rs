@@ -32,7 +32,7 @@ use crate::report::Report;
 ///   modelbump run -m "update: model URIs from training run baseline" --wait
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Where MLflow is
     #[command(flatten)]
     pub mlflow: MlflowArgs,
@@ -67,7 +67,7 @@ struct FailedReport<'a> {
 }
 
 /// Runs `run`.
-pub async fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<Outcome> {
     let report_path = settings.report(args.report.clone());
     let result = match options(settings, &args) {
         Ok(options) => crate::ops::run(&options).await,

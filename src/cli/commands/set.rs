@@ -26,7 +26,7 @@ use crate::report::{Report, TargetReport, TargetStatus};
 ///   modelbump set k8s/churn.yaml churn s3://models/churn/v4 --kind InferenceService
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
-pub struct SetArgs {
+pub(crate) struct SetArgs {
     /// The manifest, relative to the repo
     pub file: PathBuf,
     /// metadata.name, or NAME/COMPONENT (a SeldonDeployment graph node or a KServe component)
@@ -39,7 +39,7 @@ pub struct SetArgs {
 }
 
 /// Runs `set`.
-pub fn run(settings: &Settings, args: SetArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(settings: &Settings, args: SetArgs) -> anyhow::Result<Outcome> {
     let done = crate::ops::set(&SetOptions {
         repo: settings.repo.clone(),
         file: args.file,

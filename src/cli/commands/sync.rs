@@ -33,7 +33,7 @@ use crate::report::SyncReport;
 ///   modelbump sync --app financial-mlops-infrastructure --wait
 ///   MODELBUMP_WEBHOOK_SECRET=... modelbump sync --webhook https://argocd.example.com/api/webhook
 #[derive(Debug, Clone, Args)]
-pub struct SyncArgs {
+pub(crate) struct SyncArgs {
     /// Options shared with `run`
     #[command(flatten)]
     pub argocd: ArgoCdArgs,
@@ -47,7 +47,7 @@ struct SyncOutput<'a> {
 }
 
 /// Runs `sync`.
-pub async fn run(settings: &Settings, args: SyncArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run(settings: &Settings, args: SyncArgs) -> anyhow::Result<Outcome> {
     let done = crate::ops::sync(&SyncRequest {
         options: settings.argocd(&args.argocd)?,
         repo: settings.repo.clone(),
@@ -87,7 +87,7 @@ fn print(output: OutputFormat, revision: &str, reports: &[SyncReport]) -> std::i
 }
 
 /// One line per app: name, sync, health, revision, operation phase, message.
-pub fn render_text(revision: &str, reports: &[SyncReport]) -> String {
+pub(crate) fn render_text(revision: &str, reports: &[SyncReport]) -> String {
     let width = reports.iter().map(|r| r.app.len()).max().unwrap_or(0);
     let mut text = format!("revision {revision}\n");
     for report in reports {

@@ -28,14 +28,14 @@ use crate::ops::{TargetRow, TargetsOptions};
 ///   modelbump -C ../gitops targets k8s/base
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
-pub struct TargetsArgs {
+pub(crate) struct TargetsArgs {
     /// Only these files or folders, relative to the repo [default: the whole repo]
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 }
 
 /// Runs `targets`.
-pub fn run(settings: &Settings, args: TargetsArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(settings: &Settings, args: TargetsArgs) -> anyhow::Result<Outcome> {
     let listing = crate::ops::targets(&TargetsOptions {
         repo: settings.repo.clone(),
         targets: settings.config.targets.clone(),
@@ -65,7 +65,7 @@ pub fn run(settings: &Settings, args: TargetsArgs) -> anyhow::Result<Outcome> {
 }
 
 /// An aligned table: FILE:LINE, KIND, NAME, URI, TARGET.
-pub fn render_table(rows: &[TargetRow]) -> String {
+pub(crate) fn render_table(rows: &[TargetRow]) -> String {
     let header = ["FILE:LINE", "KIND", "NAME", "URI", "TARGET"];
     let cells: Vec<[String; 5]> = rows
         .iter()
