@@ -1,6 +1,33 @@
 //! Text rendering shared by several commands.
 
+use std::io::Write;
+use std::path::Path;
+
+use crate::cli::OutputFormat;
 use crate::report::{Report, TargetStatus};
+
+/// What `plan` and `apply` both print: the `--report` file when asked, then on stdout the JSON report, or
+/// the table followed by `text_tail` (the diff, or what was written).
+pub(crate) fn plan_output(
+    output: OutputFormat,
+    report_file: Option<&Path>,
+    report: &Report,
+    text_tail: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    if let Some(path) = report_file {
+        crate::report::write_file(path, report)?;
+    }
+    let mut out = std::io::stdout().lock();
+    match output {
+        OutputFormat::Json => out.write_all(report.to_json().as_bytes())?,
+        OutputFormat::Text => {
+            out.write_all(table(report).as_bytes())?;
+            text_tail(&mut out)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
 
 /// One line per target: status, `file:line`, name, and `old -> new` or the reason.
 pub(crate) fn table(report: &Report) -> String {

@@ -212,10 +212,10 @@ pub(super) fn write_back(
         .tracking_uri
         .clone()
         .or_else(|| options.tracking_uri.clone());
-    let credentials = match &request.push {
-        Some(target) => Credentials::from_env(&options.env).with_user_info(&target.user_info),
-        None => Credentials::from_env(&options.env),
-    };
+    let mut credentials = Credentials::from_env(&options.env);
+    if let Some(target) = &request.push {
+        credentials = credentials.with_user_info(&target.user_info);
+    }
     let push = request.push.as_ref().map(|target| PushRequest {
         remote: target.remote.clone(),
         branch: target.branch.clone(),

@@ -1,11 +1,9 @@
 //! `modelbump apply`: `plan`, then write the manifests in place.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::OutputFormat;
 use crate::cli::args::MlflowArgs;
 use crate::cli::exit::Outcome;
 use crate::cli::settings::Settings;
@@ -30,26 +28,16 @@ pub(crate) struct ApplyArgs {
 /// Runs `apply`.
 pub(crate) async fn run(settings: &Settings, args: ApplyArgs) -> anyhow::Result<Outcome> {
     let plan = crate::ops::apply(&settings.plan(&args.mlflow)?).await?;
-    if let Some(path) = settings.report(args.report) {
-        crate::report::write_file(&path, &plan.report)?;
-    }
-    let mut out = std::io::stdout().lock();
-    match settings.output {
-        OutputFormat::Json => out.write_all(plan.report.to_json().as_bytes())?,
-        OutputFormat::Text => {
-            out.write_all(crate::cli::render::table(&plan.report).as_bytes())?;
-            let n = plan.files.len();
-            writeln!(
-                out,
-                "{}",
-                match n {
-                    0 => "nothing to write".to_string(),
-                    1 => "wrote 1 file".to_string(),
-                    n => format!("wrote {n} files"),
-                }
-            )?;
-        }
-    }
-    out.flush()?;
+    let report_file = settings.report(args.report);
+    crate::cli::render::plan_output(
+        settings.output,
+        report_file.as_deref(),
+        &plan.report,
+        |out| match plan.files.len() {
+            0 => writeln!(out, "nothing to write"),
+            1 => writeln!(out, "wrote 1 file"),
+            n => writeln!(out, "wrote {n} files"),
+        },
+    )?;
     Ok(Outcome::Success)
 }

@@ -1,11 +1,9 @@
 //! `modelbump plan`: resolve every configured target and show what would change.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::OutputFormat;
 use crate::cli::args::MlflowArgs;
 use crate::cli::exit::Outcome;
 use crate::cli::settings::Settings;
@@ -32,21 +30,19 @@ pub(crate) struct PlanArgs {
 /// Runs `plan`.
 pub(crate) async fn run(settings: &Settings, args: PlanArgs) -> anyhow::Result<Outcome> {
     let plan = crate::ops::plan(&settings.plan(&args.mlflow)?).await?;
-    if let Some(path) = settings.report(args.report) {
-        crate::report::write_file(&path, &plan.report)?;
-    }
-    let mut out = std::io::stdout().lock();
-    match settings.output {
-        OutputFormat::Json => out.write_all(plan.report.to_json().as_bytes())?,
-        OutputFormat::Text => {
-            out.write_all(crate::cli::render::table(&plan.report).as_bytes())?;
+    let report_file = settings.report(args.report);
+    crate::cli::render::plan_output(
+        settings.output,
+        report_file.as_deref(),
+        &plan.report,
+        |out| {
             if plan.has_changes() {
                 out.write_all(b"\n")?;
                 out.write_all(plan.diff().as_bytes())?;
             }
-        }
-    }
-    out.flush()?;
+            Ok(())
+        },
+    )?;
     Ok(if args.detailed_exitcode && plan.report.has_changes() {
         Outcome::ChangesPending
     } else {
