@@ -46,6 +46,12 @@ impl Env {
             .filter(|v| !v.is_empty())
     }
 
+    /// Every variable, for a program modelbump runs that follows its own conventions (the signing
+    /// programs of `git::signing`), so that it sees the snapshot and nothing else.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The value of `name` as a path, `None` when unset or empty.
     pub fn path(&self, name: &str) -> Option<PathBuf> {
         self.get(name).map(PathBuf::from)

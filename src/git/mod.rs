@@ -22,6 +22,7 @@ mod identity;
 mod message;
 mod record;
 mod remote;
+mod signing;
 
 pub use identity::{Identity, IdentitySource};
 pub use message::ModelChange;
@@ -33,6 +34,7 @@ pub(crate) use record::{
 };
 pub use remote::{Credentials, PushBase, PushOutcome, PushRequest};
 pub(crate) use remote::{UserInfo, split_remote_url, token_transport};
+pub use signing::{Signer, Signing, SigningError};
 
 use std::path::{Path, PathBuf};
 
@@ -207,6 +209,9 @@ pub enum GitError {
         /// Why.
         message: String,
     },
+    /// A commit could not be signed (nothing was written).
+    #[error(transparent)]
+    Signing(#[from] SigningError),
     /// Any other git failure, with what was being done.
     #[error("git: {action} in {repo}: {message}")]
     Git {
@@ -241,6 +246,9 @@ pub struct Update<'a> {
     pub tracking_uri: Option<String>,
     /// Author and committer.
     pub identity: Identity,
+    /// Signs every commit made for this update (`git.signing`), the re-applied ones too; `None` leaves
+    /// them unsigned.
+    pub signer: Option<&'a Signer>,
 }
 
 /// A commit that was made.
@@ -620,10 +628,14 @@ impl GitRepo {
             .identity
             .committer()
             .map_err(self.err("making the committer signature"))?;
-        let id = self
-            .repo
-            .commit(None, &author, &committer, &message, &tree, &[&base_commit])
-            .map_err(self.err("writing the commit"))?;
+        let id = self.write_commit(
+            &author,
+            &committer,
+            &message,
+            &tree,
+            &[&base_commit],
+            update.signer,
+        )?;
         Ok(Some(Committed {
             id,
             changes,
