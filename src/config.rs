@@ -196,6 +196,29 @@ pub struct GitConfig {
     pub message: Option<String>,
     /// How many pushes at most when the branch keeps moving (default 20: enough for 20 writers at once).
     pub push_attempts: Option<u32>,
+    /// Sign every commit (`format: ssh|openpgp`, `key`); see `docs/signing.md`.
+    pub signing: Option<SigningConfig>,
+}
+
+/// `git.signing:`
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SigningConfig {
+    /// How commits are signed.
+    pub format: Option<SigningFormat>,
+    /// For `ssh`, the key file (relative to the repo root, or `~/...`); for `openpgp`, a key id,
+    /// fingerprint or user id that `gpg --local-user` takes.
+    pub key: Option<String>,
+}
+
+/// The signature formats, named as git's `gpg.format`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SigningFormat {
+    /// An SSH key, signed with `ssh-keygen -Y sign`.
+    Ssh,
+    /// An OpenPGP key, signed with `gpg`.
+    Openpgp,
 }
 
 /// A commit identity.
@@ -427,5 +450,28 @@ argocd:
         );
         let config = Config::parse("mlflow: {concurrency: null}\n", Path::new("c.yaml")).unwrap();
         assert!(config.mlflow.concurrency.is_none());
+    }
+
+    #[test]
+    fn signing_takes_a_format_and_a_key_and_nothing_else() {
+        let text = "git:\n  signing: {format: ssh, key: keys/signing}\n";
+        let config = Config::parse(text, Path::new("c.yaml")).unwrap();
+        assert_eq!(
+            config.git.signing,
+            Some(SigningConfig {
+                format: Some(SigningFormat::Ssh),
+                key: Some("keys/signing".into()),
+            })
+        );
+        let text = "git:\n  signing:\n    format: x509\n";
+        let err = Config::parse(text, Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("x509") && err.contains("line 3"), "{err}");
+        let text = "git:\n  signing: {format: openpgp, keyId: ABC}\n";
+        let err = Config::parse(text, Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("keyId"), "{err}");
     }
 }

@@ -117,6 +117,7 @@ fn update<'a>(rewrite: &'a dyn Fn(&Path, &[u8]) -> anyhow::Result<Rewritten>) ->
         template: "update: {models}".into(),
         tracking_uri: None,
         identity: identity(),
+        signer: None,
     }
 }
 

@@ -35,6 +35,7 @@ fn run_options(fx: &Fixture, store: &str) -> RunOptions {
             tracking_uri: None,
             author: None,
             env,
+            signing: None,
         },
         push: Some(PushSpec {
             remote: "origin".into(),

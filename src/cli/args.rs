@@ -66,3 +66,26 @@ pub(crate) struct ArgoCdArgs {
     #[arg(long, value_name = "SHA")]
     pub revision: Option<String>,
 }
+
+/// How commits are signed: the options `commit` and `run` share (`git.signing` in the config).
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Signing")]
+pub(crate) struct SigningArgs {
+    /// Sign every commit with this key: for ssh a key file (a private key without passphrase, or a
+    /// public key whose private key is in the ssh-agent), for openpgp a key id or fingerprint
+    /// [default: git.signing.key] [env: MODELBUMP_GIT_SIGNING_KEY=]
+    #[arg(long, value_name = "KEY")]
+    pub signing_key: Option<String>,
+    /// The signature format [default: git.signing.format] [env: MODELBUMP_GIT_SIGNING_FORMAT=]
+    #[arg(long, value_name = "FORMAT")]
+    pub signing_format: Option<SigningFormatArg>,
+}
+
+/// `--signing-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SigningFormatArg {
+    /// An SSH key (ssh-keygen -Y sign)
+    Ssh,
+    /// An OpenPGP key (gpg)
+    Openpgp,
+}

@@ -13,9 +13,10 @@ use anyhow::Context;
 
 use crate::argocd::{self, ArgoCdError, SyncOptions};
 use crate::cli::OutputFormat;
-use crate::cli::args::{ArgoCdArgs, MlflowArgs, PushArgs};
-use crate::config::Config;
+use crate::cli::args::{ArgoCdArgs, MlflowArgs, PushArgs, SigningArgs, SigningFormatArg};
+use crate::config::{Config, SigningFormat};
 use crate::env::Env;
+use crate::git::Signing;
 use crate::http::ClientOptions;
 use crate::ops::{GitOptions, PlanOptions, PushSpec};
 use crate::secret::SecretString;
@@ -200,15 +201,88 @@ impl Settings {
         })
     }
 
-    /// How to commit: `message` is the `-m` flag.
-    pub(crate) fn git(&self, message: Option<String>) -> GitOptions {
-        GitOptions {
+    /// How to commit: `message` is the `-m` flag, `signing` the signing flags.
+    pub(crate) fn git(
+        &self,
+        message: Option<String>,
+        signing: &SigningArgs,
+    ) -> anyhow::Result<GitOptions> {
+        Ok(GitOptions {
             repo: self.repo.clone(),
             message: self.message(message),
             tracking_uri: self.tracking_uri(None),
             author: self.config.git.author.clone(),
             env: self.env.clone(),
-        }
+            signing: self.signing(signing)?,
+        })
+    }
+
+    /// How commits are signed: `--signing-format` > `MODELBUMP_GIT_SIGNING_FORMAT` > `git.signing.format`,
+    /// and the key likewise; `None` when no format is set anywhere. An SSH key file named in the config
+    /// is relative to the repo root, one named by a flag or variable to the current folder; `~/` is the
+    /// home folder.
+    pub(crate) fn signing(&self, args: &SigningArgs) -> anyhow::Result<Option<Signing>> {
+        let config = self.config.git.signing.clone().unwrap_or_default();
+        let env_format = match self.env.get("MODELBUMP_GIT_SIGNING_FORMAT") {
+            Some(v) => Some(match v.trim().to_ascii_lowercase().as_str() {
+                "ssh" => SigningFormat::Ssh,
+                "openpgp" => SigningFormat::Openpgp,
+                _ => {
+                    return Err(BadVariable {
+                        name: "MODELBUMP_GIT_SIGNING_FORMAT",
+                        value: v.to_string(),
+                        expected: "possible values: ssh, openpgp",
+                    }
+                    .into());
+                }
+            }),
+            None => None,
+        };
+        let flag_format = args.signing_format.map(|f| match f {
+            SigningFormatArg::Ssh => SigningFormat::Ssh,
+            SigningFormatArg::Openpgp => SigningFormat::Openpgp,
+        });
+        let flag_key = pick(args.signing_key.clone(), None, None);
+        let env_key = self.var("MODELBUMP_GIT_SIGNING_KEY");
+        let from_config = flag_key.is_none() && env_key.is_none();
+        let key = pick(flag_key, env_key, config.key.clone());
+        let Some(format) = flag_format.or(env_format).or(config.format) else {
+            anyhow::ensure!(
+                key.is_none(),
+                "a signing key is set (--signing-key, MODELBUMP_GIT_SIGNING_KEY or git.signing.key) but no format: set git.signing.format (MODELBUMP_GIT_SIGNING_FORMAT, --signing-format) to ssh or openpgp"
+            );
+            return Ok(None);
+        };
+        let Some(key) = key.map(|k| k.trim().to_string()) else {
+            anyhow::bail!(
+                "commits are to be signed ({}) but no key is set: set git.signing.key (MODELBUMP_GIT_SIGNING_KEY, --signing-key) to {}",
+                match format {
+                    SigningFormat::Ssh => "git.signing.format ssh",
+                    SigningFormat::Openpgp => "git.signing.format openpgp",
+                },
+                match format {
+                    SigningFormat::Ssh => "the SSH key file",
+                    SigningFormat::Openpgp => "the OpenPGP key id or fingerprint",
+                }
+            );
+        };
+        Ok(Some(match format {
+            SigningFormat::Openpgp => Signing::OpenPgp { key },
+            SigningFormat::Ssh => {
+                let path = match (key.strip_prefix("~/"), self.env.home()) {
+                    (Some(rest), Some(home)) => home.join(rest),
+                    _ => PathBuf::from(&key),
+                };
+                let base = if from_config {
+                    self.repo.clone()
+                } else {
+                    std::env::current_dir().unwrap_or_else(|_| self.repo.clone())
+                };
+                Signing::Ssh {
+                    key: base.join(path),
+                }
+            }
+        }))
     }
 
     /// The push remote's name or URL: `--remote` > `MODELBUMP_GIT_REMOTE` > `git.remote` > `origin`.
@@ -483,5 +557,75 @@ mod tests {
         assert_eq!(s.branch(None).as_deref(), Some("cfgb"));
         assert_eq!(settings("{}", &[]).remote(None), "origin");
         assert_eq!(settings("{}", &[]).branch(None), None);
+    }
+
+    #[test]
+    fn signing_is_resolved_flag_over_env_over_config() {
+        let none = SigningArgs::default();
+        assert_eq!(settings("", &[]).signing(&none).unwrap(), None);
+        // A config key is relative to the repo root.
+        let config = "git:\n  signing: {format: ssh, key: keys/signer}\n";
+        assert_eq!(
+            settings(config, &[]).signing(&none).unwrap(),
+            Some(Signing::Ssh {
+                key: PathBuf::from("/repo/keys/signer")
+            })
+        );
+        let home = settings(
+            "git:\n  signing: {format: ssh, key: ~/.ssh/signer}\n",
+            &[("HOME", "/home/ci")],
+        );
+        assert_eq!(
+            home.signing(&none).unwrap(),
+            Some(Signing::Ssh {
+                key: PathBuf::from("/home/ci/.ssh/signer")
+            })
+        );
+        let env = [
+            ("MODELBUMP_GIT_SIGNING_FORMAT", "OpenPGP"),
+            ("MODELBUMP_GIT_SIGNING_KEY", "ABCDEF0123456789"),
+        ];
+        assert_eq!(
+            settings(config, &env).signing(&none).unwrap(),
+            Some(Signing::OpenPgp {
+                key: "ABCDEF0123456789".into()
+            })
+        );
+        let flags = SigningArgs {
+            signing_key: Some("/keys/other".into()),
+            signing_format: Some(SigningFormatArg::Ssh),
+        };
+        assert_eq!(
+            settings(config, &env).signing(&flags).unwrap(),
+            Some(Signing::Ssh {
+                key: PathBuf::from("/keys/other")
+            })
+        );
+    }
+
+    #[test]
+    fn signing_needs_both_a_format_and_a_key() {
+        let none = SigningArgs::default();
+        let err = settings("git:\n  signing: {format: openpgp}\n", &[])
+            .signing(&none)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no key") && err.contains("git.signing.key"),
+            "{err}"
+        );
+        let err = settings("", &[("MODELBUMP_GIT_SIGNING_KEY", "/k")])
+            .signing(&none)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no format") && err.contains("ssh or openpgp"),
+            "{err}"
+        );
+        let err = settings("", &[("MODELBUMP_GIT_SIGNING_FORMAT", "x509")])
+            .signing(&none)
+            .unwrap_err();
+        assert!(err.downcast_ref::<BadVariable>().is_some(), "{err}");
+        assert!(err.to_string().contains("ssh, openpgp"), "{err}");
     }
 }

@@ -20,6 +20,7 @@ use crate::git::{
     AppliedRecord, Credentials, GitRepo, Identity, ModelChange, PushBase, PushOutcome, PushRequest,
     Rewritten, Update, UserInfo,
 };
+use crate::git::{Signer, Signing};
 use crate::manifest::{self, Edit, Selector};
 use crate::report::{Report, TargetReport, TargetStatus};
 
@@ -37,6 +38,8 @@ pub struct GitOptions {
     pub author: Option<Person>,
     /// The environment snapshot: git's identity and credential variables, read with git's conventions.
     pub env: Env,
+    /// Sign every commit with this key (`git.signing`); `None` commits unsigned.
+    pub signing: Option<Signing>,
 }
 
 /// Where to push, as resolved from flags, environment and config (before the repo is looked at).
@@ -183,6 +186,28 @@ pub(super) fn commit_identity(options: &GitOptions, repo: &GitRepo) -> anyhow::R
     )?)
 }
 
+/// The signer of modelbump's commits (`git.signing`); its program runs with the environment snapshot.
+fn commit_signer(options: &GitOptions) -> Option<Signer> {
+    options
+        .signing
+        .clone()
+        .map(|signing| Signer::new(signing, options.env.clone()))
+}
+
+/// Checks that commits can be signed when signing is configured (the key is there, usable without a
+/// prompt, and signs a probe), so that `run` and `commit` stop before they write anything.
+pub(super) fn check_signing(options: &GitOptions) -> anyhow::Result<()> {
+    if let Some(signer) = commit_signer(options) {
+        signer.check().map_err(crate::git::GitError::from)?;
+        tracing::debug!(
+            "commits are signed with the {} key {}",
+            signer.signing().format(),
+            signer.signing().key_name()
+        );
+    }
+    Ok(())
+}
+
 /// Commits `files` on the checked-out branch and pushes when asked.
 ///
 /// The commit pushed is always built on the remote branch's tip: the local commit itself when HEAD was
@@ -235,6 +260,7 @@ pub(super) fn write_back(
         return Ok(WriteBackOutcome::default());
     }
     let identity = commit_identity(options, repo)?;
+    let signer = commit_signer(options);
 
     let local_rewrite = layered_rewrite(vec![&request.files], request.record);
     let local_update = Update {
@@ -243,6 +269,7 @@ pub(super) fn write_back(
         template: template.clone(),
         tracking_uri: tracking_uri.clone(),
         identity: identity.clone(),
+        signer: signer.as_ref(),
     };
     let local = repo.commit_update(head, &local_update)?;
     let mut outcome = WriteBackOutcome::default();
@@ -289,6 +316,7 @@ pub(super) fn write_back(
         template,
         tracking_uri,
         identity,
+        signer: signer.as_ref(),
     };
     let base = PushBase {
         tip,
@@ -536,6 +564,7 @@ pub(crate) fn classify(head: &[u8], work: &[u8]) -> Verdict {
 pub fn commit(options: &CommitOptions) -> anyhow::Result<CommitOutcome> {
     let repo = GitRepo::discover(&options.git.repo)?;
     let head = repo.head_commit()?;
+    check_signing(&options.git)?;
     let record = crate::git::load_applied(&repo);
 
     // Named files: the configured targets, the last apply's files and the FILE arguments; they must be

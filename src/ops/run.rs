@@ -127,6 +127,7 @@ async fn run_steps(
     let pending = pending_files(root, &options.plan.config.targets, &repo, head, &plan)?;
     if !pending.files.is_empty() {
         commit_identity(&options.git, &repo)?;
+        crate::ops::commit::check_signing(&options.git)?;
     }
     let report = progress;
     if plan.has_changes() {

@@ -8,6 +8,7 @@ use clap::Args;
 
 use crate::cli::OutputFormat;
 use crate::cli::args::PushArgs;
+use crate::cli::args::SigningArgs;
 use crate::cli::exit::Outcome;
 use crate::cli::settings::Settings;
 use crate::ops::CommitOptions;
@@ -43,13 +44,16 @@ pub(crate) struct CommitArgs {
     /// Where to push
     #[command(flatten)]
     pub push_to: PushArgs,
+    /// How commits are signed
+    #[command(flatten)]
+    pub signing: SigningArgs,
 }
 
 /// Runs `commit`.
 pub(crate) async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result<Outcome> {
     let push = settings.push_requested(args.push);
     let options = CommitOptions {
-        git: settings.git(args.message),
+        git: settings.git(args.message, &args.signing)?,
         files: settings
             .config
             .targets

@@ -18,6 +18,7 @@ use crate::cli::OutputFormat;
 use crate::cli::args::ArgoCdArgs;
 use crate::cli::args::MlflowArgs;
 use crate::cli::args::PushArgs;
+use crate::cli::args::SigningArgs;
 use crate::cli::commands::commit::write_text;
 use crate::cli::exit::Outcome;
 use crate::cli::settings::Settings;
@@ -53,6 +54,9 @@ pub(crate) struct RunArgs {
     /// Where to push
     #[command(flatten)]
     pub push_to: PushArgs,
+    /// How commits are signed
+    #[command(flatten)]
+    pub signing: SigningArgs,
     /// Argo CD options
     #[command(flatten)]
     pub argocd: ArgoCdArgs,
@@ -118,7 +122,7 @@ fn options(settings: &Settings, args: &RunArgs) -> anyhow::Result<RunOptions> {
     Ok(RunOptions {
         plan: settings.plan(&args.mlflow)?,
         dry_run: args.dry_run,
-        git: settings.git(args.message.clone()),
+        git: settings.git(args.message.clone(), &args.signing)?,
         push: if args.no_push || args.dry_run {
             None
         } else {
