@@ -12,6 +12,9 @@
 //!   same update applied to the tip (not a text rebase), again on the fresh tip after a rejected push,
 //!   with a message computed from the new old values. So commits of the local branch that the remote
 //!   lacks are never pushed. When the remote already holds the wanted values, nothing new is committed.
+//! - **Signed when configured.** Every commit object is written by one function
+//!   (`GitRepo::write_commit`, `signing.rs`), which signs it with the [`Update::signer`], so the
+//!   commits made again after a rejected push are signed like the first.
 //! - **Credentials never leak.** Tokens are [`SecretString`]s, remote URLs are redacted and every message
 //!   that comes from git or the server is scrubbed of the token before it is shown.
 //!

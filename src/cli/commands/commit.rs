@@ -26,6 +26,7 @@ use crate::ops::{PushTarget, WriteBackOutcome};
 ///   modelbump apply && modelbump commit --push
 ///   modelbump set k8s/model.yaml baseline-predictor s3://bucket/m-1/
 ///   modelbump commit --push -m "rollback: baseline-predictor to m-1"
+///   modelbump commit --push --signing-format ssh --signing-key ~/.ssh/modelbump_signing
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct CommitArgs {
