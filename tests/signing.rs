@@ -124,6 +124,14 @@ fn verify_ssh(dir: &Path, allowed: &Path, commit: &str) -> (bool, String) {
     (out.status.success(), stderr(&out))
 }
 
+/// Asserts that the command succeeded and that the remote's main is the checkout's HEAD; returns it.
+fn assert_pushed(fx: &Fixture, out: &std::process::Output) -> String {
+    assert!(out.status.success(), "{}", stderr(out));
+    let head = git(&fx.work, &["rev-parse", "HEAD"]);
+    assert_eq!(fx.remote_head(), head);
+    head
+}
+
 fn two_models() -> Fixture {
     Fixture::new(&[(
         "models.yaml",
@@ -175,9 +183,7 @@ fn an_unsigned_push_is_refused_by_the_hook_and_a_signed_one_lands() {
         .args(["commit", "--push"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let head = git(&fx.work, &["rev-parse", "HEAD"]);
-    assert_eq!(fx.remote_head(), head);
+    let head = assert_pushed(&fx, &out);
     let (ok, message) = verify_ssh(&fx.remote, &allowed, &head);
     assert!(ok, "{message}");
     assert!(
@@ -459,9 +465,7 @@ fn an_openpgp_signed_commit_passes_git_verify_commit() {
         .args(["commit", "--push"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let head = git(&fx.work, &["rev-parse", "HEAD"]);
-    assert_eq!(fx.remote_head(), head);
+    let head = assert_pushed(&fx, &out);
     let out = git_cmd(&fx.remote)
         .env("GNUPGHOME", &gnupg.home)
         .args(["verify-commit", "--raw", &head])

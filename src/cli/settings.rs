@@ -605,26 +605,22 @@ mod tests {
 
     #[test]
     fn signing_needs_both_a_format_and_a_key() {
-        let none = SigningArgs::default();
-        let err = settings("git:\n  signing: {format: openpgp}\n", &[])
-            .signing(&none)
-            .unwrap_err()
-            .to_string();
+        let error = |config: &str, env: &[(&str, &str)]| {
+            settings(config, env)
+                .signing(&SigningArgs::default())
+                .unwrap_err()
+        };
+        let err = error("git:\n  signing: {format: openpgp}\n", &[]).to_string();
         assert!(
             err.contains("no key") && err.contains("git.signing.key"),
             "{err}"
         );
-        let err = settings("", &[("MODELBUMP_GIT_SIGNING_KEY", "/k")])
-            .signing(&none)
-            .unwrap_err()
-            .to_string();
+        let err = error("", &[("MODELBUMP_GIT_SIGNING_KEY", "/k")]).to_string();
         assert!(
             err.contains("no format") && err.contains("ssh or openpgp"),
             "{err}"
         );
-        let err = settings("", &[("MODELBUMP_GIT_SIGNING_FORMAT", "x509")])
-            .signing(&none)
-            .unwrap_err();
+        let err = error("", &[("MODELBUMP_GIT_SIGNING_FORMAT", "x509")]);
         assert!(err.downcast_ref::<BadVariable>().is_some(), "{err}");
         assert!(err.to_string().contains("ssh, openpgp"), "{err}");
     }
