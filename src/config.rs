@@ -451,7 +451,11 @@ argocd:
         std::fs::create_dir_all(&sub).unwrap();
         // Above the git root: never used.
         std::fs::write(tmp.path().join(DEFAULT_FILE), "{}").unwrap();
-        assert_eq!(discover(&sub), None, "outside git only the folder itself counts");
+        assert_eq!(
+            discover(&sub),
+            None,
+            "outside git only the folder itself counts"
+        );
         std::fs::create_dir(root.join(".git")).unwrap();
         assert_eq!(discover(&sub), None, "the walk stops at the git root");
         std::fs::write(root.join(DEFAULT_FILE), "{}").unwrap();

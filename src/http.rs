@@ -272,7 +272,11 @@ where
                     .await
                     .unwrap_or_else(|e| format!("(body not read: {e})"));
                 note(Retried::Answer { status, body });
-                (asked.unwrap_or(delay), server, format!("HTTP {}", status.as_u16()))
+                (
+                    asked.unwrap_or(delay),
+                    server,
+                    format!("HTTP {}", status.as_u16()),
+                )
             }
             Ok(response) => return Ok(response),
             Err(err) if is_retryable_transport(&err) => {
@@ -296,14 +300,15 @@ where
     }
 }
 
-/// The scheme, host and port of `url`, without user info, path or query (which may hold secrets).
+/// The scheme, host, port and path of `url`: without user info or query, which may hold secrets; with
+/// the path, so that concurrent requests to one server tell their retries apart.
 fn origin(url: &reqwest::Url) -> String {
-    url.origin().ascii_serialization()
+    format!("{}{}", url.origin().ascii_serialization(), url.path())
 }
 
 /// The warning of a retry: what (`service` at `server`), why, when the next attempt comes and which one
-/// it is, e.g. `MLflow http://127.0.0.1:5000: connection failed: Connection refused; retrying in 2.0s
-/// (3/8)`.
+/// it is, e.g. `MLflow http://127.0.0.1:5000/api/2.0/mlflow/runs/search: connection failed: Connection
+/// refused; retrying in 2.0s (3/8)`.
 pub(crate) fn retry_line(
     service: &str,
     server: &str,
@@ -461,8 +466,9 @@ mod tests {
             retry_line("Argo CD", "", "HTTP 503", Duration::from_secs(30), 2, 8),
             "Argo CD: HTTP 503; retrying in 30s (2/8)"
         );
-        let url = reqwest::Url::parse("https://bob:pw@mlflow.example.com:8443/api?token=x").unwrap();
-        assert_eq!(origin(&url), "https://mlflow.example.com:8443");
+        let url =
+            reqwest::Url::parse("https://bob:pw@mlflow.example.com:8443/api?token=x").unwrap();
+        assert_eq!(origin(&url), "https://mlflow.example.com:8443/api");
     }
 
     #[test]

@@ -78,7 +78,10 @@ mod tests {
             closest("financial-mlops-pytorch-basline", names)[0],
             "financial-mlops-pytorch-baseline"
         );
-        assert_eq!(closest("financial_predictor", ["financial-predictor"]).len(), 1);
+        assert_eq!(
+            closest("financial_predictor", ["financial-predictor"]).len(),
+            1
+        );
     }
 
     #[test]

@@ -49,7 +49,11 @@ fn plan_lines_are_short_aligned_and_end_with_a_summary() {
     1 to change, 1 blocked
     "#);
     // The change is stated once in the table; the old value is in the diff below it.
-    assert_eq!(text.matches("m-a1b2c3d4e5f647188a9b0c1d2e3f4a5b").count(), 2, "{text}");
+    assert_eq!(
+        text.matches("m-a1b2c3d4e5f647188a9b0c1d2e3f4a5b").count(),
+        2,
+        "{text}"
+    );
     assert!(text.contains("\ndiff --git a/"), "{text}");
 }
 
@@ -69,19 +73,31 @@ fn colour_follows_the_flag_the_variables_and_the_terminal() {
     // The tests run with NO_COLOR=1 and stdout is a pipe: plain text either way.
     let plain = plan(&[], &[]);
     assert!(!plain.contains('\x1b'), "{plain}");
-    assert_eq!(plan(&["--color", "never"], &[("MODELBUMP_COLOR", "always")]), plain);
+    assert_eq!(
+        plan(&["--color", "never"], &[("MODELBUMP_COLOR", "always")]),
+        plain
+    );
     assert_eq!(plan(&[], &[("NO_COLOR", "")]), plain, "auto into a pipe");
 
     let always = plan(&["--color", "always"], &[]);
     assert!(always.contains("\x1b[32mchanged\x1b[0m"), "{always:?}");
     assert!(always.contains("\x1b[33mblocked\x1b[0m"), "{always:?}");
-    assert!(always.contains("\x1b[32m+"), "the added diff line: {always:?}");
+    assert!(
+        always.contains("\x1b[32m+"),
+        "the added diff line: {always:?}"
+    );
     assert_eq!(plan(&[], &[("MODELBUMP_COLOR", "always")]), always);
     // The same text, escape codes aside.
     let stripped = always
         .split('\x1b')
         .enumerate()
-        .map(|(i, part)| if i == 0 { part } else { &part[part.find('m').unwrap() + 1..] })
+        .map(|(i, part)| {
+            if i == 0 {
+                part
+            } else {
+                &part[part.find('m').unwrap() + 1..]
+            }
+        })
         .collect::<String>();
     assert_eq!(stripped, plain);
 
@@ -131,12 +147,20 @@ fn the_config_is_found_from_a_subfolder_and_paths_keep_their_meaning() {
         .unwrap();
     assert_success(&out);
     assert!(read(&fx.work, MANIFEST).contains("s3://bucket/pinned/"));
-    assert!(stdout(&out).starts_with("k8s/base/financial-predictor-ab-test.yaml:"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("k8s/base/financial-predictor-ab-test.yaml:"),
+        "{}",
+        stdout(&out)
+    );
 
     // Above the git root nothing is looked for: a folder outside any repository uses only its own file.
     let outside = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(outside.path().join("sub")).unwrap();
-    std::fs::write(outside.path().join("modelbump.yaml"), "targets: []\nbogus: 1\n").unwrap();
+    std::fs::write(
+        outside.path().join("modelbump.yaml"),
+        "targets: []\nbogus: 1\n",
+    )
+    .unwrap();
     let out = modelbump(&fx.home)
         .current_dir(outside.path().join("sub"))
         .arg("targets")
@@ -149,7 +173,10 @@ fn the_config_is_found_from_a_subfolder_and_paths_keep_their_meaning() {
 fn targets_keeps_its_columns_readable_with_a_huge_value() {
     let huge = format!("s3://bucket/{}/end", "x".repeat(120_000));
     let fx = Fixture::new(&[
-        ("k8s/a.yaml", &models_yaml(&[("small", "s3://bucket/small/")])),
+        (
+            "k8s/a.yaml",
+            &models_yaml(&[("small", "s3://bucket/small/")]),
+        ),
         ("k8s/b.yaml", &models_yaml(&[("huge", &huge)])),
     ]);
     let out = modelbump(&fx.home)
@@ -159,7 +186,11 @@ fn targets_keeps_its_columns_readable_with_a_huge_value() {
         .unwrap();
     assert_success(&out);
     let text = stdout(&out);
-    assert!(text.lines().all(|l| l.chars().count() < 200), "{}", &text[..text.len().min(600)]);
+    assert!(
+        text.lines().all(|l| l.chars().count() < 200),
+        "{}",
+        &text[..text.len().min(600)]
+    );
     assert!(text.contains("s3://bucket/small/"), "{text}");
     assert!(text.contains('…') && text.contains("x/end"), "{text}");
     let json = modelbump(&fx.home)
@@ -173,7 +204,11 @@ fn targets_keeps_its_columns_readable_with_a_huge_value() {
 
 fn help(args: &[&str]) -> String {
     let home = tempfile::tempdir().unwrap();
-    let out = modelbump(home.path()).args(args).arg("--help").output().unwrap();
+    let out = modelbump(home.path())
+        .args(args)
+        .arg("--help")
+        .output()
+        .unwrap();
     assert_success(&out);
     stdout(&out)
 }
@@ -182,11 +217,26 @@ fn help(args: &[&str]) -> String {
 #[test]
 fn help_examples_are_one_per_line_and_flags_under_their_heading() {
     for (command, example) in [
-        ("plan", "\n  modelbump plan -o json --report /tmp/plan.json\n"),
-        ("apply", "\n  modelbump apply --tracking-uri http://localhost:5000 --report report.json\n"),
-        ("sync", "\n  modelbump sync --app financial-mlops-infrastructure --wait\n"),
-        ("completions", "\n  modelbump completions zsh > \"${fpath[1]}/_modelbump\"\n"),
-        ("run", "\n  modelbump run --report /tmp/modelbump-report.json\n"),
+        (
+            "plan",
+            "\n  modelbump plan -o json --report /tmp/plan.json\n",
+        ),
+        (
+            "apply",
+            "\n  modelbump apply --tracking-uri http://localhost:5000 --report report.json\n",
+        ),
+        (
+            "sync",
+            "\n  modelbump sync --app financial-mlops-infrastructure --wait\n",
+        ),
+        (
+            "completions",
+            "\n  modelbump completions zsh > \"${fpath[1]}/_modelbump\"\n",
+        ),
+        (
+            "run",
+            "\n  modelbump run --report /tmp/modelbump-report.json\n",
+        ),
     ] {
         let text = help(&[command]);
         assert!(text.contains(example), "{command}:\n{text}");
@@ -194,16 +244,31 @@ fn help_examples_are_one_per_line_and_flags_under_their_heading() {
     let run = help(&["run"]);
     let mlflow = section(&run, "MLflow:");
     assert!(mlflow.contains("--tracking-uri"), "{run}");
-    for flag in ["--report", "--dry-run", "--message", "--no-push", "--remote", "--branch"] {
+    for flag in [
+        "--report",
+        "--dry-run",
+        "--message",
+        "--no-push",
+        "--remote",
+        "--branch",
+    ] {
         assert!(!mlflow.contains(flag), "{flag} is under MLflow:\n{run}");
     }
     let git_section = section(&run, "Git:");
     for flag in ["--message", "--no-push", "--remote", "--branch"] {
-        assert!(git_section.contains(flag), "{flag} is not under Git:\n{run}");
+        assert!(
+            git_section.contains(flag),
+            "{flag} is not under Git:\n{run}"
+        );
     }
     assert!(section(&run, "Options:").contains("--dry-run"), "{run}");
-    assert!(run.contains("run pushes by default; commit pushes only with --push"), "{run}");
-    assert!(help(&["commit"]).contains("commit does not push by default; run does unless --no-push"));
+    assert!(
+        run.contains("run pushes by default; commit pushes only with --push"),
+        "{run}"
+    );
+    assert!(
+        help(&["commit"]).contains("commit does not push by default; run does unless --no-push")
+    );
     assert!(help(&["plan"]).contains("--color <WHEN>"));
 }
 
@@ -222,7 +287,10 @@ fn section(text: &str, heading: &str) -> String {
 #[test]
 fn a_config_key_typo_gets_a_suggestion_the_file_name_and_one_error_prefix() {
     let (fx, store) = quickstart_fixture("mlflow:\n  trackingURI: http://127.0.0.1:9\n");
-    let out = cmd(&fx, &fx.work.join("k8s"), &store).arg("plan").output().unwrap();
+    let out = cmd(&fx, &fx.work.join("k8s"), &store)
+        .arg("plan")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("unknown field `trackingURI`"), "{err}");
@@ -238,11 +306,17 @@ fn a_config_key_typo_gets_a_suggestion_the_file_name_and_one_error_prefix() {
 fn mlflow_case(url: &str, target: &str) -> (tempfile::TempDir, tempfile::TempDir) {
     let repo = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
-    write(repo.path(), "k8s/models.yaml", &models_yaml(&[("baseline-predictor", "s3://b/old/")]));
+    write(
+        repo.path(),
+        "k8s/models.yaml",
+        &models_yaml(&[("baseline-predictor", "s3://b/old/")]),
+    );
     write(
         repo.path(),
         "modelbump.yaml",
-        &format!("mlflow:\n  trackingUri: {url}\ntargets:\n  - file: k8s/models.yaml\n    name: baseline-predictor\n{target}"),
+        &format!(
+            "mlflow:\n  trackingUri: {url}\ntargets:\n  - file: k8s/models.yaml\n    name: baseline-predictor\n{target}"
+        ),
     );
     (repo, home)
 }
@@ -265,8 +339,14 @@ fn a_wrong_experiment_name_gets_the_closest_names() {
     let name = unique("polish-experiment");
     server.client().create_experiment(&name);
     let typo = name.replacen("experiment", "experimnet", 1);
-    let err = plan_error(&server.url, &format!("    run:\n      experiment: {typo}\n"));
-    assert!(err.contains(&format!("experiment {typo:?} not found")), "{err}");
+    let err = plan_error(
+        &server.url,
+        &format!("    run:\n      experiment: {typo}\n"),
+    );
+    assert!(
+        err.contains(&format!("experiment {typo:?} not found")),
+        "{err}"
+    );
     assert!(err.contains(&format!("did you mean `{name}`")), "{err}");
 }
 
@@ -279,7 +359,11 @@ fn a_wrong_registered_model_or_alias_is_named_as_such_with_what_exists() {
     let model = client.log_model(&run, "model", true);
     let registered = unique("polish-predictor");
     client.create_registered_model(&registered);
-    let version = client.create_version(&registered, &format!("models:/{}", model.model_id), Some(&run.run_id));
+    let version = client.create_version(
+        &registered,
+        &format!("models:/{}", model.model_id),
+        Some(&run.run_id),
+    );
     client.set_alias(&registered, "champion", &version);
 
     let typo = registered.replacen("predictor", "predicter", 1);
@@ -287,8 +371,14 @@ fn a_wrong_registered_model_or_alias_is_named_as_such_with_what_exists() {
         &server.url,
         &format!("    registered:\n      name: {typo}\n      alias: champion\n"),
     );
-    assert!(err.contains(&format!("registered model {typo:?} does not exist")), "{err}");
-    assert!(err.contains(&format!("did you mean `{registered}`")), "{err}");
+    assert!(
+        err.contains(&format!("registered model {typo:?} does not exist")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("did you mean `{registered}`")),
+        "{err}"
+    );
     assert!(!err.contains("has no alias"), "{err}");
 
     let err = plan_error(
@@ -297,7 +387,10 @@ fn a_wrong_registered_model_or_alias_is_named_as_such_with_what_exists() {
     );
     assert!(err.contains("has no alias \"champio\""), "{err}");
     assert!(err.contains("did you mean `champion`?"), "{err}");
-    assert!(err.contains(&format!("its aliases: champion (version {version})")), "{err}");
+    assert!(
+        err.contains(&format!("its aliases: champion (version {version})")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -315,10 +408,13 @@ fn retries_are_visible_at_the_default_verbosity() {
         .unwrap();
     assert!(!out.status.success());
     let err = stderr(&out);
-    let prefix = format!("MLflow {url}: connection failed");
+    let prefix = format!("MLflow {url}/api/2.0/mlflow/experiments/get-by-name: connection failed");
     let retries: Vec<&str> = err.lines().filter(|l| l.contains(&prefix)).collect();
     assert_eq!(retries.len(), 2, "{err}");
-    assert!(retries[0].contains("; retrying in ") && retries[0].ends_with("(2/3)"), "{err}");
+    assert!(
+        retries[0].contains("; retrying in ") && retries[0].ends_with("(2/3)"),
+        "{err}"
+    );
     assert!(retries[1].ends_with("(3/3)"), "{err}");
     assert_eq!(err.matches("error:").count(), 1, "{err}");
 }
@@ -327,7 +423,10 @@ fn retries_are_visible_at_the_default_verbosity() {
 #[test]
 fn two_models_in_one_commit_have_a_trailer_block_each() {
     let (fx, store) = quickstart_fixture("");
-    let out = cmd(&fx, &fx.work, &store).args(["run", "--no-push"]).output().unwrap();
+    let out = cmd(&fx, &fx.work, &store)
+        .args(["run", "--no-push"])
+        .output()
+        .unwrap();
     assert_success(&out);
     let message = git(&fx.work, &["log", "-1", "--format=%B"]);
     let trailers: Vec<&str> = message
@@ -341,12 +440,36 @@ fn two_models_in_one_commit_have_a_trailer_block_each() {
         .map(|(i, _)| i)
         .collect();
     assert_eq!(targets.len(), 2, "{message}");
-    assert_eq!(trailers[targets[0]], format!("Modelbump-Target: baseline-predictor ({MANIFEST})"));
-    assert_eq!(trailers[targets[1]], format!("Modelbump-Target: enhanced-predictor ({MANIFEST})"));
+    assert_eq!(
+        trailers[targets[0]],
+        format!("Modelbump-Target: baseline-predictor ({MANIFEST})")
+    );
+    assert_eq!(
+        trailers[targets[1]],
+        format!("Modelbump-Target: enhanced-predictor ({MANIFEST})")
+    );
     // Each block has its own run id, and git reads them all as trailers.
     for block in [&trailers[targets[0]..targets[1]], &trailers[targets[1]..]] {
-        assert_eq!(block.iter().filter(|l| l.starts_with("MLflow-Run-Id:")).count(), 1, "{message}");
+        assert_eq!(
+            block
+                .iter()
+                .filter(|l| l.starts_with("MLflow-Run-Id:"))
+                .count(),
+            1,
+            "{message}"
+        );
     }
-    let parsed = git(&fx.work, &["log", "-1", "--format=%(trailers:key=Modelbump-Target,valueonly)"]);
-    assert_eq!(parsed.lines().filter(|l| !l.is_empty()).count(), 2, "{parsed}");
+    let parsed = git(
+        &fx.work,
+        &[
+            "log",
+            "-1",
+            "--format=%(trailers:key=Modelbump-Target,valueonly)",
+        ],
+    );
+    assert_eq!(
+        parsed.lines().filter(|l| !l.is_empty()).count(),
+        2,
+        "{parsed}"
+    );
 }

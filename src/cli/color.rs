@@ -1,10 +1,10 @@
 //! Colour on a terminal: whether to use it, and the few styles the text output uses.
 //!
-//! `--color auto|always|never` > `MODELBUMP_COLOR` (same values) > `NO_COLOR` (set and not empty: never)
-//! > auto, which colours a stream only when it is a terminal. stdout and stderr are decided apart, so
-//! `modelbump plan | less` has plain text while the logs on the terminal keep their colour. Without
-//! colour the text is byte for byte what it is with it, less the escape codes: colour never carries
-//! meaning that the words do not, and padding is computed on the plain text.
+//! Precedence: `--color auto|always|never`, then `MODELBUMP_COLOR` (same values), then `NO_COLOR` (set
+//! and not empty: never), then auto, which colours a stream only when it is a terminal. stdout and
+//! stderr are decided apart, so `modelbump plan | less` has plain text while the logs on the terminal
+//! keep their colour. Without colour the text is byte for byte what it is with it, less the escape
+//! codes: colour never carries meaning that the words do not, and padding is computed on the plain text.
 
 use clap::ValueEnum;
 
@@ -27,11 +27,17 @@ pub(crate) enum ColorChoice {
 pub(crate) struct BadColor(pub(crate) String);
 
 /// Whether to colour a stream that is (`is_tty`) or is not a terminal.
-pub(crate) fn enabled(flag: Option<ColorChoice>, env: &Env, is_tty: bool) -> Result<bool, BadColor> {
-    let from_env = match env.get("MODELBUMP_COLOR").map(str::trim).filter(|v| !v.is_empty()) {
-        Some(v) => Some(
-            ColorChoice::from_str(v, true).map_err(|_| BadColor(v.to_string()))?,
-        ),
+pub(crate) fn enabled(
+    flag: Option<ColorChoice>,
+    env: &Env,
+    is_tty: bool,
+) -> Result<bool, BadColor> {
+    let from_env = match env
+        .get("MODELBUMP_COLOR")
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        Some(v) => Some(ColorChoice::from_str(v, true).map_err(|_| BadColor(v.to_string()))?),
         None => None,
     };
     Ok(match flag.or(from_env).unwrap_or(ColorChoice::Auto) {
@@ -85,17 +91,19 @@ pub(crate) fn diff(on: bool, text: &str) -> String {
             Some(body) => (body, "\n"),
             None => (line, ""),
         };
-        let style = if body.starts_with("diff --git") || body.starts_with("+++") || body.starts_with("---") {
-            Some(Style::Bold)
-        } else if body.starts_with('+') {
-            Some(Style::Added)
-        } else if body.starts_with('-') {
-            Some(Style::Removed)
-        } else if body.starts_with("@@") {
-            Some(Style::Info)
-        } else {
-            None
-        };
+        let style =
+            if body.starts_with("diff --git") || body.starts_with("+++") || body.starts_with("---")
+            {
+                Some(Style::Bold)
+            } else if body.starts_with('+') {
+                Some(Style::Added)
+            } else if body.starts_with('-') {
+                Some(Style::Removed)
+            } else if body.starts_with("@@") {
+                Some(Style::Info)
+            } else {
+                None
+            };
         match style {
             Some(style) => out.push_str(&paint(true, style, body)),
             None => out.push_str(body),
@@ -119,9 +127,23 @@ mod tests {
         assert!(!enabled(None, &env(&[]), false).unwrap());
         assert!(!enabled(None, &env(&[("NO_COLOR", "1")]), true).unwrap());
         assert!(enabled(None, &env(&[("NO_COLOR", "")]), true).unwrap());
-        assert!(enabled(None, &env(&[("MODELBUMP_COLOR", "always"), ("NO_COLOR", "1")]), false).unwrap());
+        assert!(
+            enabled(
+                None,
+                &env(&[("MODELBUMP_COLOR", "always"), ("NO_COLOR", "1")]),
+                false
+            )
+            .unwrap()
+        );
         assert!(!enabled(None, &env(&[("MODELBUMP_COLOR", "never")]), true).unwrap());
-        assert!(!enabled(Some(ColorChoice::Never), &env(&[("MODELBUMP_COLOR", "always")]), true).unwrap());
+        assert!(
+            !enabled(
+                Some(ColorChoice::Never),
+                &env(&[("MODELBUMP_COLOR", "always")]),
+                true
+            )
+            .unwrap()
+        );
         assert!(enabled(Some(ColorChoice::Always), &env(&[("NO_COLOR", "1")]), false).unwrap());
         assert!(enabled(None, &env(&[("MODELBUMP_COLOR", "sometimes")]), true).is_err());
     }
@@ -129,7 +151,10 @@ mod tests {
     #[test]
     fn plain_text_is_untouched_and_diffs_are_coloured_per_line() {
         assert_eq!(paint(false, Style::Added, "changed"), "changed");
-        assert_eq!(paint(true, Style::Added, "changed"), "\x1b[32mchanged\x1b[0m");
+        assert_eq!(
+            paint(true, Style::Added, "changed"),
+            "\x1b[32mchanged\x1b[0m"
+        );
         let text = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-old\n+new\n same\n";
         assert_eq!(diff(false, text), text);
         let coloured = diff(true, text);

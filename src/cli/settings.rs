@@ -136,7 +136,10 @@ impl Settings {
             None => crate::config::discover(&start).unwrap_or_else(|| start.clone()),
             Some(_) => start.clone(),
         };
-        let subdir = start.strip_prefix(&repo).unwrap_or(Path::new("")).to_path_buf();
+        let subdir = start
+            .strip_prefix(&repo)
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
         let (config, config_path) = Config::load(&repo, config_arg.as_deref())?;
         if !subdir.as_os_str().is_empty()
             && let Some(path) = &config_path

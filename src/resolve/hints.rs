@@ -41,7 +41,9 @@ pub(super) async fn missing_alias(
     }
     let hint = match store.model_aliases(name).await {
         Ok(Some(aliases)) if aliases.is_empty() => {
-            format!("; {name:?} has no aliases (set one with MlflowClient.set_registered_model_alias)")
+            format!(
+                "; {name:?} has no aliases (set one with MlflowClient.set_registered_model_alias)"
+            )
         }
         Ok(Some(aliases)) => {
             let close =

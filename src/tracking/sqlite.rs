@@ -503,7 +503,13 @@ impl TrackingStore for SqliteStore {
         &self,
         name: &str,
     ) -> Result<Option<Vec<(String, String)>>, TrackingError> {
-        if !self.registered_model_names().await?.unwrap_or_default().iter().any(|n| n == name) {
+        if !self
+            .registered_model_names()
+            .await?
+            .unwrap_or_default()
+            .iter()
+            .any(|n| n == name)
+        {
             return Ok(None);
         }
         let sql = format!(

@@ -39,7 +39,11 @@ pub(crate) fn run(settings: &Settings, args: TargetsArgs) -> anyhow::Result<Outc
     let listing = crate::ops::targets(&TargetsOptions {
         repo: settings.repo.clone(),
         targets: settings.config.targets.clone(),
-        paths: args.paths.into_iter().map(|p| settings.path_arg(p)).collect(),
+        paths: args
+            .paths
+            .into_iter()
+            .map(|p| settings.path_arg(p))
+            .collect(),
     })?;
     let mut out = std::io::stdout().lock();
     match settings.output {
@@ -145,7 +149,9 @@ mod tests {
         let table = render_table(&[row("big", huge), row("small", "s3://b/m/".into())]);
         let lines: Vec<&str> = table.lines().collect();
         assert!(lines.iter().all(|l| l.chars().count() < 200), "{table}");
-        assert!(lines[1].contains("s3://b/xxx") && lines[1].contains("…") && lines[1].contains("x/end"));
+        assert!(
+            lines[1].contains("s3://b/xxx") && lines[1].contains("…") && lines[1].contains("x/end")
+        );
         assert_eq!(lines[1].find("s3://"), lines[2].find("s3://"));
     }
 
