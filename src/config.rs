@@ -254,12 +254,51 @@ pub struct ArgoCdConfig {
     pub app_namespace: Option<String>,
 }
 
+/// The folder whose `modelbump.yaml` applies to `start`: `start` itself or the nearest folder above it
+/// that holds one, looking no higher than the git repository's root (the first folder with a `.git`), as
+/// git, cargo and uv look up their own files. Outside a git repository only `start` is looked at: with no
+/// root to stop at, a stray file in a parent folder (`/tmp`, the home folder) would apply by accident.
+/// `None` when no folder in that range holds the file.
+pub fn discover(start: &Path) -> Option<PathBuf> {
+    let in_git = start.ancestors().any(|dir| dir.join(".git").exists());
+    for dir in start.ancestors() {
+        if dir.join(DEFAULT_FILE).is_file() {
+            return Some(dir.to_path_buf());
+        }
+        if !in_git || dir.join(".git").exists() {
+            break;
+        }
+    }
+    None
+}
+
+/// The parser's message for a user: the snippet labelled with the config file (not `<input>`), without
+/// the parser's own `error: ` (the command line adds one), and for an unknown key the closest expected
+/// one, taken from the list serde gives (so the keys are written once, in the structs above).
+fn parse_message(err: &serde_saphyr::Error, path: &Path) -> String {
+    let name = path.display().to_string();
+    let rendered = err.render_with_options(serde_saphyr::render_options! {
+        source_name: Some(&name),
+    });
+    let rendered = rendered.strip_prefix("error: ").unwrap_or(&rendered);
+    let hint = match err.without_snippet() {
+        serde_saphyr::Error::SerdeUnknownField {
+            field, expected, ..
+        } => crate::suggest::did_you_mean(field, expected.iter().copied()),
+        _ => String::new(),
+    };
+    match rendered.split_once('\n') {
+        Some((first, rest)) => format!("{first}{hint}\n{rest}"),
+        None => format!("{rendered}{hint}"),
+    }
+}
+
 impl Config {
     /// Parses a configuration from YAML text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let config: Config = serde_saphyr::from_str(text).map_err(|err| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: err.to_string(),
+            message: parse_message(&err, path),
         })?;
         config.validate(path)?;
         Ok(config)
@@ -413,6 +452,41 @@ argocd:
             .to_string();
         assert!(err.contains("requires"), "{err}");
         assert!(err.contains("line 4") || err.contains("4:"), "{err}");
+    }
+
+    #[test]
+    fn a_key_typo_gets_a_suggestion_and_the_snippet_names_the_file() {
+        let text = "mlflow:\n  trackingURI: http://h\n";
+        let err = Config::parse(text, Path::new("conf/modelbump.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did you mean `trackingUri`?"), "{err}");
+        assert!(err.contains("--> conf/modelbump.yaml:2:3"), "{err}");
+        assert!(!err.contains("<input>"), "{err}");
+        assert_eq!(err.matches("error:").count(), 0, "{err}");
+    }
+
+    #[test]
+    fn the_config_is_found_upwards_up_to_the_git_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("repo");
+        let sub = root.join("k8s/base");
+        std::fs::create_dir_all(&sub).unwrap();
+        // Above the git root: never used.
+        std::fs::write(tmp.path().join(DEFAULT_FILE), "{}").unwrap();
+        assert_eq!(
+            discover(&sub),
+            None,
+            "outside git only the folder itself counts"
+        );
+        std::fs::create_dir(root.join(".git")).unwrap();
+        assert_eq!(discover(&sub), None, "the walk stops at the git root");
+        std::fs::write(root.join(DEFAULT_FILE), "{}").unwrap();
+        assert_eq!(discover(&sub), Some(root.clone()));
+        assert_eq!(discover(&root), Some(root.clone()));
+        std::fs::write(sub.join(DEFAULT_FILE), "{}").unwrap();
+        assert_eq!(discover(&sub), Some(sub.clone()), "the nearest wins");
+        assert_eq!(discover(tmp.path()), Some(tmp.path().to_path_buf()));
     }
 
     #[test]

@@ -138,6 +138,8 @@ pub struct RetryPolicy {
     pub min_delay: Duration,
     /// The longest delay, also the cap for `Retry-After`.
     pub max_delay: Duration,
+    /// What the server is, for the retry warnings ("MLflow", "Argo CD").
+    pub service: &'static str,
 }
 
 impl Default for RetryPolicy {
@@ -146,6 +148,7 @@ impl Default for RetryPolicy {
             max_retries: 7,
             min_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(30),
+            service: "server",
         }
     }
 }
@@ -253,21 +256,27 @@ where
         .with_jitter()
         .with_max_times(policy.max_retries)
         .build();
+    let attempts = policy.max_retries.saturating_add(1);
+    let mut attempt = 1;
     loop {
-        let retry_in = match make().send().await {
+        let (retry_in, server, why) = match make().send().await {
             Ok(response) if is_retryable_status(response.status()) => {
                 let Some(delay) = delays.next() else {
                     return Ok(response);
                 };
                 let asked = retry_after(&response).map(|d| d.min(policy.max_delay));
                 let status = response.status();
-                tracing::debug!(%status, url = %crate::secret::redact_url(response.url().as_str()), "retrying");
+                let server = origin(response.url());
                 // Read (within the limit) for the note, which also frees the connection for the retry.
                 let body = read_body(response)
                     .await
                     .unwrap_or_else(|e| format!("(body not read: {e})"));
                 note(Retried::Answer { status, body });
-                asked.unwrap_or(delay)
+                (
+                    asked.unwrap_or(delay),
+                    server,
+                    format!("HTTP {}", status.as_u16()),
+                )
             }
             Ok(response) => return Ok(response),
             Err(err) if is_retryable_transport(&err) => {
@@ -275,13 +284,59 @@ where
                     return Err(err);
                 };
                 let described = describe_transport_error(&err);
-                tracing::debug!(error = %described, "retrying after a transport error");
-                note(Retried::Transport(described));
-                delay
+                let server = err.url().map(origin).unwrap_or_default();
+                note(Retried::Transport(described.clone()));
+                (delay, server, described)
             }
             Err(err) => return Err(err),
         };
+        attempt += 1;
+        // At the default verbosity: a pipeline log must show why a step is slow before it fails.
+        tracing::warn!(
+            "{}",
+            retry_line(policy.service, &server, &why, retry_in, attempt, attempts)
+        );
         tokio::time::sleep(retry_in).await;
+    }
+}
+
+/// The scheme, host, port and path of `url`: without user info or query, which may hold secrets; with
+/// the path, so that concurrent requests to one server tell their retries apart.
+fn origin(url: &reqwest::Url) -> String {
+    format!("{}{}", url.origin().ascii_serialization(), url.path())
+}
+
+/// The warning of a retry: what (`service` at `server`), why, when the next attempt comes and which one
+/// it is, e.g. `MLflow http://127.0.0.1:5000/api/2.0/mlflow/runs/search: connection failed: Connection
+/// refused; retrying in 2.0s (3/8)`.
+pub(crate) fn retry_line(
+    service: &str,
+    server: &str,
+    why: &str,
+    delay: Duration,
+    attempt: usize,
+    attempts: usize,
+) -> String {
+    let server = if server.is_empty() || server == "null" {
+        String::new()
+    } else {
+        format!(" {server}")
+    };
+    format!(
+        "{service}{server}: {why}; retrying in {} ({attempt}/{attempts})",
+        short_duration(delay)
+    )
+}
+
+/// `250ms`, `2.5s`, `30s`: short enough for a log line, precise enough for backoff delays.
+pub(crate) fn short_duration(delay: Duration) -> String {
+    let secs = delay.as_secs_f64();
+    if secs < 1.0 {
+        format!("{}ms", delay.as_millis())
+    } else if secs >= 10.0 {
+        format!("{}s", secs.round())
+    } else {
+        format!("{secs:.1}s")
     }
 }
 
@@ -392,6 +447,28 @@ mod tests {
         );
         assert_eq!(excerpt(body, 10), "500 Intern…");
         assert_eq!(excerpt("   ", 10), "(empty body)");
+    }
+
+    #[test]
+    fn a_retry_says_what_why_when_and_which_attempt() {
+        assert_eq!(
+            retry_line(
+                "MLflow",
+                "http://127.0.0.1:5000",
+                "connection failed: Connection refused (os error 111)",
+                Duration::from_millis(2000),
+                3,
+                8
+            ),
+            "MLflow http://127.0.0.1:5000: connection failed: Connection refused (os error 111); retrying in 2.0s (3/8)"
+        );
+        assert_eq!(
+            retry_line("Argo CD", "", "HTTP 503", Duration::from_secs(30), 2, 8),
+            "Argo CD: HTTP 503; retrying in 30s (2/8)"
+        );
+        let url =
+            reqwest::Url::parse("https://bob:pw@mlflow.example.com:8443/api?token=x").unwrap();
+        assert_eq!(origin(&url), "https://mlflow.example.com:8443/api");
     }
 
     #[test]

@@ -32,6 +32,7 @@
 
 mod cache;
 mod gates;
+mod hints;
 
 use std::sync::Arc;
 
@@ -58,13 +59,25 @@ pub enum ResolveError {
     Tracking(#[from] TrackingError),
     /// No experiment of that name or id.
     #[error(
-        "experiment {experiment:?} not found in {store}; check run.experiment (a name, or an id)"
+        "experiment {experiment:?} not found in {store}; check run.experiment (a name, or an id){hint}"
     )]
     NoExperiment {
         /// The experiment as configured.
         experiment: String,
         /// The store.
         store: String,
+        /// `; did you mean ...?` with the closest experiment names, or empty.
+        hint: String,
+    },
+    /// No registered model of that name.
+    #[error("registered model {name:?} does not exist in {store}; check registered.name{hint}")]
+    NoRegisteredModel {
+        /// The registered model as configured.
+        name: String,
+        /// The store.
+        store: String,
+        /// `; did you mean ...?` with the closest registered model names, or empty.
+        hint: String,
     },
     /// The experiment is deleted.
     #[error(
@@ -115,7 +128,7 @@ pub enum ResolveError {
         found: String,
     },
     /// The registered model version does not exist.
-    #[error("registered model {name:?} has no {what} in {store}")]
+    #[error("registered model {name:?} has no {what} in {store}{hint}")]
     NoVersion {
         /// The registered model.
         name: String,
@@ -123,6 +136,8 @@ pub enum ResolveError {
         what: String,
         /// The store.
         store: String,
+        /// For a missing alias, the aliases that exist (and the closest), or empty.
+        hint: String,
     },
     /// A gate cannot be parsed.
     #[error(transparent)]
@@ -276,10 +291,13 @@ async fn experiment(store: &dyn TrackingStore, wanted: &str) -> Result<Experimen
     if found.is_none() {
         found = store.experiment_by_name(wanted).await?;
     }
-    let experiment = found.ok_or_else(|| ResolveError::NoExperiment {
-        experiment: wanted.to_string(),
-        store: store.describe(),
-    })?;
+    let Some(experiment) = found else {
+        return Err(ResolveError::NoExperiment {
+            experiment: wanted.to_string(),
+            store: store.describe(),
+            hint: hints::experiment(store, wanted).await,
+        });
+    };
     if experiment.lifecycle_stage == "deleted" {
         return Err(ResolveError::DeletedExperiment {
             experiment: wanted.to_string(),
@@ -513,24 +531,34 @@ async fn from_registry(
         name: name.clone(),
         what,
         store: store.describe(),
+        hint: String::new(),
     };
     let version: ModelVersion = if let Some(alias) = &source.alias {
-        store
-            .version_by_alias(name, alias)
-            .await?
-            .ok_or_else(|| no_version(format!("alias {alias:?}")))?
+        match store.version_by_alias(name, alias).await? {
+            Some(version) => version,
+            None => return Err(hints::missing_alias(store, name, alias).await),
+        }
     } else if let Some(number) = &source.version {
         let number = number.to_string();
-        store
-            .model_version(name, &number)
-            .await?
-            .ok_or_else(|| no_version(format!("version {number}")))?
+        match store.model_version(name, &number).await? {
+            Some(version) => version,
+            None => {
+                return Err(hints::missing_model(store, name)
+                    .await
+                    .unwrap_or_else(|| no_version(format!("version {number}"))));
+            }
+        }
     } else if let Some(stage) = &source.stage {
         let mut versions = store.latest_versions(name, stage).await?;
         versions.sort_by_key(|v| v.version.parse::<u64>().unwrap_or(0));
-        versions
-            .pop()
-            .ok_or_else(|| no_version(format!("version in stage {stage:?}")))?
+        match versions.pop() {
+            Some(version) => version,
+            None => {
+                return Err(hints::missing_model(store, name)
+                    .await
+                    .unwrap_or_else(|| no_version(format!("version in stage {stage:?}"))));
+            }
+        }
     } else {
         return Err(ResolveError::NoSource);
     };

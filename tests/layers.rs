@@ -23,6 +23,7 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("fsutil", 0, "leaf"),
     ("http", 0, "leaf"),
     ("secret", 0, "leaf"),
+    ("suggest", 0, "leaf"),
 ];
 
 /// Pairs of modules still allowed to import each other: none. Keep it that way.

@@ -774,8 +774,8 @@ fn pinned_target_is_left_alone() {
     assert_eq!(case.manifest(), MANIFEST);
 }
 
-/// The text output of `plan`: a line per target (status, file:line, name, old -> new or the reason,
-/// provenance), then the unified diff. Ids are replaced by placeholders.
+/// The text output of `plan`: a line per target (status, file:line, name, the new URI or the reason,
+/// provenance), the summary line, then the unified diff. Ids are replaced by placeholders.
 #[test]
 fn plan_text_output_shape() {
     let server = MlflowServer::shared();
@@ -792,6 +792,8 @@ fn plan_text_output_shape() {
         .unwrap()
         .replace(&model.model_id, "m-<model>")
         .replace(&run.run_id, "<run>")
+        // The table shows the first 12 characters of the run id.
+        .replace(&run.run_id[..12], "<run>")
         .replace(
             &format!("mlflow-artifacts/{exp}/"),
             "mlflow-artifacts/<exp>/",

@@ -120,7 +120,7 @@ fn quickstart_plan_checks_every_model_and_shows_no_pre_flight_warning() {
     // The store's local locations are mapped back to the bucket the manifest names.
     assert!(
         stdout.contains(
-            "-> s3://mlflow-artifacts/29/models/m-7f3c2a91d4e84b6f9a0c5e1d2b3a4f56/artifacts/"
+            "  s3://mlflow-artifacts/29/models/m-7f3c2a91d4e84b6f9a0c5e1d2b3a4f56/artifacts/  (run "
         ),
         "{stdout}"
     );

@@ -9,6 +9,7 @@ mod layers;
 mod local_stores;
 mod mlflow;
 mod ops;
+mod polish;
 mod quickstart;
 mod signing;
 mod support;

@@ -122,7 +122,10 @@ pub(crate) async fn sync(
 ) -> Result<Vec<SyncReport>, SyncFailed> {
     let deadline = Instant::now() + options.timeout;
     let http = http::build_client(&options.client).map_err(ArgoCdError::from)?;
-    let retry = RetryPolicy::default();
+    let retry = RetryPolicy {
+        service: "Argo CD",
+        ..RetryPolicy::default()
+    };
     let api = || -> Result<Client, ArgoCdError> {
         let server = options.server.clone().ok_or(ArgoCdError::NoServer)?;
         let token = options.token.clone().ok_or_else(|| ArgoCdError::NoToken {

@@ -5,14 +5,14 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-/// Where MLflow is; shared by `plan`, `apply` and `run`.
+/// Where MLflow is; shared by `plan`, `apply` and `run`. The heading is set on the argument, not as
+/// `next_help_heading`, which would also file the command's own flags that follow under "MLflow".
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "MLflow")]
 pub(crate) struct MlflowArgs {
     /// The tracking URI: http(s)://server, sqlite:///path/mlflow.db, file:/path/mlruns or a path to mlruns
     /// [default: mlflow.trackingUri from the config, else ./mlflow.db or ./mlruns as MLflow does]
     /// [env: MLFLOW_TRACKING_URI=]
-    #[arg(long = "tracking-uri", value_name = "URI")]
+    #[arg(long = "tracking-uri", value_name = "URI", help_heading = "MLflow")]
     pub tracking_uri: Option<String>,
 }
 
@@ -21,10 +21,10 @@ pub(crate) struct MlflowArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub(crate) struct PushArgs {
     /// The remote to push to, a name or a URL (user info in it is used as credentials, never shown) [default: git.remote, else origin] [env: MODELBUMP_GIT_REMOTE=]
-    #[arg(long, value_name = "NAME|URL")]
+    #[arg(long, value_name = "NAME|URL", help_heading = "Git")]
     pub remote: Option<String>,
     /// The branch to push to [default: git.branch, else the checked-out branch]; needed on a detached HEAD [env: MODELBUMP_GIT_BRANCH=]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = "Git")]
     pub branch: Option<String>,
 }
 

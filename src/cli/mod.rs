@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub(crate) mod args;
+pub(crate) mod color;
 pub(crate) mod commands;
 pub(crate) mod exit;
 pub(crate) mod render;
@@ -66,6 +67,10 @@ pub(crate) struct GlobalArgs {
     /// Only errors on stderr
     #[arg(short = 'q', long = "quiet", global = true)]
     pub quiet: bool,
+
+    /// When to colour stdout and stderr: auto (on a terminal, unless NO_COLOR is set), always, never [env: MODELBUMP_COLOR=] [default: auto]
+    #[arg(long = "color", global = true, value_enum, value_name = "WHEN")]
+    pub color: Option<color::ColorChoice>,
 }
 
 /// The format of stdout.
@@ -170,7 +175,8 @@ fn init_logging(global: &GlobalArgs, env: &Env) {
         .filter(|_| global.verbose == 0 && !global.quiet)
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
-    let color = env.get("NO_COLOR").is_none() && std::io::stderr().is_terminal();
+    // A bad MODELBUMP_COLOR is reported by the settings resolver; the logs go without colour meanwhile.
+    let color = color::enabled(global.color, env, std::io::stderr().is_terminal()).unwrap_or(false);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

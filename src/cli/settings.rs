@@ -7,7 +7,7 @@
 //! variable read the way clap would: empty means unset; a switch is off when it is `false`, `no`, `off`,
 //! `0` (or `n`, `f`), on otherwise; a list is comma-separated.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
@@ -85,6 +85,11 @@ pub(crate) struct Settings {
     pub output: OutputFormat,
     /// The environment, read once.
     pub env: Env,
+    /// Whether stdout is coloured ([`crate::cli::color`]).
+    pub color: bool,
+    /// The folder started in, relative to `repo`, when the config was found above it (else empty): the
+    /// base of the paths given on the command line.
+    pub subdir: PathBuf,
 }
 
 impl Settings {
@@ -107,6 +112,16 @@ impl Settings {
             None => None,
         };
         let output = pick(global.output, output, None).unwrap_or(OutputFormat::Text);
+        let color = crate::cli::color::enabled(
+            global.color,
+            &env,
+            std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        )
+        .map_err(|bad| BadVariable {
+            name: "MODELBUMP_COLOR",
+            value: bad.0,
+            expected: "possible values: auto, always, never",
+        })?;
         let repo_arg = pick(global.repo.clone(), env.path("MODELBUMP_REPO"), None)
             .unwrap_or_else(|| PathBuf::from("."));
         let repo = repo_arg
@@ -114,14 +129,43 @@ impl Settings {
             .with_context(|| format!("cannot open repo folder {}", repo_arg.display()))?;
         anyhow::ensure!(repo.is_dir(), "repo {} is not a folder", repo.display());
         let config_arg = pick(global.config.clone(), env.path("MODELBUMP_CONFIG"), None);
+        // Without an explicit file, the nearest modelbump.yaml at or above the folder (up to the git
+        // root) applies, and its folder is the repo root: its `file:` paths are relative to it, as ever.
+        // Paths given on the command line keep meaning what they meant from the folder started in.
+        let start = repo;
+        let repo = match config_arg {
+            None => crate::config::discover(&start).unwrap_or_else(|| start.clone()),
+            Some(_) => start.clone(),
+        };
+        let subdir = start
+            .strip_prefix(&repo)
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
         let (config, config_path) = Config::load(&repo, config_arg.as_deref())?;
+        if !subdir.as_os_str().is_empty()
+            && let Some(path) = &config_path
+        {
+            tracing::debug!("using {}, found above {}", path.display(), start.display());
+        }
         Ok(Self {
             repo,
             config,
             config_path,
             output,
             env,
+            color,
+            subdir,
         })
+    }
+
+    /// A path given on the command line, relative to the repo root: relative paths were written from the
+    /// folder started in ([`Self::subdir`]).
+    pub(crate) fn path_arg(&self, path: PathBuf) -> PathBuf {
+        if path.is_absolute() || self.subdir.as_os_str().is_empty() {
+            path
+        } else {
+            self.subdir.join(path)
+        }
     }
 
     /// A switch from the environment, read as clap's `FalseyValueParser` does.
@@ -417,6 +461,8 @@ mod tests {
             config_path: None,
             output: OutputFormat::Text,
             env: Env::from_pairs(env.iter().copied()),
+            color: false,
+            subdir: PathBuf::new(),
         }
     }
 

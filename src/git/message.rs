@@ -3,7 +3,10 @@
 //! The message is computed from the changes a commit actually carries, so when a rejected push is
 //! re-applied on a fresh remote tip the "old" values are the ones that commit really replaces (a stale
 //! old value in the message is a known complaint about other write-back tools). Trailers follow git's
-//! `Key: value` convention so that `git interpret-trailers` and forges can read them.
+//! `Key: value` convention so that `git interpret-trailers` and forges can read them: one block per
+//! model with provenance, opened by `Modelbump-Target: NAME (FILE)` and followed by that model's
+//! `MLflow-Run-Id`, `MLflow-Model-Version` and `MLflow-Experiment`; `MLflow-Tracking-Uri` closes the
+//! trailers once. A reader takes each MLflow trailer as belonging to the last `Modelbump-Target` above it.
 
 use crate::secret::redact_url;
 
@@ -68,26 +71,32 @@ pub(crate) fn render_message(
             change.name, change.file, change.old, change.new
         ));
     }
+    // One block per model: `Modelbump-Target` opens it and the MLflow trailers after it, up to the next
+    // `Modelbump-Target`, belong to that model, so two models' run ids and versions cannot be confused.
     let mut trailers: Vec<String> = Vec::new();
-    let mut push = |line: String| {
-        if !trailers.contains(&line) {
-            trailers.push(line);
-        }
-    };
-    for p in changes.iter().filter_map(|c| c.provenance.as_ref()) {
+    for c in changes {
+        let Some(p) = c.provenance.as_ref().filter(|p| !p.is_empty()) else {
+            continue;
+        };
+        trailers.push(format!(
+            "Modelbump-Target: {} ({})",
+            one_line(&c.name),
+            one_line(&c.file)
+        ));
         if let Some(run) = &p.run_id {
-            push(format!("MLflow-Run-Id: {}", one_line(run)));
+            trailers.push(format!("MLflow-Run-Id: {}", one_line(run)));
         }
         if let Some(version) = &p.model_version {
-            push(format!("MLflow-Model-Version: {}", one_line(version)));
+            trailers.push(format!("MLflow-Model-Version: {}", one_line(version)));
         }
         if let Some(experiment) = &p.experiment_id {
-            push(format!("MLflow-Experiment: {}", one_line(experiment)));
+            trailers.push(format!("MLflow-Experiment: {}", one_line(experiment)));
         }
     }
-    let any = changes.iter().any(|c| c.provenance.is_some());
-    if any && let Some(uri) = tracking_uri {
-        push(format!(
+    if !trailers.is_empty()
+        && let Some(uri) = tracking_uri
+    {
+        trailers.push(format!(
             "MLflow-Tracking-Uri: {}",
             one_line(&redact_url(uri))
         ));
@@ -154,9 +163,12 @@ mod tests {
         - baseline (k8s/models.yaml): s3://b/1/ -> s3://b/2/
         - enhanced (k8s/models.yaml): s3://e/1/ -> s3://e/2/
 
+        Modelbump-Target: baseline (k8s/models.yaml)
         MLflow-Run-Id: r2
         MLflow-Experiment: 29
+        Modelbump-Target: enhanced (k8s/models.yaml)
         MLflow-Run-Id: r3
+        MLflow-Experiment: 29
         MLflow-Tracking-Uri: https://mlflow.example.com/
         ");
         assert!(!message.contains("canary-pw"));

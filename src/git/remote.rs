@@ -232,11 +232,11 @@ impl GitRepo {
                 }
                 Err(Failure::Retry(reason)) => {
                     let delay = backoff(attempt);
-                    tracing::info!(
-                        "push to {} {} rejected ({reason}); retrying on the fresh tip in {} ms (attempt {}/{attempts})",
+                    tracing::warn!(
+                        "push to {} {} rejected ({reason}); retrying on the fresh tip in {} ({}/{attempts})",
                         request.remote,
                         request.branch,
-                        delay.as_millis(),
+                        crate::http::short_duration(delay),
                         attempt + 1
                     );
                     std::thread::sleep(delay);

@@ -251,4 +251,23 @@ impl TrackingStore for CachedStore {
             Uri
         )
     }
+
+    // Asked only to word an error, once per failed target: not worth a cache entry.
+    async fn experiment_names(&self) -> Result<Option<Vec<String>>, TrackingError> {
+        let _permit = self.permits.acquire().await;
+        self.inner.experiment_names().await
+    }
+
+    async fn registered_model_names(&self) -> Result<Option<Vec<String>>, TrackingError> {
+        let _permit = self.permits.acquire().await;
+        self.inner.registered_model_names().await
+    }
+
+    async fn model_aliases(
+        &self,
+        name: &str,
+    ) -> Result<Option<Vec<(String, String)>>, TrackingError> {
+        let _permit = self.permits.acquire().await;
+        self.inner.model_aliases(name).await
+    }
 }

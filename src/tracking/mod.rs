@@ -147,6 +147,18 @@ impl TrackingStore for SplitStore {
     async fn download_uri(&self, name: &str, version: &str) -> Result<String, TrackingError> {
         self.registry.download_uri(name, version).await
     }
+    async fn experiment_names(&self) -> Result<Option<Vec<String>>, TrackingError> {
+        self.tracking.experiment_names().await
+    }
+    async fn registered_model_names(&self) -> Result<Option<Vec<String>>, TrackingError> {
+        self.registry.registered_model_names().await
+    }
+    async fn model_aliases(
+        &self,
+        name: &str,
+    ) -> Result<Option<Vec<(String, String)>>, TrackingError> {
+        self.registry.model_aliases(name).await
+    }
 }
 
 /// An MLflow experiment.
@@ -408,6 +420,24 @@ pub trait TrackingStore: Send + Sync {
     ) -> Result<Vec<ModelVersion>, TrackingError>;
     /// `model-versions/get-download-uri`: the physical location of a version.
     async fn download_uri(&self, name: &str, version: &str) -> Result<String, TrackingError>;
+    /// The names of the active experiments (one page of `experiments/search`), for a "did you mean" in
+    /// messages; `Ok(None)` when this store cannot list them.
+    async fn experiment_names(&self) -> Result<Option<Vec<String>>, TrackingError> {
+        Ok(None)
+    }
+    /// The names of the registered models (one page of `registered-models/search`), for messages;
+    /// `Ok(None)` when this store cannot list them.
+    async fn registered_model_names(&self) -> Result<Option<Vec<String>>, TrackingError> {
+        Ok(None)
+    }
+    /// The aliases of registered model `name` as (alias, version), from `registered-models/get`, for
+    /// messages; `Ok(None)` when the model does not exist or this store cannot tell.
+    async fn model_aliases(
+        &self,
+        _name: &str,
+    ) -> Result<Option<Vec<(String, String)>>, TrackingError> {
+        Ok(None)
+    }
 }
 
 /// Whose artifacts to list.

@@ -154,6 +154,7 @@ impl Connection {
             },
             retry: RetryPolicy {
                 max_retries,
+                service: "MLflow",
                 ..RetryPolicy::default()
             },
         })
@@ -891,6 +892,74 @@ impl TrackingStore for RestStore {
                 message: "no artifact_uri in the answer".into(),
             })
     }
+
+    async fn experiment_names(&self) -> Result<Option<Vec<String>>, TrackingError> {
+        let body = serde_json::json!({"max_results": 1000, "view_type": "ACTIVE_ONLY"});
+        let reply = self
+            .get_required(
+                Method::POST,
+                "experiments/search",
+                &[],
+                Some(&body),
+                "the experiments",
+            )
+            .await?;
+        Ok(Some(names_in(&reply, "experiments")))
+    }
+
+    async fn registered_model_names(&self) -> Result<Option<Vec<String>>, TrackingError> {
+        let reply = self
+            .get_required(
+                Method::GET,
+                "registered-models/search",
+                &[("max_results", "1000")],
+                None,
+                "the registered models",
+            )
+            .await?;
+        Ok(Some(names_in(&reply, "registered_models")))
+    }
+
+    async fn model_aliases(
+        &self,
+        name: &str,
+    ) -> Result<Option<Vec<(String, String)>>, TrackingError> {
+        let what = format!("registered model {name:?}");
+        let Some(reply) = self
+            .get_optional("registered-models/get", &[("name", name)], &what)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let aliases = reply
+            .pointer("/registered_model/aliases")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|a| {
+                        Some((
+                            a.get("alias")?.as_str()?.to_string(),
+                            a.get("version")?.as_str()?.to_string(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Some(aliases))
+    }
+}
+
+/// The `name` of each object in the list `key` of a search answer (an empty search answers `{}`).
+fn names_in(reply: &Value, key: &str) -> Vec<String> {
+    reply
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|o| o.get("name")?.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

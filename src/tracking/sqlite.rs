@@ -482,6 +482,60 @@ impl TrackingStore for SqliteStore {
         // and a `runs:/` source as it is (the resolver turns that into the run's artifact URI + path).
         Ok(storage.filter(|s| !s.is_empty()).unwrap_or(mv.source))
     }
+
+    async fn experiment_names(&self) -> Result<Option<Vec<String>>, TrackingError> {
+        let sql = format!(
+            "SELECT e.name FROM experiments e WHERE e.lifecycle_stage = 'active'{}",
+            self.ws("experiments", "e")
+        );
+        self.names(&sql).map(Some)
+    }
+
+    async fn registered_model_names(&self) -> Result<Option<Vec<String>>, TrackingError> {
+        let sql = format!(
+            "SELECT m.name FROM registered_models m WHERE 1 = 1{}",
+            self.ws("registered_models", "m")
+        );
+        self.names(&sql).map(Some)
+    }
+
+    async fn model_aliases(
+        &self,
+        name: &str,
+    ) -> Result<Option<Vec<(String, String)>>, TrackingError> {
+        if !self
+            .registered_model_names()
+            .await?
+            .unwrap_or_default()
+            .iter()
+            .any(|n| n == name)
+        {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT a.alias, a.version FROM registered_model_aliases a WHERE a.name = ?1{} ORDER BY a.alias",
+            self.ws("registered_model_aliases", "a")
+        );
+        self.with_conn(|c| {
+            c.prepare(&sql)?
+                .query_map([name], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.to_string()))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map(Some)
+    }
+}
+
+impl SqliteStore {
+    /// The first column of `sql`'s rows, as text.
+    fn names(&self, sql: &str) -> Result<Vec<String>, TrackingError> {
+        self.with_conn(|c| {
+            c.prepare(sql)?
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+    }
 }
 
 /// Whether the database has table `name` (older MLflow schemas lack some).

@@ -16,6 +16,7 @@ use crate::cli::settings::Settings;
 ///   modelbump apply
 ///   modelbump apply --tracking-uri http://localhost:5000 --report report.json
 #[derive(Debug, Clone, Args)]
+#[command(verbatim_doc_comment)]
 pub(crate) struct ApplyArgs {
     /// Where MLflow is
     #[command(flatten)]
@@ -31,6 +32,8 @@ pub(crate) async fn run(settings: &Settings, args: ApplyArgs) -> anyhow::Result<
     let report_file = settings.report(args.report);
     crate::cli::render::plan_output(
         settings.output,
+        settings.color,
+        crate::cli::render::Tense::Done,
         report_file.as_deref(),
         &plan.report,
         |out| match plan.files.len() {

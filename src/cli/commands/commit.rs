@@ -33,7 +33,7 @@ pub(crate) struct CommitArgs {
     /// Manifests to commit (relative to the repo) in addition to the configured targets
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Push after committing; a push rejected because the branch moved is re-applied on the fresh remote
+    /// Push after committing (commit does not push by default; run does unless --no-push); a push rejected because the branch moved is re-applied on the fresh remote
     /// tip and retried, up to git.pushAttempts / MODELBUMP_GIT_PUSH_ATTEMPTS times (default 20, enough for
     /// 20 writers at once), after a random delay of up to 0.3 s, doubling to at most 3 s
     /// [env: MODELBUMP_PUSH=]
@@ -60,7 +60,7 @@ pub(crate) async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result
             .targets
             .iter()
             .map(|t| t.file.clone())
-            .chain(args.files)
+            .chain(args.files.into_iter().map(|f| settings.path_arg(f)))
             .collect(),
         push: if push {
             Some(settings.push(&args.push_to)?)

@@ -12,6 +12,7 @@ use crate::cli::exit::Outcome;
 ///   modelbump completions bash > /etc/bash_completion.d/modelbump
 ///   modelbump completions zsh > "${fpath[1]}/_modelbump"
 #[derive(Debug, Clone, Args)]
+#[command(verbatim_doc_comment)]
 pub(crate) struct CompletionsArgs {
     /// The shell
     #[arg(value_enum)]

@@ -10,11 +10,15 @@ use crate::cli::settings::Settings;
 
 /// Resolve every configured target against MLflow and show what would change; writes nothing
 ///
+/// Prints one line per target (status, file:line, name, the new URI or the reason, where it came
+/// from), a summary line ("2 to change, 1 blocked"), then the diff.
+///
 /// Examples:
 ///   modelbump plan
 ///   modelbump plan -o json --report /tmp/plan.json
 ///   modelbump plan --detailed-exitcode || [ $? -eq 3 ] && echo "changes pending"
 #[derive(Debug, Clone, Args)]
+#[command(verbatim_doc_comment)]
 pub(crate) struct PlanArgs {
     /// Where MLflow is
     #[command(flatten)]
@@ -33,12 +37,14 @@ pub(crate) async fn run(settings: &Settings, args: PlanArgs) -> anyhow::Result<O
     let report_file = settings.report(args.report);
     crate::cli::render::plan_output(
         settings.output,
+        settings.color,
+        crate::cli::render::Tense::Planned,
         report_file.as_deref(),
         &plan.report,
         |out| {
             if plan.has_changes() {
                 out.write_all(b"\n")?;
-                out.write_all(plan.diff().as_bytes())?;
+                out.write_all(crate::cli::color::diff(settings.color, &plan.diff()).as_bytes())?;
             }
             Ok(())
         },

@@ -44,12 +44,13 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// The message's first lines; {count}, {models} and {files} are filled in [default: git.message from the config] [env: MODELBUMP_GIT_MESSAGE=]
-    #[arg(short = 'm', long, value_name = "TEXT")]
+    #[arg(short = 'm', long, value_name = "TEXT", help_heading = "Git")]
     pub message: Option<String>,
-    /// Commit but do not push. Without it, a push rejected because the branch moved is re-applied on the
-    /// fresh remote tip and retried, up to git.pushAttempts / MODELBUMP_GIT_PUSH_ATTEMPTS times (default
-    /// 20, enough for 20 writers at once), after a random delay of up to 0.3 s, doubling to at most 3 s
-    #[arg(long)]
+    /// Commit but do not push (run pushes by default; commit pushes only with --push). Without it, a
+    /// push rejected because the branch moved is re-applied on the fresh remote tip and retried, up to
+    /// git.pushAttempts / MODELBUMP_GIT_PUSH_ATTEMPTS times (default 20, enough for 20 writers at once),
+    /// after a random delay of up to 0.3 s, doubling to at most 3 s
+    #[arg(long, help_heading = "Git")]
     pub no_push: bool,
     /// Where to push
     #[command(flatten)]
@@ -133,15 +134,20 @@ fn options(settings: &Settings, args: &RunArgs) -> anyhow::Result<RunOptions> {
 }
 
 fn render(settings: &Settings, done: &RunOutcome) -> anyhow::Result<()> {
+    use crate::cli::render::{Tense, summary, table};
+    crate::cli::render::log_warnings(&done.report);
+    let color = settings.color;
     let mut out = std::io::stdout().lock();
     match (settings.output, &done.write_back) {
         (OutputFormat::Json, _) => out.write_all(done.report.to_json().as_bytes())?,
         (OutputFormat::Text, None) => {
-            out.write_all(crate::cli::render::table(&done.report).as_bytes())?;
-            out.write_all(done.plan.diff().as_bytes())?;
+            out.write_all(table(&done.report, color).as_bytes())?;
+            out.write_all(summary(&done.report, Tense::Planned, color).as_bytes())?;
+            out.write_all(crate::cli::color::diff(color, &done.plan.diff()).as_bytes())?;
         }
         (OutputFormat::Text, Some(written)) => {
-            out.write_all(crate::cli::render::table(&done.report).as_bytes())?;
+            out.write_all(table(&done.report, color).as_bytes())?;
+            out.write_all(summary(&done.report, Tense::Done, color).as_bytes())?;
             write_text(&mut out, done.push.as_ref(), written)?;
             if let Some(revision) = &done.synced_revision {
                 out.write_all(

@@ -42,7 +42,7 @@ pub(crate) struct SetArgs {
 pub(crate) fn run(settings: &Settings, args: SetArgs) -> anyhow::Result<Outcome> {
     let done = crate::ops::set(&SetOptions {
         repo: settings.repo.clone(),
-        file: args.file,
+        file: settings.path_arg(args.file),
         edit: Edit {
             selector: Selector {
                 name: args.name,

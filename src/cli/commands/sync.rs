@@ -19,11 +19,11 @@ use crate::report::SyncReport;
 
 /// Ask Argo CD to sync the configured applications, over its API or with a signed webhook
 ///
-/// API mode (ARGOCD_SERVER and ARGOCD_AUTH_TOKEN): refresh each app, sync it to the commit HEAD points
-/// at (apps with automated sync are synced to their own target, which Argo CD requires), and with --wait
-/// wait until it is Synced and Healthy at that commit, as `argocd app wait` decides. Fails on 401/403/404,
-/// on a sync that ends Failed or Error, on an app that turns Degraded, and at --timeout. Another
-/// operation already in progress is waited out.
+/// API mode (ARGOCD_SERVER and ARGOCD_AUTH_TOKEN): refresh each app, sync it to the commit HEAD
+/// points at (apps with automated sync are synced to their own target, which Argo CD requires), and
+/// with --wait wait until it is Synced and Healthy at that commit, as `argocd app wait` decides.
+/// Fails on 401/403/404, on a sync that ends Failed or Error, on an app that turns Degraded, and at
+/// --timeout. Another operation already in progress is waited out.
 ///
 /// Webhook mode (--webhook URL): post a GitHub-style push event for the commit, signed with
 /// MODELBUMP_WEBHOOK_SECRET; needs no Argo CD token (--wait then needs one to watch the apps).
@@ -33,6 +33,7 @@ use crate::report::SyncReport;
 ///   modelbump sync --app financial-mlops-infrastructure --wait
 ///   MODELBUMP_WEBHOOK_SECRET=... modelbump sync --webhook https://argocd.example.com/api/webhook
 #[derive(Debug, Clone, Args)]
+#[command(verbatim_doc_comment)]
 pub(crate) struct SyncArgs {
     /// Options shared with `run`
     #[command(flatten)]

@@ -39,7 +39,11 @@ pub(crate) fn run(settings: &Settings, args: TargetsArgs) -> anyhow::Result<Outc
     let listing = crate::ops::targets(&TargetsOptions {
         repo: settings.repo.clone(),
         targets: settings.config.targets.clone(),
-        paths: args.paths,
+        paths: args
+            .paths
+            .into_iter()
+            .map(|p| settings.path_arg(p))
+            .collect(),
     })?;
     let mut out = std::io::stdout().lock();
     match settings.output {
@@ -64,7 +68,24 @@ pub(crate) fn run(settings: &Settings, args: TargetsArgs) -> anyhow::Result<Outc
     Ok(Outcome::Success)
 }
 
-/// An aligned table: FILE:LINE, KIND, NAME, URI, TARGET.
+/// The widest a cell of the text table gets: a longer value (a stray 120 KB string in some YAML file) is
+/// elided in the middle, so that it neither pads every other row nor hides where it ends. `-o json` has
+/// the full values.
+const MAX_CELL: usize = 100;
+
+/// `text`, or its start and end around a `…` when it is longer than [`MAX_CELL`] characters.
+fn elide(text: String) -> String {
+    let n = text.chars().count();
+    if n <= MAX_CELL {
+        return text;
+    }
+    let keep = MAX_CELL - 1;
+    let head: String = text.chars().take(keep / 2).collect();
+    let tail: String = text.chars().skip(n - (keep - keep / 2)).collect();
+    format!("{head}…{tail}")
+}
+
+/// An aligned table: FILE:LINE, KIND, NAME, URI, TARGET, each cell at most [`MAX_CELL`] characters.
 pub(crate) fn render_table(rows: &[TargetRow]) -> String {
     let header = ["FILE:LINE", "KIND", "NAME", "URI", "TARGET"];
     let cells: Vec<[String; 5]> = rows
@@ -82,6 +103,7 @@ pub(crate) fn render_table(rows: &[TargetRow]) -> String {
                 },
                 r.target.clone().unwrap_or_else(|| "-".into()),
             ]
+            .map(elide)
         })
         .collect();
     let mut widths = header.map(|h| h.chars().count());
@@ -112,6 +134,26 @@ pub(crate) fn render_table(rows: &[TargetRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_value_is_elided_and_pads_nothing() {
+        let row = |name: &str, uri: String| TargetRow {
+            file: "a.yaml".into(),
+            line: 1,
+            kind: "Model".into(),
+            name: name.into(),
+            uri,
+            target: None,
+        };
+        let huge = format!("s3://b/{}/end", "x".repeat(120_000));
+        let table = render_table(&[row("big", huge), row("small", "s3://b/m/".into())]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines.iter().all(|l| l.chars().count() < 200), "{table}");
+        assert!(
+            lines[1].contains("s3://b/xxx") && lines[1].contains("…") && lines[1].contains("x/end")
+        );
+        assert_eq!(lines[1].find("s3://"), lines[2].find("s3://"));
+    }
 
     #[test]
     fn the_table_is_aligned() {
