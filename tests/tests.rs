@@ -12,3 +12,4 @@ mod ops;
 mod quickstart;
 mod support;
 mod templates;
+mod validate;

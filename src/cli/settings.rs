@@ -71,6 +71,17 @@ pub(crate) struct BadVariable {
     expected: &'static str,
 }
 
+/// The global settings before the configuration is read.
+#[derive(Debug, Clone)]
+pub(crate) struct Location {
+    /// The repo root (absolute, canonical).
+    pub repo: PathBuf,
+    /// The configuration file named by `-c` or `MODELBUMP_CONFIG`, if any.
+    pub config: Option<PathBuf>,
+    /// The format of stdout.
+    pub output: OutputFormat,
+}
+
 /// The resolved global settings, and the resolver of every command's options.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -90,6 +101,24 @@ impl Settings {
     /// Resolves the global options: `-C` > `MODELBUMP_REPO` > the current folder, `-c` >
     /// `MODELBUMP_CONFIG` > `modelbump.yaml` at the root, `-o` > `MODELBUMP_OUTPUT` > text.
     pub(crate) fn resolve(global: &crate::cli::GlobalArgs, env: Env) -> anyhow::Result<Self> {
+        let Location {
+            repo,
+            config: config_arg,
+            output,
+        } = Self::locate(global, &env)?;
+        let (config, config_path) = Config::load(&repo, config_arg.as_deref())?;
+        Ok(Self {
+            repo,
+            config,
+            config_path,
+            output,
+            env,
+        })
+    }
+
+    /// The global options without reading the configuration: what `validate` needs, which reads the
+    /// file itself to list every problem in it.
+    pub(crate) fn locate(global: &crate::cli::GlobalArgs, env: &Env) -> anyhow::Result<Location> {
         let output = match env.get("MODELBUMP_OUTPUT") {
             Some(v) => Some(match v.to_ascii_lowercase().as_str() {
                 "text" => OutputFormat::Text,
@@ -113,13 +142,10 @@ impl Settings {
             .with_context(|| format!("cannot open repo folder {}", repo_arg.display()))?;
         anyhow::ensure!(repo.is_dir(), "repo {} is not a folder", repo.display());
         let config_arg = pick(global.config.clone(), env.path("MODELBUMP_CONFIG"), None);
-        let (config, config_path) = Config::load(&repo, config_arg.as_deref())?;
-        Ok(Self {
+        Ok(Location {
             repo,
-            config,
-            config_path,
+            config: config_arg,
             output,
-            env,
         })
     }
 
