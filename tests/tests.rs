@@ -3,6 +3,8 @@
 
 mod argocd;
 mod cli;
+mod config_schema;
+mod doc_links;
 mod editor;
 mod git;
 mod layers;
@@ -10,6 +12,7 @@ mod local_stores;
 mod mlflow;
 mod ops;
 mod quickstart;
+mod quickstart_script;
 mod support;
 mod templates;
 mod validate;
