@@ -229,18 +229,6 @@ fn config_blocks(markdown: &Path) -> Vec<(usize, String)> {
         .collect()
 }
 
-fn markdown_files() -> Vec<PathBuf> {
-    let mut files = vec![root().join("README.md")];
-    for entry in std::fs::read_dir(root().join("docs")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "md") {
-            files.push(path);
-        }
-    }
-    files.sort();
-    files
-}
-
 #[test]
 fn every_example_config_validates_against_the_schema() {
     let validator = validator();
@@ -256,7 +244,7 @@ fn every_example_config_validates_against_the_schema() {
         )
     })
     .collect();
-    for file in markdown_files() {
+    for file in crate::doc_links::pages() {
         for (line, body) in config_blocks(&file) {
             let name = file.strip_prefix(root()).unwrap().display().to_string();
             examples.push((format!("{name}:{line}"), body));

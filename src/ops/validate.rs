@@ -426,19 +426,20 @@ impl<'s> Walker<'s, '_> {
                 if plain && matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL") {
                     return Some(Value::Null); // unset, as the config structs read it
                 }
-                if types.contains(&"integer") && plain {
-                    if let Ok(n) = value.parse::<i64>() {
-                        if let Some(min) = schema["minimum"].as_i64()
-                            && n < min
-                        {
-                            self.check.problem(
-                                Some(node.line),
-                                format!("{here} must be at least {min}, not {n}"),
-                            );
-                            return None;
-                        }
-                        return Some(Value::from(n));
+                if types.contains(&"integer")
+                    && plain
+                    && let Ok(n) = value.parse::<i64>()
+                {
+                    if let Some(min) = schema["minimum"].as_i64()
+                        && n < min
+                    {
+                        self.check.problem(
+                            Some(node.line),
+                            format!("{here} must be at least {min}, not {n}"),
+                        );
+                        return None;
                     }
+                    return Some(Value::from(n));
                 }
                 if types.contains(&"boolean") && plain {
                     match value.as_ref() {
@@ -594,25 +595,16 @@ mod tests {
             &[],
         );
         let got = lines_and_messages(&v);
-        assert!(
-            got.iter()
-                .any(|(_, m)| m.contains("`mlflow.concurrency` must be at least 1")),
-            "{got:#?}"
-        );
-        assert!(
-            got.iter()
-                .any(|(_, m)| m.contains("`git.pushAttempts` must be a whole number")),
-            "{got:#?}"
-        );
-        assert!(
-            got.iter()
-                .any(|(_, m)| m.contains("`git.author` needs `email`")),
-            "{got:#?}"
-        );
-        assert!(
-            got.iter()
-                .any(|(_, m)| m.contains("`targets` must be a list")),
-            "{got:#?}"
-        );
+        for wanted in [
+            "`mlflow.concurrency` must be at least 1",
+            "`git.pushAttempts` must be a whole number",
+            "`git.author` needs `email`",
+            "`targets` must be a list",
+        ] {
+            assert!(
+                got.iter().any(|(_, m)| m.contains(wanted)),
+                "{wanted}: {got:#?}"
+            );
+        }
     }
 }
