@@ -1,8 +1,11 @@
 //! The configuration file, `modelbump.yaml`: what to deploy where.
 //!
-//! The schema is part of the user-facing contract (README, "Configuration"). Unknown keys are errors that
+//! The schema is part of the user-facing contract (docs/configuration.md). Unknown keys are errors that
 //! name the key and the line, because a typo such as `requires:` would otherwise silently disable a gate.
 //! A file named with `--config` must exist; the default `modelbump.yaml` at the repo root is optional.
+//! Every key is also in the JSON Schema `schemas/modelbump.schema.json` (which `validate` walks and
+//! editors complete from) and in the table of docs/configuration.md; `tests/config_schema.rs` names each
+//! key that is missing from either.
 
 use std::path::{Path, PathBuf};
 
@@ -328,10 +331,19 @@ impl Config {
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        };
+        match self.problems().into_iter().next() {
+            Some((_, message)) => Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Every value that parsed but is not usable, with the index of its target: the first one is what
+    /// [`Config::parse`] refuses, and `validate` lists them all.
+    pub(crate) fn problems(&self) -> Vec<(usize, String)> {
+        let mut problems = Vec::new();
         for (i, target) in self.targets.iter().enumerate() {
             let what = format!(
                 "targets[{i}] ({} in {})",
@@ -340,12 +352,13 @@ impl Config {
             );
             match (&target.run, &target.registered) {
                 (Some(_), Some(_)) => {
-                    return Err(invalid(format!(
-                        "{what} has both `run` and `registered`: keep one"
-                    )));
+                    problems.push((
+                        i,
+                        format!("{what} has both `run` and `registered`: keep one"),
+                    ));
                 }
                 (None, None) if !target.pinned => {
-                    return Err(invalid(format!(
+                    problems.push((i, format!(
                         "{what} has no source: add `run:` (experiment, filter, orderBy) or `registered:` (name and alias, version or stage), or `pinned: true`"
                     )));
                 }
@@ -361,13 +374,16 @@ impl Config {
                 .filter(|b| **b)
                 .count();
                 if picks != 1 {
-                    return Err(invalid(format!(
-                        "{what}: `registered` needs exactly one of `alias`, `version` or `stage`"
-                    )));
+                    problems.push((
+                        i,
+                        format!(
+                            "{what}: `registered` needs exactly one of `alias`, `version` or `stage`"
+                        ),
+                    ));
                 }
             }
         }
-        Ok(())
+        problems
     }
 }
 

@@ -297,7 +297,7 @@ fn template_refs_name_existing_templates_and_parameters() {
             .find(|t| t["name"] == name)
             .unwrap_or_else(|| panic!("no template {name} in WorkflowTemplate modelbump"))
     };
-    // The outputs the README promises.
+    // The outputs docs/pipelines.md promises.
     let outputs: Vec<&str> = find("git-commit")["outputs"]["parameters"]
         .as_array()
         .unwrap()

@@ -3,6 +3,8 @@
 
 mod argocd;
 mod cli;
+mod config_schema;
+mod doc_links;
 mod editor;
 mod git;
 mod layers;
@@ -11,6 +13,8 @@ mod mlflow;
 mod ops;
 mod polish;
 mod quickstart;
+mod quickstart_script;
 mod signing;
 mod support;
 mod templates;
+mod validate;

@@ -46,6 +46,8 @@ pub enum Outcome {
     Success,
     /// Exit 3 (only `--detailed-exitcode` returns it).
     ChangesPending,
+    /// Exit 2: `validate` found problems in the configuration, and listed them.
+    InvalidConfig,
 }
 
 impl From<Outcome> for ExitCode {
@@ -53,6 +55,7 @@ impl From<Outcome> for ExitCode {
         match outcome {
             Outcome::Success => ExitCode::from(SUCCESS),
             Outcome::ChangesPending => ExitCode::from(CHANGES_PENDING),
+            Outcome::InvalidConfig => ExitCode::from(USAGE),
         }
     }
 }

@@ -104,6 +104,8 @@ pub(crate) enum Command {
     Run(commands::run::RunArgs),
     #[allow(missing_docs)]
     Completions(commands::completions::CompletionsArgs),
+    #[allow(missing_docs)]
+    Validate(commands::validate::ValidateArgs),
 }
 
 /// Runs the process: parse, set up logging, dispatch, map the outcome to an exit code.
@@ -138,6 +140,10 @@ fn run(cli: Cli, env: Env) -> anyhow::Result<Outcome> {
     if let Command::Completions(args) = &cli.command {
         return commands::completions::run(args);
     }
+    if let Command::Validate(args) = cli.command {
+        let location = Settings::locate(&cli.global, &env)?;
+        return commands::validate::run(&location, args);
+    }
     let settings = Settings::resolve(&cli.global, env)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -153,6 +159,7 @@ fn run(cli: Cli, env: Env) -> anyhow::Result<Outcome> {
             Command::Sync(args) => commands::sync::run(&settings, args).await,
             Command::Run(args) => commands::run::run(&settings, args).await,
             Command::Completions(_) => unreachable!("handled before the runtime starts"),
+            Command::Validate(_) => unreachable!("handled before the runtime starts"),
         }
     })
 }

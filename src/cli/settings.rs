@@ -72,6 +72,21 @@ pub(crate) struct BadVariable {
     expected: &'static str,
 }
 
+/// The global settings before the configuration is read.
+#[derive(Debug, Clone)]
+pub(crate) struct Location {
+    /// The repo root (absolute, canonical).
+    pub repo: PathBuf,
+    /// The configuration file named by `-c` or `MODELBUMP_CONFIG`, if any.
+    pub config: Option<PathBuf>,
+    /// The format of stdout.
+    pub output: OutputFormat,
+    /// Whether stdout is coloured.
+    pub color: bool,
+    /// The folder started in, relative to the repo root (empty at the root).
+    pub subdir: PathBuf,
+}
+
 /// The resolved global settings, and the resolver of every command's options.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -94,8 +109,36 @@ pub(crate) struct Settings {
 
 impl Settings {
     /// Resolves the global options: `-C` > `MODELBUMP_REPO` > the current folder, `-c` >
-    /// `MODELBUMP_CONFIG` > `modelbump.yaml` at the root, `-o` > `MODELBUMP_OUTPUT` > text.
+    /// `MODELBUMP_CONFIG` > the nearest `modelbump.yaml` at or above it (up to the git root),
+    /// `-o` > `MODELBUMP_OUTPUT` > text.
     pub(crate) fn resolve(global: &crate::cli::GlobalArgs, env: Env) -> anyhow::Result<Self> {
+        let Location {
+            repo,
+            config: config_arg,
+            output,
+            color,
+            subdir,
+        } = Self::locate(global, &env)?;
+        let (config, config_path) = Config::load(&repo, config_arg.as_deref())?;
+        if !subdir.as_os_str().is_empty()
+            && let Some(path) = &config_path
+        {
+            tracing::debug!("using {}, found above {}", path.display(), subdir.display());
+        }
+        Ok(Self {
+            repo,
+            config,
+            config_path,
+            output,
+            env,
+            color,
+            subdir,
+        })
+    }
+
+    /// The global options without reading the configuration: what `validate` needs, which reads the
+    /// file itself to list every problem in it.
+    pub(crate) fn locate(global: &crate::cli::GlobalArgs, env: &Env) -> anyhow::Result<Location> {
         let output = match env.get("MODELBUMP_OUTPUT") {
             Some(v) => Some(match v.to_ascii_lowercase().as_str() {
                 "text" => OutputFormat::Text,
@@ -114,7 +157,7 @@ impl Settings {
         let output = pick(global.output, output, None).unwrap_or(OutputFormat::Text);
         let color = crate::cli::color::enabled(
             global.color,
-            &env,
+            env,
             std::io::IsTerminal::is_terminal(&std::io::stdout()),
         )
         .map_err(|bad| BadVariable {
@@ -141,18 +184,10 @@ impl Settings {
             .strip_prefix(&repo)
             .unwrap_or(Path::new(""))
             .to_path_buf();
-        let (config, config_path) = Config::load(&repo, config_arg.as_deref())?;
-        if !subdir.as_os_str().is_empty()
-            && let Some(path) = &config_path
-        {
-            tracing::debug!("using {}, found above {}", path.display(), start.display());
-        }
-        Ok(Self {
+        Ok(Location {
             repo,
-            config,
-            config_path,
+            config: config_arg,
             output,
-            env,
             color,
             subdir,
         })

@@ -9,6 +9,7 @@ mod run;
 mod set;
 mod sync;
 mod targets;
+mod validate;
 
 pub use crate::argocd::SyncOptions;
 pub use commit::{
@@ -19,6 +20,7 @@ pub use run::{RunError, RunOptions, RunOutcome, run};
 pub use set::{SetOptions, SetOutcome, set};
 pub use sync::{SyncOutcome, SyncRequest, sync};
 pub use targets::{Listing, TargetRow, TargetsOptions, targets};
+pub use validate::{CONFIG_SCHEMA, Problem, ValidateOptions, Validation, validate};
 
 /// `apply`: the plan, written in place, with its provenance recorded for a later `commit`.
 pub async fn apply(options: &PlanOptions) -> anyhow::Result<Plan> {

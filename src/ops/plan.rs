@@ -290,7 +290,10 @@ fn display_path(path: &Path) -> String {
 }
 
 /// Reads a manifest named relative to the repo, refusing paths that leave it (also through a symlink).
-fn read_manifest(repo: &Path, file: &Path) -> anyhow::Result<(Vec<u8>, Vec<ModelField>)> {
+pub(super) fn read_manifest(
+    repo: &Path,
+    file: &Path,
+) -> anyhow::Result<(Vec<u8>, Vec<ModelField>)> {
     let real = crate::fsutil::contained(repo, file)?;
     let bytes = crate::fsutil::read_regular(&real)
         .with_context(|| format!("cannot read {}", file.display()))?;

@@ -11,3 +11,4 @@ pub(crate) mod run;
 pub(crate) mod set;
 pub(crate) mod sync;
 pub(crate) mod targets;
+pub(crate) mod validate;
