@@ -30,4 +30,5 @@ pub mod ops;
 pub mod report;
 pub mod resolve;
 pub mod secret;
+pub(crate) mod serve;
 pub mod tracking;

@@ -10,5 +10,6 @@ mod local_stores;
 mod mlflow;
 mod ops;
 mod quickstart;
+mod serve;
 mod support;
 mod templates;

@@ -28,6 +28,7 @@ Examples:
   modelbump set k8s/model.yaml baseline-predictor s3://bucket/m-1/artifacts/
   modelbump plan                                      show what MLflow would change, as a diff
   modelbump run --report /tmp/report.json             apply, commit, push and sync in one step
+  modelbump -C /data/gitops serve                     deploy on MLflow webhooks, poll as a fallback
 
 Environment: MODELBUMP_LOG (or RUST_LOG) sets the log filter; NO_COLOR disables colour.";
 
@@ -99,6 +100,8 @@ pub(crate) enum Command {
     Run(commands::run::RunArgs),
     #[allow(missing_docs)]
     Completions(commands::completions::CompletionsArgs),
+    #[allow(missing_docs)]
+    Serve(commands::serve::ServeArgs),
 }
 
 /// Runs the process: parse, set up logging, dispatch, map the outcome to an exit code.
@@ -114,7 +117,18 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let cli = Cli::parse_from(args);
-    init_logging(&cli.global, &env);
+    let log_flag = match &cli.command {
+        Command::Serve(args) => args.log_format,
+        _ => None,
+    };
+    let log_format = match settings::log_format(log_flag, &env) {
+        Ok(format) => format,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    init_logging(&cli.global, &env, log_format);
     match run(cli, env) {
         Ok(outcome) => outcome.into(),
         Err(err) if exit::is_broken_pipe(&err) => ExitCode::from(exit::SUCCESS),
@@ -133,6 +147,9 @@ fn run(cli: Cli, env: Env) -> anyhow::Result<Outcome> {
     if let Command::Completions(args) = &cli.command {
         return commands::completions::run(args);
     }
+    if let Command::Serve(args) = &cli.command {
+        commands::serve::prepare(&cli.global, &env, args)?;
+    }
     let settings = Settings::resolve(&cli.global, env)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -147,12 +164,13 @@ fn run(cli: Cli, env: Env) -> anyhow::Result<Outcome> {
             Command::Commit(args) => commands::commit::run(&settings, args).await,
             Command::Sync(args) => commands::sync::run(&settings, args).await,
             Command::Run(args) => commands::run::run(&settings, args).await,
+            Command::Serve(args) => commands::serve::run(&settings, args).await,
             Command::Completions(_) => unreachable!("handled before the runtime starts"),
         }
     })
 }
 
-fn init_logging(global: &GlobalArgs, env: &Env) {
+fn init_logging(global: &GlobalArgs, env: &Env, format: settings::LogFormat) {
     use tracing_subscriber::EnvFilter;
     let default = if global.quiet {
         "error"
@@ -170,6 +188,15 @@ fn init_logging(global: &GlobalArgs, env: &Env) {
         .filter(|_| global.verbose == 0 && !global.quiet)
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
+    if format == settings::LogFormat::Json {
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .try_init();
+        return;
+    }
     let color = env.get("NO_COLOR").is_none() && std::io::stderr().is_terminal();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
