@@ -27,7 +27,8 @@ const GIT_TOKEN: &str = "canary-git-token-5b1e";
 const ARGOCD_TOKEN: &str = "canary-argocd-token-serve";
 const APP: &str = "models";
 const FILE: &str = "k8s/models.yaml";
-const START_URI: &str = "s3://mlflow-artifacts/0/models/m-00000000000000000000000000000000/artifacts/";
+const START_URI: &str =
+    "s3://mlflow-artifacts/0/models/m-00000000000000000000000000000000/artifacts/";
 
 /// A GitOps repository served over smart HTTP, MLflow seeded with versions of one registered model,
 /// and (when the shared schemas are there) the stand-in Argo CD.
@@ -78,7 +79,13 @@ fn setup(versions: usize, standin: Option<(&Path, FakeApp)>) -> Setup {
     let remote = HttpRemote::start(fx.tmp.path(), GIT_USER, GIT_TOKEN);
     let url = remote.url("remote.git");
     let standin = standin.map(|(shared, app)| {
-        StandIn::start(shared, ARGOCD_TOKEN, fx.remote_head().trim(), None, vec![app])
+        StandIn::start(
+            shared,
+            ARGOCD_TOKEN,
+            fx.remote_head().trim(),
+            None,
+            vec![app],
+        )
     });
     let clone = fx.tmp.path().join("serve-clone");
     Setup {
@@ -162,7 +169,7 @@ impl Setup {
                 Some(json!({
                     "name": unique("modelbump-serve"),
                     "url": format!("http://127.0.0.1:{}/webhooks/mlflow", serve.port),
-                    "events": [{"entity": "model_version_alias", "action": "created"}],
+                    "events": [{"entity": "MODEL_VERSION_ALIAS", "action": "CREATED"}],
                     "secret": self.secret,
                 })),
             )
@@ -229,7 +236,13 @@ fn a_champion_alias_set_in_mlflow_lands_as_one_commit_and_a_sync() {
     else {
         return;
     };
-    let s = setup(2, Some((&shared, FakeApp::new(APP, "https://git.example.com/gitops.git"))));
+    let s = setup(
+        2,
+        Some((
+            &shared,
+            FakeApp::new(APP, "https://git.example.com/gitops.git"),
+        )),
+    );
     s.set_alias(0);
     let serve = s.start(&["--interval", "0"], &[]);
     // The start reconciles: the alias set while serve was not running is deployed.
@@ -258,13 +271,13 @@ fn a_champion_alias_set_in_mlflow_lands_as_one_commit_and_a_sync() {
         .filter_map(|b| b["revision"].as_str().map(str::to_string))
         .collect();
     assert!(synced.contains(&head), "a sync to {head}: {synced:?}");
-    assert!(standin.violations().is_empty(), "{:?}", standin.violations());
-    assert_eq!(
-        serve.metric("modelbump_serve_webhook_deliveries_total{verdict=\"accepted\"}"),
-        Some(1.0),
-        "{}",
-        serve.logs()
+    assert!(
+        standin.violations().is_empty(),
+        "{:?}",
+        standin.violations()
     );
+    // A webhook gets the events of every model; this test's model was delivered once.
+    assert_eq!(accepted_for(&serve, &s.model), 1, "{}", serve.logs());
 
     // MLflow's "test webhook" sends an example payload (model "example_model"): 2xx, nothing changes.
     let tested = s
@@ -277,12 +290,14 @@ fn a_champion_alias_set_in_mlflow_lands_as_one_commit_and_a_sync() {
         )
         .unwrap_or_else(|e| panic!("test webhook: HTTP {}: {}", e.status, e.body));
     assert_eq!(tested["result"]["success"], true, "{tested}");
+    wait_for(
+        "the test delivery",
+        Duration::from_secs(60),
+        || accepted_for(&serve, "example_model") == 1,
+        || serve.logs(),
+    );
     serve.wait_idle(3.0);
     assert_eq!(s.remote_head(), head, "the test delivery changed nothing");
-    assert_eq!(
-        serve.metric("modelbump_serve_webhook_deliveries_total{verdict=\"accepted\"}"),
-        Some(2.0)
-    );
 
     // `/metrics`, read by the reference parser of the Prometheus text format.
     let samples = parse_metrics(&serve.get("/metrics").1);
@@ -290,27 +305,41 @@ fn a_champion_alias_set_in_mlflow_lands_as_one_commit_and_a_sync() {
         samples
             .iter()
             .find(|s| {
-                s["name"] == name
-                    && label.is_none_or(|(k, v)| s["labels"][k].as_str() == Some(v))
+                s["name"] == name && label.is_none_or(|(k, v)| s["labels"][k].as_str() == Some(v))
             })
             .and_then(|s| s["value"].as_f64())
             .unwrap_or_else(|| panic!("no sample {name} {label:?} in {samples:?}"))
     };
     assert!(value("modelbump_serve_runs_total", Some(("outcome", "changed"))) >= 2.0);
     assert!(value("modelbump_serve_last_success_timestamp_seconds", None) > 1.7e9);
-    assert_eq!(value("modelbump_serve_targets", Some(("status", "changed"))), 1.0);
+    assert_eq!(
+        value("modelbump_serve_targets", Some(("status", "changed"))),
+        1.0
+    );
     assert_eq!(value("modelbump_serve_queue_depth", None), 0.0);
     assert_eq!(value("modelbump_serve_ready", None), 1.0);
     for dependency in ["mlflow", "git", "argocd", "other"] {
-        value("modelbump_serve_errors_total", Some(("dependency", dependency)));
+        value(
+            "modelbump_serve_errors_total",
+            Some(("dependency", dependency)),
+        );
     }
-    assert_eq!(
+    assert!(
         value(
             "modelbump_serve_webhook_deliveries_total",
             Some(("verdict", "accepted"))
-        ),
-        2.0
+        ) >= 2.0
     );
+}
+
+/// How many deliveries about `model` serve accepted, by its logs.
+fn accepted_for(serve: &ServeProcess, model: &str) -> usize {
+    let needle = format!("model={model} ");
+    serve
+        .logs()
+        .lines()
+        .filter(|l| l.contains("webhook delivery accepted") && l.contains(&needle))
+        .count()
 }
 
 /// The samples of a Prometheus text exposition as `prometheus_client.parser` reads them.
@@ -415,14 +444,15 @@ fn ten_alias_changes_in_a_second_end_at_the_last_with_every_commit_right() {
     wait_for(
         "the ten deliveries",
         Duration::from_secs(120),
-        || {
-            serve.metric("modelbump_serve_webhook_deliveries_total{verdict=\"accepted\"}")
-                == Some(10.0)
-        },
+        || accepted_for(&serve, &s.model) == 10,
         || serve.logs(),
     );
     serve.wait_idle(2.0);
-    assert_eq!(s.remote_uri(), s.uri(10), "the remote ends at the last alias");
+    assert_eq!(
+        s.remote_uri(),
+        s.uri(10),
+        "the remote ends at the last alias"
+    );
     let commits = git(
         &s.fx.remote,
         &["rev-list", "--reverse", &format!("{start}..main")],
@@ -458,7 +488,12 @@ fn a_change_made_while_stopped_is_picked_up_after_start_and_the_poller_catches_u
     let mut serve = s.start(&["--interval", "1s", "--log-format", "json"], &[]);
     wait_remote_uri(&s, &serve, s.uri(0));
     serve.sigterm();
-    assert_eq!(serve.wait_exit(Duration::from_secs(60)), Some(0), "{}", serve.logs());
+    assert_eq!(
+        serve.wait_exit(Duration::from_secs(60)),
+        Some(0),
+        "{}",
+        serve.logs()
+    );
     for line in serve.logs().lines() {
         let parsed: Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
@@ -476,8 +511,7 @@ fn a_change_made_while_stopped_is_picked_up_after_start_and_the_poller_catches_u
 
 #[test]
 fn sigterm_during_a_run_ends_it_cleanly_with_no_half_written_file() {
-    let Some(shared) =
-        shared_dir("sigterm_during_a_run_ends_it_cleanly_with_no_half_written_file")
+    let Some(shared) = shared_dir("sigterm_during_a_run_ends_it_cleanly_with_no_half_written_file")
     else {
         return;
     };
@@ -500,7 +534,12 @@ fn sigterm_during_a_run_ends_it_cleanly_with_no_half_written_file() {
         || serve.logs(),
     );
     serve.sigterm();
-    assert_eq!(serve.wait_exit(Duration::from_secs(120)), Some(0), "{}", serve.logs());
+    assert_eq!(
+        serve.wait_exit(Duration::from_secs(120)),
+        Some(0),
+        "{}",
+        serve.logs()
+    );
     let logs = serve.logs();
     // Completed, or abandoned at a wait: then the remote holds either the old value or the new one
     // with its commit, and the clone nothing half-done.
@@ -509,8 +548,14 @@ fn sigterm_during_a_run_ends_it_cleanly_with_no_half_written_file() {
         remote == START_URI || remote == s.uri(0),
         "the remote holds {remote}"
     );
-    let status = git(&s.clone, &["status", "--porcelain", "--untracked-files=all"]);
-    assert!(status.trim().is_empty(), "the clone is not clean: {status}\n{logs}");
+    let status = git(
+        &s.clone,
+        &["status", "--porcelain", "--untracked-files=all"],
+    );
+    assert!(
+        status.trim().is_empty(),
+        "the clone is not clean: {status}\n{logs}"
+    );
     let written = std::fs::read_to_string(s.clone.join(FILE)).unwrap();
     assert_eq!(uri_in(&written), remote, "the clone's file is the remote's");
     assert!(
@@ -543,7 +588,10 @@ fn a_clone_with_uncommitted_changes_or_no_clone_is_refused_at_start() {
         stderr.contains("uncommitted changes") && stderr.contains(FILE),
         "{stderr}"
     );
-    assert_eq!(std::fs::read_to_string(fx.work.join(FILE)).unwrap(), "edited by hand\n");
+    assert_eq!(
+        std::fs::read_to_string(fx.work.join(FILE)).unwrap(),
+        "edited by hand\n"
+    );
 
     let empty = fx.tmp.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
@@ -579,7 +627,13 @@ fn the_deployment_files_are_valid_kubernetes_objects() {
     );
     // --strict: an unknown field (a typo) is an error, not ignored.
     let out = std::process::Command::new(tools_python())
-        .args(["-m", "kubernetes_validate", "--strict", "--kubernetes-version", "1.33.0"])
+        .args([
+            "-m",
+            "kubernetes_validate",
+            "--strict",
+            "--kubernetes-version",
+            "1.33.0",
+        ])
         .args(&files)
         .output()
         .unwrap();
@@ -599,6 +653,9 @@ fn the_deployment_files_are_valid_kubernetes_objects() {
         "MODELBUMP_LISTEN",
         "replicas: 1",
     ] {
-        assert!(deployment.contains(needle), "deployment.yaml lacks {needle}");
+        assert!(
+            deployment.contains(needle),
+            "deployment.yaml lacks {needle}"
+        );
     }
 }

@@ -76,6 +76,8 @@ struct Shared {
     verifier: Option<Verifier>,
     mlflow_reached: AtomicBool,
     remote_reached: AtomicBool,
+    /// The client of the MLflow probe, made once.
+    probe: reqwest::Client,
 }
 
 impl Shared {
@@ -85,16 +87,28 @@ impl Shared {
 }
 
 /// Runs the service until `shutdown` turns true; returns once the worker has stopped.
-pub async fn serve(options: ServeOptions, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+pub async fn serve(
+    options: ServeOptions,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
-        .with_context(|| format!("cannot listen on {} (--listen, MODELBUMP_LISTEN)", options.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (--listen, MODELBUMP_LISTEN)",
+                options.listen
+            )
+        })?;
     let shared = Arc::new(Shared {
         queue: WorkQueue::default(),
         metrics: Metrics::default(),
         verifier: options.webhook_secret.clone().map(Verifier::new),
         mlflow_reached: AtomicBool::new(false),
         remote_reached: AtomicBool::new(false),
+        probe: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .context("an HTTP client for the MLflow probe")?,
     });
     if shared.verifier.is_none() {
         tracing::warn!(
@@ -182,9 +196,11 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
             &shared.metrics.render(shared.queue.depth(), shared.ready()),
         ),
         (&Method::POST, "/webhooks/mlflow") => webhook(req, shared).await,
-        (_, "/healthz" | "/readyz" | "/metrics" | "/webhooks/mlflow") => {
-            answer(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n")
-        }
+        (_, "/healthz" | "/readyz" | "/metrics" | "/webhooks/mlflow") => answer(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "method not allowed\n",
+        ),
         _ => answer(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
     }
 }
@@ -248,6 +264,15 @@ async fn webhook(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes
             return json(StatusCode::BAD_REQUEST, "refused", &err.to_string());
         }
     };
+    if !event.is_relevant() {
+        shared.metrics.delivery("ignored");
+        tracing::info!(event = %event.kind, "webhook delivery ignored: no target follows this kind of event");
+        return json(
+            StatusCode::OK,
+            "ignored",
+            "no target follows this kind of event",
+        );
+    }
     tracing::info!(
         delivery = id.as_deref().unwrap_or("-"),
         event = %event.kind,
@@ -336,8 +361,14 @@ async fn abandon_after(mut shutdown: watch::Receiver<bool>, grace: Duration) {
 /// One run for a batch: refresh the clone, reload the config, select the targets, run.
 async fn reconcile(options: &ServeOptions, shared: &Shared, batch: Batch) {
     let root = &options.run.plan.repo;
-    let mlflow = probe_mlflow(options.run.plan.mlflow.tracking_uri.as_deref()).await;
-    shared.mlflow_reached.store(mlflow.is_ok(), Ordering::SeqCst);
+    let mlflow = probe_mlflow(
+        &shared.probe,
+        options.run.plan.mlflow.tracking_uri.as_deref(),
+    )
+    .await;
+    shared
+        .mlflow_reached
+        .store(mlflow.is_ok(), Ordering::SeqCst);
     if let Err(err) = mlflow {
         shared.metrics.error("mlflow");
         shared.metrics.run_ended("failed", unix_now());
@@ -452,8 +483,12 @@ fn dependency_of(err: &RunError) -> &'static str {
         if cause.downcast_ref::<GitError>().is_some() {
             return "git";
         }
-        if cause.downcast_ref::<crate::tracking::TrackingError>().is_some()
-            || cause.downcast_ref::<crate::resolve::ResolveError>().is_some()
+        if cause
+            .downcast_ref::<crate::tracking::TrackingError>()
+            .is_some()
+            || cause
+                .downcast_ref::<crate::resolve::ResolveError>()
+                .is_some()
         {
             return "mlflow";
         }
@@ -466,16 +501,12 @@ fn dependency_of(err: &RunError) -> &'static str {
 
 /// Whether the tracking server answers: `GET /health` for an HTTP(S) tracking URI (any answer below
 /// 500 counts: a server behind auth may refuse it); a local store is always reached.
-async fn probe_mlflow(tracking_uri: Option<&str>) -> anyhow::Result<()> {
+async fn probe_mlflow(client: &reqwest::Client, tracking_uri: Option<&str>) -> anyhow::Result<()> {
     let Some(uri) = tracking_uri.filter(|u| u.starts_with("http://") || u.starts_with("https://"))
     else {
         return Ok(());
     };
     let url = format!("{}/health", uri.trim_end_matches('/'));
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .context("an HTTP client")?;
     let shown = crate::secret::redact_url(uri);
     let answer = client
         .get(&url)
@@ -506,7 +537,11 @@ fn refresh(root: &Path, spec: &crate::ops::PushSpec, env: &Env) -> anyhow::Resul
     let head = repo.head_commit()?;
     if head != tip && repo.contains(tip, head) {
         repo.move_branch(tip)?;
-        tracing::debug!("fast-forwarded to {} {} {tip}", target.remote, target.branch);
+        tracing::debug!(
+            "fast-forwarded to {} {} {tip}",
+            target.remote,
+            target.branch
+        );
     } else if !repo.contains(head, tip) {
         tracing::info!(
             "the clone holds commits {} {} lacks; the run pushes them on its tip",
@@ -572,11 +607,9 @@ fn clone_into(dir: &Path, url: &str, branch: &str, env: &Env) -> anyhow::Result<
         dir.display()
     );
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let raw = git2::Repository::init_opts(
-        dir,
-        git2::RepositoryInitOptions::new().initial_head(branch),
-    )
-    .with_context(|| format!("cannot create a repository in {}", dir.display()))?;
+    let raw =
+        git2::Repository::init_opts(dir, git2::RepositoryInitOptions::new().initial_head(branch))
+            .with_context(|| format!("cannot create a repository in {}", dir.display()))?;
     raw.remote("origin", &plain)
         .context("cannot add the remote origin")?;
     let repo = GitRepo::discover(dir)?;
@@ -600,6 +633,9 @@ fn clone_into(dir: &Path, url: &str, branch: &str, env: &Env) -> anyhow::Result<
         .context("cannot check out the branch")?;
     let mut config = raw.config().context("the clone's config")?;
     config.set_str(&format!("branch.{branch}.remote"), "origin")?;
-    config.set_str(&format!("branch.{branch}.merge"), &format!("refs/heads/{branch}"))?;
+    config.set_str(
+        &format!("branch.{branch}.merge"),
+        &format!("refs/heads/{branch}"),
+    )?;
     Ok(())
 }

@@ -59,6 +59,19 @@ impl Event {
         })
     }
 
+    /// Whether this kind of event can affect any target at all (prompt and budget events cannot).
+    pub(crate) fn is_relevant(&self) -> bool {
+        matches!(
+            self.kind.as_str(),
+            "model_version_alias.created"
+                | "model_version_alias.deleted"
+                | "model_version.created"
+                | "model_version_tag.set"
+                | "model_version_tag.deleted"
+                | "registered_model.created"
+        )
+    }
+
     /// Whether `target` can be affected by this event.
     pub(crate) fn affects(&self, target: &TargetConfig) -> bool {
         match self.kind.as_str() {
@@ -69,10 +82,16 @@ impl Event {
             }
             "model_version.created" => {
                 target.run.is_some()
-                    || target.registered.as_ref().is_some_and(|r| r.name == self.model)
+                    || target
+                        .registered
+                        .as_ref()
+                        .is_some_and(|r| r.name == self.model)
             }
             "model_version_tag.set" | "model_version_tag.deleted" | "registered_model.created" => {
-                target.registered.as_ref().is_some_and(|r| r.name == self.model)
+                target
+                    .registered
+                    .as_ref()
+                    .is_some_and(|r| r.name == self.model)
             }
             _ => false,
         }
@@ -109,6 +128,8 @@ mod tests {
         assert_eq!(affected(tag), ["d"]);
         let prompt = r#"{"entity":"prompt","action":"created","data":{"name":"fraud"}}"#;
         assert!(affected(prompt).is_empty());
+        assert!(!Event::parse(prompt.as_bytes()).unwrap().is_relevant());
+        assert!(Event::parse(alias.as_bytes()).unwrap().is_relevant());
         // MLflow's "test webhook" sends the example payload of the event: a model nobody deploys.
         let test = r#"{"entity":"model_version_alias","action":"created","data":{"name":"example_model","alias":"example_alias","version":"1"}}"#;
         assert!(affected(test).is_empty());

@@ -90,7 +90,10 @@ impl Metrics {
         );
         for outcome in OUTCOMES {
             let n = state.runs.get(outcome).copied().unwrap_or(0);
-            let _ = writeln!(out, "modelbump_serve_runs_total{{outcome=\"{outcome}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "modelbump_serve_runs_total{{outcome=\"{outcome}\"}} {n}"
+            );
         }
         family(
             &mut out,

@@ -47,7 +47,9 @@ pub(crate) enum Refusal {
     #[error("the signature does not match (wrong secret, or the body was altered)")]
     BadSignature,
     /// The timestamp is outside the tolerance window.
-    #[error("the timestamp is {age_secs} s away from this server's clock (tolerance {tolerance_secs} s)")]
+    #[error(
+        "the timestamp is {age_secs} s away from this server's clock (tolerance {tolerance_secs} s)"
+    )]
     Stale {
         /// How far off, in seconds.
         age_secs: u64,

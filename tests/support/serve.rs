@@ -22,7 +22,8 @@ use hmac::{KeyInit, Mac};
 use crate::support::mlflow::{MlflowServer, ServerOptions, free_port, test_deps_dir};
 
 /// What the tools venv holds, pinned.
-pub const TOOLS_REQUIREMENTS: [&str; 2] = ["kubernetes-validate==1.37.0", "prometheus-client==0.26.0"];
+pub const TOOLS_REQUIREMENTS: [&str; 2] =
+    ["kubernetes-validate==1.37.0", "prometheus-client==0.26.0"];
 
 /// The tools venv's folder name (the pins in it).
 const TOOLS_VENV: &str = "serve-tools-k8s1.37.0-prom0.26.0";
@@ -36,10 +37,7 @@ pub fn tools_python() -> PathBuf {
 
 fn tools_work(venv: &Path) -> bool {
     Command::new(venv.join("bin/python"))
-        .args([
-            "-c",
-            "import prometheus_client.parser, kubernetes_validate",
-        ])
+        .args(["-c", "import prometheus_client.parser, kubernetes_validate"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -66,15 +64,30 @@ fn ensure_tools_venv(deps_root: &Path) -> PathBuf {
         std::fs::remove_dir_all(&venv).unwrap();
     }
     let python3 = std::env::var("MODELBUMP_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    eprintln!("provisioning {} into {} (once)", TOOLS_REQUIREMENTS.join(" "), venv.display());
-    let made = Command::new(&python3).args(["-m", "venv"]).arg(&venv).output().unwrap();
+    eprintln!(
+        "provisioning {} into {} (once)",
+        TOOLS_REQUIREMENTS.join(" "),
+        venv.display()
+    );
+    let made = Command::new(&python3)
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .output()
+        .unwrap();
     assert!(
         made.status.success(),
         "`{python3} -m venv` failed (install python3-venv): {}",
         String::from_utf8_lossy(&made.stderr)
     );
     let pip = Command::new(venv.join("bin/python"))
-        .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--quiet"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--quiet",
+        ])
         .args(TOOLS_REQUIREMENTS)
         .output()
         .unwrap();
@@ -84,7 +97,11 @@ fn ensure_tools_venv(deps_root: &Path) -> PathBuf {
         TOOLS_REQUIREMENTS.join(" "),
         String::from_utf8_lossy(&pip.stderr)
     );
-    assert!(tools_work(&venv), "the tools venv {} does not work", venv.display());
+    assert!(
+        tools_work(&venv),
+        "the tools venv {} does not work",
+        venv.display()
+    );
     std::fs::write(&marker, TOOLS_REQUIREMENTS.join("\n")).unwrap();
     venv
 }
@@ -129,10 +146,18 @@ pub fn unix_now() -> u64 {
 }
 
 /// One HTTP/1.1 request to `127.0.0.1:port`; returns the status and the body.
-pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))
         .unwrap_or_else(|e| panic!("connect to 127.0.0.1:{port}: {e}"));
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let mut request = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -151,12 +176,20 @@ pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"));
-    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
 /// Waits for `condition` up to `timeout`, polling; panics with `what` and `context()` when it never holds.
-pub fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool, context: impl Fn() -> String) {
+pub fn wait_for(
+    what: &str,
+    timeout: Duration,
+    mut condition: impl FnMut() -> bool,
+    context: impl Fn() -> String,
+) {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if condition() {
@@ -214,7 +247,11 @@ impl ServeProcess {
             {
                 return process;
             }
-            assert!(Instant::now() < deadline, "serve did not listen:\n{}", process.logs());
+            assert!(
+                Instant::now() < deadline,
+                "serve did not listen:\n{}",
+                process.logs()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -230,7 +267,13 @@ impl ServeProcess {
     }
 
     /// `POST /webhooks/mlflow` with the three MLflow headers.
-    pub fn deliver(&self, id: &str, timestamp: &str, signature: &str, body: &[u8]) -> (u16, String) {
+    pub fn deliver(
+        &self,
+        id: &str,
+        timestamp: &str,
+        signature: &str,
+        body: &[u8],
+    ) -> (u16, String) {
         http(
             self.port,
             "POST",
@@ -249,7 +292,10 @@ impl ServeProcess {
     pub fn metric(&self, series: &str) -> Option<f64> {
         let (_, text) = self.get("/metrics");
         text.lines()
-            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+            .find_map(|l| {
+                l.strip_prefix(series)
+                    .and_then(|rest| rest.strip_prefix(' '))
+            })
             .and_then(|v| v.trim().parse().ok())
     }
 
@@ -261,7 +307,9 @@ impl ServeProcess {
             || {
                 let ended: f64 = ["changed", "unchanged", "failed"]
                     .iter()
-                    .filter_map(|o| self.metric(&format!("modelbump_serve_runs_total{{outcome=\"{o}\"}}")))
+                    .filter_map(|o| {
+                        self.metric(&format!("modelbump_serve_runs_total{{outcome=\"{o}\"}}"))
+                    })
                     .sum();
                 ended >= runs
                     && self.metric("modelbump_serve_queue_depth") == Some(0.0)
@@ -287,7 +335,11 @@ impl ServeProcess {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status.code();
             }
-            assert!(Instant::now() < deadline, "serve did not exit:\n{}", self.logs());
+            assert!(
+                Instant::now() < deadline,
+                "serve did not exit:\n{}",
+                self.logs()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
