@@ -370,10 +370,7 @@ async fn reconcile(options: &ServeOptions, shared: &Shared, batch: Batch) {
         .mlflow_reached
         .store(mlflow.is_ok(), Ordering::SeqCst);
     if let Err(err) = mlflow {
-        shared.metrics.error("mlflow");
-        shared.metrics.run_ended("failed", unix_now());
-        tracing::error!(dependency = "mlflow", "{err:#}");
-        return;
+        return failed_before_run(shared, "mlflow", &err);
     }
     let push = options.run.push.as_ref();
     if let Some(spec) = push {
@@ -382,10 +379,7 @@ async fn reconcile(options: &ServeOptions, shared: &Shared, batch: Batch) {
             .remote_reached
             .store(refreshed.is_ok(), Ordering::SeqCst);
         if let Err(err) = refreshed {
-            shared.metrics.error("git");
-            shared.metrics.run_ended("failed", unix_now());
-            tracing::error!(dependency = "git", "{err:#}");
-            return;
+            return failed_before_run(shared, "git", &err);
         }
     } else {
         shared.remote_reached.store(true, Ordering::SeqCst);
@@ -393,12 +387,7 @@ async fn reconcile(options: &ServeOptions, shared: &Shared, batch: Batch) {
     let mut run_options = options.run.clone();
     let config = match Config::load(root, options.run.plan.config_path.as_deref()) {
         Ok((config, _)) => config,
-        Err(err) => {
-            shared.metrics.error("other");
-            shared.metrics.run_ended("failed", unix_now());
-            tracing::error!(dependency = "other", "{err:#}");
-            return;
-        }
+        Err(err) => return failed_before_run(shared, "other", &err.into()),
     };
     let mut selected = config.clone();
     if !batch.all {
@@ -452,6 +441,13 @@ async fn reconcile(options: &ServeOptions, shared: &Shared, batch: Batch) {
             );
         }
     }
+}
+
+/// Counts a run that failed before the pipeline started, against `dependency`.
+fn failed_before_run(shared: &Shared, dependency: &'static str, err: &anyhow::Error) {
+    shared.metrics.error(dependency);
+    shared.metrics.run_ended("failed", unix_now());
+    tracing::error!(dependency, "{err:#}");
 }
 
 fn set_targets(shared: &Shared, report: &Report) {

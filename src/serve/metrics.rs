@@ -82,93 +82,88 @@ impl Metrics {
     pub(crate) fn render(&self, queue_depth: usize, ready: bool) -> String {
         let state = self.lock();
         let mut out = String::new();
-        family(
-            &mut out,
-            "modelbump_serve_runs_total",
-            "counter",
-            "Runs of the pipeline, by outcome",
-        );
-        for outcome in OUTCOMES {
-            let n = state.runs.get(outcome).copied().unwrap_or(0);
-            let _ = writeln!(
-                out,
-                "modelbump_serve_runs_total{{outcome=\"{outcome}\"}} {n}"
-            );
-        }
-        family(
-            &mut out,
-            "modelbump_serve_last_success_timestamp_seconds",
-            "gauge",
-            "When a run last succeeded, in Unix seconds (0: never)",
-        );
-        let _ = writeln!(
-            out,
-            "modelbump_serve_last_success_timestamp_seconds {}",
-            state.last_success.unwrap_or(0.0)
-        );
-        family(
-            &mut out,
-            "modelbump_serve_targets",
-            "gauge",
-            "Targets of the last run, by status",
-        );
-        for (status, n) in &state.targets {
-            let _ = writeln!(
-                out,
-                "modelbump_serve_targets{{status=\"{}\"}} {n}",
-                escape(status)
-            );
-        }
-        family(
-            &mut out,
-            "modelbump_serve_errors_total",
-            "counter",
-            "Errors, by the dependency that failed",
-        );
-        for dependency in DEPENDENCIES {
-            let n = state.errors.get(dependency).copied().unwrap_or(0);
-            let _ = writeln!(
-                out,
-                "modelbump_serve_errors_total{{dependency=\"{dependency}\"}} {n}"
-            );
-        }
-        family(
-            &mut out,
-            "modelbump_serve_queue_depth",
-            "gauge",
-            "Work items waiting for the worker",
-        );
-        let _ = writeln!(out, "modelbump_serve_queue_depth {queue_depth}");
-        family(
-            &mut out,
-            "modelbump_serve_run_in_progress",
-            "gauge",
-            "1 while a run is in progress",
-        );
-        let _ = writeln!(
-            out,
-            "modelbump_serve_run_in_progress {}",
-            u8::from(state.running)
-        );
-        family(
-            &mut out,
-            "modelbump_serve_ready",
-            "gauge",
-            "1 when MLflow and the git remote were reached",
-        );
-        let _ = writeln!(out, "modelbump_serve_ready {}", u8::from(ready));
-        family(
-            &mut out,
-            "modelbump_serve_webhook_deliveries_total",
-            "counter",
-            "Webhook deliveries, by verdict",
-        );
-        for verdict in VERDICTS {
-            let n = state.deliveries.get(verdict).copied().unwrap_or(0);
-            let _ = writeln!(
-                out,
-                "modelbump_serve_webhook_deliveries_total{{verdict=\"{verdict}\"}} {n}"
-            );
+        let counts =
+            |map: &BTreeMap<&'static str, u64>, keys: &[&'static str]| -> Vec<(String, f64)> {
+                keys.iter()
+                    .map(|k| (k.to_string(), map.get(k).copied().unwrap_or(0) as f64))
+                    .collect()
+            };
+        let targets: Vec<(String, f64)> = state
+            .targets
+            .iter()
+            .map(|(status, n)| (status.clone(), *n as f64))
+            .collect();
+        let families: [(&str, &str, &str, Option<&str>, Vec<(String, f64)>); 8] = [
+            (
+                "modelbump_serve_runs_total",
+                "counter",
+                "Runs of the pipeline, by outcome",
+                Some("outcome"),
+                counts(&state.runs, &OUTCOMES),
+            ),
+            (
+                "modelbump_serve_last_success_timestamp_seconds",
+                "gauge",
+                "When a run last succeeded, in Unix seconds (0: never)",
+                None,
+                vec![(String::new(), state.last_success.unwrap_or(0.0))],
+            ),
+            (
+                "modelbump_serve_targets",
+                "gauge",
+                "Targets of the last run, by status",
+                Some("status"),
+                targets,
+            ),
+            (
+                "modelbump_serve_errors_total",
+                "counter",
+                "Errors, by the dependency that failed",
+                Some("dependency"),
+                counts(&state.errors, &DEPENDENCIES),
+            ),
+            (
+                "modelbump_serve_queue_depth",
+                "gauge",
+                "Work items waiting for the worker",
+                None,
+                vec![(String::new(), queue_depth as f64)],
+            ),
+            (
+                "modelbump_serve_run_in_progress",
+                "gauge",
+                "1 while a run is in progress",
+                None,
+                vec![(String::new(), f64::from(u8::from(state.running)))],
+            ),
+            (
+                "modelbump_serve_ready",
+                "gauge",
+                "1 when MLflow and the git remote were reached",
+                None,
+                vec![(String::new(), f64::from(u8::from(ready)))],
+            ),
+            (
+                "modelbump_serve_webhook_deliveries_total",
+                "counter",
+                "Webhook deliveries, by verdict",
+                Some("verdict"),
+                counts(&state.deliveries, &VERDICTS),
+            ),
+        ];
+        for (name, kind, help, label, series) in families {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for (value, n) in series {
+                match label {
+                    Some(label) => {
+                        let _ = writeln!(out, "{name}{{{label}=\"{}\"}} {n}", escape(&value));
+                    }
+                    None => {
+                        let _ = writeln!(out, "{name} {n}");
+                    }
+                }
+            }
         }
         out
     }
@@ -176,11 +171,6 @@ impl Metrics {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
 /// A label value as the format wants it.
