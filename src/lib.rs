@@ -30,5 +30,6 @@ pub mod ops;
 pub mod report;
 pub mod resolve;
 pub mod secret;
+pub(crate) mod serve;
 pub(crate) mod suggest;
 pub mod tracking;

@@ -9,7 +9,6 @@ const PAGES_NOT_YET_MERGED: &[&str] = &[
     "docs/any-field.md",
     "docs/pull-requests.md",
     "docs/rollback-and-holds.md",
-    "docs/serve.md",
     "docs/exit-codes.md",
     "docs/report.md",
 ];

@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("report", 1, "domain"),
     ("resolve", 1, "domain"),
     ("tracking", 1, "domain"),
+    ("serve", 1, "domain"),
     ("env", 0, "leaf"),
     ("fsutil", 0, "leaf"),
     ("http", 0, "leaf"),

@@ -14,6 +14,7 @@ mod ops;
 mod polish;
 mod quickstart;
 mod quickstart_script;
+mod serve;
 mod signing;
 mod support;
 mod templates;

@@ -29,6 +29,7 @@ Examples:
   modelbump set k8s/model.yaml baseline-predictor s3://bucket/m-1/artifacts/
   modelbump plan                                      show what MLflow would change, as a diff
   modelbump run --report /tmp/report.json             apply, commit, push and sync in one step
+  modelbump -C /data/gitops serve                     deploy on MLflow webhooks, poll as a fallback
 
 Environment: MODELBUMP_LOG (or RUST_LOG) sets the log filter; NO_COLOR disables colour.";
 
@@ -106,6 +107,7 @@ pub(crate) enum Command {
     Completions(commands::completions::CompletionsArgs),
     #[allow(missing_docs)]
     Validate(commands::validate::ValidateArgs),
+    Serve(commands::serve::ServeArgs),
 }
 
 /// Runs the process: parse, set up logging, dispatch, map the outcome to an exit code.
@@ -121,7 +123,18 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let cli = Cli::parse_from(args);
-    init_logging(&cli.global, &env);
+    let log_flag = match &cli.command {
+        Command::Serve(args) => args.log_format,
+        _ => None,
+    };
+    let log_format = match settings::log_format(log_flag, &env) {
+        Ok(format) => format,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    init_logging(&cli.global, &env, log_format);
     match run(cli, env) {
         Ok(outcome) => outcome.into(),
         Err(err) if exit::is_broken_pipe(&err) => ExitCode::from(exit::SUCCESS),
@@ -144,6 +157,9 @@ fn run(cli: Cli, env: Env) -> anyhow::Result<Outcome> {
         let location = Settings::locate(&cli.global, &env)?;
         return commands::validate::run(&location, args);
     }
+    if let Command::Serve(args) = &cli.command {
+        commands::serve::prepare(&cli.global, &env, args)?;
+    }
     let settings = Settings::resolve(&cli.global, env)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -158,13 +174,14 @@ fn run(cli: Cli, env: Env) -> anyhow::Result<Outcome> {
             Command::Commit(args) => commands::commit::run(&settings, args).await,
             Command::Sync(args) => commands::sync::run(&settings, args).await,
             Command::Run(args) => commands::run::run(&settings, args).await,
+            Command::Serve(args) => commands::serve::run(&settings, args).await,
             Command::Completions(_) => unreachable!("handled before the runtime starts"),
             Command::Validate(_) => unreachable!("handled before the runtime starts"),
         }
     })
 }
 
-fn init_logging(global: &GlobalArgs, env: &Env) {
+fn init_logging(global: &GlobalArgs, env: &Env, format: settings::LogFormat) {
     use tracing_subscriber::EnvFilter;
     let default = if global.quiet {
         "error"
@@ -182,6 +199,15 @@ fn init_logging(global: &GlobalArgs, env: &Env) {
         .filter(|_| global.verbose == 0 && !global.quiet)
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
+    if format == settings::LogFormat::Json {
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .try_init();
+        return;
+    }
     // A bad MODELBUMP_COLOR is reported by the settings resolver; the logs go without colour meanwhile.
     let color = color::enabled(global.color, env, std::io::stderr().is_terminal()).unwrap_or(false);
     let _ = tracing_subscriber::fmt()

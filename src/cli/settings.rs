@@ -62,6 +62,78 @@ impl Blank for Vec<String> {
     }
 }
 impl Blank for OutputFormat {}
+impl Blank for LogFormat {}
+
+/// The format of the logs on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Lines for people
+    Text,
+    /// One JSON object per line, for log collectors
+    Json,
+}
+
+/// The log format: `--log-format` (serve) > `MODELBUMP_LOG_FORMAT` > text.
+pub(crate) fn log_format(flag: Option<LogFormat>, env: &Env) -> Result<LogFormat, BadVariable> {
+    let from_env = match env.get("MODELBUMP_LOG_FORMAT") {
+        Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "" => None,
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => {
+                return Err(BadVariable {
+                    name: "MODELBUMP_LOG_FORMAT",
+                    value: v.to_string(),
+                    expected: "possible values: text, json",
+                });
+            }
+        },
+        None => None,
+    };
+    Ok(pick(flag, from_env, None).unwrap_or(LogFormat::Text))
+}
+
+/// The default of `--listen` / `MODELBUMP_LISTEN`.
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The default of `--interval` / `MODELBUMP_POLL_INTERVAL`.
+pub(crate) const DEFAULT_POLL_INTERVAL: &str = "5m";
+
+/// Where serve's working clone is and where it comes from, read before the settings (they are read
+/// from the clone).
+#[derive(Debug, Clone)]
+pub(crate) struct ServeClone {
+    /// `-C` > `MODELBUMP_REPO` > the current folder.
+    pub dir: PathBuf,
+    /// `--clone` > `MODELBUMP_CLONE_URL`.
+    pub url: Option<String>,
+    /// The branch to check out: `--branch` > `MODELBUMP_GIT_BRANCH` > `main`.
+    pub branch: String,
+}
+
+/// Serve's working clone, from the flags and the environment.
+pub(crate) fn serve_clone(
+    global: &crate::cli::GlobalArgs,
+    env: &Env,
+    url: Option<String>,
+    branch: Option<String>,
+) -> ServeClone {
+    ServeClone {
+        dir: pick(global.repo.clone(), env.path("MODELBUMP_REPO"), None)
+            .unwrap_or_else(|| PathBuf::from(".")),
+        url: pick(
+            url,
+            env.get("MODELBUMP_CLONE_URL").map(str::to_string),
+            None,
+        ),
+        branch: pick(
+            branch,
+            env.get("MODELBUMP_GIT_BRANCH").map(str::to_string),
+            None,
+        )
+        .unwrap_or_else(|| "main".to_string()),
+    }
+}
 
 /// A value in the environment that cannot be used: a usage error, as clap reports a bad flag.
 #[derive(Debug, thiserror::Error)]
@@ -403,6 +475,45 @@ impl Settings {
         })
     }
 
+    /// Where serve listens: `--listen` > `MODELBUMP_LISTEN` > 127.0.0.1:8080.
+    pub(crate) fn listen(&self, flag: Option<String>) -> anyhow::Result<std::net::SocketAddr> {
+        let text = pick(flag, self.var("MODELBUMP_LISTEN"), None)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        text.trim().parse().with_context(|| {
+            format!("--listen / MODELBUMP_LISTEN {text:?} is not an address such as 127.0.0.1:8080 or 0.0.0.0:8080")
+        })
+    }
+
+    /// How often serve reconciles: `--interval` > `MODELBUMP_POLL_INTERVAL` > 5m; `0` is never.
+    pub(crate) fn poll_interval(
+        &self,
+        flag: Option<String>,
+    ) -> anyhow::Result<Option<std::time::Duration>> {
+        let text = pick(flag, self.var("MODELBUMP_POLL_INTERVAL"), None)
+            .unwrap_or_else(|| DEFAULT_POLL_INTERVAL.to_string());
+        if text.trim() == "0" {
+            return Ok(None);
+        }
+        let every = argocd::parse_duration("--interval (MODELBUMP_POLL_INTERVAL)", &text)?;
+        Ok((!every.is_zero()).then_some(every))
+    }
+
+    /// How long serve lets the run in progress go on after SIGTERM: `MODELBUMP_SHUTDOWN_GRACE` > 20s.
+    pub(crate) fn shutdown_grace(&self) -> anyhow::Result<std::time::Duration> {
+        match self.var("MODELBUMP_SHUTDOWN_GRACE") {
+            Some(text) => Ok(argocd::parse_duration("MODELBUMP_SHUTDOWN_GRACE", &text)?),
+            None => Ok(crate::ops::DEFAULT_SHUTDOWN_GRACE),
+        }
+    }
+
+    /// The secret MLflow signs webhook deliveries with: `MODELBUMP_MLFLOW_WEBHOOK_SECRET`.
+    pub(crate) fn mlflow_webhook_secret(&self) -> Option<SecretString> {
+        self.env
+            .get("MODELBUMP_MLFLOW_WEBHOOK_SECRET")
+            .filter(|v| !v.is_empty())
+            .map(SecretString::from)
+    }
+
     /// The Argo CD options: each flag > its variable > `argocd.*` > default.
     pub(crate) fn argocd(&self, args: &ArgoCdArgs) -> Result<SyncOptions, ArgoCdError> {
         let config = &self.config.argocd;
@@ -624,6 +735,46 @@ mod tests {
             s.argocd(&a).unwrap().server.unwrap().as_str(),
             "http://flag.example.com/"
         );
+    }
+
+    #[test]
+    fn serve_settings_defaults_flags_and_variables() {
+        let s = settings("{}", &[]);
+        assert_eq!(s.listen(None).unwrap().to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            s.poll_interval(None).unwrap(),
+            Some(Duration::from_secs(300))
+        );
+        assert!(s.mlflow_webhook_secret().is_none());
+        let s = settings(
+            "{}",
+            &[
+                ("MODELBUMP_LISTEN", "0.0.0.0:9000"),
+                ("MODELBUMP_POLL_INTERVAL", "0"),
+                ("MODELBUMP_MLFLOW_WEBHOOK_SECRET", "s"),
+            ],
+        );
+        assert_eq!(s.listen(None).unwrap().to_string(), "0.0.0.0:9000");
+        assert_eq!(
+            s.listen(Some("[::1]:81".into())).unwrap().to_string(),
+            "[::1]:81"
+        );
+        assert_eq!(s.poll_interval(None).unwrap(), None);
+        assert_eq!(
+            s.poll_interval(Some("30s".into())).unwrap(),
+            Some(Duration::from_secs(30))
+        );
+        assert!(s.mlflow_webhook_secret().is_some());
+        assert!(s.listen(Some("localhost".into())).is_err());
+        assert!(s.poll_interval(Some("soon".into())).is_err());
+        let env = Env::from_pairs([("MODELBUMP_LOG_FORMAT", "JSON")]);
+        assert_eq!(log_format(None, &env).unwrap(), LogFormat::Json);
+        assert_eq!(
+            log_format(Some(LogFormat::Text), &env).unwrap(),
+            LogFormat::Text
+        );
+        let env = Env::from_pairs([("MODELBUMP_LOG_FORMAT", "xml")]);
+        assert!(log_format(None, &env).is_err());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The use cases: `plan`, `apply`, `commit`, `run`, `sync`, `set` and `targets`, each a function that takes
+//! The use cases: `plan`, `apply`, `commit`, `run`, `sync`, `set`, `targets` and `serve`, each a function that takes
 //! plain, resolved options and returns a typed outcome. They never print, never read the process
 //! environment and know nothing of the command line, so that anything (the command line, a long-running
 //! service, a test) can drive the pipeline. Logs go through `tracing`.
@@ -6,6 +6,7 @@
 mod commit;
 mod plan;
 mod run;
+mod serve;
 mod set;
 mod sync;
 mod targets;
@@ -17,6 +18,7 @@ pub use commit::{
 };
 pub use plan::{Plan, PlanOptions, build as plan};
 pub use run::{RunError, RunOptions, RunOutcome, run};
+pub use serve::{DEFAULT_SHUTDOWN_GRACE, ServeOptions, prepare_clone, serve};
 pub use set::{SetOptions, SetOutcome, set};
 pub use sync::{SyncOutcome, SyncRequest, sync};
 pub use targets::{Listing, TargetRow, TargetsOptions, targets};

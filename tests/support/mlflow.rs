@@ -235,6 +235,12 @@ impl MlflowServer {
 
     /// Starts a dedicated server; it stops when dropped (and when the test process exits).
     pub fn start(options: ServerOptions) -> MlflowServer {
+        Self::start_with_env(options, &[])
+    }
+
+    /// [`MlflowServer::start`] with extra environment for the server process (e.g. the
+    /// `MLFLOW_WEBHOOK_*` settings its webhook deliveries read).
+    pub fn start_with_env(options: ServerOptions, env: &[(&str, &str)]) -> MlflowServer {
         let python = python();
         let tmp = tempfile::Builder::new()
             .prefix("modelbump-mlflow-")
@@ -247,7 +253,7 @@ impl MlflowServer {
         // A free port can be taken by someone else between our probe and the server's bind: try again.
         for _attempt in 0..3 {
             let port = free_port();
-            match Self::spawn(&python, &dir, &artifact_dir, port, &options) {
+            match Self::spawn(&python, &dir, &artifact_dir, port, &options, env) {
                 Ok((child, stdin, pid)) => {
                     let mut server = MlflowServer {
                         url: format!("http://127.0.0.1:{port}"),
@@ -286,6 +292,7 @@ impl MlflowServer {
         artifact_dir: &Path,
         port: u16,
         options: &ServerOptions,
+        env: &[(&str, &str)],
     ) -> Result<(Child, ChildStdin, u32), String> {
         let mut args: Vec<String> = vec![
             mlflow_bin().display().to_string(),
@@ -318,6 +325,7 @@ impl MlflowServer {
             .current_dir(dir)
             .env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
             .env_remove("MLFLOW_TRACKING_URI")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());

@@ -71,3 +71,4 @@ pub mod http_stub;
 pub mod local_stores;
 pub mod mlflow;
 pub mod schemas;
+pub mod serve;

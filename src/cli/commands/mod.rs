@@ -8,6 +8,7 @@ pub(crate) mod commit;
 pub(crate) mod completions;
 pub(crate) mod plan;
 pub(crate) mod run;
+pub(crate) mod serve;
 pub(crate) mod set;
 pub(crate) mod sync;
 pub(crate) mod targets;

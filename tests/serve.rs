@@ -1,0 +1,661 @@
+//! `modelbump serve` against real parts: a real MLflow 3.17.2 server that delivers signed webhooks to
+//! the real binary on loopback, the loopback smart-HTTP git remote (serve clones it with `--clone`),
+//! and the stand-in Argo CD. The deployment files under `deploy/serve/` are validated against the
+//! Kubernetes schemas with `kubernetes-validate`, and `/metrics` is read by `prometheus_client`'s
+//! parser.
+//!
+//! No test asserts on time: each waits, with a generous bound, for a condition (a commit on the
+//! remote, the worker idle in `/metrics`). The only sleep lets MLflow's one-second webhook cache expire
+//! after a webhook is registered, so that MLflow knows the new receiver.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::argocd::{FakeApp, Outcome, StandIn};
+use crate::support::git::{Fixture, HttpRemote, git, models_yaml};
+use crate::support::mlflow::{Client, MlflowServer, RunSeed, unique};
+use crate::support::serve::{
+    ServeProcess, WEBHOOK_CACHE_TTL, mlflow_signature, tools_python, unix_now, wait_for,
+    webhook_mlflow,
+};
+use crate::support::{modelbump, shared_dir};
+
+const GIT_USER: &str = "ci-bot";
+const GIT_TOKEN: &str = "canary-git-token-5b1e";
+const ARGOCD_TOKEN: &str = "canary-argocd-token-serve";
+const APP: &str = "models";
+const FILE: &str = "k8s/models.yaml";
+const START_URI: &str =
+    "s3://mlflow-artifacts/0/models/m-00000000000000000000000000000000/artifacts/";
+
+/// A GitOps repository served over smart HTTP, MLflow seeded with versions of one registered model,
+/// and (when the shared schemas are there) the stand-in Argo CD.
+struct Setup {
+    fx: Fixture,
+    _remote: HttpRemote,
+    url: String,
+    standin: Option<StandIn>,
+    client: Client,
+    model: String,
+    /// `(version, the URI modelbump writes for it)`, in creation order.
+    versions: Vec<(String, String)>,
+    clone: PathBuf,
+    secret: String,
+}
+
+fn setup(versions: usize, standin: Option<(&Path, FakeApp)>) -> Setup {
+    let server = webhook_mlflow();
+    let client = server.client();
+    let experiment = client.create_experiment(&unique("serve"));
+    let model = unique("serve-model");
+    client.create_registered_model(&model);
+    let mut seeded = Vec::new();
+    for _ in 0..versions {
+        let run = client.seed_run(&experiment, &RunSeed::new("FINISHED", 5));
+        let logged = client.log_model(&run, "model", true);
+        let version = client.create_version(
+            &model,
+            &format!("models:/{}", logged.model_id),
+            Some(&run.run_id),
+        );
+        seeded.push((version, expected_uri(server, &logged.artifact_uri)));
+    }
+    let argocd = if standin.is_some() {
+        format!("argocd:\n  apps: [{APP}]\n")
+    } else {
+        String::new()
+    };
+    let config = format!(
+        "mlflow:\n  trackingUri: {url}\ntargets:\n  - file: {FILE}\n    name: baseline-predictor\n    registered:\n      name: {model}\n      alias: champion\nuriRewrite:\n  - from: \"{root}/\"\n    to: \"s3://mlflow-artifacts/\"\n{argocd}",
+        url = server.url,
+        root = server.artifact_dir.display(),
+    );
+    let fx = Fixture::new(&[
+        (FILE, &models_yaml(&[("baseline-predictor", START_URI)])),
+        ("modelbump.yaml", &config),
+    ]);
+    let remote = HttpRemote::start(fx.tmp.path(), GIT_USER, GIT_TOKEN);
+    let url = remote.url("remote.git");
+    let standin = standin.map(|(shared, app)| {
+        StandIn::start(
+            shared,
+            ARGOCD_TOKEN,
+            fx.remote_head().trim(),
+            None,
+            vec![app],
+        )
+    });
+    let clone = fx.tmp.path().join("serve-clone");
+    Setup {
+        fx,
+        _remote: remote,
+        url,
+        standin,
+        client,
+        model,
+        versions: seeded,
+        clone,
+        secret: unique("whsec"),
+    }
+}
+
+/// What modelbump writes for an artifact URI of the server (after the rewrite, with a trailing slash).
+fn expected_uri(server: &MlflowServer, artifact_uri: &str) -> String {
+    let rest = artifact_uri
+        .strip_prefix(&format!("{}/", server.artifact_dir.display()))
+        .unwrap_or_else(|| panic!("{artifact_uri} is not under the artifact root"));
+    format!("s3://mlflow-artifacts/{rest}/")
+}
+
+impl Setup {
+    fn env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("MODELBUMP_GIT_USERNAME", GIT_USER.to_string()),
+            ("MODELBUMP_GIT_TOKEN", GIT_TOKEN.to_string()),
+            ("MODELBUMP_MLFLOW_WEBHOOK_SECRET", self.secret.clone()),
+            ("MODELBUMP_CLONE_URL", self.url.clone()),
+        ];
+        if let Some(standin) = &self.standin {
+            env.extend([
+                ("ARGOCD_SERVER", standin.url()),
+                ("ARGOCD_AUTH_TOKEN", ARGOCD_TOKEN.to_string()),
+                ("MODELBUMP_SYNC_POLL_INTERVAL", "10ms".to_string()),
+            ]);
+        }
+        env
+    }
+
+    fn start(&self, args: &[&str], extra: &[(&'static str, String)]) -> ServeProcess {
+        let mut env = self.env();
+        env.extend(extra.iter().cloned());
+        ServeProcess::start(&self.fx.home, &self.clone, args, &env)
+    }
+
+    fn set_alias(&self, index: usize) {
+        self.client
+            .set_alias(&self.model, "champion", &self.versions[index].0);
+    }
+
+    fn uri(&self, index: usize) -> &str {
+        &self.versions[index].1
+    }
+
+    /// The model URI in the remote's `main`.
+    fn remote_uri(&self) -> String {
+        uri_in(&self.fx.remote_file(FILE))
+    }
+
+    fn remote_head(&self) -> String {
+        self.fx.remote_head().trim().to_string()
+    }
+
+    fn commits(&self) -> usize {
+        git(&self.fx.remote, &["rev-list", "--count", "main"])
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// Registers a webhook for alias changes that delivers to `serve`; deleted when dropped.
+    fn register_webhook(&self, serve: &ServeProcess) -> Webhook {
+        let created = self
+            .client
+            .call(
+                reqwest::Method::POST,
+                "webhooks",
+                &[],
+                Some(json!({
+                    "name": unique("modelbump-serve"),
+                    "url": format!("http://127.0.0.1:{}/webhooks/mlflow", serve.port),
+                    "events": [{"entity": "MODEL_VERSION_ALIAS", "action": "CREATED"}],
+                    "secret": self.secret,
+                })),
+            )
+            .unwrap_or_else(|e| panic!("register the webhook: HTTP {}: {}", e.status, e.body));
+        let id = created["webhook"]["webhook_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no webhook id in {created}"))
+            .to_string();
+        // MLflow caches the webhooks of an event: let the listing without this one expire.
+        std::thread::sleep(WEBHOOK_CACHE_TTL + Duration::from_millis(500));
+        Webhook {
+            client: self.client.clone(),
+            id,
+        }
+    }
+}
+
+/// A registered webhook, deleted when dropped (so that MLflow stops delivering to a stopped test).
+struct Webhook {
+    client: Client,
+    id: String,
+}
+
+impl Drop for Webhook {
+    fn drop(&mut self) {
+        let _ = self.client.call(
+            reqwest::Method::DELETE,
+            &format!("webhooks/{}", self.id),
+            &[],
+            None,
+        );
+    }
+}
+
+/// The `storageUri` of a one-model manifest.
+fn uri_in(manifest: &str) -> String {
+    manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("storageUri: "))
+        .unwrap_or_else(|| panic!("no storageUri in {manifest}"))
+        .to_string()
+}
+
+/// Runs ended so far, by the metrics.
+fn runs(serve: &ServeProcess) -> f64 {
+    ["changed", "unchanged", "failed"]
+        .iter()
+        .filter_map(|o| serve.metric(&format!("modelbump_serve_runs_total{{outcome=\"{o}\"}}")))
+        .sum()
+}
+
+fn wait_remote_uri(setup: &Setup, serve: &ServeProcess, uri: &str) {
+    wait_for(
+        &format!("the remote to hold {uri}"),
+        Duration::from_secs(120),
+        || setup.remote_uri() == uri,
+        || serve.logs(),
+    );
+}
+
+#[test]
+fn a_champion_alias_set_in_mlflow_lands_as_one_commit_and_a_sync() {
+    let Some(shared) = shared_dir("a_champion_alias_set_in_mlflow_lands_as_one_commit_and_a_sync")
+    else {
+        return;
+    };
+    let s = setup(
+        2,
+        Some((
+            &shared,
+            FakeApp::new(APP, "https://git.example.com/gitops.git"),
+        )),
+    );
+    s.set_alias(0);
+    let serve = s.start(&["--interval", "0"], &[]);
+    // The start reconciles: the alias set while serve was not running is deployed.
+    wait_remote_uri(&s, &serve, s.uri(0));
+    serve.wait_idle(1.0);
+    assert_eq!(serve.get("/readyz").0, 200, "{}", serve.logs());
+    let webhook = s.register_webhook(&serve);
+    let before = s.commits();
+
+    s.set_alias(1);
+    wait_remote_uri(&s, &serve, s.uri(1));
+    serve.wait_idle(2.0);
+    assert_eq!(s.commits(), before + 1, "one commit for one alias change");
+    let head = s.remote_head();
+    let message = git(&s.fx.remote, &["log", "-1", "--format=%B", "main"]);
+    assert!(
+        message.contains(&format!("MLflow-Model-Version: {}", s.versions[1].0)),
+        "{message}"
+    );
+    let changed = git(&s.fx.remote, &["show", "--format=", "--name-only", "main"]);
+    assert_eq!(changed.trim(), FILE);
+    let standin = s.standin.as_ref().unwrap();
+    let synced: Vec<String> = standin
+        .sync_requests(APP)
+        .iter()
+        .filter_map(|b| b["revision"].as_str().map(str::to_string))
+        .collect();
+    assert!(synced.contains(&head), "a sync to {head}: {synced:?}");
+    assert!(
+        standin.violations().is_empty(),
+        "{:?}",
+        standin.violations()
+    );
+    // A webhook gets the events of every model; this test's model was delivered once.
+    assert_eq!(accepted_for(&serve, &s.model), 1, "{}", serve.logs());
+
+    // MLflow's "test webhook" sends an example payload (model "example_model"): 2xx, nothing changes.
+    let tested = s
+        .client
+        .call(
+            reqwest::Method::POST,
+            &format!("webhooks/{}/test", webhook.id),
+            &[],
+            Some(json!({})),
+        )
+        .unwrap_or_else(|e| panic!("test webhook: HTTP {}: {}", e.status, e.body));
+    assert_eq!(tested["result"]["success"], true, "{tested}");
+    wait_for(
+        "the test delivery",
+        Duration::from_secs(60),
+        || accepted_for(&serve, "example_model") == 1,
+        || serve.logs(),
+    );
+    serve.wait_idle(3.0);
+    assert_eq!(s.remote_head(), head, "the test delivery changed nothing");
+
+    // `/metrics`, read by the reference parser of the Prometheus text format.
+    let samples = parse_metrics(&serve.get("/metrics").1);
+    let value = |name: &str, label: Option<(&str, &str)>| -> f64 {
+        samples
+            .iter()
+            .find(|s| {
+                s["name"] == name && label.is_none_or(|(k, v)| s["labels"][k].as_str() == Some(v))
+            })
+            .and_then(|s| s["value"].as_f64())
+            .unwrap_or_else(|| panic!("no sample {name} {label:?} in {samples:?}"))
+    };
+    assert!(value("modelbump_serve_runs_total", Some(("outcome", "changed"))) >= 2.0);
+    assert!(value("modelbump_serve_last_success_timestamp_seconds", None) > 1.7e9);
+    assert_eq!(
+        value("modelbump_serve_targets", Some(("status", "changed"))),
+        1.0
+    );
+    assert_eq!(value("modelbump_serve_queue_depth", None), 0.0);
+    assert_eq!(value("modelbump_serve_ready", None), 1.0);
+    for dependency in ["mlflow", "git", "argocd", "other"] {
+        value(
+            "modelbump_serve_errors_total",
+            Some(("dependency", dependency)),
+        );
+    }
+    assert!(
+        value(
+            "modelbump_serve_webhook_deliveries_total",
+            Some(("verdict", "accepted"))
+        ) >= 2.0
+    );
+}
+
+/// How many deliveries about `model` serve accepted, by its logs.
+fn accepted_for(serve: &ServeProcess, model: &str) -> usize {
+    let needle = format!("model={model} ");
+    serve
+        .logs()
+        .lines()
+        .filter(|l| l.contains("webhook delivery accepted") && l.contains(&needle))
+        .count()
+}
+
+/// The samples of a Prometheus text exposition as `prometheus_client.parser` reads them.
+fn parse_metrics(text: &str) -> Vec<Value> {
+    let script = "import json, sys\nfrom prometheus_client.parser import text_string_to_metric_families\nout = []\nfor family in text_string_to_metric_families(sys.stdin.read()):\n    for s in family.samples:\n        out.append({'family': family.name, 'type': family.type, 'name': s.name, 'labels': s.labels, 'value': s.value})\nprint(json.dumps(out))\n";
+    let mut child = std::process::Command::new(tools_python())
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "prometheus_client refused the exposition: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn forged_stale_and_replayed_deliveries_change_nothing() {
+    let s = setup(2, None);
+    s.set_alias(0);
+    let serve = s.start(&["--interval", "0"], &[]);
+    wait_remote_uri(&s, &serve, s.uri(0));
+    serve.wait_idle(1.0);
+    // The alias moves, but no webhook is registered for this receiver: only our deliveries reach it.
+    s.set_alias(1);
+    let head = s.remote_head();
+    let body = serde_json::to_vec(&json!({
+        "entity": "model_version_alias",
+        "action": "created",
+        "timestamp": "2026-01-01T00:00:00+00:00",
+        "data": {"name": s.model, "alias": "champion", "version": s.versions[1].0},
+    }))
+    .unwrap();
+    let now = unix_now().to_string();
+
+    let forged = mlflow_signature("not-the-secret", "d-1", &now, &body);
+    let (status, answer) = serve.deliver("d-1", &now, &forged, &body);
+    assert_eq!(status, 401, "{answer}");
+    let stale_ts = (unix_now() - 3600).to_string();
+    let stale = mlflow_signature(&s.secret, "d-2", &stale_ts, &body);
+    let (status, answer) = serve.deliver("d-2", &stale_ts, &stale, &body);
+    assert_eq!(status, 401, "{answer}");
+    assert!(answer.contains("timestamp"), "{answer}");
+    // Refused deliveries are never queued: nothing ran, nothing was pushed.
+    assert_eq!(serve.metric("modelbump_serve_queue_depth"), Some(0.0));
+    assert_eq!(runs(&serve), 1.0);
+    assert_eq!(s.remote_head(), head);
+
+    let signature = mlflow_signature(&s.secret, "d-3", &now, &body);
+    let (status, answer) = serve.deliver("d-3", &now, &signature, &body);
+    assert_eq!(status, 200, "{answer}");
+    wait_remote_uri(&s, &serve, s.uri(1));
+    serve.wait_idle(2.0);
+    let after = s.commits();
+    let (status, answer) = serve.deliver("d-3", &now, &signature, &body);
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(serve.metric("modelbump_serve_queue_depth"), Some(0.0));
+    assert_eq!(runs(&serve), 2.0, "the replay started no run");
+    assert_eq!(s.commits(), after, "still one commit");
+    for (verdict, n) in [
+        ("bad_signature", 1.0),
+        ("stale", 1.0),
+        ("accepted", 1.0),
+        ("replayed", 1.0),
+    ] {
+        assert_eq!(
+            serve.metric(&format!(
+                "modelbump_serve_webhook_deliveries_total{{verdict=\"{verdict}\"}}"
+            )),
+            Some(n),
+            "{verdict}"
+        );
+    }
+}
+
+#[test]
+fn ten_alias_changes_in_a_second_end_at_the_last_with_every_commit_right() {
+    let s = setup(11, None);
+    s.set_alias(0);
+    let serve = s.start(&["--interval", "0"], &[]);
+    wait_remote_uri(&s, &serve, s.uri(0));
+    serve.wait_idle(1.0);
+    let _webhook = s.register_webhook(&serve);
+    let start = s.remote_head();
+
+    for index in 1..=10 {
+        s.set_alias(index);
+    }
+    wait_remote_uri(&s, &serve, s.uri(10));
+    wait_for(
+        "the ten deliveries",
+        Duration::from_secs(120),
+        || accepted_for(&serve, &s.model) == 10,
+        || serve.logs(),
+    );
+    serve.wait_idle(2.0);
+    assert_eq!(
+        s.remote_uri(),
+        s.uri(10),
+        "the remote ends at the last alias"
+    );
+    let commits = git(
+        &s.fx.remote,
+        &["rev-list", "--reverse", &format!("{start}..main")],
+    );
+    let commits: Vec<&str> = commits.lines().collect();
+    assert!(
+        (1..=10).contains(&commits.len()),
+        "{} commits for ten changes",
+        commits.len()
+    );
+    let uris: Vec<&str> = s.versions.iter().map(|(_, uri)| uri.as_str()).collect();
+    let mut previous = s.uri(0).to_string();
+    for commit in &commits {
+        let uri = uri_in(&git(&s.fx.remote, &["show", &format!("{commit}:{FILE}")]));
+        let index = uris
+            .iter()
+            .position(|u| *u == uri)
+            .unwrap_or_else(|| panic!("{commit} holds {uri}, no version's URI"));
+        assert_ne!(uri, previous, "{commit} repeats the previous value");
+        let message = git(&s.fx.remote, &["log", "-1", "--format=%B", commit]);
+        assert!(
+            message.contains(&format!("MLflow-Model-Version: {}", s.versions[index].0)),
+            "{commit}: the trailer names another version than the URI's\n{message}"
+        );
+        previous = uri;
+    }
+}
+
+#[test]
+fn a_change_made_while_stopped_is_picked_up_after_start_and_the_poller_catches_up() {
+    let s = setup(3, None);
+    s.set_alias(0);
+    let mut serve = s.start(&["--interval", "1s", "--log-format", "json"], &[]);
+    wait_remote_uri(&s, &serve, s.uri(0));
+    serve.sigterm();
+    assert_eq!(
+        serve.wait_exit(Duration::from_secs(60)),
+        Some(0),
+        "{}",
+        serve.logs()
+    );
+    for line in serve.logs().lines() {
+        let parsed: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(parsed["level"].is_string(), "{line}");
+    }
+
+    // Changed while serve was stopped, with no webhook: picked up once it starts again.
+    s.set_alias(1);
+    let serve = s.start(&["--interval", "1s"], &[]);
+    wait_remote_uri(&s, &serve, s.uri(1));
+    // And while it runs, the poller finds a change no webhook announced.
+    s.set_alias(2);
+    wait_remote_uri(&s, &serve, s.uri(2));
+}
+
+#[test]
+fn sigterm_during_a_run_ends_it_cleanly_with_no_half_written_file() {
+    let Some(shared) = shared_dir("sigterm_during_a_run_ends_it_cleanly_with_no_half_written_file")
+    else {
+        return;
+    };
+    // The app never becomes Healthy and serve waits for it: the run is in progress until stopped.
+    let app = FakeApp::new(APP, "https://git.example.com/gitops.git").ending(Outcome::Stuck);
+    let s = setup(1, Some((&shared, app)));
+    s.set_alias(0);
+    let mut serve = s.start(
+        &["--interval", "0"],
+        &[
+            ("MODELBUMP_SYNC_WAIT", "1".into()),
+            ("MODELBUMP_SYNC_TIMEOUT", "10m".into()),
+            ("MODELBUMP_SHUTDOWN_GRACE", "1s".into()),
+        ],
+    );
+    wait_for(
+        "a run in progress",
+        Duration::from_secs(120),
+        || serve.metric("modelbump_serve_run_in_progress") == Some(1.0),
+        || serve.logs(),
+    );
+    serve.sigterm();
+    assert_eq!(
+        serve.wait_exit(Duration::from_secs(120)),
+        Some(0),
+        "{}",
+        serve.logs()
+    );
+    let logs = serve.logs();
+    // Completed, or abandoned at a wait: then the remote holds either the old value or the new one
+    // with its commit, and the clone nothing half-done.
+    let remote = s.remote_uri();
+    assert!(
+        remote == START_URI || remote == s.uri(0),
+        "the remote holds {remote}"
+    );
+    let status = git(
+        &s.clone,
+        &["status", "--porcelain", "--untracked-files=all"],
+    );
+    assert!(
+        status.trim().is_empty(),
+        "the clone is not clean: {status}\n{logs}"
+    );
+    let written = std::fs::read_to_string(s.clone.join(FILE)).unwrap();
+    assert_eq!(uri_in(&written), remote, "the clone's file is the remote's");
+    assert!(
+        written.starts_with("apiVersion: mlops.seldon.io/v1alpha1\nkind: Model\n")
+            && written.ends_with("  - mlflow\n"),
+        "{written}"
+    );
+    let entries: Vec<String> = std::fs::read_dir(s.clone.join("k8s"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries, ["models.yaml"], "no temporary file left");
+    assert!(logs.contains("SIGTERM received"), "{logs}");
+}
+
+#[test]
+fn a_clone_with_uncommitted_changes_or_no_clone_is_refused_at_start() {
+    let fx = Fixture::new(&[(FILE, &models_yaml(&[("baseline-predictor", START_URI)]))]);
+    std::fs::write(fx.work.join(FILE), "edited by hand\n").unwrap();
+    let out = modelbump(&fx.home)
+        .arg("-C")
+        .arg(&fx.work)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("uncommitted changes") && stderr.contains(FILE),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(fx.work.join(FILE)).unwrap(),
+        "edited by hand\n"
+    );
+
+    let empty = fx.tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = modelbump(&fx.home)
+        .arg("-C")
+        .arg(&empty)
+        .args(["serve"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--clone"), "{stderr}");
+}
+
+#[test]
+fn the_deployment_files_are_valid_kubernetes_objects() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/serve");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["deployment.yaml", "secret.yaml", "service.yaml"],
+        "the deployment files"
+    );
+    // --strict: an unknown field (a typo) is an error, not ignored.
+    let out = std::process::Command::new(tools_python())
+        .args([
+            "-m",
+            "kubernetes_validate",
+            "--strict",
+            "--kubernetes-version",
+            "1.33.0",
+        ])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kubernetes-validate refused the deployment files:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // What the schema cannot say: the probes and the settings point at what serve serves and reads.
+    let deployment = std::fs::read_to_string(dir.join("deployment.yaml")).unwrap();
+    for needle in [
+        "path: /healthz",
+        "path: /readyz",
+        "runAsNonRoot: true",
+        "MODELBUMP_MLFLOW_WEBHOOK_SECRET",
+        "MODELBUMP_LISTEN",
+        "replicas: 1",
+    ] {
+        assert!(
+            deployment.contains(needle),
+            "deployment.yaml lacks {needle}"
+        );
+    }
+}
