@@ -99,6 +99,8 @@ pub(crate) enum Command {
     Run(commands::run::RunArgs),
     #[allow(missing_docs)]
     Completions(commands::completions::CompletionsArgs),
+    #[allow(missing_docs)]
+    Init(commands::init::InitArgs),
 }
 
 /// Runs the process: parse, set up logging, dispatch, map the outcome to an exit code.
@@ -147,6 +149,7 @@ fn run(cli: Cli, env: Env) -> anyhow::Result<Outcome> {
             Command::Commit(args) => commands::commit::run(&settings, args).await,
             Command::Sync(args) => commands::sync::run(&settings, args).await,
             Command::Run(args) => commands::run::run(&settings, args).await,
+            Command::Init(args) => commands::init::run(&settings, args),
             Command::Completions(_) => unreachable!("handled before the runtime starts"),
         }
     })

@@ -4,6 +4,8 @@
 //! service, a test) can drive the pipeline. Logs go through `tracing`.
 
 mod commit;
+mod fields;
+mod init;
 mod plan;
 mod run;
 mod set;
@@ -16,6 +18,8 @@ pub use commit::{
 };
 pub use plan::{Plan, PlanOptions, build as plan};
 pub use run::{RunError, RunOptions, RunOutcome, run};
+pub use fields::{FieldSetOutcome, set_field};
+pub use init::{InitOptions, InitOutcome, init};
 pub use set::{SetOptions, SetOutcome, set};
 pub use sync::{SyncOutcome, SyncRequest, sync};
 pub use targets::{Listing, TargetRow, TargetsOptions, targets};

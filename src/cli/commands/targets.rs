@@ -66,8 +66,10 @@ pub(crate) fn run(settings: &Settings, args: TargetsArgs) -> anyhow::Result<Outc
 
 /// An aligned table: FILE:LINE, KIND, NAME, URI, TARGET.
 pub(crate) fn render_table(rows: &[TargetRow]) -> String {
-    let header = ["FILE:LINE", "KIND", "NAME", "URI", "TARGET"];
-    let cells: Vec<[String; 5]> = rows
+    let header = ["FILE:LINE", "KIND", "NAME", "URI", "TARGET", "PATH"];
+    // The PATH column only where a marked value or a path target is listed.
+    let with_path = rows.iter().any(|r| r.path.is_some());
+    let cells: Vec<[String; 6]> = rows
         .iter()
         .map(|r| {
             [
@@ -81,6 +83,7 @@ pub(crate) fn render_table(rows: &[TargetRow]) -> String {
                     r.uri.clone()
                 },
                 r.target.clone().unwrap_or_else(|| "-".into()),
+                r.path.clone().unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
@@ -91,11 +94,12 @@ pub(crate) fn render_table(rows: &[TargetRow]) -> String {
         }
     }
     let mut out = String::new();
-    let mut line = |cols: [&str; 5]| {
+    let columns = if with_path { 6 } else { 5 };
+    let mut line = |cols: [&str; 6]| {
         let mut text = String::new();
-        for (i, (cell, w)) in cols.iter().zip(widths).enumerate() {
+        for (i, (cell, w)) in cols.iter().zip(widths).take(columns).enumerate() {
             text.push_str(cell);
-            if i + 1 < cols.len() {
+            if i + 1 < columns {
                 text.push_str(&" ".repeat(w - cell.chars().count() + 2));
             }
         }
@@ -104,7 +108,7 @@ pub(crate) fn render_table(rows: &[TargetRow]) -> String {
     };
     line(header);
     for row in &cells {
-        line([&row[0], &row[1], &row[2], &row[3], &row[4]]);
+        line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]]);
     }
     out
 }
@@ -122,6 +126,7 @@ mod tests {
             name: name.into(),
             uri: "s3://b/é".into(),
             target: target.map(str::to_string),
+            path: None,
         };
         let table = render_table(&[
             row("k8s/a.yaml", "baseline", Some("baseline")),
