@@ -510,4 +510,41 @@ argocd:
         let config = Config::parse("mlflow: {concurrency: null}\n", Path::new("c.yaml")).unwrap();
         assert!(config.mlflow.concurrency.is_none());
     }
+
+    #[test]
+    fn path_and_marker_targets_are_checked_at_load() {
+        let text = "targets:\n  - name: llm\n    file: values.yaml\n    path: \"servingEngineSpec.modelSpec[name=llama3].modelURL\"\n    template: \"--model={uri}\"\n    pinned: true\n  - name: fraud\n    registered: {name: fraud, alias: champion}\n";
+        let config = Config::parse(text, Path::new("c.yaml")).unwrap();
+        assert_eq!(config.targets[0].form(), TargetForm::Path);
+        assert_eq!(config.targets[1].form(), TargetForm::Marker);
+        assert_eq!(
+            config.targets[0].value_template().to_string(),
+            "--model={uri}"
+        );
+        assert_eq!(config.targets[1].value_template().to_string(), "{uri}");
+
+        let bad = "targets:\n  - name: llm\n    file: v.yaml\n    path: a.b\n    template: \"{uri}/{model}\"\n    pinned: true\n";
+        let err = Config::parse(bad, Path::new("conf/modelbump.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("conf/modelbump.yaml"), "{err}");
+        assert!(err.contains("line 5"), "{err}");
+        assert!(err.contains("unknown placeholder {model}"), "{err}");
+
+        let bad =
+            "targets:\n  - name: llm\n    file: v.yaml\n    path: \"a[name=x\"\n    pinned: true\n";
+        let err = Config::parse(bad, Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 4") && err.contains("invalid path"),
+            "{err}"
+        );
+
+        let bad = "targets:\n  - name: llm\n    path: a.b\n    pinned: true\n";
+        let err = Config::parse(bad, Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no `file`"), "{err}");
+    }
 }

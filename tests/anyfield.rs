@@ -128,7 +128,10 @@ fn set_by_path_and_marker_name_changes_only_those_bytes_and_commit_takes_them() 
     // ...and still refuses anything else, also next to a marked value's change.
     let edited = read(&fx.work, "k8s/prod/patch.yaml")
         .replace("--port=8000", "--port=9000")
-        .replace("--model=s3://mlflow-artifacts/7/", "--model=s3://mlflow-artifacts/8/");
+        .replace(
+            "--model=s3://mlflow-artifacts/7/",
+            "--model=s3://mlflow-artifacts/8/",
+        );
     write(&fx.work, "k8s/prod/patch.yaml", &edited);
     let o = modelbump(&fx).args(["commit"]).output().unwrap();
     let (_, stderr) = out(&o);
@@ -149,7 +152,12 @@ fn a_template_mismatch_is_refused_with_file_line_and_both_values() {
         .unwrap();
     let (_, stderr) = out(&o);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
-    for part in ["k8s/prod/patch.yaml", "line 16", "--port=8000", "--model=s3://b/m"] {
+    for part in [
+        "k8s/prod/patch.yaml",
+        "line 16",
+        "--port=8000",
+        "--model=s3://b/m",
+    ] {
         assert!(stderr.contains(part), "{part}: {stderr}");
     }
     assert_eq!(read(&fx.work, "k8s/prod/patch.yaml"), PATCH);
@@ -157,7 +165,8 @@ fn a_template_mismatch_is_refused_with_file_line_and_both_values() {
 
 #[test]
 fn an_unknown_placeholder_is_a_config_error_with_file_and_line() {
-    let config = "targets:\n  - name: llm-args\n    template: \"--model={url}\"\n    pinned: true\n";
+    let config =
+        "targets:\n  - name: llm-args\n    template: \"--model={url}\"\n    pinned: true\n";
     let fx = fixture(config);
     let o = modelbump(&fx).args(["targets"]).output().unwrap();
     let (_, stderr) = out(&o);
@@ -170,7 +179,10 @@ fn an_unknown_placeholder_is_a_config_error_with_file_and_line() {
 #[test]
 fn targets_lists_marked_values_and_path_targets_by_name() {
     let fx = fixture(&targets("    pinned: true\n"));
-    let o = modelbump(&fx).args(["-o", "json", "targets"]).output().unwrap();
+    let o = modelbump(&fx)
+        .args(["-o", "json", "targets"])
+        .output()
+        .unwrap();
     let (stdout, stderr) = out(&o);
     assert!(o.status.success(), "{stderr}");
     let listing: Value = serde_json::from_str(&stdout).unwrap();
@@ -195,8 +207,22 @@ fn targets_lists_marked_values_and_path_targets_by_name() {
     assert_eq!(
         rows,
         vec![
-            row("charts/llm/values.yaml", 5, "path", "llm-values", "model.uri", "llm-values (pinned)"),
-            row("k8s/prod/patch.yaml", 14, "path", "llm-env", ENV_PATH, "llm-env (pinned)"),
+            row(
+                "charts/llm/values.yaml",
+                5,
+                "path",
+                "llm-values",
+                "model.uri",
+                "llm-values (pinned)"
+            ),
+            row(
+                "k8s/prod/patch.yaml",
+                14,
+                "path",
+                "llm-env",
+                ENV_PATH,
+                "llm-env (pinned)"
+            ),
             row(
                 "k8s/prod/patch.yaml",
                 17,
@@ -233,10 +259,19 @@ fn init_writes_a_loadable_config_and_never_overwrites_one() {
         "wrote modelbump.yaml with 2 target(s), each pinned until you give it a source\n"
     );
     let text = read(&fx.work, "modelbump.yaml");
-    assert!(text.contains("# k8s/model.yaml:6  Model  now: s3://b/iris/1"), "{text}");
-    assert!(text.contains("  - name: \"llm-args\"\n    template: \"--model={uri}\""), "{text}");
+    assert!(
+        text.contains("# k8s/model.yaml:6  Model  now: s3://b/iris/1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  - name: \"llm-args\"\n    template: \"--model={uri}\""),
+        "{text}"
+    );
     // It loads, and the listing marks both locations as configured.
-    let o = modelbump(&fx).args(["-o", "json", "targets"]).output().unwrap();
+    let o = modelbump(&fx)
+        .args(["-o", "json", "targets"])
+        .output()
+        .unwrap();
     let (stdout, stderr) = out(&o);
     assert!(o.status.success(), "{stderr}");
     let listing: Value = serde_json::from_str(&stdout).unwrap();
@@ -281,7 +316,10 @@ fn run_updates_helm_values_and_a_kustomize_patch_in_one_pushed_commit() {
     );
     let fx = fixture(&config);
     let remote = HttpRemote::start(fx.tmp.path(), "ci-bot", "s3cret");
-    git(&fx.work, &["remote", "set-url", "origin", &remote.url("remote.git")]);
+    git(
+        &fx.work,
+        &["remote", "set-url", "origin", &remote.url("remote.git")],
+    );
 
     let o = modelbump(&fx)
         .args(["-o", "json", "run"])
@@ -328,9 +366,18 @@ fn run_updates_helm_values_and_a_kustomize_patch_in_one_pushed_commit() {
     );
     assert_eq!(git(&fx.work, &["rev-list", "--count", "HEAD"]), "2");
     let old = "s3://mlflow-artifacts/0/models/m-0/artifacts/";
-    assert_eq!(fx.remote_file("charts/llm/values.yaml"), VALUES.replace(old, &uri).trim_end());
-    assert_eq!(fx.remote_file("k8s/prod/patch.yaml"), PATCH.replace(old, &uri).trim_end());
+    assert_eq!(
+        fx.remote_file("charts/llm/values.yaml"),
+        VALUES.replace(old, &uri).trim_end()
+    );
+    assert_eq!(
+        fx.remote_file("k8s/prod/patch.yaml"),
+        PATCH.replace(old, &uri).trim_end()
+    );
     let message = git(&fx.work, &["log", "-1", "--format=%B"]);
-    assert!(message.contains(&format!("MLflow-Run-Id: {}", run.run_id)), "{message}");
+    assert!(
+        message.contains(&format!("MLflow-Run-Id: {}", run.run_id)),
+        "{message}"
+    );
     assert_eq!(git(&fx.work, &["status", "--porcelain"]), "");
 }

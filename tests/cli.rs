@@ -30,6 +30,7 @@ fn help_of_every_command() {
         "sync",
         "run",
         "completions",
+        "init",
     ] {
         insta::assert_snapshot!(format!("help_{command}"), help(&[command]));
     }

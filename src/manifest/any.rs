@@ -174,7 +174,9 @@ spec:
                 value: "--model=s3://c".into(),
             },
         };
-        let err = apply_any(TWO.as_bytes(), &[by_path]).unwrap_err().to_string();
+        let err = apply_any(TWO.as_bytes(), &[by_path])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 13"), "{err}");
         assert!(err.contains("--port=1"), "{err}");
     }

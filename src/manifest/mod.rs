@@ -81,11 +81,11 @@ pub mod tree;
 pub mod verify;
 pub mod yaml_path;
 
+pub use any::{AnyChange, AnyEdit, AnyEdited, apply_any, field_kind};
 pub use field::{
     FieldChange, FieldEdit, FieldRef, FieldsEdited, MarkedField, ScalarField, apply_fields,
     find_markers, find_path,
 };
-pub use any::{AnyChange, AnyEdit, AnyEdited, apply_any, field_kind};
 pub use kinds::ResourceKind;
 pub use template::{Template, TemplateError, TemplateValues};
 pub use yaml_path::YamlPath;

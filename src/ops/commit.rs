@@ -281,7 +281,8 @@ pub(super) fn write_back(
     }
 
     // The commit to push: modelbump's earlier edits (oldest first), then this one's, on the remote tip.
-    let mut layers: Vec<&BTreeMap<PathBuf, Vec<AnyEdit>>> = earlier.iter().map(|e| &e.edits).collect();
+    let mut layers: Vec<&BTreeMap<PathBuf, Vec<AnyEdit>>> =
+        earlier.iter().map(|e| &e.edits).collect();
     layers.push(&request.files);
     let files: std::collections::BTreeSet<PathBuf> =
         layers.iter().flat_map(|l| l.keys().cloned()).collect();
@@ -450,8 +451,8 @@ fn layered_rewrite<'a>(
         let mut current = bytes.to_vec();
         let mut changes: Vec<ModelChange> = Vec::new();
         for edits in layers.iter().filter_map(|layer| layer.get(path)) {
-            let edited = manifest::apply_any(&current, edits)
-                .map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+            let edited =
+                manifest::apply_any(&current, edits).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
             for c in edited.changes {
                 let kind = c.kind;
                 match changes

@@ -45,8 +45,7 @@ pub(crate) fn is_field_target(target: &TargetConfig, marked: impl FnOnce() -> bo
 
 /// The marked values of one file whose marker carries `name`.
 pub(crate) fn marked_in(bytes: &[u8], file: &Path, name: &str) -> anyhow::Result<Vec<FoundValue>> {
-    let markers =
-        find_markers(bytes).map_err(|e| anyhow::anyhow!("{}: {e}", display(file)))?;
+    let markers = find_markers(bytes).map_err(|e| anyhow::anyhow!("{}: {e}", display(file)))?;
     Ok(markers
         .into_iter()
         .filter(|m| m.target == name)
@@ -293,9 +292,9 @@ pub fn set_field(
     let shown = crate::discover::display_path(repo, &path);
     let bytes =
         crate::fsutil::read_regular(&path).with_context(|| format!("cannot read {shown}"))?;
-    let configured = targets
-        .iter()
-        .find(|t| t.name == name && (t.form() == TargetForm::Marker || t.path.is_some()) && (t.path.is_none() || normalize(&t.file) == shown));
+    let configured = targets.iter().find(|t| {
+        t.name == name && (t.form() == TargetForm::Marker || normalize(&t.file) == shown)
+    });
     let marked = marked_in(&bytes, Path::new(&shown), name)?;
     let found: Vec<FoundValue> = if !marked.is_empty() {
         marked
@@ -349,13 +348,18 @@ mod tests {
         assert_eq!(current_uri(&t, "m-1").unwrap(), "");
         let t = Template::parse("--model={uri}").unwrap();
         let err = current_uri(&t, "--port=1").unwrap_err();
-        assert!(err.contains("--port=1") && err.contains("--model={uri}"), "{err}");
+        assert!(
+            err.contains("--port=1") && err.contains("--model={uri}"),
+            "{err}"
+        );
     }
 
     #[test]
     fn differences_accept_marked_and_path_values_and_nothing_else() {
         let head = "a:\n  uri: s3://x/1  # {\"$modelbump\": \"m\"}\nb:\n  env:\n  - name: MODEL\n    value: s3://y/1\nc: 1\n";
-        let work = head.replace("s3://x/1", "s3://x/2").replace("s3://y/1", "s3://y/2");
+        let work = head
+            .replace("s3://x/1", "s3://x/2")
+            .replace("s3://y/1", "s3://y/2");
         let paths = vec![(
             "p".to_string(),
             YamlPath::parse("b.env[name=MODEL].value").unwrap(),
@@ -369,7 +373,9 @@ mod tests {
         let out = manifest::apply_any(head.as_bytes(), &edits).unwrap();
         assert_ne!(String::from_utf8(out.bytes).unwrap(), work);
         // A moved marker is refused.
-        let moved = head.replace("  # {\"$modelbump\": \"m\"}", "").replace("c: 1", "c: 1  # {\"$modelbump\": \"m\"}");
+        let moved = head
+            .replace("  # {\"$modelbump\": \"m\"}", "")
+            .replace("c: 1", "c: 1  # {\"$modelbump\": \"m\"}");
         assert!(differences(head.as_bytes(), moved.as_bytes(), &[]).is_err());
     }
 }

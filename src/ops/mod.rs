@@ -16,10 +16,10 @@ pub use crate::argocd::SyncOptions;
 pub use commit::{
     CommitOptions, CommitOutcome, GitOptions, PushSpec, PushTarget, WriteBackOutcome, commit,
 };
-pub use plan::{Plan, PlanOptions, build as plan};
-pub use run::{RunError, RunOptions, RunOutcome, run};
 pub use fields::{FieldSetOutcome, set_field};
 pub use init::{InitOptions, InitOutcome, init};
+pub use plan::{Plan, PlanOptions, build as plan};
+pub use run::{RunError, RunOptions, RunOutcome, run};
 pub use set::{SetOptions, SetOutcome, set};
 pub use sync::{SyncOutcome, SyncRequest, sync};
 pub use targets::{Listing, TargetRow, TargetsOptions, targets};

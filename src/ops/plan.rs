@@ -138,8 +138,7 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
     for (i, target) in targets.iter().enumerate() {
         let marked_here = || {
             files.get(&target.file).is_some_and(|(bytes, _)| {
-                fields::marked_in(bytes, &target.file, &target.name)
-                    .is_ok_and(|m| !m.is_empty())
+                fields::marked_in(bytes, &target.file, &target.name).is_ok_and(|m| !m.is_empty())
             })
         };
         if !fields::is_field_target(target, marked_here) {
@@ -410,7 +409,10 @@ fn locate_values(
     };
     let values = match (&target.path, target.form()) {
         (Some(path), _) => {
-            vec![fields::at_path(one(&target.file)?, &target.file, path).map_err(|e| format!("{e:#}"))?]
+            vec![
+                fields::at_path(one(&target.file)?, &target.file, path)
+                    .map_err(|e| format!("{e:#}"))?,
+            ]
         }
         (None, crate::config::TargetForm::Marker) => {
             let mut all = Vec::new();
@@ -454,7 +456,11 @@ fn field_reports(
                 value.value.clone(),
                 Some("pinned in the configuration".to_string()),
             ),
-            (Some(r), None) => (TargetStatus::Blocked, value.value.clone(), r.blocked.clone()),
+            (Some(r), None) => (
+                TargetStatus::Blocked,
+                value.value.clone(),
+                r.blocked.clone(),
+            ),
             (Some(_), Some(new)) if *new == value.value => {
                 (TargetStatus::Unchanged, new.clone(), None)
             }

@@ -109,12 +109,7 @@ pub fn targets(options: &TargetsOptions) -> anyhow::Result<Listing> {
 }
 
 /// The rows, sorted by file then line, with the configured targets marked.
-fn rows(
-    targets: &[TargetConfig],
-    scan: &Scan,
-    repo: &Path,
-    roots: &[PathBuf],
-) -> Vec<TargetRow> {
+fn rows(targets: &[TargetConfig], scan: &Scan, repo: &Path, roots: &[PathBuf]) -> Vec<TargetRow> {
     let whole_repo = roots.is_empty();
     let mut rows: Vec<TargetRow> = scan
         .files
@@ -132,7 +127,10 @@ fn rows(
         })
         .collect();
     rows.extend(super::fields::listing_rows(targets, scan, repo, roots));
-    for target in targets.iter().filter(|t| t.form() == crate::config::TargetForm::Named) {
+    for target in targets
+        .iter()
+        .filter(|t| t.form() == crate::config::TargetForm::Named)
+    {
         let file = normalize(&target.file);
         let Some(found) = scan.files.iter().find(|f| f.file == file) else {
             if whole_repo {
@@ -143,6 +141,10 @@ fn rows(
             }
             continue;
         };
+        if found.markers.iter().any(|m| m.target == target.name) {
+            // The file marks values with this name: the target is those, listed as markers.
+            continue;
+        }
         let selector = Selector {
             name: target.name.clone(),
             kind: target.kind.clone(),

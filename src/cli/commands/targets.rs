@@ -19,6 +19,8 @@ use crate::ops::{TargetRow, TargetsOptions};
 /// Walks the repo (skipping what .gitignore ignores), finds Seldon Core v2 Model, Seldon Core v1
 /// SeldonDeployment graph nodes and KServe InferenceService components, and prints file, line, kind,
 /// name (in the form `set` takes) and current URI, with the configured target that points at each.
+/// Values marked `# {"$modelbump": "NAME"}` are listed as kind `marker` and configured path targets as
+/// kind `path`, both by that NAME and with their YAML path (a PATH column; `path` in JSON).
 /// A file that cannot be read is a warning on stderr and the listing goes on (exit 0); a PATH given
 /// explicitly that cannot be read fails the command (exit 1).
 ///
