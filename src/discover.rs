@@ -275,12 +275,14 @@ mod tests {
         )
         .unwrap();
         let scan = scan(&repo, &[]);
-        let files: Vec<(&str, usize)> = scan
+        // A file with markers only is listed too (a marker target edits it); a marker on a line of
+        // its own (both.yaml) marks nothing.
+        let files: Vec<(&str, usize, usize)> = scan
             .files
             .iter()
-            .map(|f| (f.file.as_str(), f.fields.len()))
+            .map(|f| (f.file.as_str(), f.fields.len(), f.markers.len()))
             .collect();
-        assert_eq!(files, [("both.yaml", 1)]);
+        assert_eq!(files, [("both.yaml", 1, 0), ("values.yaml", 0, 1)]);
         assert_eq!(scan.problems.len(), 1);
         assert!(
             scan.problems[0]

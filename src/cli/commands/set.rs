@@ -64,47 +64,20 @@ pub(crate) fn run(settings: &Settings, args: SetArgs) -> anyhow::Result<Outcome>
             uri: args.uri,
         },
     })?;
-    let (file, change, status) = (done.file, done.change, done.status);
-    let mut out = std::io::stdout().lock();
-    match settings.output {
-        OutputFormat::Json => {
-            let report = Report {
-                targets: vec![TargetReport {
-                    file: file.clone(),
-                    kind: change.field.kind.to_string(),
-                    name: change.field.name.clone(),
-                    line: change.field.line,
-                    status,
-                    old_uri: Some(change.old.clone()),
-                    new_uri: Some(change.new.clone()),
-                    run_id: None,
-                    model_version: None,
-                    model_id: None,
-                    experiment_id: None,
-                    reason: None,
-                    warnings: Vec::new(),
-                }],
-                ..Report::default()
-            };
-            out.write_all(report.to_json().as_bytes())?;
-        }
-        OutputFormat::Text => {
-            let what = match status {
-                TargetStatus::Changed => format!("{} -> {}", change.old, change.new),
-                _ => format!("unchanged ({})", change.old),
-            };
-            writeln!(
-                out,
-                "{file}:{} {}: {what}",
-                change.field.line, change.field.name
-            )?;
-        }
-    }
-    out.flush()?;
-    Ok(Outcome::Success)
+    // One value of a known kind: printed as a marked value or a path target's value is.
+    let change = done.change;
+    print_field(
+        settings,
+        crate::ops::FieldSetOutcome {
+            file: done.file,
+            kind: change.field.kind.to_string(),
+            name: change.field.name,
+            values: vec![(change.field.line, change.old, change.new)],
+        },
+    )
 }
 
-/// Prints what `set` did to a marked value or a path target's value: one line (report entry) per value.
+/// Prints what `set` did: one line (report entry) per value.
 fn print_field(settings: &Settings, done: crate::ops::FieldSetOutcome) -> anyhow::Result<Outcome> {
     let mut out = std::io::stdout().lock();
     let status = |old: &str, new: &str| {
