@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::manifest::{Template, YamlPath};
+
 /// The default file name, looked up at the repo root.
 pub const DEFAULT_FILE: &str = "modelbump.yaml";
 
@@ -99,9 +101,12 @@ fn positive<'de, D: serde::Deserializer<'de>>(
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TargetConfig {
-    /// The manifest, relative to the repo root.
+    /// The manifest, relative to the repo root. Empty (left out) only for a marker target, whose marked
+    /// values are then found in the whole repo (see `docs/any-field.md`).
+    #[serde(default)]
     pub file: PathBuf,
-    /// `metadata.name`, or `NAME/COMPONENT`.
+    /// `metadata.name`, or `NAME/COMPONENT`; for a path target its name; for a marker target the name
+    /// its markers carry (`# {"$modelbump": "NAME"}`).
     pub name: String,
     /// The resource kind, where the name alone is ambiguous in the file.
     pub kind: Option<String>,
@@ -117,9 +122,71 @@ pub struct TargetConfig {
     pub pinned: bool,
     /// The top-level `allowSchemeChange` for this target alone (it wins over the top-level value).
     pub allow_scheme_change: Option<bool>,
+    /// A YAML path to the value in `file` (a path target), checked at load.
+    #[serde(default, deserialize_with = "yaml_path")]
+    pub path: Option<YamlPath>,
+    /// The form of the value of a path or marker target (default `{uri}`), checked at load.
+    #[serde(default, deserialize_with = "template")]
+    pub template: Option<Template>,
+}
+
+/// How a target finds its value(s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetForm {
+    /// `file` + `name` (+ `kind`): a field of a known kind (or, when the file marks values with that
+    /// name, those values).
+    Named,
+    /// `file` + `path`: the one value at the path.
+    Path,
+    /// No `file`: every value in the repo marked with the name.
+    Marker,
+}
+
+/// A `path:`, parsed when the config is loaded so that an error carries the line.
+fn yaml_path<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<YamlPath>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(de)? else {
+        return Ok(None);
+    };
+    YamlPath::parse(&text)
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(format!("invalid path {text:?}: {e}")))
+}
+
+/// A `template:`, parsed when the config is loaded: an unknown placeholder is an error with the line.
+fn template<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Template>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(de)? else {
+        return Ok(None);
+    };
+    Template::parse(&text)
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(e.to_string()))
 }
 
 impl TargetConfig {
+    /// How this target finds its value(s).
+    pub fn form(&self) -> TargetForm {
+        if self.path.is_some() {
+            TargetForm::Path
+        } else if self.file.as_os_str().is_empty() {
+            TargetForm::Marker
+        } else {
+            TargetForm::Named
+        }
+    }
+
+    /// The form the value must have: the `template`, else the whole URI.
+    pub fn value_template(&self) -> Template {
+        self.template.clone().unwrap_or_else(Template::whole_uri)
+    }
+
+    /// How the target is named in messages: `NAME in FILE`, or `NAME (marked values)`.
+    pub fn label(&self) -> String {
+        match self.form() {
+            TargetForm::Marker => format!("{} (marked values)", self.name),
+            _ => format!("{} in {}", self.name, self.file.display()),
+        }
+    }
+
     /// Whether this target may receive a location of another scheme than its current value's, or a local
     /// one: its own `allowSchemeChange`, else the top-level one of `config`.
     pub fn allows_scheme_change(&self, config: &Config) -> bool {
@@ -345,11 +412,29 @@ impl Config {
     pub(crate) fn problems(&self) -> Vec<(usize, String)> {
         let mut problems = Vec::new();
         for (i, target) in self.targets.iter().enumerate() {
-            let what = format!(
-                "targets[{i}] ({} in {})",
-                target.name,
-                target.file.display()
-            );
+            let what = format!("targets[{i}] ({})", target.label());
+            if target.path.is_some() && target.file.as_os_str().is_empty() {
+                problems.push((
+                    i,
+                    format!(
+                        "{what} has a `path` but no `file`: name the file the path is looked up in"
+                    ),
+                ));
+            }
+            if target.path.is_some() && target.kind.is_some() {
+                problems.push((i, format!(
+                    "{what} has both `path` and `kind`: a path target takes any value, drop `kind`"
+                )));
+            }
+            if target.form() == TargetForm::Marker && target.kind.is_some() {
+                problems.push((i, format!(
+                    "{what} has a `kind` but no `file`: name the file, or drop `kind` to edit the values marked # {{\"$modelbump\": {:?}}} anywhere in the repo",
+                    target.name
+                )));
+            }
+            if target.name.trim().is_empty() {
+                problems.push((i, format!("{what} has an empty `name`")));
+            }
             match (&target.run, &target.registered) {
                 (Some(_), Some(_)) => {
                     problems.push((
@@ -563,5 +648,42 @@ argocd:
             .unwrap_err()
             .to_string();
         assert!(err.contains("keyId"), "{err}");
+    }
+
+    #[test]
+    fn path_and_marker_targets_are_checked_at_load() {
+        let text = "targets:\n  - name: llm\n    file: values.yaml\n    path: \"servingEngineSpec.modelSpec[name=llama3].modelURL\"\n    template: \"--model={uri}\"\n    pinned: true\n  - name: fraud\n    registered: {name: fraud, alias: champion}\n";
+        let config = Config::parse(text, Path::new("c.yaml")).unwrap();
+        assert_eq!(config.targets[0].form(), TargetForm::Path);
+        assert_eq!(config.targets[1].form(), TargetForm::Marker);
+        assert_eq!(
+            config.targets[0].value_template().to_string(),
+            "--model={uri}"
+        );
+        assert_eq!(config.targets[1].value_template().to_string(), "{uri}");
+
+        let bad = "targets:\n  - name: llm\n    file: v.yaml\n    path: a.b\n    template: \"{uri}/{model}\"\n    pinned: true\n";
+        let err = Config::parse(bad, Path::new("conf/modelbump.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("conf/modelbump.yaml"), "{err}");
+        assert!(err.contains("line 5"), "{err}");
+        assert!(err.contains("unknown placeholder {model}"), "{err}");
+
+        let bad =
+            "targets:\n  - name: llm\n    file: v.yaml\n    path: \"a[name=x\"\n    pinned: true\n";
+        let err = Config::parse(bad, Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 4") && err.contains("invalid path"),
+            "{err}"
+        );
+
+        let bad = "targets:\n  - name: llm\n    path: a.b\n    pinned: true\n";
+        let err = Config::parse(bad, Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no `file`"), "{err}");
     }
 }

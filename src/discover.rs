@@ -9,8 +9,9 @@
 //! a file that hold those words.
 //!
 //! Besides the fields of the known kinds, the walk reads the values marked with a
-//! `# {"$modelbump": "TARGET"}` comment ([`crate::manifest::marker`]): nothing acts on them yet, but a
-//! comment that starts like a marker but is none makes the file a problem, like a broken manifest.
+//! `# {"$modelbump": "TARGET"}` comment ([`crate::manifest::marker`]): `targets` lists them and a marker
+//! target without `file:` is edited wherever they are; a comment that starts like a marker but is none
+//! makes the file a problem, like a broken manifest.
 //!
 //! Every path a user gives (`set FILE`, `targets PATH`, config `file:`) goes through
 //! [`resolve_in_repo`], which refuses paths that leave the repo, also through a symlink.
@@ -50,6 +51,8 @@ pub(crate) struct FileFields {
     pub file: String,
     /// Its fields of the known kinds, in file order.
     pub fields: Vec<ModelField>,
+    /// Its marked values (`# {"$modelbump": "NAME"}`), in file order.
+    pub markers: Vec<manifest::MarkedField>,
 }
 
 /// A file that could hold model URIs but could not be read.
@@ -183,10 +186,14 @@ pub(crate) fn scan(repo: &Path, roots: &[PathBuf]) -> Scan {
             let file = display_path(repo, entry.path());
             // The marked values are read so that a broken marker is reported like a broken manifest.
             let found = manifest::find_fields(&buffer)
-                .and_then(|fields| manifest::find_markers(&buffer).map(|_| fields));
+                .and_then(|fields| manifest::find_markers(&buffer).map(|m| (fields, m)));
             match found {
-                Ok(fields) if fields.is_empty() => {}
-                Ok(fields) => files.lock().unwrap().push(FileFields { file, fields }),
+                Ok((fields, markers)) if fields.is_empty() && markers.is_empty() => {}
+                Ok((fields, markers)) => files.lock().unwrap().push(FileFields {
+                    file,
+                    fields,
+                    markers,
+                }),
                 Err(e) => problems.lock().unwrap().push(Problem {
                     file,
                     error: ProblemKind::Edit(e),
@@ -268,12 +275,14 @@ mod tests {
         )
         .unwrap();
         let scan = scan(&repo, &[]);
-        let files: Vec<(&str, usize)> = scan
+        // A file with markers only is listed too (a marker target edits it); a marker on a line of
+        // its own (both.yaml) marks nothing.
+        let files: Vec<(&str, usize, usize)> = scan
             .files
             .iter()
-            .map(|f| (f.file.as_str(), f.fields.len()))
+            .map(|f| (f.file.as_str(), f.fields.len(), f.markers.len()))
             .collect();
-        assert_eq!(files, [("both.yaml", 1)]);
+        assert_eq!(files, [("both.yaml", 1, 0), ("values.yaml", 0, 1)]);
         assert_eq!(scan.problems.len(), 1);
         assert!(
             scan.problems[0]

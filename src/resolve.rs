@@ -877,6 +877,8 @@ mod tests {
                 require: vec![],
                 pinned: false,
                 allow_scheme_change: None,
+                path: None,
+                template: None,
             },
             current_uri: current.into(),
             allow_scheme_change,

@@ -31,6 +31,7 @@ fn help_of_every_command() {
         "run",
         "completions",
         "serve",
+        "init",
     ] {
         insta::assert_snapshot!(format!("help_{command}"), help(&[command]));
     }

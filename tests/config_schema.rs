@@ -291,8 +291,8 @@ fn the_schema_refuses_what_the_commands_refuse() {
             "a misspelt target key",
         ),
         (
-            "targets: [{name: m, pinned: true}]\n",
-            "a target without file",
+            "targets: [{name: m, path: a.b, pinned: true}]\n",
+            "a path target without file",
         ),
         ("mlflow: {concurrency: 0}\n", "zero concurrency"),
         ("git: {author: {name: a}}\n", "an author without email"),

@@ -1,6 +1,7 @@
 //! The integration tests: one binary that drives the real `modelbump` binary against real parts (a real
 //! MLflow server, real git repositories and remotes, a stand-in Argo CD).
 
+mod anyfield;
 mod argocd;
 mod cli;
 mod config_schema;

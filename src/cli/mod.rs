@@ -108,6 +108,7 @@ pub(crate) enum Command {
     #[allow(missing_docs)]
     Validate(commands::validate::ValidateArgs),
     Serve(commands::serve::ServeArgs),
+    Init(commands::init::InitArgs),
 }
 
 /// Runs the process: parse, set up logging, dispatch, map the outcome to an exit code.
@@ -175,6 +176,7 @@ fn run(cli: Cli, env: Env) -> anyhow::Result<Outcome> {
             Command::Sync(args) => commands::sync::run(&settings, args).await,
             Command::Run(args) => commands::run::run(&settings, args).await,
             Command::Serve(args) => commands::serve::run(&settings, args).await,
+            Command::Init(args) => commands::init::run(&settings, args),
             Command::Completions(_) => unreachable!("handled before the runtime starts"),
             Command::Validate(_) => unreachable!("handled before the runtime starts"),
         }

@@ -69,6 +69,7 @@
 //! selected resource name (nor a `\`, behind which an escaped name could hide). A syntax error in a
 //! document without a model URI is therefore not reported; that document's bytes are never changed.
 
+pub mod any;
 mod field;
 pub mod kinds;
 mod locate;
@@ -80,6 +81,7 @@ pub mod tree;
 pub mod verify;
 pub mod yaml_path;
 
+pub use any::{AnyChange, AnyEdit, AnyEdited, apply_any, field_kind};
 pub use field::{
     FieldChange, FieldEdit, FieldRef, FieldsEdited, MarkedField, ScalarField, apply_fields,
     find_markers, find_path,

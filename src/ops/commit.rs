@@ -21,7 +21,7 @@ use crate::git::{
     Rewritten, Update, UserInfo,
 };
 use crate::git::{Signer, Signing};
-use crate::manifest::{self, Edit, Selector};
+use crate::manifest::{self, AnyEdit, Edit, Selector};
 use crate::report::{Report, TargetReport, TargetStatus};
 
 /// What every write-back needs, resolved by the caller.
@@ -60,6 +60,9 @@ pub struct CommitOptions {
     pub git: GitOptions,
     /// The files named (the configured targets', then the user's), relative to the repo folder.
     pub files: Vec<PathBuf>,
+    /// The configured path targets (file relative to the repo folder, name, path), whose values may
+    /// change as model URIs do.
+    pub path_targets: Vec<(PathBuf, String, manifest::YamlPath)>,
     /// Push after committing, there.
     pub push: Option<PushSpec>,
 }
@@ -158,13 +161,13 @@ pub struct EarlierCommit {
     /// The commit.
     pub id: git2::Oid,
     /// Per file: the edits it made.
-    pub edits: BTreeMap<PathBuf, Vec<Edit>>,
+    pub edits: BTreeMap<PathBuf, Vec<AnyEdit>>,
 }
 
 /// The files and edits to write back: the working tree already holds `edits` applied to HEAD's files.
 pub(super) struct WriteBack<'a> {
     /// Per file (relative to the working tree): the edits that turn HEAD's version into the working tree's.
-    pub files: BTreeMap<PathBuf, Vec<Edit>>,
+    pub files: BTreeMap<PathBuf, Vec<AnyEdit>>,
     /// Provenance of the new values.
     pub record: &'a AppliedRecord,
     /// Where to push, `None` to commit only.
@@ -305,7 +308,8 @@ pub(super) fn write_back(
     }
 
     // The commit to push: modelbump's earlier edits (oldest first), then this one's, on the remote tip.
-    let mut layers: Vec<&BTreeMap<PathBuf, Vec<Edit>>> = earlier.iter().map(|e| &e.edits).collect();
+    let mut layers: Vec<&BTreeMap<PathBuf, Vec<AnyEdit>>> =
+        earlier.iter().map(|e| &e.edits).collect();
     layers.push(&request.files);
     let files: std::collections::BTreeSet<PathBuf> =
         layers.iter().flat_map(|l| l.keys().cloned()).collect();
@@ -443,7 +447,7 @@ fn sort_unpushed(
 fn own_edits(
     repo: &GitRepo,
     id: git2::Oid,
-) -> anyhow::Result<Option<BTreeMap<PathBuf, Vec<Edit>>>> {
+) -> anyhow::Result<Option<BTreeMap<PathBuf, Vec<AnyEdit>>>> {
     let Some((parent, files)) = repo.changed_files(id)? else {
         return Ok(None);
     };
@@ -467,7 +471,7 @@ fn own_edits(
 /// commits, oldest first, then the working tree's), so the last value of a model wins, and reports each
 /// model's change from the base's value to that last one, with its provenance.
 fn layered_rewrite<'a>(
-    layers: Vec<&'a BTreeMap<PathBuf, Vec<Edit>>>,
+    layers: Vec<&'a BTreeMap<PathBuf, Vec<AnyEdit>>>,
     record: &'a AppliedRecord,
 ) -> impl Fn(&Path, &[u8]) -> anyhow::Result<Rewritten> + 'a {
     move |path: &Path, bytes: &[u8]| {
@@ -476,19 +480,19 @@ fn layered_rewrite<'a>(
         let mut changes: Vec<ModelChange> = Vec::new();
         for edits in layers.iter().filter_map(|layer| layer.get(path)) {
             let edited =
-                manifest::apply(&current, edits).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+                manifest::apply_any(&current, edits).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
             for c in edited.changes {
-                let kind = c.field.kind.to_string();
+                let kind = c.kind;
                 match changes
                     .iter_mut()
-                    .find(|m| m.name == c.field.name && m.kind == kind)
+                    .find(|m| m.name == c.name && m.kind == kind)
                 {
                     Some(seen) => seen.new = c.new,
                     None => changes.push(ModelChange {
-                        name: c.field.name,
+                        name: c.name,
                         kind,
                         file: file.clone(),
-                        line: c.field.line,
+                        line: c.line,
                         old: c.old,
                         new: c.new,
                         provenance: None,
@@ -513,13 +517,23 @@ pub(crate) enum Verdict {
     /// No uncommitted change.
     Unchanged,
     /// Only model URI values changed: these edits reproduce the working tree from HEAD.
-    UriOnly(Vec<Edit>),
+    UriOnly(Vec<AnyEdit>),
     /// Something else changed too; the text says what.
     Other(String),
 }
 
 /// Compares HEAD's version of a file with the working tree's.
 pub(crate) fn classify(head: &[u8], work: &[u8]) -> Verdict {
+    classify_with(head, work, &[])
+}
+
+/// [`classify`], accepting besides the known kinds' fields the marked values of the file and the values
+/// at the `paths` of its path targets (name, path) (see [`super::fields::differences`]).
+pub(crate) fn classify_with(
+    head: &[u8],
+    work: &[u8],
+    paths: &[(String, manifest::YamlPath)],
+) -> Verdict {
     if head == work {
         return Verdict::Unchanged;
     }
@@ -538,22 +552,28 @@ pub(crate) fn classify(head: &[u8], work: &[u8]) -> Verdict {
             "models were added, removed or renamed, not only their URIs changed".into(),
         );
     }
-    let edits: Vec<Edit> = before
+    let mut edits: Vec<AnyEdit> = before
         .iter()
         .zip(&after)
         .filter(|(b, a)| b.value != a.value)
-        .map(|(_, a)| Edit {
-            selector: Selector {
-                name: a.name.clone(),
-                kind: Some(a.kind.as_str().to_string()),
-            },
-            uri: a.value.clone(),
+        .map(|(_, a)| {
+            AnyEdit::Model(Edit {
+                selector: Selector {
+                    name: a.name.clone(),
+                    kind: Some(a.kind.as_str().to_string()),
+                },
+                uri: a.value.clone(),
+            })
         })
         .collect();
+    match super::fields::differences(head, work, paths) {
+        Ok(more) => edits.extend(more),
+        Err(why) => return Verdict::Other(why),
+    }
     if edits.is_empty() {
         return Verdict::Other("it has edits, but none to a model URI".into());
     }
-    match manifest::apply(head, &edits) {
+    match manifest::apply_any(head, &edits) {
         Ok(edited) if edited.bytes == work => Verdict::UriOnly(edits),
         Ok(_) => Verdict::Other("it has edits besides model URI values".into()),
         Err(e) => Verdict::Other(format!("its new URIs cannot be re-applied: {e}")),
@@ -595,7 +615,7 @@ pub fn commit(options: &CommitOptions) -> anyhow::Result<CommitOutcome> {
         named
     };
 
-    let mut files: BTreeMap<PathBuf, Vec<Edit>> = BTreeMap::new();
+    let mut files: BTreeMap<PathBuf, Vec<AnyEdit>> = BTreeMap::new();
     let mut refused: Vec<String> = Vec::new();
     for path in candidates {
         if files.contains_key(&path) {
@@ -627,7 +647,13 @@ pub fn commit(options: &CommitOptions) -> anyhow::Result<CommitOutcome> {
             }
             Err(e) => return Err(e.into()),
         };
-        match classify(&head_bytes, &work) {
+        let paths: Vec<(String, manifest::YamlPath)> = options
+            .path_targets
+            .iter()
+            .filter(|(file, _, _)| repo.relative(&options.git.repo, file).as_ref() == Some(&path))
+            .map(|(_, name, p)| (name.clone(), p.clone()))
+            .collect();
+        match classify_with(&head_bytes, &work, &paths) {
             Verdict::Unchanged => {}
             Verdict::UriOnly(edits) => {
                 files.insert(path, edits);

@@ -4,6 +4,8 @@
 //! service, a test) can drive the pipeline. Logs go through `tracing`.
 
 mod commit;
+mod fields;
+mod init;
 mod plan;
 mod run;
 mod serve;
@@ -16,6 +18,8 @@ pub use crate::argocd::SyncOptions;
 pub use commit::{
     CommitOptions, CommitOutcome, GitOptions, PushSpec, PushTarget, WriteBackOutcome, commit,
 };
+pub use fields::{FieldSetOutcome, set_field};
+pub use init::{InitOptions, InitOutcome, init};
 pub use plan::{Plan, PlanOptions, build as plan};
 pub use run::{RunError, RunOptions, RunOutcome, run};
 pub use serve::{DEFAULT_SHUTDOWN_GRACE, ServeOptions, prepare_clone, serve};

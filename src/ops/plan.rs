@@ -14,7 +14,8 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::config::TargetConfig;
-use crate::manifest::{self, Change, Edit, ModelField, Selector};
+use crate::manifest::{self, AnyChange, AnyEdit, Change, Edit, ModelField, Selector};
+use crate::ops::fields::{self, FoundValue};
 use crate::report::{Report, TargetReport, TargetStatus};
 use crate::resolve::{self, Resolution, TargetRequest};
 use crate::tracking::MlflowOptions;
@@ -56,6 +57,8 @@ pub struct FileChange {
     pub edits: Vec<Edit>,
     /// What each edit changed.
     pub changes: Vec<Change>,
+    /// What the edits of path and marker targets changed (one per value).
+    pub field_changes: Vec<AnyChange>,
 }
 
 /// Errors of a plan that a user can act on.
@@ -87,11 +90,7 @@ pub(super) enum PlanError {
 
 /// How a target is named in messages: `targets[0] (baseline-predictor in k8s/m.yaml)`.
 pub(super) fn target_label(index: usize, target: &TargetConfig) -> String {
-    format!(
-        "targets[{index}] ({} in {})",
-        target.name,
-        target.file.display()
-    )
+    format!("targets[{index}] ({})", target.label())
 }
 
 /// Resolves every configured target and computes the edits; writes nothing.
@@ -109,7 +108,7 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
     // Read and scan each file once, however many targets it holds.
     let mut files: BTreeMap<PathBuf, (Vec<u8>, Vec<ModelField>)> = BTreeMap::new();
     let mut unreadable: BTreeMap<PathBuf, String> = BTreeMap::new();
-    for target in targets {
+    for target in targets.iter().filter(|t| !t.file.as_os_str().is_empty()) {
         if files.contains_key(&target.file) || unreadable.contains_key(&target.file) {
             continue;
         }
@@ -126,7 +125,36 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
     // Locate each target's field.
     let mut located: Vec<Option<ModelField>> = Vec::with_capacity(targets.len());
     let mut seen: BTreeMap<(PathBuf, usize), usize> = BTreeMap::new();
+    // Path and marker targets: their values (see `ops::fields`).
+    let mut found_values: Vec<Option<Vec<FoundValue>>> = vec![None; targets.len()];
+    let marked_files = if targets
+        .iter()
+        .any(|t| t.form() == crate::config::TargetForm::Marker)
+    {
+        marked_files(&options.repo, &mut files)
+    } else {
+        Vec::new()
+    };
     for (i, target) in targets.iter().enumerate() {
+        let marked_here = || {
+            files.get(&target.file).is_some_and(|(bytes, _)| {
+                fields::marked_in(bytes, &target.file, &target.name).is_ok_and(|m| !m.is_empty())
+            })
+        };
+        if !fields::is_field_target(target, marked_here) {
+            continue;
+        }
+        match locate_values(target, &files, &unreadable, &marked_files) {
+            Ok(values) => found_values[i] = Some(values),
+            Err(why) => failures.push((i, format!("  {}: {why}", target_label(i, target)))),
+        }
+    }
+
+    for (i, target) in targets.iter().enumerate() {
+        if found_values[i].is_some() || failures.iter().any(|(f, _)| *f == i) {
+            located.push(None);
+            continue;
+        }
         let Some((_, fields)) = files.get(&target.file) else {
             let why = unreadable.get(&target.file).cloned().unwrap_or_default();
             failures.push((i, format!("  {}: {why}", target_label(i, target))));
@@ -170,6 +198,31 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
     let mut target_of: Vec<usize> = Vec::new();
     let mut request_of: Vec<Option<usize>> = vec![None; targets.len()];
     for (i, (target, field)) in targets.iter().zip(&located).enumerate() {
+        if let Some(values) = &found_values[i]
+            && !target.pinned
+        {
+            match fields::current_uri(&target.value_template(), &values[0].value) {
+                Ok(current) => {
+                    request_of[i] = Some(requests.len());
+                    target_of.push(i);
+                    requests.push(TargetRequest {
+                        target: target.clone(),
+                        allow_scheme_change: target.allows_scheme_change(&options.config),
+                        current_uri: current,
+                    });
+                }
+                Err(why) => failures.push((
+                    i,
+                    format!(
+                        "  {}: {}:{}: {why}",
+                        target_label(i, target),
+                        fields::normalize(&values[0].file),
+                        values[0].line
+                    ),
+                )),
+            }
+            continue;
+        }
         if let Some(field) = field
             && !target.pinned
         {
@@ -220,9 +273,18 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
     // The report, and the edits per file.
     let mut report = Report::default();
     let mut edits: BTreeMap<PathBuf, Vec<Edit>> = BTreeMap::new();
+    let mut field_edits: BTreeMap<PathBuf, Vec<AnyEdit>> = BTreeMap::new();
+    let mut render_failures = Vec::new();
     for (i, target) in targets.iter().enumerate() {
-        let field = located[i].as_ref().expect("located when nothing failed");
         let resolution = request_of[i].and_then(|r| resolutions[r].clone());
+        if let Some(values) = &found_values[i] {
+            match field_reports(target, values, resolution.as_ref(), &mut field_edits) {
+                Ok(lines) => report.targets.extend(lines),
+                Err(why) => render_failures.push(format!("  {}: {why}", target_label(i, target))),
+            }
+            continue;
+        }
+        let field = located[i].as_ref().expect("located when nothing failed");
         let (status, new_uri, reason) = match &resolution {
             None => (
                 TargetStatus::Pinned,
@@ -263,19 +325,47 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
         });
     }
 
+    if !render_failures.is_empty() {
+        return Err(PlanError::TargetsFailed {
+            failed: render_failures.len(),
+            total: targets.len(),
+            details: render_failures.join("\n"),
+        }
+        .into());
+    }
+
     let mut changes = Vec::new();
-    for (path, file_edits) in edits {
+    let paths: std::collections::BTreeSet<PathBuf> =
+        edits.keys().chain(field_edits.keys()).cloned().collect();
+    for path in paths {
+        let file_edits = edits.remove(&path).unwrap_or_default();
+        let more = field_edits.remove(&path).unwrap_or_default();
         let (before, _) = &files[&path];
-        let edited = manifest::apply(before, &file_edits)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
-            .context("refusing to edit; nothing was written")?;
-        if edited.bytes != *before {
+        let refuse = |e: manifest::EditError| {
+            anyhow::anyhow!("{}: {e}", fields::normalize(&path))
+                .context("refusing to edit; nothing was written")
+        };
+        let mut after = before.clone();
+        let mut known = Vec::new();
+        if !file_edits.is_empty() {
+            let edited = manifest::apply(before, &file_edits).map_err(refuse)?;
+            after = edited.bytes;
+            known = edited.changes;
+        }
+        let mut field_changes = Vec::new();
+        if !more.is_empty() {
+            let edited = manifest::apply_any(&after, &more).map_err(refuse)?;
+            after = edited.bytes;
+            field_changes = edited.changes;
+        }
+        if after != *before {
             changes.push(FileChange {
                 path,
                 before: before.clone(),
-                after: edited.bytes,
+                after,
                 edits: file_edits,
-                changes: edited.changes,
+                changes: known,
+                field_changes,
             });
         }
     }
@@ -283,6 +373,123 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
         report,
         files: changes,
     })
+}
+
+/// The files of the repo that hold markers, read into `files` (the walk of `targets`).
+fn marked_files(
+    repo: &Path,
+    files: &mut BTreeMap<PathBuf, (Vec<u8>, Vec<ModelField>)>,
+) -> Vec<PathBuf> {
+    let scan = crate::discover::scan(repo, &[]);
+    let mut out = Vec::new();
+    for f in scan.files.into_iter().filter(|f| !f.markers.is_empty()) {
+        let path = PathBuf::from(&f.file);
+        if !files.contains_key(&path)
+            && let Ok(found) = read_manifest(repo, &path)
+        {
+            files.insert(path.clone(), found);
+        }
+        out.push(path);
+    }
+    out
+}
+
+/// The values of a path or marker target, or why there are none.
+fn locate_values(
+    target: &TargetConfig,
+    files: &BTreeMap<PathBuf, (Vec<u8>, Vec<ModelField>)>,
+    unreadable: &BTreeMap<PathBuf, String>,
+    marked_files: &[PathBuf],
+) -> Result<Vec<FoundValue>, String> {
+    let one = |file: &PathBuf| -> Result<&Vec<u8>, String> {
+        files
+            .get(file)
+            .map(|(bytes, _)| bytes)
+            .ok_or_else(|| unreadable.get(file).cloned().unwrap_or_default())
+    };
+    let values = match (&target.path, target.form()) {
+        (Some(path), _) => {
+            vec![
+                fields::at_path(one(&target.file)?, &target.file, path)
+                    .map_err(|e| format!("{e:#}"))?,
+            ]
+        }
+        (None, crate::config::TargetForm::Marker) => {
+            let mut all = Vec::new();
+            for file in marked_files {
+                let bytes = one(file)?;
+                all.extend(
+                    fields::marked_in(bytes, file, &target.name).map_err(|e| format!("{e:#}"))?,
+                );
+            }
+            if all.is_empty() {
+                return Err(format!(
+                    "no value in the repo is marked # {{\"$modelbump\": {:?}}}; add the marker after the value, or name the file and the path",
+                    target.name
+                ));
+            }
+            all
+        }
+        (None, _) => fields::marked_in(one(&target.file)?, &target.file, &target.name)
+            .map_err(|e| format!("{e:#}"))?,
+    };
+    Ok(values)
+}
+
+/// The report lines of a path or marker target (one per value) and its edits.
+fn field_reports(
+    target: &TargetConfig,
+    values: &[FoundValue],
+    resolution: Option<&Resolution>,
+    edits: &mut BTreeMap<PathBuf, Vec<AnyEdit>>,
+) -> Result<Vec<TargetReport>, String> {
+    let template = target.value_template();
+    let new_value = match resolution {
+        Some(r) if r.blocked.is_none() => Some(fields::render(target, r)?),
+        _ => None,
+    };
+    let mut lines = Vec::new();
+    for value in values {
+        let (status, new, reason) = match (resolution, &new_value) {
+            (None, _) => (
+                TargetStatus::Pinned,
+                value.value.clone(),
+                Some("pinned in the configuration".to_string()),
+            ),
+            (Some(r), None) => (
+                TargetStatus::Blocked,
+                value.value.clone(),
+                r.blocked.clone(),
+            ),
+            (Some(_), Some(new)) if *new == value.value => {
+                (TargetStatus::Unchanged, new.clone(), None)
+            }
+            (Some(_), Some(new)) => (TargetStatus::Changed, new.clone(), None),
+        };
+        if status == TargetStatus::Changed {
+            let list = edits.entry(value.file.clone()).or_default();
+            let edit = fields::edit(&target.name, value, &template, &new);
+            if !list.contains(&edit) {
+                list.push(edit);
+            }
+        }
+        lines.push(TargetReport {
+            file: display_path(&value.file),
+            kind: manifest::field_kind(&value.at).to_string(),
+            name: target.name.clone(),
+            line: value.line,
+            status,
+            old_uri: Some(value.value.clone()),
+            new_uri: Some(new),
+            run_id: resolution.and_then(|r| r.run_id.clone()),
+            model_version: resolution.and_then(|r| r.model_version.clone()),
+            model_id: resolution.and_then(|r| r.model_id.clone()),
+            experiment_id: resolution.and_then(|r| r.experiment_id.clone()),
+            reason,
+            warnings: resolution.map(|r| r.warnings.clone()).unwrap_or_default(),
+        });
+    }
+    Ok(lines)
 }
 
 fn display_path(path: &Path) -> String {
@@ -378,6 +585,7 @@ mod tests {
                 after: after.as_bytes().to_vec(),
                 edits: vec![],
                 changes: vec![],
+                field_changes: vec![],
             }],
         }
     }

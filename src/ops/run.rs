@@ -20,9 +20,9 @@ use anyhow::Context;
 
 use crate::argocd::SyncOptions;
 use crate::git::{AppliedRecord, GitRepo};
-use crate::manifest::{self, Edit};
+use crate::manifest::{self, AnyEdit};
 use crate::ops::commit::{
-    GitOptions, PushSpec, PushTarget, Verdict, WriteBack, WriteBackOutcome, classify,
+    GitOptions, PushSpec, PushTarget, Verdict, WriteBack, WriteBackOutcome, classify_with,
     commit_identity, note_head, warn_unpushed, write_back,
 };
 use crate::ops::plan::{Plan, PlanOptions};
@@ -189,7 +189,7 @@ async fn run_steps(
                     root,
                     report,
                     &crate::git::git_path(file),
-                    &edit.selector.name,
+                    edit.name(),
                     text,
                 );
             }
@@ -266,7 +266,7 @@ async fn run_steps(
 struct Pending {
     /// Per file (relative to the working tree): the edits that turn HEAD's version into what the file
     /// holds once the plan is written.
-    files: BTreeMap<PathBuf, Vec<Edit>>,
+    files: BTreeMap<PathBuf, Vec<AnyEdit>>,
     /// The models (file relative to the working tree, name) whose value the working tree held already,
     /// written by an earlier step and not committed.
     carried: Vec<(String, String)>,
@@ -296,7 +296,8 @@ fn pending_files(
     for change in &plan.files {
         candidates.push((relative(&change.path)?, Some(change)));
     }
-    for target in targets {
+    // A marker target without `file:` has its files in the plan.
+    for target in targets.iter().filter(|t| !t.file.as_os_str().is_empty()) {
         let rel = relative(&target.file)?;
         if !candidates.iter().any(|(p, _)| *p == rel) {
             candidates.push((rel, None));
@@ -330,7 +331,13 @@ fn pending_files(
             None => work.clone(),
         };
         let uncommitted = uri_differences(&committed, &work);
-        match classify(&committed, &after) {
+        let paths: Vec<(String, manifest::YamlPath)> = targets
+            .iter()
+            .filter(|t| !t.file.as_os_str().is_empty())
+            .filter(|t| relative(&t.file).ok().as_ref() == Some(&rel))
+            .filter_map(|t| t.path.clone().map(|p| (t.name.clone(), p)))
+            .collect();
+        match classify_with(&committed, &after, &paths) {
             Verdict::Unchanged => {}
             Verdict::UriOnly(edits) => {
                 pending

@@ -39,6 +39,10 @@ pub struct TargetRow {
     /// The configured target(s) that point at this field (their `name:` as written in the config).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// The YAML path of a marked value or a path target's value (`kind` `marker` or `path`; `name` is
+    /// then the marker's or the target's name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 /// The listing; also the JSON shape.
@@ -87,7 +91,7 @@ pub fn targets(options: &TargetsOptions) -> anyhow::Result<Listing> {
         );
     }
     Ok(Listing {
-        targets: rows(&options.targets, &scan, roots.is_empty()),
+        targets: rows(&options.targets, &scan, &options.repo, &roots),
         unreadable: scan
             .problems
             .iter()
@@ -105,7 +109,8 @@ pub fn targets(options: &TargetsOptions) -> anyhow::Result<Listing> {
 }
 
 /// The rows, sorted by file then line, with the configured targets marked.
-fn rows(targets: &[TargetConfig], scan: &Scan, whole_repo: bool) -> Vec<TargetRow> {
+fn rows(targets: &[TargetConfig], scan: &Scan, repo: &Path, roots: &[PathBuf]) -> Vec<TargetRow> {
+    let whole_repo = roots.is_empty();
     let mut rows: Vec<TargetRow> = scan
         .files
         .iter()
@@ -117,10 +122,15 @@ fn rows(targets: &[TargetConfig], scan: &Scan, whole_repo: bool) -> Vec<TargetRo
                 name: field.name.clone(),
                 uri: field.value.clone(),
                 target: None,
+                path: None,
             })
         })
         .collect();
-    for target in targets {
+    rows.extend(super::fields::listing_rows(targets, scan, repo, roots));
+    for target in targets
+        .iter()
+        .filter(|t| t.form() == crate::config::TargetForm::Named)
+    {
         let file = normalize(&target.file);
         let Some(found) = scan.files.iter().find(|f| f.file == file) else {
             if whole_repo {
@@ -131,6 +141,10 @@ fn rows(targets: &[TargetConfig], scan: &Scan, whole_repo: bool) -> Vec<TargetRo
             }
             continue;
         };
+        if found.markers.iter().any(|m| m.target == target.name) {
+            // The file marks values with this name: the target is those, listed as markers.
+            continue;
+        }
         let selector = Selector {
             name: target.name.clone(),
             kind: target.kind.clone(),

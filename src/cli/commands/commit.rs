@@ -59,8 +59,15 @@ pub(crate) async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result
             .config
             .targets
             .iter()
+            .filter(|t| !t.file.as_os_str().is_empty())
             .map(|t| t.file.clone())
             .chain(args.files.into_iter().map(|f| settings.path_arg(f)))
+            .collect(),
+        path_targets: settings
+            .config
+            .targets
+            .iter()
+            .filter_map(|t| t.path.clone().map(|p| (t.file.clone(), t.name.clone(), p)))
             .collect(),
         push: if push {
             Some(settings.push(&args.push_to)?)
@@ -94,7 +101,7 @@ pub(crate) fn write_text(
             .flat_map(|(file, edits)| {
                 edits
                     .iter()
-                    .map(move |e| format!("{} ({})", e.selector.name, crate::git::git_path(file)))
+                    .map(move |e| format!("{} ({})", e.name(), crate::git::git_path(file)))
             })
             .collect();
         writeln!(

@@ -17,13 +17,15 @@ use crate::report::{Report, TargetReport, TargetStatus};
 /// For manual pins, rollbacks and scripts. Only the bytes of the value change (quotes, comments and
 /// line breaks stay); the edit is verified by re-parsing and written atomically, and only when the
 /// bytes differ. NAME is metadata.name, or NAME/COMPONENT where a resource holds several URIs (run
-/// `modelbump targets` to see the names). Exit 0 whether or not the value changed, 1 on any refusal.
+/// `modelbump targets` to see the names); or the name of values marked `# {"$modelbump": "NAME"}` in
+/// FILE, or of a path target configured for FILE (its `template` shapes the value). Exit 0 whether or not the value changed, 1 on any refusal.
 ///
 /// Examples:
 ///   modelbump set k8s/base/financial-predictor-ab-test.yaml baseline-predictor \
 ///       s3://mlflow-artifacts/29/models/m-63118756949141cba59ab87e90e8a96a/artifacts/
 ///   modelbump set k8s/sdep.yaml iris/classifier gs://models/iris/v3
 ///   modelbump set k8s/churn.yaml churn s3://models/churn/v4 --kind InferenceService
+///   modelbump set charts/llm/values.yaml llm-model s3://models/llm/v7
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct SetArgs {
@@ -40,6 +42,17 @@ pub(crate) struct SetArgs {
 
 /// Runs `set`.
 pub(crate) fn run(settings: &Settings, args: SetArgs) -> anyhow::Result<Outcome> {
+    if args.kind.is_none()
+        && let Some(done) = crate::ops::set_field(
+            &settings.repo,
+            &args.file,
+            &args.name,
+            &args.uri,
+            &settings.config.targets,
+        )?
+    {
+        return print_field(settings, done);
+    }
     let done = crate::ops::set(&SetOptions {
         repo: settings.repo.clone(),
         file: settings.path_arg(args.file),
@@ -51,40 +64,63 @@ pub(crate) fn run(settings: &Settings, args: SetArgs) -> anyhow::Result<Outcome>
             uri: args.uri,
         },
     })?;
-    let (file, change, status) = (done.file, done.change, done.status);
+    // One value of a known kind: printed as a marked value or a path target's value is.
+    let change = done.change;
+    print_field(
+        settings,
+        crate::ops::FieldSetOutcome {
+            file: done.file,
+            kind: change.field.kind.to_string(),
+            name: change.field.name,
+            values: vec![(change.field.line, change.old, change.new)],
+        },
+    )
+}
+
+/// Prints what `set` did: one line (report entry) per value.
+fn print_field(settings: &Settings, done: crate::ops::FieldSetOutcome) -> anyhow::Result<Outcome> {
     let mut out = std::io::stdout().lock();
+    let status = |old: &str, new: &str| {
+        if old == new {
+            TargetStatus::Unchanged
+        } else {
+            TargetStatus::Changed
+        }
+    };
     match settings.output {
         OutputFormat::Json => {
             let report = Report {
-                targets: vec![TargetReport {
-                    file: file.clone(),
-                    kind: change.field.kind.to_string(),
-                    name: change.field.name.clone(),
-                    line: change.field.line,
-                    status,
-                    old_uri: Some(change.old.clone()),
-                    new_uri: Some(change.new.clone()),
-                    run_id: None,
-                    model_version: None,
-                    model_id: None,
-                    experiment_id: None,
-                    reason: None,
-                    warnings: Vec::new(),
-                }],
+                targets: done
+                    .values
+                    .iter()
+                    .map(|(line, old, new)| TargetReport {
+                        file: done.file.clone(),
+                        kind: done.kind.clone(),
+                        name: done.name.clone(),
+                        line: *line,
+                        status: status(old, new),
+                        old_uri: Some(old.clone()),
+                        new_uri: Some(new.clone()),
+                        run_id: None,
+                        model_version: None,
+                        model_id: None,
+                        experiment_id: None,
+                        reason: None,
+                        warnings: Vec::new(),
+                    })
+                    .collect(),
                 ..Report::default()
             };
             out.write_all(report.to_json().as_bytes())?;
         }
         OutputFormat::Text => {
-            let what = match status {
-                TargetStatus::Changed => format!("{} -> {}", change.old, change.new),
-                _ => format!("unchanged ({})", change.old),
-            };
-            writeln!(
-                out,
-                "{file}:{} {}: {what}",
-                change.field.line, change.field.name
-            )?;
+            for (line, old, new) in &done.values {
+                let what = match status(old, new) {
+                    TargetStatus::Changed => format!("{old} -> {new}"),
+                    _ => format!("unchanged ({old})"),
+                };
+                writeln!(out, "{}:{line} {}: {what}", done.file, done.name)?;
+            }
         }
     }
     out.flush()?;

@@ -19,6 +19,8 @@ use crate::ops::{TargetRow, TargetsOptions};
 /// Walks the repo (skipping what .gitignore ignores), finds Seldon Core v2 Model, Seldon Core v1
 /// SeldonDeployment graph nodes and KServe InferenceService components, and prints file, line, kind,
 /// name (in the form `set` takes) and current URI, with the configured target that points at each.
+/// Values marked `# {"$modelbump": "NAME"}` are listed as kind `marker` and configured path targets as
+/// kind `path`, both by that NAME and with their YAML path (a PATH column; `path` in JSON).
 /// A file that cannot be read is a warning on stderr and the listing goes on (exit 0); a PATH given
 /// explicitly that cannot be read fails the command (exit 1).
 ///
@@ -87,8 +89,10 @@ fn elide(text: String) -> String {
 
 /// An aligned table: FILE:LINE, KIND, NAME, URI, TARGET, each cell at most [`MAX_CELL`] characters.
 pub(crate) fn render_table(rows: &[TargetRow]) -> String {
-    let header = ["FILE:LINE", "KIND", "NAME", "URI", "TARGET"];
-    let cells: Vec<[String; 5]> = rows
+    let header = ["FILE:LINE", "KIND", "NAME", "URI", "TARGET", "PATH"];
+    // The PATH column only where a marked value or a path target is listed.
+    let with_path = rows.iter().any(|r| r.path.is_some());
+    let cells: Vec<[String; 6]> = rows
         .iter()
         .map(|r| {
             [
@@ -102,6 +106,7 @@ pub(crate) fn render_table(rows: &[TargetRow]) -> String {
                     r.uri.clone()
                 },
                 r.target.clone().unwrap_or_else(|| "-".into()),
+                r.path.clone().unwrap_or_else(|| "-".into()),
             ]
             .map(elide)
         })
@@ -113,11 +118,12 @@ pub(crate) fn render_table(rows: &[TargetRow]) -> String {
         }
     }
     let mut out = String::new();
-    let mut line = |cols: [&str; 5]| {
+    let columns = if with_path { 6 } else { 5 };
+    let mut line = |cols: [&str; 6]| {
         let mut text = String::new();
-        for (i, (cell, w)) in cols.iter().zip(widths).enumerate() {
+        for (i, (cell, w)) in cols.iter().zip(widths).take(columns).enumerate() {
             text.push_str(cell);
-            if i + 1 < cols.len() {
+            if i + 1 < columns {
                 text.push_str(&" ".repeat(w - cell.chars().count() + 2));
             }
         }
@@ -126,7 +132,7 @@ pub(crate) fn render_table(rows: &[TargetRow]) -> String {
     };
     line(header);
     for row in &cells {
-        line([&row[0], &row[1], &row[2], &row[3], &row[4]]);
+        line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]]);
     }
     out
 }
@@ -164,6 +170,7 @@ mod tests {
             name: name.into(),
             uri: "s3://b/é".into(),
             target: target.map(str::to_string),
+            path: None,
         };
         let table = render_table(&[
             row("k8s/a.yaml", "baseline", Some("baseline")),
