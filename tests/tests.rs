@@ -5,6 +5,7 @@ mod argocd;
 mod cli;
 mod editor;
 mod git;
+mod holds;
 mod layers;
 mod local_stores;
 mod mlflow;

@@ -99,6 +99,14 @@ pub(crate) enum Command {
     Run(commands::run::RunArgs),
     #[allow(missing_docs)]
     Completions(commands::completions::CompletionsArgs),
+    #[allow(missing_docs)]
+    History(commands::hold::HistoryArgs),
+    #[allow(missing_docs)]
+    Rollback(commands::hold::RollbackArgs),
+    #[allow(missing_docs)]
+    Hold(commands::hold::HoldArgs),
+    #[allow(missing_docs)]
+    Release(commands::hold::ReleaseArgs),
 }
 
 /// Runs the process: parse, set up logging, dispatch, map the outcome to an exit code.
@@ -147,6 +155,10 @@ fn run(cli: Cli, env: Env) -> anyhow::Result<Outcome> {
             Command::Commit(args) => commands::commit::run(&settings, args).await,
             Command::Sync(args) => commands::sync::run(&settings, args).await,
             Command::Run(args) => commands::run::run(&settings, args).await,
+            Command::History(args) => commands::hold::run_history(&settings, args),
+            Command::Rollback(args) => commands::hold::run_rollback(&settings, args),
+            Command::Hold(args) => commands::hold::run_hold(&settings, args),
+            Command::Release(args) => commands::hold::run_release(&settings, args),
             Command::Completions(_) => unreachable!("handled before the runtime starts"),
         }
     })

@@ -50,7 +50,7 @@ pub(crate) fn table(report: &Report) -> String {
         let detail = match t.status {
             TargetStatus::Changed => format!("{old} -> {new}"),
             TargetStatus::Unchanged => new.to_string(),
-            TargetStatus::Blocked | TargetStatus::Pinned => {
+            TargetStatus::Blocked | TargetStatus::Pinned | TargetStatus::Held => {
                 format!("{old} ({})", t.reason.as_deref().unwrap_or(""))
             }
         };

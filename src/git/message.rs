@@ -56,6 +56,9 @@ pub(crate) fn render_message(
 ) -> String {
     let models = join_unique(changes.iter().map(|c| c.name.as_str()));
     let files = join_unique(changes.iter().map(|c| c.file.as_str()));
+    // A last paragraph of `Key: value` lines in the template is trailers: they go to the trailer block,
+    // after the change list, where git reads them.
+    let (template, own_trailers) = split_trailers(template);
     let head = template
         .replace("{count}", &changes.len().to_string())
         .replace("{models}", &models)
@@ -74,6 +77,9 @@ pub(crate) fn render_message(
             trailers.push(line);
         }
     };
+    for line in own_trailers {
+        push(line.to_string());
+    }
     for p in changes.iter().filter_map(|c| c.provenance.as_ref()) {
         if let Some(run) = &p.run_id {
             push(format!("MLflow-Run-Id: {}", one_line(run)));
@@ -100,6 +106,24 @@ pub(crate) fn render_message(
         }
     }
     message
+}
+
+/// Splits a template's last paragraph off when every line of it is a `Key: value` trailer.
+fn split_trailers(template: &str) -> (&str, Vec<&str>) {
+    let trimmed = template.trim_end();
+    let Some((head, last)) = trimmed.rsplit_once("\n\n") else {
+        return (template, Vec::new());
+    };
+    let is_trailer = |line: &str| {
+        line.split_once(": ").is_some_and(|(key, _)| {
+            !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+    };
+    if last.lines().all(is_trailer) {
+        (head, last.lines().collect())
+    } else {
+        (template, Vec::new())
+    }
 }
 
 fn join_unique<'a>(items: impl Iterator<Item = &'a str>) -> String {

@@ -4,6 +4,7 @@
 //! service, a test) can drive the pipeline. Logs go through `tracing`.
 
 mod commit;
+mod hold;
 mod plan;
 mod run;
 mod set;
@@ -13,6 +14,10 @@ mod targets;
 pub use crate::argocd::SyncOptions;
 pub use commit::{
     CommitOptions, CommitOutcome, GitOptions, PushSpec, PushTarget, WriteBackOutcome, commit,
+};
+pub use hold::{
+    History, HistoryEntry, HistoryOptions, HoldOptions, HoldOutcome, RollbackOptions,
+    TargetHistory, TargetRef, history, hold, rollback,
 };
 pub use plan::{Plan, PlanOptions, build as plan};
 pub use run::{RunError, RunOptions, RunOutcome, run};

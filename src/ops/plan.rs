@@ -165,13 +165,21 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
         }
     }
 
-    // Resolve the targets that are not pinned, all at once.
+    // The holds in the repository: a held target is not resolved, and keeps its value.
+    let holds = crate::git::Holds::load(&options.repo)?;
+    let held: Vec<Option<crate::report::Hold>> = targets
+        .iter()
+        .map(|t| holds.find(&t.file, &t.name).map(|e| e.hold()))
+        .collect();
+
+    // Resolve the targets that are not pinned nor held, all at once.
     let mut requests = Vec::new();
     let mut target_of: Vec<usize> = Vec::new();
     let mut request_of: Vec<Option<usize>> = vec![None; targets.len()];
     for (i, (target, field)) in targets.iter().zip(&located).enumerate() {
         if let Some(field) = field
             && !target.pinned
+            && held[i].is_none()
         {
             request_of[i] = Some(requests.len());
             target_of.push(i);
@@ -224,6 +232,11 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
         let field = located[i].as_ref().expect("located when nothing failed");
         let resolution = request_of[i].and_then(|r| resolutions[r].clone());
         let (status, new_uri, reason) = match &resolution {
+            None if !target.pinned && held[i].is_some() => (
+                TargetStatus::Held,
+                field.value.clone(),
+                held[i].as_ref().map(|h| format!("held: {}", h.reason)),
+            ),
             None => (
                 TargetStatus::Pinned,
                 field.value.clone(),
@@ -260,6 +273,7 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
             experiment_id: resolution.as_ref().and_then(|r| r.experiment_id.clone()),
             reason,
             warnings: resolution.map(|r| r.warnings).unwrap_or_default(),
+            hold: held[i].clone().filter(|_| status == TargetStatus::Held),
         });
     }
 

@@ -70,6 +70,7 @@ pub(crate) fn run(settings: &Settings, args: SetArgs) -> anyhow::Result<Outcome>
                     experiment_id: None,
                     reason: None,
                     warnings: Vec::new(),
+                    hold: None,
                 }],
                 ..Report::default()
             };
