@@ -21,7 +21,7 @@ import sys
 commits, every = int(sys.argv[1]), int(sys.argv[2])
 out = sys.stdout
 model = "apiVersion: mlops.seldon.io/v1alpha1\nkind: Model\nmetadata:\n  name: iris\nspec:\n  storageUri: s3://bucket/models/{}/\n"
-config = "targets:\n  - file: k8s/model.yaml\n    name: iris\n    kind: Model\n"
+config = "targets:\n  - file: k8s/model.yaml\n    name: iris\n    kind: Model\n    run: {experiment: iris}\n"
 version = 0
 for n in range(1, commits + 1):
     out.write("commit refs/heads/main\n")
