@@ -252,18 +252,16 @@ pub fn rollback(options: &RollbackOptions) -> anyhow::Result<HoldOutcome> {
     let read = |bytes: &[u8]| read_value(bytes, target);
     let changes = repo.value_history(head, &rel, &target.name, &read)?;
     let shown = target.file.display().to_string();
-    let uri = match options.to.as_str() {
-        "previous" => {
-            changes
-                .first()
-                .and_then(|c| c.old.clone())
-                .ok_or_else(|| HoldError::NoPrevious {
+    let uri =
+        match options.to.as_str() {
+            "previous" => changes.first().and_then(|c| c.old.clone()).ok_or_else(|| {
+                HoldError::NoPrevious {
                     name: target.name.clone(),
                     file: shown.clone(),
-                })?
-        }
-        to if !to.contains(':') && !to.contains('/') => {
-            let commit = repo
+                }
+            })?,
+            to if !to.contains(':') && !to.contains('/') => {
+                let commit = repo
                 .raw()
                 .revparse_single(to)
                 .and_then(|o| o.peel_to_commit())
@@ -272,18 +270,18 @@ pub fn rollback(options: &RollbackOptions) -> anyhow::Result<HoldOutcome> {
                         "--to {to} is neither `previous`, a commit of this repository, nor a URI"
                     )
                 })?;
-            let bytes = repo.blob_at(commit.id(), &rel)?.with_context(|| {
-                format!("{shown} does not exist at {to}; name another commit or a URI")
-            })?;
-            read(&bytes).with_context(|| {
-                format!(
-                    "{} is not in {shown} at {to}; name another commit or a URI",
-                    target.name
-                )
-            })?
-        }
-        uri => uri.to_string(),
-    };
+                let bytes = repo.blob_at(commit.id(), &rel)?.with_context(|| {
+                    format!("{shown} does not exist at {to}; name another commit or a URI")
+                })?;
+                read(&bytes).with_context(|| {
+                    format!(
+                        "{} is not in {shown} at {to}; name another commit or a URI",
+                        target.name
+                    )
+                })?
+            }
+            uri => uri.to_string(),
+        };
     // Where the restored value came from, when modelbump deployed it before.
     let provenance = changes
         .iter()
