@@ -16,6 +16,20 @@ pub enum TargetStatus {
     Blocked,
     /// The target is pinned by the config; the current URI is kept.
     Pinned,
+    /// A hold in the repository (`modelbump hold`, `rollback`, or a change made by hand) keeps the
+    /// current URI; `hold` says who placed it, when and why.
+    Held,
+}
+
+/// Who held a target, when and why (the report's `hold`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hold {
+    /// Who placed it (`Name <email>`).
+    pub by: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// One target's line of the report.
@@ -49,6 +63,9 @@ pub struct TargetReport {
     /// Things the user should know that did not stop the target (e.g. the artifact store could not be listed).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The hold that keeps the current URI, when the status is `held`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold: Option<Hold>,
 }
 
 /// One Argo CD application's line of the report.

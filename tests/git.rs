@@ -586,6 +586,7 @@ fn cli_commit_adds_provenance_trailers_from_the_last_apply_but_not_stale_ones() 
         experiment_id: Some("29".into()),
         reason: None,
         warnings: Vec::new(),
+        hold: None,
     };
     let report = modelbump::report::Report {
         // beta's record is stale: the working tree holds another value.

@@ -8,6 +8,7 @@ mod config_schema;
 mod doc_links;
 mod editor;
 mod git;
+mod holds;
 mod layers;
 mod local_stores;
 mod mlflow;

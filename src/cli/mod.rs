@@ -109,6 +109,13 @@ pub(crate) enum Command {
     Validate(commands::validate::ValidateArgs),
     Serve(commands::serve::ServeArgs),
     Init(commands::init::InitArgs),
+    History(commands::hold::HistoryArgs),
+    #[allow(missing_docs)]
+    Rollback(commands::hold::RollbackArgs),
+    #[allow(missing_docs)]
+    Hold(commands::hold::HoldArgs),
+    #[allow(missing_docs)]
+    Release(commands::hold::ReleaseArgs),
 }
 
 /// Runs the process: parse, set up logging, dispatch, map the outcome to an exit code.
@@ -177,6 +184,10 @@ fn run(cli: Cli, env: Env) -> anyhow::Result<Outcome> {
             Command::Run(args) => commands::run::run(&settings, args).await,
             Command::Serve(args) => commands::serve::run(&settings, args).await,
             Command::Init(args) => commands::init::run(&settings, args),
+            Command::History(args) => commands::hold::run_history(&settings, args),
+            Command::Rollback(args) => commands::hold::run_rollback(&settings, args),
+            Command::Hold(args) => commands::hold::run_hold(&settings, args),
+            Command::Release(args) => commands::hold::run_release(&settings, args),
             Command::Completions(_) => unreachable!("handled before the runtime starts"),
             Command::Validate(_) => unreachable!("handled before the runtime starts"),
         }

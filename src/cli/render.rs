@@ -70,6 +70,7 @@ pub(crate) fn summary(report: &Report, tense: Tense, color: bool) -> String {
         (TargetStatus::Unchanged, "unchanged"),
         (TargetStatus::Blocked, "blocked"),
         (TargetStatus::Pinned, "pinned"),
+        (TargetStatus::Held, "held"),
     ] {
         let n = count(status);
         if n > 0 {
@@ -85,7 +86,7 @@ fn status_style(status: TargetStatus) -> Style {
         TargetStatus::Changed => Style::Added,
         TargetStatus::Unchanged => Style::Dim,
         TargetStatus::Blocked => Style::Warn,
-        TargetStatus::Pinned => Style::Info,
+        TargetStatus::Pinned | TargetStatus::Held => Style::Info,
     }
 }
 
@@ -111,7 +112,9 @@ pub(crate) fn table(report: &Report, color: bool) -> String {
             TargetStatus::Changed | TargetStatus::Unchanged => {
                 t.new_uri.as_deref().unwrap_or("").to_string()
             }
-            TargetStatus::Blocked | TargetStatus::Pinned => t.reason.clone().unwrap_or_default(),
+            TargetStatus::Blocked | TargetStatus::Pinned | TargetStatus::Held => {
+                t.reason.clone().unwrap_or_default()
+            }
         };
         let mut provenance = Vec::new();
         if let Some(v) = &t.model_version {

@@ -59,6 +59,9 @@ pub(crate) fn render_message(
 ) -> String {
     let models = join_unique(changes.iter().map(|c| c.name.as_str()));
     let files = join_unique(changes.iter().map(|c| c.file.as_str()));
+    // A last paragraph of `Key: value` lines in the template is trailers: they go to the trailer block,
+    // after the change list, where git reads them.
+    let (template, own_trailers) = split_trailers(template);
     let head = template
         .replace("{count}", &changes.len().to_string())
         .replace("{models}", &models)
@@ -74,10 +77,14 @@ pub(crate) fn render_message(
     // One block per model: `Modelbump-Target` opens it and the MLflow trailers after it, up to the next
     // `Modelbump-Target`, belong to that model, so two models' run ids and versions cannot be confused.
     let mut trailers: Vec<String> = Vec::new();
+    // The template's own trailers (e.g. `Modelbump-Action: rollback`) come first.
+    trailers.extend(own_trailers.iter().map(|line| line.to_string()));
+    let mut any = false;
     for c in changes {
         let Some(p) = c.provenance.as_ref().filter(|p| !p.is_empty()) else {
             continue;
         };
+        any = true;
         trailers.push(format!(
             "Modelbump-Target: {} ({})",
             one_line(&c.name),
@@ -93,9 +100,7 @@ pub(crate) fn render_message(
             trailers.push(format!("MLflow-Experiment: {}", one_line(experiment)));
         }
     }
-    if !trailers.is_empty()
-        && let Some(uri) = tracking_uri
-    {
+    if any && let Some(uri) = tracking_uri {
         trailers.push(format!(
             "MLflow-Tracking-Uri: {}",
             one_line(&redact_url(uri))
@@ -109,6 +114,24 @@ pub(crate) fn render_message(
         }
     }
     message
+}
+
+/// Splits a template's last paragraph off when every line of it is a `Key: value` trailer.
+fn split_trailers(template: &str) -> (&str, Vec<&str>) {
+    let trimmed = template.trim_end();
+    let Some((head, last)) = trimmed.rsplit_once("\n\n") else {
+        return (template, Vec::new());
+    };
+    let is_trailer = |line: &str| {
+        line.split_once(": ").is_some_and(|(key, _)| {
+            !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+    };
+    if last.lines().all(is_trailer) {
+        (head, last.lines().collect())
+    } else {
+        (template, Vec::new())
+    }
 }
 
 fn join_unique<'a>(items: impl Iterator<Item = &'a str>) -> String {

@@ -21,12 +21,16 @@
 //! The manifest editor is not called from here: [`Update::rewrite`] is a function the caller provides,
 //! so this layer is tested with real repositories on its own.
 
+mod history;
+mod holds;
 mod identity;
 mod message;
 mod record;
 mod remote;
 mod signing;
 
+pub use history::{ACTION_TRAILER, REASON_TRAILER, ValueChange};
+pub use holds::{HOLDS_FILE, HoldEntry, Holds, HoldsError, now_rfc3339};
 pub use identity::{Identity, IdentitySource};
 pub use message::ModelChange;
 pub(crate) use message::{DEFAULT_TEMPLATE, Provenance, render_message};
@@ -581,10 +585,26 @@ impl GitRepo {
         let mut changes = Vec::new();
         let mut touched = 0usize;
         for file in &update.files {
-            let entry = base_tree.get_path(file).map_err(|_| GitError::NotTracked {
-                file: file.clone(),
-                commit: short.clone(),
-            })?;
+            let Ok(entry) = base_tree.get_path(file) else {
+                // A file the base lacks is created when the rewrite makes something of nothing (the
+                // holds file); for a manifest, whose edits cannot apply to nothing, it is an error.
+                let not_tracked = || GitError::NotTracked {
+                    file: file.clone(),
+                    commit: short.clone(),
+                };
+                let rewritten = (update.rewrite)(file, &[]).map_err(|_| not_tracked())?;
+                if rewritten.bytes.is_empty() {
+                    continue;
+                }
+                let blob = self
+                    .repo
+                    .blob(&rewritten.bytes)
+                    .map_err(self.err(format!("storing {}", file.display())))?;
+                builder.upsert(git_path(file), blob, git2::FileMode::Blob);
+                touched += 1;
+                changes.extend(rewritten.changes);
+                continue;
+            };
             let old = self
                 .repo
                 .find_blob(entry.id())

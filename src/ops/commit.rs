@@ -152,6 +152,10 @@ pub struct WriteBackOutcome {
     pub head_label: String,
     /// The commit HEAD points at afterwards.
     pub head: Option<String>,
+    /// Edits left out of the commit pushed because the remote tip it was built on holds their target
+    /// (a hold pushed while this write-back ran): per edit, the file (relative to the working tree), the
+    /// name and the hold.
+    pub held: Vec<(String, String, crate::report::Hold)>,
 }
 
 /// One of modelbump's own commits that was not on the remote (its push failed, or it was made without
@@ -190,7 +194,7 @@ pub(super) fn commit_identity(options: &GitOptions, repo: &GitRepo) -> anyhow::R
 }
 
 /// The signer of modelbump's commits (`git.signing`); its program runs with the environment snapshot.
-fn commit_signer(options: &GitOptions) -> Option<Signer> {
+pub(super) fn commit_signer(options: &GitOptions) -> Option<Signer> {
     options
         .signing
         .clone()
@@ -265,7 +269,7 @@ pub(super) fn write_back(
     let identity = commit_identity(options, repo)?;
     let signer = commit_signer(options);
 
-    let local_rewrite = layered_rewrite(vec![&request.files], request.record);
+    let local_rewrite = layered_rewrite(vec![&request.files], request.record, None);
     let local_update = Update {
         files: request.files.keys().cloned().collect(),
         rewrite: &local_rewrite,
@@ -313,9 +317,17 @@ pub(super) fn write_back(
     layers.push(&request.files);
     let files: std::collections::BTreeSet<PathBuf> =
         layers.iter().flat_map(|l| l.keys().cloned()).collect();
-    let remote_rewrite = layered_rewrite(layers, request.record);
+    // The holds of each tip the commit is built on are read first, and win over these edits.
+    let guard = HoldGuard::new(repo, &options.repo);
+    let files: Vec<PathBuf> = guard
+        .as_ref()
+        .map(|g| g.path.clone())
+        .into_iter()
+        .chain(files)
+        .collect();
+    let remote_rewrite = layered_rewrite(layers, request.record, guard.as_ref());
     let remote_update = Update {
-        files: files.into_iter().collect(),
+        files,
         rewrite: &remote_rewrite,
         template,
         tracking_uri,
@@ -360,6 +372,18 @@ pub(super) fn write_back(
         }
     };
     outcome.pushed = true;
+    if let Some(guard) = &guard {
+        outcome.held = guard.stopped.borrow().clone();
+        for (file, name, hold) in &outcome.held {
+            tracing::warn!(
+                "{name} ({file}) was held on {} {} while this ran ({}, by {}); its edit was not pushed",
+                push.remote,
+                push.branch,
+                hold.reason,
+                hold.by
+            );
+        }
+    }
     // Their edits are on the remote now: a later run must not push them again.
     let done: Vec<git2::Oid> = earlier
         .iter()
@@ -467,20 +491,94 @@ fn own_edits(
     Ok(Some(edits))
 }
 
+/// The holds of the base a pushed commit is built on: the rewrite meets the holds file first (it is the
+/// first file of the update) and reads them, then leaves out every edit to a held target. A push retried
+/// on a fresh tip reads that tip's holds again, so a hold pushed while a run was under way wins.
+pub(super) struct HoldGuard<'a> {
+    repo: &'a GitRepo,
+    /// The repo folder (hold entries name files relative to it).
+    root: PathBuf,
+    /// The holds file, relative to the working tree.
+    path: PathBuf,
+    /// The holds of the base being rewritten.
+    holds: std::cell::RefCell<crate::git::Holds>,
+    /// The edits left out on the last base: file (relative to the working tree), name, hold.
+    stopped: std::cell::RefCell<Vec<(String, String, crate::report::Hold)>>,
+}
+
+impl<'a> HoldGuard<'a> {
+    /// The guard of the repo folder `root`; `None` when the holds file would be outside the checkout.
+    pub(super) fn new(repo: &'a GitRepo, root: &Path) -> Option<Self> {
+        let path = repo.relative(root, Path::new(crate::git::HOLDS_FILE))?;
+        Some(Self {
+            repo,
+            root: root.to_path_buf(),
+            path,
+            holds: Default::default(),
+            stopped: Default::default(),
+        })
+    }
+
+    /// The hold on the model `name` of `path` (relative to the working tree), if the base has one.
+    fn hold_on(&self, path: &Path, name: &str) -> Option<crate::report::Hold> {
+        self.holds
+            .borrow()
+            .entries
+            .iter()
+            .find(|e| {
+                e.name == name
+                    && self
+                        .repo
+                        .relative(&self.root, Path::new(&e.file))
+                        .is_some_and(|p| p == path)
+            })
+            .map(crate::git::HoldEntry::hold)
+    }
+}
+
 /// The rewrite of a write-back: applies each layer of edits in turn with the editor (modelbump's earlier
 /// commits, oldest first, then the working tree's), so the last value of a model wins, and reports each
-/// model's change from the base's value to that last one, with its provenance.
+/// model's change from the base's value to that last one, with its provenance. With a `guard`, the
+/// holds file is read (and kept as it is) and edits to held targets are left out.
 fn layered_rewrite<'a>(
     layers: Vec<&'a BTreeMap<PathBuf, Vec<AnyEdit>>>,
     record: &'a AppliedRecord,
+    guard: Option<&'a HoldGuard<'a>>,
 ) -> impl Fn(&Path, &[u8]) -> anyhow::Result<Rewritten> + 'a {
     move |path: &Path, bytes: &[u8]| {
         let file = crate::git::git_path(path);
+        if let Some(guard) = guard.filter(|g| g.path == path) {
+            *guard.holds.borrow_mut() = crate::git::Holds::parse(bytes, &file)?;
+            guard.stopped.borrow_mut().clear();
+            return Ok(Rewritten {
+                bytes: bytes.to_vec(),
+                changes: Vec::new(),
+            });
+        }
         let mut current = bytes.to_vec();
         let mut changes: Vec<ModelChange> = Vec::new();
         for edits in layers.iter().filter_map(|layer| layer.get(path)) {
+            let mut kept: Vec<AnyEdit> = Vec::with_capacity(edits.len());
+            for edit in edits {
+                match guard.and_then(|g| g.hold_on(path, edit.name())) {
+                    Some(hold) => {
+                        let guard = guard.expect("a hold comes from the guard");
+                        let mut stopped = guard.stopped.borrow_mut();
+                        if !stopped
+                            .iter()
+                            .any(|(f, n, _)| *f == file && n == edit.name())
+                        {
+                            stopped.push((file.clone(), edit.name().to_string(), hold));
+                        }
+                    }
+                    None => kept.push(edit.clone()),
+                }
+            }
+            if kept.is_empty() {
+                continue;
+            }
             let edited =
-                manifest::apply_any(&current, edits).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+                manifest::apply_any(&current, &kept).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
             for c in edited.changes {
                 let kind = c.kind;
                 match changes
@@ -757,6 +855,7 @@ pub(super) fn target_reports(
                 experiment_id: provenance.experiment_id,
                 reason: None,
                 warnings: Vec::new(),
+                hold: None,
             }
         })
         .collect()

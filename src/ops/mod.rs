@@ -5,6 +5,7 @@
 
 mod commit;
 mod fields;
+mod hold;
 mod init;
 mod plan;
 mod run;
@@ -19,6 +20,10 @@ pub use commit::{
     CommitOptions, CommitOutcome, GitOptions, PushSpec, PushTarget, WriteBackOutcome, commit,
 };
 pub use fields::{FieldSetOutcome, set_field};
+pub use hold::{
+    History, HistoryEntry, HistoryOptions, HoldOptions, HoldOutcome, RollbackOptions,
+    TargetHistory, TargetRef, history, hold, rollback,
+};
 pub use init::{InitOptions, InitOutcome, init};
 pub use plan::{Plan, PlanOptions, build as plan};
 pub use run::{RunError, RunOptions, RunOutcome, run};

@@ -193,7 +193,14 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
         }
     }
 
-    // Resolve the targets that are not pinned, all at once.
+    // The holds in the repository: a held target is not resolved, and keeps its value.
+    let holds = crate::git::Holds::load(&options.repo)?;
+    let held: Vec<Option<crate::report::Hold>> = targets
+        .iter()
+        .map(|t| holds.find(&t.file, &t.name).map(|e| e.hold()))
+        .collect();
+
+    // Resolve the targets that are not pinned nor held, all at once.
     let mut requests = Vec::new();
     let mut target_of: Vec<usize> = Vec::new();
     let mut request_of: Vec<Option<usize>> = vec![None; targets.len()];
@@ -201,6 +208,9 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
         if let Some(values) = &found_values[i]
             && !target.pinned
         {
+            if held[i].is_some() {
+                continue;
+            }
             match fields::current_uri(&target.value_template(), &values[0].value) {
                 Ok(current) => {
                     request_of[i] = Some(requests.len());
@@ -225,6 +235,7 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
         }
         if let Some(field) = field
             && !target.pinned
+            && held[i].is_none()
         {
             request_of[i] = Some(requests.len());
             target_of.push(i);
@@ -278,7 +289,13 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
     for (i, target) in targets.iter().enumerate() {
         let resolution = request_of[i].and_then(|r| resolutions[r].clone());
         if let Some(values) = &found_values[i] {
-            match field_reports(target, values, resolution.as_ref(), &mut field_edits) {
+            match field_reports(
+                target,
+                values,
+                resolution.as_ref(),
+                held[i].as_ref(),
+                &mut field_edits,
+            ) {
                 Ok(lines) => report.targets.extend(lines),
                 Err(why) => render_failures.push(format!("  {}: {why}", target_label(i, target))),
             }
@@ -286,6 +303,11 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
         }
         let field = located[i].as_ref().expect("located when nothing failed");
         let (status, new_uri, reason) = match &resolution {
+            None if !target.pinned && held[i].is_some() => (
+                TargetStatus::Held,
+                field.value.clone(),
+                held[i].as_ref().map(|h| format!("held: {}", h.reason)),
+            ),
             None => (
                 TargetStatus::Pinned,
                 field.value.clone(),
@@ -322,6 +344,7 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
             experiment_id: resolution.as_ref().and_then(|r| r.experiment_id.clone()),
             reason,
             warnings: resolution.map(|r| r.warnings).unwrap_or_default(),
+            hold: held[i].clone().filter(|_| status == TargetStatus::Held),
         });
     }
 
@@ -441,6 +464,7 @@ fn field_reports(
     target: &TargetConfig,
     values: &[FoundValue],
     resolution: Option<&Resolution>,
+    hold: Option<&crate::report::Hold>,
     edits: &mut BTreeMap<PathBuf, Vec<AnyEdit>>,
 ) -> Result<Vec<TargetReport>, String> {
     let template = target.value_template();
@@ -451,6 +475,11 @@ fn field_reports(
     let mut lines = Vec::new();
     for value in values {
         let (status, new, reason) = match (resolution, &new_value) {
+            (None, _) if !target.pinned && hold.is_some() => (
+                TargetStatus::Held,
+                value.value.clone(),
+                hold.map(|h| format!("held: {}", h.reason)),
+            ),
             (None, _) => (
                 TargetStatus::Pinned,
                 value.value.clone(),
@@ -487,6 +516,7 @@ fn field_reports(
             experiment_id: resolution.and_then(|r| r.experiment_id.clone()),
             reason,
             warnings: resolution.map(|r| r.warnings.clone()).unwrap_or_default(),
+            hold: hold.cloned().filter(|_| status == TargetStatus::Held),
         });
     }
     Ok(lines)

@@ -197,6 +197,7 @@ async fn run_steps(
     }
     report.commit = outcome.commit.clone();
     report.pushed = outcome.pushed;
+    mark_held(&repo, root, report, &outcome.held);
     if outcome.commit.is_none()
         && !outcome.already_on_remote
         && let Some(target) = &push
@@ -396,5 +397,29 @@ fn add_warning(
     });
     if let Some(target) = target {
         target.warnings.push(text);
+    }
+}
+
+/// Marks as `held` the targets whose edit the push left out because the remote tip held them (a hold
+/// pushed while this run was under way): their value on the remote is the one they had.
+fn mark_held(
+    repo: &GitRepo,
+    root: &Path,
+    report: &mut Report,
+    held: &[(String, String, crate::report::Hold)],
+) {
+    for (file, name, hold) in held {
+        let target = report.targets.iter_mut().find(|t| {
+            t.name == *name
+                && repo
+                    .relative(root, Path::new(&t.file))
+                    .is_some_and(|p| crate::git::git_path(&p) == *file)
+        });
+        if let Some(target) = target {
+            target.status = TargetStatus::Held;
+            target.new_uri.clone_from(&target.old_uri);
+            target.reason = Some(format!("held: {}", hold.reason));
+            target.hold = Some(hold.clone());
+        }
     }
 }

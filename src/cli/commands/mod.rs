@@ -6,6 +6,7 @@
 pub(crate) mod apply;
 pub(crate) mod commit;
 pub(crate) mod completions;
+pub(crate) mod hold;
 pub(crate) mod init;
 pub(crate) mod plan;
 pub(crate) mod run;

@@ -107,6 +107,7 @@ fn print_field(settings: &Settings, done: crate::ops::FieldSetOutcome) -> anyhow
                         experiment_id: None,
                         reason: None,
                         warnings: Vec::new(),
+                        hold: None,
                     })
                     .collect(),
                 ..Report::default()

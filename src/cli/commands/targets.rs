@@ -150,6 +150,7 @@ mod tests {
             name: name.into(),
             uri,
             target: None,
+            path: None,
         };
         let huge = format!("s3://b/{}/end", "x".repeat(120_000));
         let table = render_table(&[row("big", huge), row("small", "s3://b/m/".into())]);

@@ -1,0 +1,255 @@
+//! `modelbump hold`, `release`, `rollback` and `history` (the use cases are in `ops/hold.rs`).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::cli::OutputFormat;
+use crate::cli::args::{PushArgs, SigningArgs};
+use crate::cli::exit::Outcome;
+use crate::cli::settings::Settings;
+use crate::ops::{HistoryOptions, HoldOptions, HoldOutcome, RollbackOptions, TargetRef};
+
+/// Hold a target: plan, apply and run leave it as it is (status `held`) until `modelbump release`
+///
+/// The hold is an entry of .modelbump/holds.yaml beside modelbump.yaml (who, when, why), committed
+/// alone; with --push it is pushed like `commit --push`, re-applied on the fresh tip when the branch
+/// moved, so every pipeline that updates the repository sees it.
+///
+/// Examples:
+///   modelbump hold baseline-predictor --reason "latency regression, investigating" --push
+///   modelbump -o json hold baseline-predictor --reason "freeze for the audit"
+#[derive(Debug, Clone, Args)]
+#[command(verbatim_doc_comment)]
+pub(crate) struct HoldArgs {
+    /// The target, by the name `modelbump targets` shows
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    /// Why (recorded in the holds file and the commit message)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// The target's file, where its name is configured in several
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Push after committing [env: MODELBUMP_PUSH=]
+    #[arg(long)]
+    pub push: bool,
+    /// Where to push
+    #[command(flatten)]
+    pub push_to: PushArgs,
+    /// How commits are signed
+    #[command(flatten)]
+    pub signing: SigningArgs,
+}
+
+/// Release a target's hold: the next plan, apply or run updates it again
+///
+/// Examples:
+///   modelbump release baseline-predictor --push
+#[derive(Debug, Clone, Args)]
+#[command(verbatim_doc_comment)]
+pub(crate) struct ReleaseArgs {
+    /// The target, by the name `modelbump targets` shows
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    /// The target's file, where its name is configured in several
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Push after committing [env: MODELBUMP_PUSH=]
+    #[arg(long)]
+    pub push: bool,
+    /// Where to push
+    #[command(flatten)]
+    pub push_to: PushArgs,
+    /// How commits are signed
+    #[command(flatten)]
+    pub signing: SigningArgs,
+}
+
+/// Roll a target back to an earlier value and hold it there
+///
+/// Writes the earlier value byte-exactly (as `set` does), places a hold so that the next run does not
+/// put the newer model back, and commits both, with `Modelbump-Action: rollback` and the reason as
+/// trailers. --to previous is the value before the current one in the history of the file; --to
+/// COMMIT is the value at that commit; anything else is taken as the URI itself.
+///
+/// Examples:
+///   modelbump rollback baseline-predictor --reason "accuracy dropped online" --push
+///   modelbump rollback baseline-predictor --to 3f2a9c1 --reason "back to last week's model" --push
+///   modelbump rollback baseline-predictor --to s3://bucket/m-1/artifacts/ --reason "known good"
+#[derive(Debug, Clone, Args)]
+#[command(verbatim_doc_comment)]
+pub(crate) struct RollbackArgs {
+    /// The target, by the name `modelbump targets` shows
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    /// previous, a commit, or a URI
+    #[arg(long, value_name = "previous|COMMIT|URI", default_value = "previous")]
+    pub to: String,
+    /// Why (recorded in the hold and the commit message)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// The target's file, where its name is configured in several
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Push after committing [env: MODELBUMP_PUSH=]
+    #[arg(long)]
+    pub push: bool,
+    /// Where to push
+    #[command(flatten)]
+    pub push_to: PushArgs,
+    /// How commits are signed
+    #[command(flatten)]
+    pub signing: SigningArgs,
+}
+
+/// Every value the targets have had, newest first, from the git history of their files
+///
+/// Each change shows the commit, its date and author, old -> new, and the MLflow run, model version and
+/// experiment from modelbump's trailers; a change without them is marked `manual`.
+///
+/// Examples:
+///   modelbump history
+///   modelbump history baseline-predictor
+///   modelbump -o json history baseline-predictor | jq '.targets[0].changes[0]'
+#[derive(Debug, Clone, Args)]
+#[command(verbatim_doc_comment)]
+pub(crate) struct HistoryArgs {
+    /// The targets, by the names `modelbump targets` shows [default: every configured target]
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+}
+
+/// Runs `hold`.
+pub(crate) fn run_hold(settings: &Settings, args: HoldArgs) -> anyhow::Result<Outcome> {
+    let push = settings.push_requested(args.push);
+    let done = crate::ops::hold(&HoldOptions {
+        git: settings.git(None, &args.signing)?,
+        targets: settings.config.targets.clone(),
+        target: TargetRef {
+            name: args.target,
+            file: args.file,
+        },
+        reason: Some(args.reason),
+        push: push.then(|| settings.push(&args.push_to)).transpose()?,
+    })?;
+    print(settings, "held", &done)
+}
+
+/// Runs `release`.
+pub(crate) fn run_release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<Outcome> {
+    let push = settings.push_requested(args.push);
+    let done = crate::ops::hold(&HoldOptions {
+        git: settings.git(None, &args.signing)?,
+        targets: settings.config.targets.clone(),
+        target: TargetRef {
+            name: args.target,
+            file: args.file,
+        },
+        reason: None,
+        push: push.then(|| settings.push(&args.push_to)).transpose()?,
+    })?;
+    print(settings, "released", &done)
+}
+
+/// Runs `rollback`.
+pub(crate) fn run_rollback(settings: &Settings, args: RollbackArgs) -> anyhow::Result<Outcome> {
+    let push = settings.push_requested(args.push);
+    let done = crate::ops::rollback(&RollbackOptions {
+        git: settings.git(None, &args.signing)?,
+        targets: settings.config.targets.clone(),
+        target: TargetRef {
+            name: args.target,
+            file: args.file,
+        },
+        to: args.to,
+        reason: args.reason,
+        push: push.then(|| settings.push(&args.push_to)).transpose()?,
+    })?;
+    print(settings, "rolled back and held", &done)
+}
+
+fn print(settings: &Settings, what: &str, done: &HoldOutcome) -> anyhow::Result<Outcome> {
+    let mut out = std::io::stdout().lock();
+    match settings.output {
+        OutputFormat::Json => out.write_all(done.report.to_json().as_bytes())?,
+        OutputFormat::Text => {
+            for t in &done.report.targets {
+                match (&t.old_uri, &t.new_uri) {
+                    (Some(old), Some(new)) if old != new => {
+                        writeln!(out, "{what} {} ({}): {old} -> {new}", t.name, t.file)?;
+                    }
+                    _ => writeln!(out, "{what} {} ({})", t.name, t.file)?,
+                }
+            }
+            crate::cli::commands::commit::write_text(
+                &mut out,
+                done.push.as_ref(),
+                &done.write_back,
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+/// Runs `history`.
+pub(crate) fn run_history(settings: &Settings, args: HistoryArgs) -> anyhow::Result<Outcome> {
+    let history = crate::ops::history(&HistoryOptions {
+        repo: settings.repo.clone(),
+        targets: settings.config.targets.clone(),
+        names: args.targets,
+    })?;
+    let mut out = std::io::stdout().lock();
+    match settings.output {
+        OutputFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&history)?;
+            text.push('\n');
+            out.write_all(text.as_bytes())?;
+        }
+        OutputFormat::Text => {
+            for t in &history.targets {
+                writeln!(
+                    out,
+                    "{} ({}): {}",
+                    t.name,
+                    t.file,
+                    t.current.as_deref().unwrap_or("(absent)")
+                )?;
+                if let Some(h) = &t.hold {
+                    writeln!(out, "  held since {} by {}: {}", h.at, h.by, h.reason)?;
+                }
+                for c in &t.changes {
+                    let mut provenance = Vec::new();
+                    if let Some(v) = &c.model_version {
+                        provenance.push(format!("version {v}"));
+                    }
+                    if let Some(r) = &c.run_id {
+                        provenance.push(format!("run {r}"));
+                    }
+                    if let Some(r) = &c.reason {
+                        provenance.push(format!("reason: {r}"));
+                    }
+                    let provenance = if provenance.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" [{}]", provenance.join(", "))
+                    };
+                    writeln!(
+                        out,
+                        "  {} {} {:<8} {} -> {}  {}{provenance}",
+                        &c.commit[..12.min(c.commit.len())],
+                        c.date,
+                        c.action,
+                        c.old.as_deref().unwrap_or("(none)"),
+                        c.new.as_deref().unwrap_or("(none)"),
+                        c.author
+                    )?;
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}
