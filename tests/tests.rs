@@ -9,6 +9,7 @@ mod layers;
 mod local_stores;
 mod mlflow;
 mod ops;
+mod pull_request;
 mod quickstart;
 mod support;
 mod templates;

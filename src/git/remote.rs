@@ -269,7 +269,7 @@ impl GitRepo {
     }
 
     /// The configured remote `name`, or an in-memory remote when `name` is a URL (without user info).
-    fn find_remote(&self, name: &str) -> Result<git2::Remote<'_>, GitError> {
+    pub(super) fn find_remote(&self, name: &str) -> Result<git2::Remote<'_>, GitError> {
         if let Ok(remote) = self.repo.find_remote(name) {
             return Ok(remote);
         }
@@ -502,7 +502,7 @@ impl GitRepo {
 }
 
 /// The URL pushes go to: `pushurl` when set, else `url`.
-fn push_url(remote: &git2::Remote<'_>) -> String {
+pub(super) fn push_url(remote: &git2::Remote<'_>) -> String {
     match remote.pushurl() {
         Ok(Some(url)) => url.to_string(),
         _ => remote.url().unwrap_or_default().to_string(),
@@ -515,7 +515,7 @@ fn is_retryable(message: &str) -> bool {
 }
 
 /// The server's `remote:` messages, one per line, for an error.
-fn server_lines(text: &str) -> String {
+pub(super) fn server_lines(text: &str) -> String {
     let lines: Vec<&str> = text
         .split(['\n', '\r'])
         .map(str::trim)
@@ -545,7 +545,7 @@ fn backoff_bound(attempt: u32) -> u64 {
 }
 
 /// The credentials callback's state: what was offered, and why the last offer was refused.
-struct AuthState<'a> {
+pub(super) struct AuthState<'a> {
     url: String,
     credentials: &'a Credentials,
     calls: RefCell<u32>,
@@ -554,7 +554,7 @@ struct AuthState<'a> {
 }
 
 impl<'a> AuthState<'a> {
-    fn new(url: &str, credentials: &'a Credentials) -> Self {
+    pub(super) fn new(url: &str, credentials: &'a Credentials) -> Self {
         Self {
             url: url.to_string(),
             credentials,
@@ -582,7 +582,7 @@ impl<'a> AuthState<'a> {
     }
 
     /// Offers each kind of credential once; a second request for the same kind means it was refused.
-    fn credentials(
+    pub(super) fn credentials(
         &self,
         repo: &git2::Repository,
         url: &str,
@@ -648,7 +648,7 @@ impl<'a> AuthState<'a> {
     }
 
     /// The error to report for a failed transfer: the callback's own when it refused, else git's, scrubbed.
-    fn into_error(self, err: git2::Error, remote: &str, repo: &GitRepo) -> GitError {
+    pub(super) fn into_error(self, err: git2::Error, remote: &str, repo: &GitRepo) -> GitError {
         if let Some(own) = self.error.into_inner() {
             return own;
         }

@@ -438,7 +438,7 @@ fn own_edits(
 /// The rewrite of a write-back: applies each layer of edits in turn with the editor (modelbump's earlier
 /// commits, oldest first, then the working tree's), so the last value of a model wins, and reports each
 /// model's change from the base's value to that last one, with its provenance.
-fn layered_rewrite<'a>(
+pub(super) fn layered_rewrite<'a>(
     layers: Vec<&'a BTreeMap<PathBuf, Vec<Edit>>>,
     record: &'a AppliedRecord,
 ) -> impl Fn(&Path, &[u8]) -> anyhow::Result<Rewritten> + 'a {
@@ -640,6 +640,7 @@ pub fn commit(options: &CommitOptions) -> anyhow::Result<CommitOutcome> {
         commit: outcome.commit.clone(),
         pushed: outcome.pushed,
         sync: Vec::new(),
+        ..Default::default()
     };
     Ok(CommitOutcome {
         write_back: outcome,

@@ -5,16 +5,20 @@
 
 mod commit;
 mod plan;
+mod pr_body;
+mod pull_request;
 mod run;
 mod set;
 mod sync;
 mod targets;
 
 pub use crate::argocd::SyncOptions;
+pub use crate::forge::ForgeKind;
 pub use commit::{
     CommitOptions, CommitOutcome, GitOptions, PushSpec, PushTarget, WriteBackOutcome, commit,
 };
 pub use plan::{Plan, PlanOptions, build as plan};
+pub use pull_request::{PullRequestOptions, run_pull_request};
 pub use run::{RunError, RunOptions, RunOutcome, run};
 pub use set::{SetOptions, SetOutcome, set};
 pub use sync::{SyncOutcome, SyncRequest, sync};

@@ -173,7 +173,7 @@ async fn run_steps(
             {
                 report.commit = Some(now.to_string());
             }
-            return Err(err);
+            return Err(crate::ops::pull_request::suggest_pull_request(err));
         }
     };
     for earlier in &outcome.earlier {
