@@ -58,7 +58,7 @@ impl GitRepo {
         let url = push_url(&found);
         let auth = AuthState::new(&url, credentials);
         let refname = format!("refs/heads/{branch}");
-        let statuses: RefCell<Vec<String>> = RefCell::new(Vec::new());
+        let statuses: RefCell<Vec<(String, String)>> = RefCell::new(Vec::new());
         let server: RefCell<String> = RefCell::new(String::new());
         let mut connect_error = None;
         let mut found_instead = None;
@@ -79,24 +79,8 @@ impl GitRepo {
                             .map(git2::RemoteHead::oid)
                     });
                     if now == expected {
-                        let mut callbacks = git2::RemoteCallbacks::new();
-                        callbacks.credentials(|u, user, allowed| {
-                            auth.credentials(&self.repo, u, user, allowed)
-                        });
-                        callbacks.push_update_reference(|_, status| {
-                            if let Some(status) = status {
-                                statuses.borrow_mut().push(status.to_string());
-                            }
-                            Ok(())
-                        });
-                        callbacks.sideband_progress(|bytes| {
-                            server
-                                .borrow_mut()
-                                .push_str(&String::from_utf8_lossy(bytes));
-                            true
-                        });
                         let mut options = git2::PushOptions::new();
-                        options.remote_callbacks(callbacks);
+                        options.remote_callbacks(self.push_callbacks(&auth, &statuses, &server));
                         connection
                             .remote()
                             .push(&[format!("+{commit}:{refname}")], Some(&mut options))
@@ -124,7 +108,7 @@ impl GitRepo {
         if let Err(e) = result {
             return Err(auth.into_error(e, remote, self));
         }
-        if let Some(status) = statuses.into_inner().into_iter().next() {
+        if let Some((_, status)) = statuses.into_inner().into_iter().next() {
             return Err(GitError::Rejected {
                 remote: remote.to_string(),
                 url: redact_url(&url),

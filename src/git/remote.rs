@@ -262,6 +262,33 @@ impl GitRepo {
         self.find_remote(name).map(drop)
     }
 
+    /// The callbacks of a push: credentials, and what the server says of each reference (`statuses`,
+    /// the rejections) and on its side band (`server`, the `remote:` lines).
+    pub(super) fn push_callbacks<'a>(
+        &'a self,
+        auth: &'a AuthState<'_>,
+        statuses: &'a RefCell<Vec<(String, String)>>,
+        server: &'a RefCell<String>,
+    ) -> git2::RemoteCallbacks<'a> {
+        let mut callbacks = git2::RemoteCallbacks::new();
+        callbacks.credentials(|u, user, allowed| auth.credentials(&self.repo, u, user, allowed));
+        callbacks.push_update_reference(|refname, status| {
+            if let Some(status) = status {
+                statuses
+                    .borrow_mut()
+                    .push((refname.to_string(), status.to_string()));
+            }
+            Ok(())
+        });
+        callbacks.sideband_progress(|bytes| {
+            server
+                .borrow_mut()
+                .push_str(&String::from_utf8_lossy(bytes));
+            true
+        });
+        callbacks
+    }
+
     /// The URL pushes go to, redacted.
     pub fn remote_url(&self, name: &str) -> Option<String> {
         let remote = self.repo.find_remote(name).ok()?;
@@ -455,24 +482,8 @@ impl GitRepo {
         let auth = AuthState::new(&url, request.credentials);
         let statuses: RefCell<Vec<(String, String)>> = RefCell::new(Vec::new());
         let server: RefCell<String> = RefCell::new(String::new());
-        let mut callbacks = git2::RemoteCallbacks::new();
-        callbacks.credentials(|u, user, allowed| auth.credentials(&self.repo, u, user, allowed));
-        callbacks.push_update_reference(|refname, status| {
-            if let Some(status) = status {
-                statuses
-                    .borrow_mut()
-                    .push((refname.to_string(), status.to_string()));
-            }
-            Ok(())
-        });
-        callbacks.sideband_progress(|bytes| {
-            server
-                .borrow_mut()
-                .push_str(&String::from_utf8_lossy(bytes));
-            true
-        });
         let mut options = git2::PushOptions::new();
-        options.remote_callbacks(callbacks);
+        options.remote_callbacks(self.push_callbacks(&auth, &statuses, &server));
         let result = remote.push(&[refspec], Some(&mut options));
         drop(options);
         let token = request.credentials.token.as_ref();

@@ -88,13 +88,7 @@ async fn steps(
                 "pull-request mode pushes a head branch; it cannot run with --no-push: drop --no-push, or --pull-request (MODELBUMP_PULL_REQUEST, git.pullRequest)"
             );
         }
-        return Ok(RunOutcome {
-            report: plan.report.clone(),
-            plan,
-            write_back: None,
-            push: None,
-            synced_revision: None,
-        });
+        return Ok(outcome(&plan.report.clone(), plan, None));
     };
     let root = &options.plan.repo;
     let repo = GitRepo::discover(root)?;
@@ -162,7 +156,7 @@ async fn steps(
         ));
         progress.pushed = false;
         progress.pull_request = Some(line);
-        return Ok(outcome(progress, plan, target));
+        return Ok(outcome(progress, plan, Some(target)));
     };
     let key = candidate_key(&committed.changes);
     let title = committed
@@ -219,7 +213,7 @@ async fn steps(
         ));
         tracing::warn!("{}", line.note.as_deref().unwrap_or_default());
         progress.pull_request = Some(line);
-        return Ok(outcome(progress, plan, target));
+        return Ok(outcome(progress, plan, Some(target)));
     }
 
     // Push the head branch unless it holds this candidate already.
@@ -302,7 +296,7 @@ async fn steps(
     line.url = Some(pull.url.clone());
     line.state = Some(pull.state.as_str().into());
     progress.pull_request = Some(line);
-    Ok(outcome(progress, plan, target))
+    Ok(outcome(progress, plan, Some(target)))
 }
 
 /// The unified diff of a commit against the base it was built on.
@@ -371,12 +365,12 @@ async fn open_new(
     Ok(pull)
 }
 
-fn outcome(report: &Report, plan: crate::ops::Plan, target: PushTarget) -> RunOutcome {
+fn outcome(report: &Report, plan: crate::ops::Plan, push: Option<PushTarget>) -> RunOutcome {
     RunOutcome {
         report: report.clone(),
         plan,
         write_back: None,
-        push: Some(target),
+        push,
         synced_revision: None,
     }
 }
@@ -454,7 +448,7 @@ pub(crate) fn head_branch(files: &BTreeMap<PathBuf, Vec<Edit>>) -> String {
         }
     }
     ids.sort();
-    names.sort_unstable();
+    names.sort_unstable_by_key(|n| n.to_ascii_lowercase());
     let hash = hex::encode(Sha256::digest(ids.join("\n").as_bytes()));
     let mut slug = String::new();
     for c in names.join("-").chars() {
