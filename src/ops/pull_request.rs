@@ -330,24 +330,6 @@ fn commit_diff(
     .diff())
 }
 
-/// A push the server refused for a reason a retry cannot fix (a protected branch, a hook) says that
-/// pull-request mode exists.
-pub(crate) fn suggest_pull_request(err: anyhow::Error) -> anyhow::Error {
-    let rejected = err.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<crate::git::GitError>(),
-            Some(crate::git::GitError::Rejected { .. })
-        )
-    });
-    if rejected {
-        err.context(
-            "the remote refused the push; if the branch is protected (changes only through pull requests), run with --pull-request (MODELBUMP_PULL_REQUEST=true, or git.pullRequest in modelbump.yaml) to push a head branch and open a pull request instead",
-        )
-    } else {
-        err
-    }
-}
-
 /// Opens the pull request, then adds labels and reviewers (a failure of those is a warning: the pull
 /// request stands).
 async fn open_new(
