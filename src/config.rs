@@ -268,6 +268,12 @@ pub struct GitConfig {
     pub push_attempts: Option<u32>,
     /// Sign every commit (`format: ssh|openpgp`, `key`); see `docs/signing.md`.
     pub signing: Option<SigningConfig>,
+    /// Pull-request mode (`run` commits on a head branch and opens a pull request); present turns it on.
+    pub pull_request: Option<PullRequestConfig>,
+    /// The forge the remote is on: `github`, `gitlab` or `gitea` (default: from the remote's host).
+    pub forge: Option<String>,
+    /// The forge's API base URL (default: from the remote's host).
+    pub forge_api: Option<String>,
 }
 
 /// `git.signing:`
@@ -289,6 +295,22 @@ pub enum SigningFormat {
     Ssh,
     /// An OpenPGP key, signed with `gpg`.
     Openpgp,
+}
+
+/// `git.pullRequest:` (an empty mapping `{}` turns the mode on with the defaults).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PullRequestConfig {
+    /// The branch the pull request goes to (default: `git.branch`, else the checked-out branch).
+    pub base: Option<String>,
+    /// Labels added when the pull request is opened.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Reviewers requested when it is opened (`user`, or `org/team` on GitHub).
+    #[serde(default)]
+    pub reviewers: Vec<String>,
+    /// Open it as a draft.
+    pub draft: Option<bool>,
 }
 
 /// A commit identity.

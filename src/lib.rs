@@ -22,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub(crate) mod discover;
 pub mod env;
+pub(crate) mod forge;
 pub(crate) mod fsutil;
 pub mod git;
 pub(crate) mod http;

@@ -100,6 +100,32 @@ pub struct Report {
     pub pushed: bool,
     /// One entry per synced application.
     pub sync: Vec<SyncReport>,
+    /// Pull-request mode: the pull request (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequestReport>,
+}
+
+/// The pull request of a run in pull-request mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullRequestReport {
+    /// `github`, `gitlab` or `gitea`.
+    pub forge: String,
+    /// Its web page (absent when none was needed).
+    pub url: Option<String>,
+    /// Its number (GitLab: the merge request's iid).
+    pub number: Option<u64>,
+    /// `open`, `closed` or `merged`.
+    pub state: Option<String>,
+    /// `opened`, `updated`, `unchanged`, or `none` when the base branch already holds the values.
+    pub action: String,
+    /// The head branch.
+    pub head: String,
+    /// The base branch.
+    pub base: String,
+    /// Why nothing was done, or what a person should know (a closed pull request).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Report {

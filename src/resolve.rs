@@ -800,7 +800,10 @@ pub(crate) fn keep_slash_convention(current: &str, new: &str) -> String {
     }
 }
 
-async fn find_deployed(store: &dyn TrackingStore, current: &str) -> Result<Deployed, ResolveError> {
+pub(crate) async fn find_deployed(
+    store: &dyn TrackingStore,
+    current: &str,
+) -> Result<Deployed, ResolveError> {
     let mut run_id = None;
     if let Some(id) = logged_model_id_in(current) {
         match store.logged_model(&id).await? {

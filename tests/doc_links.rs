@@ -5,11 +5,7 @@ use std::path::{Path, PathBuf};
 
 /// Pages that other changes add: links to them are allowed before they exist. Remove an entry once its
 /// page is in the tree; the test fails as long as a listed page exists, so the list cannot go stale.
-const PAGES_NOT_YET_MERGED: &[&str] = &[
-    "docs/pull-requests.md",
-    "docs/exit-codes.md",
-    "docs/report.md",
-];
+const PAGES_NOT_YET_MERGED: &[&str] = &["docs/exit-codes.md", "docs/report.md"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("argocd", 1, "domain"),
     ("config", 1, "domain"),
     ("discover", 1, "domain"),
+    ("forge", 1, "domain"),
     ("git", 1, "domain"),
     ("manifest", 1, "domain"),
     ("report", 1, "domain"),

@@ -304,7 +304,7 @@ fn template_refs_name_existing_templates_and_parameters() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(outputs, ["report", "commit-sha"]);
+    assert_eq!(outputs, ["report", "commit-sha", "pull-request-url"]);
 
     let mut refs = Vec::new();
     for path in shipped_yaml() {

@@ -14,6 +14,7 @@ mod local_stores;
 mod mlflow;
 mod ops;
 mod polish;
+mod pull_request;
 mod quickstart;
 mod quickstart_script;
 mod serve;

@@ -514,6 +514,42 @@ impl Settings {
             .map(SecretString::from)
     }
 
+    /// Pull-request mode, `None` when off: `--pull-request` > `MODELBUMP_PULL_REQUEST` (a switch) > the
+    /// presence of `git.pullRequest`; the forge: `MODELBUMP_FORGE` > `git.forge` (else from the remote's
+    /// host); its API: `MODELBUMP_FORGE_API` > `git.forgeApi`.
+    pub(crate) fn pull_request(
+        &self,
+        flag: bool,
+    ) -> anyhow::Result<Option<crate::ops::PullRequestOptions>> {
+        let git = &self.config.git;
+        let on = flag
+            || match self.env.get("MODELBUMP_PULL_REQUEST") {
+                Some(_) => self.switch("MODELBUMP_PULL_REQUEST"),
+                None => git.pull_request.is_some(),
+            };
+        if !on {
+            return Ok(None);
+        }
+        let forge = match pick(None, self.var("MODELBUMP_FORGE"), git.forge.clone()) {
+            Some(name) => Some(crate::ops::ForgeKind::parse(&name).ok_or(BadVariable {
+                name: "MODELBUMP_FORGE",
+                value: name,
+                expected: "possible values (MODELBUMP_FORGE or git.forge): github, gitlab, gitea",
+            })?),
+            None => None,
+        };
+        let config = git.pull_request.clone().unwrap_or_default();
+        Ok(Some(crate::ops::PullRequestOptions {
+            base: config.base,
+            labels: config.labels,
+            reviewers: config.reviewers,
+            draft: config.draft.unwrap_or(false),
+            forge,
+            forge_api: pick(None, self.var("MODELBUMP_FORGE_API"), git.forge_api.clone()),
+            timeout: None,
+        }))
+    }
+
     /// The Argo CD options: each flag > its variable > `argocd.*` > default.
     pub(crate) fn argocd(&self, args: &ArgoCdArgs) -> Result<SyncOptions, ArgoCdError> {
         let config = &self.config.argocd;

@@ -24,6 +24,7 @@
 mod history;
 mod holds;
 mod identity;
+mod lease;
 mod message;
 mod record;
 mod remote;
@@ -167,6 +168,23 @@ pub enum GitError {
         reason: String,
         /// The server's messages (`remote: ...` lines), scrubbed, prefixed with a newline when present.
         server: String,
+    },
+    /// A branch modelbump force-updates (a pull request's head) holds another commit than the one it
+    /// checked: someone else pushed to it.
+    #[error(
+        "{remote} ({url}): the branch {branch} is at {found}, not at {expected} as modelbump left it; someone else pushed to it, so modelbump leaves it alone: review and merge or close its pull request, or delete the branch, then run again"
+    )]
+    LeaseBroken {
+        /// The remote.
+        remote: String,
+        /// Its URL, redacted.
+        url: String,
+        /// The branch.
+        branch: String,
+        /// The tip modelbump expected.
+        expected: String,
+        /// The tip the server has.
+        found: String,
     },
     /// Every push attempt lost the race.
     #[error(

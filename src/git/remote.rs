@@ -262,6 +262,33 @@ impl GitRepo {
         self.find_remote(name).map(drop)
     }
 
+    /// The callbacks of a push: credentials, and what the server says of each reference (`statuses`,
+    /// the rejections) and on its side band (`server`, the `remote:` lines).
+    pub(super) fn push_callbacks<'a>(
+        &'a self,
+        auth: &'a AuthState<'_>,
+        statuses: &'a RefCell<Vec<(String, String)>>,
+        server: &'a RefCell<String>,
+    ) -> git2::RemoteCallbacks<'a> {
+        let mut callbacks = git2::RemoteCallbacks::new();
+        callbacks.credentials(|u, user, allowed| auth.credentials(&self.repo, u, user, allowed));
+        callbacks.push_update_reference(|refname, status| {
+            if let Some(status) = status {
+                statuses
+                    .borrow_mut()
+                    .push((refname.to_string(), status.to_string()));
+            }
+            Ok(())
+        });
+        callbacks.sideband_progress(|bytes| {
+            server
+                .borrow_mut()
+                .push_str(&String::from_utf8_lossy(bytes));
+            true
+        });
+        callbacks
+    }
+
     /// The URL pushes go to, redacted.
     pub fn remote_url(&self, name: &str) -> Option<String> {
         let remote = self.repo.find_remote(name).ok()?;
@@ -269,7 +296,7 @@ impl GitRepo {
     }
 
     /// The configured remote `name`, or an in-memory remote when `name` is a URL (without user info).
-    fn find_remote(&self, name: &str) -> Result<git2::Remote<'_>, GitError> {
+    pub(super) fn find_remote(&self, name: &str) -> Result<git2::Remote<'_>, GitError> {
         if let Ok(remote) = self.repo.find_remote(name) {
             return Ok(remote);
         }
@@ -455,24 +482,8 @@ impl GitRepo {
         let auth = AuthState::new(&url, request.credentials);
         let statuses: RefCell<Vec<(String, String)>> = RefCell::new(Vec::new());
         let server: RefCell<String> = RefCell::new(String::new());
-        let mut callbacks = git2::RemoteCallbacks::new();
-        callbacks.credentials(|u, user, allowed| auth.credentials(&self.repo, u, user, allowed));
-        callbacks.push_update_reference(|refname, status| {
-            if let Some(status) = status {
-                statuses
-                    .borrow_mut()
-                    .push((refname.to_string(), status.to_string()));
-            }
-            Ok(())
-        });
-        callbacks.sideband_progress(|bytes| {
-            server
-                .borrow_mut()
-                .push_str(&String::from_utf8_lossy(bytes));
-            true
-        });
         let mut options = git2::PushOptions::new();
-        options.remote_callbacks(callbacks);
+        options.remote_callbacks(self.push_callbacks(&auth, &statuses, &server));
         let result = remote.push(&[refspec], Some(&mut options));
         drop(options);
         let token = request.credentials.token.as_ref();
@@ -502,7 +513,7 @@ impl GitRepo {
 }
 
 /// The URL pushes go to: `pushurl` when set, else `url`.
-fn push_url(remote: &git2::Remote<'_>) -> String {
+pub(super) fn push_url(remote: &git2::Remote<'_>) -> String {
     match remote.pushurl() {
         Ok(Some(url)) => url.to_string(),
         _ => remote.url().unwrap_or_default().to_string(),
@@ -515,7 +526,7 @@ fn is_retryable(message: &str) -> bool {
 }
 
 /// The server's `remote:` messages, one per line, for an error.
-fn server_lines(text: &str) -> String {
+pub(super) fn server_lines(text: &str) -> String {
     let lines: Vec<&str> = text
         .split(['\n', '\r'])
         .map(str::trim)
@@ -545,7 +556,7 @@ fn backoff_bound(attempt: u32) -> u64 {
 }
 
 /// The credentials callback's state: what was offered, and why the last offer was refused.
-struct AuthState<'a> {
+pub(super) struct AuthState<'a> {
     url: String,
     credentials: &'a Credentials,
     calls: RefCell<u32>,
@@ -554,7 +565,7 @@ struct AuthState<'a> {
 }
 
 impl<'a> AuthState<'a> {
-    fn new(url: &str, credentials: &'a Credentials) -> Self {
+    pub(super) fn new(url: &str, credentials: &'a Credentials) -> Self {
         Self {
             url: url.to_string(),
             credentials,
@@ -582,7 +593,7 @@ impl<'a> AuthState<'a> {
     }
 
     /// Offers each kind of credential once; a second request for the same kind means it was refused.
-    fn credentials(
+    pub(super) fn credentials(
         &self,
         repo: &git2::Repository,
         url: &str,
@@ -648,7 +659,7 @@ impl<'a> AuthState<'a> {
     }
 
     /// The error to report for a failed transfer: the callback's own when it refused, else git's, scrubbed.
-    fn into_error(self, err: git2::Error, remote: &str, repo: &GitRepo) -> GitError {
+    pub(super) fn into_error(self, err: git2::Error, remote: &str, repo: &GitRepo) -> GitError {
         if let Some(own) = self.error.into_inner() {
             return own;
         }

@@ -194,7 +194,7 @@ pub(super) fn commit_identity(options: &GitOptions, repo: &GitRepo) -> anyhow::R
 }
 
 /// The signer of modelbump's commits (`git.signing`); its program runs with the environment snapshot.
-pub(super) fn commit_signer(options: &GitOptions) -> Option<Signer> {
+pub(crate) fn commit_signer(options: &GitOptions) -> Option<Signer> {
     options
         .signing
         .clone()
@@ -203,7 +203,7 @@ pub(super) fn commit_signer(options: &GitOptions) -> Option<Signer> {
 
 /// Checks that commits can be signed when signing is configured (the key is there, usable without a
 /// prompt, and signs a probe), so that `run` and `commit` stop before they write anything.
-pub(super) fn check_signing(options: &GitOptions) -> anyhow::Result<()> {
+pub(crate) fn check_signing(options: &GitOptions) -> anyhow::Result<()> {
     if let Some(signer) = commit_signer(options) {
         signer.check().map_err(crate::git::GitError::from)?;
         tracing::debug!(
@@ -540,7 +540,7 @@ impl<'a> HoldGuard<'a> {
 /// commits, oldest first, then the working tree's), so the last value of a model wins, and reports each
 /// model's change from the base's value to that last one, with its provenance. With a `guard`, the
 /// holds file is read (and kept as it is) and edits to held targets are left out.
-fn layered_rewrite<'a>(
+pub(super) fn layered_rewrite<'a>(
     layers: Vec<&'a BTreeMap<PathBuf, Vec<AnyEdit>>>,
     record: &'a AppliedRecord,
     guard: Option<&'a HoldGuard<'a>>,
@@ -793,6 +793,7 @@ pub fn commit(options: &CommitOptions) -> anyhow::Result<CommitOutcome> {
         commit: outcome.commit.clone(),
         pushed: outcome.pushed,
         sync: Vec::new(),
+        ..Default::default()
     };
     Ok(CommitOutcome {
         write_back: outcome,

@@ -233,6 +233,7 @@ pub fn hold(options: &HoldOptions) -> anyhow::Result<HoldOutcome> {
             commit: outcome.commit.clone(),
             pushed: outcome.pushed,
             sync: Vec::new(),
+            ..Report::default()
         },
         write_back: outcome,
         push,
@@ -347,6 +348,7 @@ pub fn rollback(options: &RollbackOptions) -> anyhow::Result<HoldOutcome> {
             commit: outcome.commit.clone(),
             pushed: outcome.pushed,
             sync: Vec::new(),
+            ..Report::default()
         },
         write_back: outcome,
         push,

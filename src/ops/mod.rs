@@ -8,6 +8,8 @@ mod fields;
 mod hold;
 mod init;
 mod plan;
+mod pr_body;
+mod pull_request;
 mod run;
 mod serve;
 mod set;
@@ -16,6 +18,7 @@ mod targets;
 mod validate;
 
 pub use crate::argocd::SyncOptions;
+pub use crate::forge::ForgeKind;
 pub use commit::{
     CommitOptions, CommitOutcome, GitOptions, PushSpec, PushTarget, WriteBackOutcome, commit,
 };
@@ -26,6 +29,7 @@ pub use hold::{
 };
 pub use init::{InitOptions, InitOutcome, init};
 pub use plan::{Plan, PlanOptions, build as plan};
+pub use pull_request::{PullRequestOptions, run_pull_request};
 pub use run::{RunError, RunOptions, RunOutcome, run};
 pub use serve::{DEFAULT_SHUTDOWN_GRACE, ServeOptions, prepare_clone, serve};
 pub use set::{SetOptions, SetOutcome, set};

@@ -174,7 +174,7 @@ async fn run_steps(
             {
                 report.commit = Some(now.to_string());
             }
-            return Err(err);
+            return Err(suggest_pull_request(err));
         }
     };
     for earlier in &outcome.earlier {
@@ -261,6 +261,24 @@ async fn run_steps(
         return Err(err.context(what));
     }
     Ok(done)
+}
+
+/// A push the server refused for a reason a retry cannot fix (a protected branch, a hook) says that
+/// pull-request mode exists.
+fn suggest_pull_request(err: anyhow::Error) -> anyhow::Error {
+    let rejected = err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<crate::git::GitError>(),
+            Some(crate::git::GitError::Rejected { .. })
+        )
+    });
+    if rejected {
+        err.context(
+            "the remote refused the push; if the branch is protected (changes only through pull requests), run with --pull-request (MODELBUMP_PULL_REQUEST=true, or git.pullRequest in modelbump.yaml) to push a head branch and open a pull request instead",
+        )
+    } else {
+        err
+    }
 }
 
 /// What `run` commits.

@@ -61,6 +61,10 @@ pub(crate) struct RunArgs {
     /// Argo CD options
     #[command(flatten)]
     pub argocd: ArgoCdArgs,
+    /// Commit on a head branch from the fresh base tip and open (or update) a pull request to the base
+    /// branch instead of pushing to it [default: on when git.pullRequest is in the config] [env: MODELBUMP_PULL_REQUEST=]
+    #[arg(long)]
+    pub pull_request: bool,
 }
 
 /// The report of a failed run: the report so far and what went wrong.
@@ -75,7 +79,15 @@ struct FailedReport<'a> {
 pub(crate) async fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<Outcome> {
     let report_path = settings.report(args.report.clone());
     let result = match options(settings, &args) {
-        Ok(options) => crate::ops::run(&options).await,
+        Ok(options) => match settings.pull_request(args.pull_request) {
+            Ok(Some(pr)) => crate::ops::run_pull_request(&options, &pr).await,
+            Ok(None) => crate::ops::run(&options).await,
+            Err(source) => Err(RunError {
+                report: Report::default(),
+                outcome: None,
+                source,
+            }),
+        },
         Err(source) => Err(RunError {
             report: Report::default(),
             outcome: None,
@@ -133,6 +145,24 @@ fn options(settings: &Settings, args: &RunArgs) -> anyhow::Result<RunOptions> {
     })
 }
 
+/// The result line of pull-request mode.
+fn pull_request_text(pr: &crate::report::PullRequestReport) -> String {
+    let mut text = match (&pr.number, &pr.url) {
+        (Some(number), Some(url)) => format!(
+            "pull request #{number} ({}, {}): {url}\n  {} -> {}\n",
+            pr.action,
+            pr.state.as_deref().unwrap_or("unknown"),
+            pr.head,
+            pr.base
+        ),
+        _ => format!("no pull request: {} -> {}\n", pr.head, pr.base),
+    };
+    if let Some(note) = &pr.note {
+        text.push_str(&format!("  {note}\n"));
+    }
+    text
+}
+
 fn render(settings: &Settings, done: &RunOutcome) -> anyhow::Result<()> {
     use crate::cli::render::{Tense, summary, table};
     crate::cli::render::log_warnings(&done.report);
@@ -143,7 +173,12 @@ fn render(settings: &Settings, done: &RunOutcome) -> anyhow::Result<()> {
         (OutputFormat::Text, None) => {
             out.write_all(table(&done.report, color).as_bytes())?;
             out.write_all(summary(&done.report, Tense::Planned, color).as_bytes())?;
-            out.write_all(crate::cli::color::diff(color, &done.plan.diff()).as_bytes())?;
+            match &done.report.pull_request {
+                Some(pr) => out.write_all(pull_request_text(pr).as_bytes())?,
+                None => {
+                    out.write_all(crate::cli::color::diff(color, &done.plan.diff()).as_bytes())?
+                }
+            }
         }
         (OutputFormat::Text, Some(written)) => {
             out.write_all(table(&done.report, color).as_bytes())?;

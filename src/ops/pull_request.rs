@@ -1,0 +1,542 @@
+//! `run` in pull-request mode: the edits go to a head branch and a pull request, not to the base branch.
+//!
+//! Protected branches take changes only through reviewed pull requests. This use case plans as `run`
+//! does, then builds the commit on the *fresh* tip of the base branch (fetched now; the edits re-applied
+//! there with the editor, as a rejected push is, never rebased as text), pushes it to a head branch whose
+//! name is derived from the targets it covers (`modelbump/<names>-<hash>`), and opens a pull request,
+//! or updates the one that is open. The checkout is not touched: no file written, no local commit.
+//!
+//! Each rerun decides from what the remote and the forge hold, nothing kept locally, so a CI job with a
+//! fresh clone behaves as a second run on a laptop:
+//! - the base already holds the values: no branch, no pull request (`action: none`);
+//! - an open pull request whose branch holds the values of this candidate: nothing (`unchanged`);
+//! - a newer candidate: the head branch is force-updated under a lease (only when it is modelbump's:
+//!   one commit of model URI edits on top of a commit of the base, at the tip the pull request shows)
+//!   and the title and body are updated (`updated`);
+//! - this candidate's pull request was closed without merging: not reopened, reported (`unchanged`,
+//!   state `closed`); a newer candidate opens a new one;
+//! - the branch was pushed but the pull request not opened (the forge failed): the rerun finds the branch
+//!   holding the values and opens it (`opened`).
+//!
+//! The pull request body carries a marker with a hash of the candidate (each target's new URI), which is
+//! how a rerun recognises "the same candidate" also when its branch is gone.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+
+use crate::forge::{Forge, ForgeKind, NewPullRequest, PrState, PullRequest};
+use crate::git::{AppliedRecord, Credentials, GitRepo, ModelChange, Update};
+use crate::manifest::{AnyEdit, Edit, Selector};
+use crate::ops::commit::{PushTarget, Verdict, classify, commit_identity, layered_rewrite};
+use crate::ops::run::{RunError, RunOptions, RunOutcome};
+use crate::report::{PullRequestReport, Report, TargetStatus};
+
+/// Pull-request mode's settings.
+#[derive(Debug, Clone, Default)]
+pub struct PullRequestOptions {
+    /// The branch the pull request goes to; `None` is the push branch (`--branch`, `git.branch`, else
+    /// the checked-out branch).
+    pub base: Option<String>,
+    /// Labels added when it is opened.
+    pub labels: Vec<String>,
+    /// Reviewers requested when it is opened (`org/team` names a team on GitHub).
+    pub reviewers: Vec<String>,
+    /// Open it as a draft.
+    pub draft: bool,
+    /// The forge; `None` is guessed from the remote's host.
+    pub forge: Option<ForgeKind>,
+    /// The forge's API base URL; `None` is derived from the remote's host.
+    pub forge_api: Option<String>,
+    /// How long to wait for the forge's answers.
+    pub timeout: Option<Duration>,
+}
+
+/// The marker in a body that names the candidate.
+const MARKER: &str = "<!-- modelbump:candidate=";
+
+/// Runs `run` in pull-request mode.
+pub async fn run_pull_request(
+    options: &RunOptions,
+    pr: &PullRequestOptions,
+) -> Result<RunOutcome, RunError> {
+    let mut report = Report::default();
+    let mut done: Option<Box<RunOutcome>> = None;
+    steps(options, pr, &mut report, &mut done)
+        .await
+        .map_err(|source| RunError {
+            report,
+            outcome: done,
+            source,
+        })
+}
+
+async fn steps(
+    options: &RunOptions,
+    pr: &PullRequestOptions,
+    progress: &mut Report,
+    _done: &mut Option<Box<RunOutcome>>,
+) -> anyhow::Result<RunOutcome> {
+    let plan = crate::ops::plan::build(&options.plan).await?;
+    *progress = plan.report.clone();
+    let Some(spec) = options.push.as_ref().filter(|_| !options.dry_run) else {
+        if !options.dry_run {
+            anyhow::bail!(
+                "pull-request mode pushes a head branch; it cannot run with --no-push: drop --no-push, or --pull-request (MODELBUMP_PULL_REQUEST, git.pullRequest)"
+            );
+        }
+        return Ok(outcome(&plan.report.clone(), plan, None));
+    };
+    let root = &options.plan.repo;
+    let repo = GitRepo::discover(root)?;
+    let target = PushTarget::resolve(&repo, spec)?;
+    let base = pr.base.clone().unwrap_or_else(|| target.branch.clone());
+    let credentials = Credentials::from_env(&options.git.env).with_user_info(&target.user_info);
+    let forge = connect(&repo, &target, pr, &credentials)?;
+    let identity = commit_identity(&options.git, &repo)?;
+    crate::ops::commit::check_signing(&options.git)?;
+    let signer = crate::ops::commit::commit_signer(&options.git);
+
+    // The candidate: every target's resolved value, changed here or written earlier.
+    let mut resolved = progress.clone();
+    let mut files: BTreeMap<PathBuf, Vec<Edit>> = BTreeMap::new();
+    for t in &mut resolved.targets {
+        if !matches!(t.status, TargetStatus::Changed | TargetStatus::Unchanged) {
+            continue;
+        }
+        if t.kind == "path" || t.kind == "marker" {
+            anyhow::bail!(
+                "{} ({}:{}): pull-request mode takes the known kinds only for now, not {} targets; deploy it without --pull-request, or select the other targets with --target",
+                t.name,
+                t.file,
+                t.line,
+                t.kind
+            );
+        }
+        t.status = TargetStatus::Changed;
+        let (Some(uri), Some(rel)) = (t.new_uri.clone(), repo.relative(root, Path::new(&t.file)))
+        else {
+            continue;
+        };
+        files.entry(rel).or_default().push(Edit {
+            selector: Selector {
+                name: t.name.clone(),
+                kind: Some(t.kind.clone()),
+            },
+            uri,
+        });
+    }
+    let tracking_uri = options.plan.mlflow.tracking_uri.clone();
+    let record = AppliedRecord::from_report(&repo, root, &resolved, tracking_uri.as_deref());
+    let any_edits: BTreeMap<PathBuf, Vec<AnyEdit>> = files
+        .iter()
+        .map(|(path, edits)| {
+            (
+                path.clone(),
+                edits.iter().cloned().map(AnyEdit::Model).collect(),
+            )
+        })
+        .collect();
+    // Held targets are not in `files`: the plan reported them `held`.
+    let rewrite = layered_rewrite(vec![&any_edits], &record, None);
+    let update = Update {
+        files: files.keys().cloned().collect(),
+        rewrite: &rewrite,
+        template: options
+            .git
+            .message
+            .clone()
+            .unwrap_or_else(|| crate::git::DEFAULT_TEMPLATE.to_string()),
+        tracking_uri: record
+            .tracking_uri
+            .clone()
+            .or_else(|| options.git.tracking_uri.clone()),
+        identity,
+        signer: signer.as_ref(),
+    };
+    let head = head_branch(&files);
+    let mut line = PullRequestReport {
+        forge: forge.kind().as_str().to_string(),
+        url: None,
+        number: None,
+        state: None,
+        action: "none".into(),
+        head: head.clone(),
+        base: base.clone(),
+        note: None,
+    };
+
+    let base_tip = repo
+        .fetch_branch(&target.remote, &base, &credentials)
+        .with_context(|| format!("cannot read the base branch {base}"))?;
+    let Some(committed) = repo.commit_update(base_tip, &update)? else {
+        line.note = Some(format!(
+            "{base} already holds these values: no branch pushed, no pull request opened"
+        ));
+        progress.pushed = false;
+        progress.pull_request = Some(line);
+        return Ok(outcome(progress, plan, Some(target)));
+    };
+    let key = candidate_key(&committed.changes);
+    let title = committed
+        .message
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let details = crate::ops::pr_body::gather(
+        &options.plan.mlflow,
+        progress,
+        &options.plan.config.targets,
+        &committed.changes,
+    )
+    .await;
+    let diff = commit_diff(&repo, base_tip, &committed)?;
+    let body = crate::ops::pr_body::render(&crate::ops::pr_body::BodyInput {
+        report: progress,
+        details: &details,
+        changes: &committed.changes,
+        diff: &diff,
+        tracking_uri: tracking_uri.as_deref(),
+        head: &head,
+        base: &base,
+        marker: &format!("{MARKER}{key} -->"),
+    });
+
+    let pulls = forge.pull_requests_from(&head).await?;
+    let open = pulls.iter().find(|p| p.state == PrState::Open).cloned();
+    let head_tip = repo.remote_branch_tip(&target.remote, &head, &credentials)?;
+    let head_state = match head_tip {
+        Some(tip) => {
+            repo.fetch_branch(&target.remote, &head, &credentials)?;
+            let holds = repo.commit_update(tip, &update)?.is_none();
+            let own = is_own_head(&repo, tip, base_tip)?;
+            Some((tip, holds, own))
+        }
+        None => None,
+    };
+
+    if open.is_none()
+        && let Some(closed) = pulls
+            .iter()
+            .find(|p| p.state == PrState::Closed && has_key(p, &key))
+    {
+        line.number = Some(closed.number);
+        line.url = Some(closed.url.clone());
+        line.state = Some(PrState::Closed.as_str().into());
+        line.action = "unchanged".into();
+        line.note = Some(format!(
+            "pull request #{} for this candidate was closed without merging; modelbump does not reopen it (reopen it on {}, or a newer candidate opens a new one)",
+            closed.number,
+            forge.kind()
+        ));
+        tracing::warn!("{}", line.note.as_deref().unwrap_or_default());
+        progress.pull_request = Some(line);
+        return Ok(outcome(progress, plan, Some(target)));
+    }
+
+    // Push the head branch unless it holds this candidate already.
+    let mut pushed_now = None;
+    let holds = head_state.is_some_and(|(_, holds, _)| holds);
+    if let Some((tip, _, own)) = head_state
+        && !own
+    {
+        anyhow::bail!(
+            "the branch {head} on {} holds commits modelbump did not make (its tip {} is not one commit of model URI edits on {base}); modelbump leaves it alone: delete or rename it, then run again",
+            target.remote,
+            crate::git::short_id(tip)
+        );
+    }
+    if let (Some(pr_open), Some((tip, _, _))) = (&open, head_state)
+        && pr_open
+            .head_sha
+            .as_deref()
+            .is_some_and(|s| s != tip.to_string())
+    {
+        anyhow::bail!(
+            "the branch {head} is at {}, but pull request #{} shows {}; the forge has not caught up or someone pushed to it: run again in a minute",
+            crate::git::short_id(tip),
+            pr_open.number,
+            pr_open.head_sha.as_deref().unwrap_or_default()
+        );
+    }
+    if !holds {
+        repo.push_with_lease(
+            &target.remote,
+            &head,
+            committed.id,
+            head_state.map(|(tip, _, _)| tip),
+            &credentials,
+        )?;
+        pushed_now = Some(committed.id);
+        progress.commit = Some(committed.id.to_string());
+    } else if let Some((tip, _, _)) = head_state {
+        progress.commit = Some(tip.to_string());
+    }
+    progress.pushed = true;
+
+    let after_push = |e: anyhow::Error| match pushed_now {
+        Some(id) => e.context(format!(
+            "pushed {} to {head}, but the pull request is not complete; run again to complete it",
+            crate::git::short_id(id)
+        )),
+        None => e,
+    };
+    let result = match open {
+        Some(existing) if holds && has_key(&existing, &key) => {
+            line.action = "unchanged".into();
+            Ok(existing)
+        }
+        Some(existing) => {
+            line.action = "updated".into();
+            forge
+                .update(existing.number, &title, &body)
+                .await
+                .map_err(anyhow::Error::from)
+        }
+        None => {
+            line.action = "opened".into();
+            open_new(
+                forge.as_ref(),
+                pr,
+                NewPullRequest {
+                    head: head.clone(),
+                    base: base.clone(),
+                    title,
+                    body,
+                    draft: pr.draft,
+                },
+            )
+            .await
+        }
+    };
+    let pull = result.map_err(after_push)?;
+    line.number = Some(pull.number);
+    line.url = Some(pull.url.clone());
+    line.state = Some(pull.state.as_str().into());
+    progress.pull_request = Some(line);
+    Ok(outcome(progress, plan, Some(target)))
+}
+
+/// The unified diff of a commit against the base it was built on.
+fn commit_diff(
+    repo: &GitRepo,
+    base: git2::Oid,
+    committed: &crate::git::Committed,
+) -> anyhow::Result<String> {
+    let mut files = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for change in &committed.changes {
+        if seen.contains(&change.file.as_str()) {
+            continue;
+        }
+        seen.push(&change.file);
+        let path = PathBuf::from(&change.file);
+        let before = repo.blob_at(base, &path)?.unwrap_or_default();
+        let after = repo.blob_at(committed.id, &path)?.unwrap_or_default();
+        files.push(crate::ops::plan::FileChange {
+            path,
+            before,
+            after,
+            edits: Vec::new(),
+            changes: Vec::new(),
+            field_changes: Vec::new(),
+        });
+    }
+    Ok(crate::ops::Plan {
+        report: Report::default(),
+        files,
+    }
+    .diff())
+}
+
+/// Opens the pull request, then adds labels and reviewers (a failure of those is a warning: the pull
+/// request stands).
+async fn open_new(
+    forge: &dyn Forge,
+    pr: &PullRequestOptions,
+    new: NewPullRequest,
+) -> anyhow::Result<PullRequest> {
+    let pull = forge.open(&new).await?;
+    if let Err(e) = forge.add_labels(pull.number, &pr.labels).await {
+        tracing::warn!("{e}");
+    }
+    if let Err(e) = forge.request_reviewers(pull.number, &pr.reviewers).await {
+        tracing::warn!("{e}");
+    }
+    Ok(pull)
+}
+
+fn outcome(report: &Report, plan: crate::ops::Plan, push: Option<PushTarget>) -> RunOutcome {
+    RunOutcome {
+        report: report.clone(),
+        plan,
+        write_back: None,
+        push,
+        synced_revision: None,
+    }
+}
+
+/// The forge client for the push remote.
+fn connect(
+    repo: &GitRepo,
+    target: &PushTarget,
+    pr: &PullRequestOptions,
+    credentials: &Credentials,
+) -> anyhow::Result<Box<dyn Forge>> {
+    let url = repo
+        .remote_url(&target.remote)
+        .unwrap_or_else(|| target.remote.clone());
+    let location = crate::forge::parse_remote(&url).with_context(|| {
+        format!(
+            "cannot tell the repository on the forge from the remote URL {url}; pull-request mode needs a remote URL like https://HOST/OWNER/REPO.git"
+        )
+    })?;
+    let kind = pr
+        .forge
+        .or_else(|| ForgeKind::from_host(&location.host))
+        .with_context(|| {
+            format!(
+                "cannot tell which forge {} is: set git.forge (MODELBUMP_FORGE) to github, gitlab or gitea",
+                location.host
+            )
+        })?;
+    let api = match (&pr.forge_api, kind) {
+        (Some(api), _) => api.trim_end_matches('/').to_string(),
+        (None, ForgeKind::GitHub) => {
+            crate::forge::GitHub::default_api(&location.host, &location.web_base)
+        }
+        (None, other) => anyhow::bail!(
+            "pull requests on {other} are not supported yet; supported: github (set git.forge)"
+        ),
+    };
+    if credentials.token.is_some() {
+        crate::git::token_transport(&api)?;
+    }
+    let client = crate::http::build_client(&crate::http::ClientOptions {
+        timeout: pr.timeout.unwrap_or(Duration::from_secs(60)),
+        ..Default::default()
+    })?;
+    match kind {
+        ForgeKind::GitHub => Ok(Box::new(crate::forge::GitHub::new(
+            client,
+            &api,
+            location.repo,
+            credentials.token.clone(),
+            crate::http::RetryPolicy::default(),
+        ))),
+        other => anyhow::bail!(
+            "pull requests on {other} are not supported yet; supported: github (set git.forge)"
+        ),
+    }
+}
+
+/// The head branch for these files' targets: `modelbump/` + their names + a hash of (file, kind, name),
+/// so that the same targets always share one branch and other target sets never collide with it.
+pub(crate) fn head_branch(files: &BTreeMap<PathBuf, Vec<Edit>>) -> String {
+    let mut ids: Vec<String> = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
+    for (file, edits) in files {
+        for edit in edits {
+            ids.push(format!(
+                "{}\0{}\0{}",
+                crate::git::git_path(file),
+                edit.selector.kind.as_deref().unwrap_or_default(),
+                edit.selector.name
+            ));
+            if !names.contains(&edit.selector.name.as_str()) {
+                names.push(&edit.selector.name);
+            }
+        }
+    }
+    ids.sort();
+    names.sort_unstable_by_key(|n| n.to_ascii_lowercase());
+    let hash = hex::encode(Sha256::digest(ids.join("\n").as_bytes()));
+    let mut slug = String::new();
+    for c in names.join("-").chars() {
+        let c = c.to_ascii_lowercase();
+        let c = if c.is_ascii_alphanumeric() { c } else { '-' };
+        if !(c == '-' && (slug.is_empty() || slug.ends_with('-'))) {
+            slug.push(c);
+        }
+    }
+    let slug: String = slug.chars().take(40).collect();
+    let slug = slug.trim_end_matches('-');
+    if slug.is_empty() {
+        format!("modelbump/{}", &hash[..10])
+    } else {
+        format!("modelbump/{slug}-{}", &hash[..10])
+    }
+}
+
+/// A hash of what a candidate sets: each model's file, kind, name and new value.
+fn candidate_key(changes: &[ModelChange]) -> String {
+    let mut lines: Vec<String> = changes
+        .iter()
+        .map(|c| format!("{}\0{}\0{}\0{}", c.file, c.kind, c.name, c.new))
+        .collect();
+    lines.sort();
+    hex::encode(Sha256::digest(lines.join("\n").as_bytes()))[..16].to_string()
+}
+
+fn has_key(pull: &PullRequest, key: &str) -> bool {
+    pull.body.contains(&format!("{MARKER}{key} -->"))
+}
+
+/// True when `tip` is what modelbump pushes to a head branch: one commit, holding only model URI
+/// edits, on top of a commit of the base branch (`base_tip` or one of its ancestors).
+fn is_own_head(repo: &GitRepo, tip: git2::Oid, base_tip: git2::Oid) -> anyhow::Result<bool> {
+    let Some((parent, changed)) = repo.changed_files(tip)? else {
+        return Ok(false);
+    };
+    if !repo.contains(base_tip, parent) {
+        return Ok(false);
+    }
+    for file in changed {
+        let (Some(before), Some(after)) = (repo.blob_at(parent, &file)?, repo.blob_at(tip, &file)?)
+        else {
+            return Ok(false);
+        };
+        if !matches!(classify(&before, &after), Verdict::UriOnly(_)) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edit(name: &str) -> Edit {
+        Edit {
+            selector: Selector {
+                name: name.into(),
+                kind: Some("Model".into()),
+            },
+            uri: "s3://x".into(),
+        }
+    }
+
+    #[test]
+    fn head_branches_are_named_by_their_targets() {
+        let mut a = BTreeMap::new();
+        a.insert(
+            PathBuf::from("k8s/models.yaml"),
+            vec![edit("Fraud_Detector"), edit("baseline")],
+        );
+        let name = head_branch(&a);
+        assert!(
+            name.starts_with("modelbump/baseline-fraud-detector-"),
+            "{name}"
+        );
+        assert_eq!(name, head_branch(&a.clone()));
+        let mut b = BTreeMap::new();
+        b.insert(PathBuf::from("k8s/other.yaml"), vec![edit("baseline")]);
+        assert_ne!(head_branch(&b), name);
+        assert!(head_branch(&b).starts_with("modelbump/baseline-"));
+    }
+}

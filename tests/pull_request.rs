@@ -1,0 +1,401 @@
+//! Pull-request mode against real parts: a real MLflow server, the real `git http-backend` on loopback
+//! with a pre-receive hook that protects `main` (as a forge's branch protection does), and the GitHub
+//! stand-in, which checks every request and answer against GitHub's OpenAPI description.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::support::git::{HttpRemote, configure_identity, git, git_cmd};
+use crate::support::github::StandIn;
+use crate::support::mlflow::{MlflowServer, RunSeed, unique};
+use crate::support::{modelbump, shared_dir};
+
+/// The token of the git remote and of the GitHub stand-in; it must never be printed.
+const TOKEN: &str = "ghs_CANARYtoken0123456789abcdefCANARY";
+
+const HOOK: &str = "#!/bin/sh\nwhile read old new ref; do\n  if [ \"$ref\" = refs/heads/main ]; then\n    echo \"GH006: Protected branch update failed for refs/heads/main.\" >&2\n    echo \"Changes must be made through a pull request.\" >&2\n    exit 1\n  fi\ndone\n";
+
+struct Setup {
+    tmp: tempfile::TempDir,
+    home: PathBuf,
+    bare: PathBuf,
+    work: PathBuf,
+    server: &'static MlflowServer,
+    experiment: String,
+    deployed_uri: String,
+    _remote: HttpRemote,
+    github: StandIn,
+}
+
+fn uri_of(server: &MlflowServer, artifact_uri: &str) -> String {
+    let rest = artifact_uri
+        .strip_prefix(&format!("{}/", server.artifact_dir.display()))
+        .unwrap();
+    format!("s3://mlflow-artifacts/{rest}/")
+}
+
+impl Setup {
+    /// A protected `main` holding a manifest that points at a deployed model (acc 0.9), and a better
+    /// candidate (acc 0.95) in MLflow. `None` when the shared schemas are missing.
+    fn new(test: &str) -> Option<Setup> {
+        let shared = shared_dir(test)?;
+        let server = MlflowServer::shared();
+        let client = server.client();
+        let experiment = unique("pr");
+        let exp = client.create_experiment(&experiment);
+        let deployed = client.seed_run(
+            &exp,
+            &RunSeed::new("FINISHED", 30)
+                .metric("acc", 0.9)
+                .metric("loss", 0.4),
+        );
+        let deployed_model = client.log_model(&deployed, "model", true);
+        let deployed_uri = uri_of(server, &deployed_model.artifact_uri);
+        let setup_candidate = client.seed_run(
+            &exp,
+            &RunSeed::new("FINISHED", 20)
+                .metric("acc", 0.95)
+                .metric("loss", 0.3),
+        );
+        client.log_model(&setup_candidate, "model", true);
+
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let root = tmp.path().join("srv");
+        let bare = root.join("acme/gitops.git");
+        std::fs::create_dir_all(&bare).unwrap();
+        git(&bare, &["init", "-q", "--bare", "-b", "main"]);
+        git(&bare, &["config", "http.receivepack", "true"]);
+        let work = tmp.path().join("work");
+        git(
+            tmp.path(),
+            &[
+                "clone",
+                "-q",
+                bare.to_str().unwrap(),
+                work.to_str().unwrap(),
+            ],
+        );
+        configure_identity(&work);
+        let manifest = format!(
+            "apiVersion: mlops.seldon.io/v1alpha1\nkind: Model\nmetadata:\n  name: fraud-detector\nspec:\n  storageUri: {deployed_uri}   # keep me\n  requirements: [sklearn]\n"
+        );
+        crate::support::git::write(&work, "k8s/models.yaml", &manifest);
+        let config = format!(
+            "mlflow:\n  trackingUri: {url}\ntargets:\n  - file: k8s/models.yaml\n    name: fraud-detector\n    run:\n      experiment: {experiment}\n      orderBy: \"metrics.acc DESC\"\n    require:\n      - \"metrics.acc >= deployed.metrics.acc\"\nuriRewrite:\n  - from: \"{root}/\"\n    to: \"s3://mlflow-artifacts/\"\ngit:\n  author: {{name: modelbump, email: modelbump@example.invalid}}\n  pullRequest:\n    labels: [model-update]\n    reviewers: [alice]\n",
+            url = server.url,
+            root = server.artifact_dir.display()
+        );
+        crate::support::git::write(&work, "modelbump.yaml", &config);
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "-q", "-m", "initial manifests"]);
+        git(&work, &["push", "-q", "origin", "main"]);
+        let hook = bare.join("hooks/pre-receive");
+        std::fs::write(&hook, HOOK).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+        let remote = HttpRemote::start(&root, "x-access-token", TOKEN);
+        git(
+            &work,
+            &[
+                "remote",
+                "set-url",
+                "origin",
+                &remote.url("acme/gitops.git"),
+            ],
+        );
+        let github = StandIn::start(&shared, TOKEN, "acme", "gitops", &bare);
+        Some(Setup {
+            tmp,
+            home,
+            bare,
+            work,
+            server,
+            experiment: exp,
+            deployed_uri,
+            _remote: remote,
+            github,
+        })
+    }
+
+    fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut cmd = modelbump(&self.home);
+        cmd.arg("-C")
+            .arg(&self.work)
+            .args(args)
+            .env("MODELBUMP_GIT_TOKEN", TOKEN)
+            .env("MODELBUMP_FORGE", "github")
+            .env("MODELBUMP_FORGE_API", self.github.url());
+        cmd
+    }
+
+    /// `run -o json` in pull-request mode; the report.
+    fn run(&self) -> Value {
+        let out = self.cmd(&["run", "-o", "json"]).output().unwrap();
+        crate::support::assert_success(&out);
+        let violations = self.github.violations();
+        assert!(violations.is_empty(), "{violations:#?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// A newer, better candidate.
+    fn newer_candidate(&self, acc: f64) -> String {
+        let client = self.server.client();
+        let run = client.seed_run(
+            &self.experiment,
+            &RunSeed::new("FINISHED", 10)
+                .metric("acc", acc)
+                .metric("loss", 0.2),
+        );
+        uri_of(
+            self.server,
+            &client.log_model(&run, "model", true).artifact_uri,
+        )
+    }
+
+    fn branch(&self, name: &str) -> Option<String> {
+        let out = git_cmd(&self.bare)
+            .args(["rev-parse", "--verify", "-q", &format!("refs/heads/{name}")])
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    fn file_at(&self, rev: &str) -> String {
+        git(&self.bare, &["show", &format!("{rev}:k8s/models.yaml")])
+    }
+
+    /// Moves `main` on by a commit of someone else's (bypassing the hook, as a merged PR does).
+    fn move_main(&self) -> String {
+        let other = self.tmp.path().join("other");
+        if !other.exists() {
+            git(
+                self.tmp.path(),
+                &[
+                    "clone",
+                    "-q",
+                    self.bare.to_str().unwrap(),
+                    other.to_str().unwrap(),
+                ],
+            );
+            configure_identity(&other);
+        }
+        git(&other, &["pull", "-q", "origin", "main"]);
+        crate::support::git::write(&other, "README.md", "the GitOps repo\n");
+        git(&other, &["add", "-A"]);
+        git(&other, &["commit", "-q", "-m", "docs: a readme"]);
+        let id = git(&other, &["rev-parse", "HEAD"]).trim().to_string();
+        git(&other, &["push", "-q", "origin", "HEAD:refs/heads/side"]);
+        let old = self.branch("main").unwrap();
+        git(&self.bare, &["update-ref", "refs/heads/main", &id, &old]);
+        id
+    }
+}
+
+#[test]
+fn a_protected_branch_refuses_the_push_and_pull_request_mode_opens_one_pull_request() {
+    let Some(s) = Setup::new("pull request opened") else {
+        return;
+    };
+    let main_before = s.branch("main").unwrap();
+    let out = s
+        .cmd(&["run"])
+        .env("MODELBUMP_PULL_REQUEST", "false")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Protected branch update failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--pull-request"), "{stderr}");
+    assert_eq!(s.branch("main").unwrap(), main_before);
+
+    // The pull request, at -vvv: the token shows nowhere.
+    let out = s.cmd(&["-vvv", "run", "-o", "json"]).output().unwrap();
+    crate::support::assert_success(&out);
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(!String::from_utf8_lossy(stream).contains("CANARY"));
+    }
+    assert!(
+        s.github.violations().is_empty(),
+        "{:#?}",
+        s.github.violations()
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pr = &report["pullRequest"];
+    assert_eq!(pr["forge"], "github");
+    assert_eq!(pr["action"], "opened");
+    assert_eq!(pr["number"], 1);
+    assert_eq!(pr["state"], "open");
+    assert_eq!(pr["base"], "main");
+    let head = pr["head"].as_str().unwrap();
+    assert!(head.starts_with("modelbump/fraud-detector-"), "{head}");
+    assert_eq!(
+        s.branch("main").unwrap(),
+        main_before,
+        "main is never pushed"
+    );
+    let tip = s.branch(head).expect("the head branch is pushed");
+    assert_eq!(report["commit"], Value::from(tip.clone()));
+    assert_eq!(
+        git(&s.bare, &["rev-parse", &format!("{tip}^")]).trim(),
+        main_before
+    );
+    let new_uri = report["targets"][0]["newUri"].as_str().unwrap().to_string();
+    assert!(
+        s.file_at(&tip)
+            .contains(&format!("storageUri: {new_uri}   # keep me"))
+    );
+
+    let pulls = s.github.pulls();
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(pulls[0].labels, ["model-update"]);
+    assert_eq!(pulls[0].reviewers, ["alice"]);
+    assert_eq!(pulls[0].head, head);
+    // The body: old and new URI, the run with its MLflow link, the metrics next to the deployed
+    // model's, the gate, the diff.
+    let body = &pulls[0].body;
+    assert!(
+        body.contains(&format!("| old | `{}` |", s.deployed_uri)),
+        "{body}"
+    );
+    assert!(body.contains(&format!("| new | `{new_uri}` |")), "{body}");
+    let run_id = report["targets"][0]["runId"].as_str().unwrap();
+    assert!(
+        body.contains(&format!(
+            "{}/#/experiments/{}/runs/{run_id}",
+            s.server.url.trim_end_matches('/'),
+            s.experiment
+        )),
+        "{body}"
+    );
+    assert!(body.contains("| **acc** | 0.95 | 0.9 |"), "{body}");
+    assert!(body.contains("| loss | 0.3 | 0.4 |"), "{body}");
+    assert!(
+        body.contains("| `metrics.acc >= deployed.metrics.acc` | ✅ passed |"),
+        "{body}"
+    );
+    assert!(body.contains("```diff"), "{body}");
+
+    // The same candidate again: nothing.
+    let writes = |s: &Setup| {
+        s.github
+            .received()
+            .iter()
+            .filter(|r| r.method != "GET")
+            .count()
+    };
+    let before = writes(&s);
+    let report = s.run();
+    assert_eq!(report["pullRequest"]["action"], "unchanged");
+    assert_eq!(report["pullRequest"]["number"], 1);
+    assert_eq!(s.branch(head).unwrap(), tip, "no new push");
+    assert_eq!(writes(&s), before, "no write to the forge");
+    assert_eq!(s.github.pulls().len(), 1);
+}
+
+#[test]
+fn a_newer_candidate_updates_the_branch_and_the_pull_request_on_the_moved_base() {
+    let Some(s) = Setup::new("pull request updated") else {
+        return;
+    };
+    let first = s.run();
+    let head = first["pullRequest"]["head"].as_str().unwrap().to_string();
+    let first_tip = s.branch(&head).unwrap();
+    let moved = s.move_main();
+    let newer = s.newer_candidate(0.97);
+
+    let report = s.run();
+    assert_eq!(report["pullRequest"]["action"], "updated");
+    assert_eq!(report["pullRequest"]["number"], 1);
+    assert_eq!(report["pullRequest"]["head"], Value::from(head.clone()));
+    let tip = s.branch(&head).unwrap();
+    assert_ne!(tip, first_tip);
+    assert_eq!(
+        git(&s.bare, &["rev-parse", &format!("{tip}^")]).trim(),
+        moved,
+        "built on the fresh base tip"
+    );
+    assert!(
+        s.file_at(&tip)
+            .contains(&format!("storageUri: {newer}   # keep me"))
+    );
+    assert_eq!(
+        git(&s.bare, &["show", &format!("{tip}:README.md")]),
+        "the GitOps repo"
+    );
+    let pulls = s.github.pulls();
+    assert_eq!(pulls.len(), 1);
+    assert!(pulls[0].body.contains(&newer), "{}", pulls[0].body);
+    assert!(pulls[0].body.contains("| **acc** | 0.97 | 0.9 |"));
+}
+
+#[test]
+fn a_merged_candidate_needs_no_pull_request_and_a_closed_one_is_not_reopened() {
+    let Some(s) = Setup::new("pull request closed") else {
+        return;
+    };
+    s.run();
+    s.github.close(1);
+    let report = s.run();
+    let pr = &report["pullRequest"];
+    assert_eq!(pr["action"], "unchanged");
+    assert_eq!(pr["state"], "closed");
+    assert!(pr["note"].as_str().unwrap().contains("not reopen"), "{pr}");
+    assert_eq!(s.github.pulls().len(), 1);
+
+    // A newer candidate opens a new one, from the same head branch.
+    s.newer_candidate(0.97);
+    let report = s.run();
+    assert_eq!(report["pullRequest"]["action"], "opened");
+    assert_eq!(report["pullRequest"]["number"], 2);
+    assert_eq!(s.github.pulls().len(), 2);
+
+    // Merged: main holds the values, so nothing is pushed and nothing opened.
+    let merge = s.github.merge(2);
+    assert_eq!(s.branch("main").unwrap(), merge);
+    let report = s.run();
+    let pr = &report["pullRequest"];
+    assert_eq!(pr["action"], "none");
+    assert!(pr.get("number").is_none_or(Value::is_null), "{pr}");
+    assert!(
+        pr["note"].as_str().unwrap().contains("already holds"),
+        "{pr}"
+    );
+    assert_eq!(s.github.pulls().len(), 2);
+}
+
+#[test]
+fn a_failure_after_the_push_is_reported_and_a_rerun_completes_it() {
+    let Some(s) = Setup::new("pull request after push") else {
+        return;
+    };
+    s.github.fail_next_create(403);
+    let out = s.cmd(&["run", "-o", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("but the pull request is not complete"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("run again"), "{stderr}");
+    assert!(stderr.contains("github forbids"), "{stderr}");
+    assert!(stderr.contains("acme/gitops"), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["pushed"], true);
+    let pushed = report["commit"].as_str().unwrap().to_string();
+    assert!(s.github.pulls().is_empty());
+
+    let report = s.run();
+    assert_eq!(report["pullRequest"]["action"], "opened");
+    let head = report["pullRequest"]["head"].as_str().unwrap();
+    assert_eq!(s.branch(head).unwrap(), pushed, "the pushed commit is used");
+    assert_eq!(s.github.pulls().len(), 1);
+}
