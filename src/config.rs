@@ -114,6 +114,9 @@ pub struct TargetConfig {
     pub pinned: bool,
     /// The top-level `allowSchemeChange` for this target alone (it wins over the top-level value).
     pub allow_scheme_change: Option<bool>,
+    /// Free-form `key: value` labels that `--selector key=value` picks targets by (e.g. `variant: baseline`).
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl TargetConfig {

@@ -66,3 +66,16 @@ pub(crate) struct ArgoCdArgs {
     #[arg(long, value_name = "SHA")]
     pub revision: Option<String>,
 }
+
+/// Which configured targets to act on; shared by `plan`, `apply`, `run` and `commit`. Unselected targets
+/// are left alone entirely: not resolved, not written, not committed, not in the report.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Target selection")]
+pub(crate) struct SelectArgs {
+    /// Act only on the target of this name (targets[].name; repeatable, or comma-separated) [env: MODELBUMP_TARGETS=]
+    #[arg(long = "target", value_name = "NAME", value_delimiter = ',')]
+    pub targets: Vec<String>,
+    /// Act only on targets with this label (targets[].labels; repeatable, all must match) [env: MODELBUMP_SELECTOR=]
+    #[arg(long = "selector", value_name = "KEY=VALUE", value_delimiter = ',')]
+    pub selector: Vec<String>,
+}

@@ -12,9 +12,15 @@
 //! | 6 | sync failed | the commit was pushed, but Argo CD did not sync it or did not become Healthy in time | no: the push stands, look at the app |
 //! | 7 | not merged | `--wait-merged`: the pull request was closed without merging, or did not merge in time | no: a reviewer decided |
 //!
-//! Commands return `anyhow::Result<Outcome>`; `main` maps an error to its code by what it holds and prints
-//! it with its whole context chain (`{:#}`), once. A broken stdout pipe (`modelbump targets | head`) is not
-//! an error.
+//! Commands return `anyhow::Result<Outcome>`; `main` maps an error to its code by what it holds
+//! ([`code_of`]: the typed errors of the chain, never the wording) and prints it with its whole context
+//! chain (`{:#}`), once. A broken stdout pipe (`modelbump targets | head`) is not an error.
+//!
+//! When an error holds several of these, the most specific consequence wins: a sync that failed after
+//! the push landed is 6 (the push stands), push attempts exhausted 5, a configuration error 2 (a retry
+//! cannot fix it), failed targets by what failed them (2 when any failed for its configuration, 4 when
+//! every one failed because MLflow could not be reached, else 1), an unreachable source 4, anything
+//! else 1.
 
 use std::process::ExitCode;
 
@@ -27,13 +33,10 @@ pub(crate) const USAGE: u8 = 2;
 /// `--detailed-exitcode`: changes are pending.
 pub(crate) const CHANGES_PENDING: u8 = 3;
 /// A source could not be reached; worth retrying.
-#[allow(dead_code)]
 pub(crate) const UNREACHABLE: u8 = 4;
 /// Every push attempt was rejected.
-#[allow(dead_code)]
 pub(crate) const PUSH_EXHAUSTED: u8 = 5;
 /// Pushed, but the sync failed or timed out.
-#[allow(dead_code)]
 pub(crate) const SYNC_FAILED: u8 = 6;
 /// `--wait-merged`: the pull request was closed unmerged or did not merge in time.
 #[allow(dead_code)]
@@ -64,4 +67,67 @@ pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// The exit code of a failed command, by the typed errors its chain holds (see the module doc for the
+/// precedence).
+pub(crate) fn code_of(err: &anyhow::Error) -> u8 {
+    use crate::argocd::{ArgoCdError, SyncFailed};
+    use crate::git::GitError;
+    use crate::ops::{
+        ConfigProblem, FailureKind, SelectionError, SyncAfterPushFailed, TargetsFailed,
+        TargetsUnresolved,
+    };
+    use crate::tracking::TrackingError;
+
+    let holds = |test: &dyn Fn(&(dyn std::error::Error + 'static)) -> bool| err.chain().any(test);
+    let kind_code = |kind: FailureKind| match kind {
+        FailureKind::Config => USAGE,
+        FailureKind::Unreachable => UNREACHABLE,
+        FailureKind::Target => FAILURE,
+    };
+    if err.downcast_ref::<SyncAfterPushFailed>().is_some() {
+        return SYNC_FAILED;
+    }
+    if holds(&|e| {
+        matches!(
+            e.downcast_ref::<GitError>(),
+            Some(GitError::RetriesExhausted { .. } | GitError::Rejected { .. })
+        )
+    }) {
+        return PUSH_EXHAUSTED;
+    }
+    if holds(&|e| {
+        e.is::<crate::cli::settings::BadVariable>()
+            || e.is::<crate::config::ConfigError>()
+            || e.is::<SelectionError>()
+            || e.is::<ConfigProblem>()
+    }) {
+        return USAGE;
+    }
+    if let Some(failed) = err.downcast_ref::<TargetsFailed>() {
+        return kind_code(failed.kind);
+    }
+    if let Some(unresolved) = err.downcast_ref::<TargetsUnresolved>() {
+        return kind_code(unresolved.kind);
+    }
+    if let Some(failed) = err.downcast_ref::<SyncFailed>() {
+        let unreachable = |e: &ArgoCdError| match e {
+            ArgoCdError::Unreachable { .. } | ArgoCdError::WebhookUnreachable { .. } => true,
+            ArgoCdError::Api { status, .. } => *status >= 500,
+            _ => false,
+        };
+        return if !failed.errors.is_empty() && failed.errors.iter().all(unreachable) {
+            UNREACHABLE
+        } else {
+            SYNC_FAILED
+        };
+    }
+    if holds(&|e| {
+        e.downcast_ref::<TrackingError>()
+            .is_some_and(|t| FailureKind::of_tracking(t) == FailureKind::Unreachable)
+    }) {
+        return UNREACHABLE;
+    }
+    FAILURE
 }

@@ -4,22 +4,21 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::OutputFormat;
-use crate::report::{Report, TargetStatus};
+use crate::report::{Report, ReportCommand, TargetStatus};
 
 /// What `plan` and `apply` both print: the `--report` file when asked, then on stdout the JSON report, or
 /// the table followed by `text_tail` (the diff, or what was written).
 pub(crate) fn plan_output(
+    command: ReportCommand,
     output: OutputFormat,
     report_file: Option<&Path>,
     report: &Report,
     text_tail: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> anyhow::Result<()> {
-    if let Some(path) = report_file {
-        crate::report::write_file(path, report)?;
-    }
+    crate::cli::outputs::write_report(report_file, command, report, None)?;
     let mut out = std::io::stdout().lock();
     match output {
-        OutputFormat::Json => out.write_all(report.to_json().as_bytes())?,
+        OutputFormat::Json => out.write_all(report.document(command, None).to_json().as_bytes())?,
         OutputFormat::Text => {
             out.write_all(table(report).as_bytes())?;
             text_tail(&mut out)?;
@@ -53,6 +52,7 @@ pub(crate) fn table(report: &Report) -> String {
             TargetStatus::Blocked | TargetStatus::Pinned => {
                 format!("{old} ({})", t.reason.as_deref().unwrap_or(""))
             }
+            TargetStatus::Failed => t.error.clone().unwrap_or_default(),
         };
         let mut provenance = Vec::new();
         if let Some(v) = &t.model_version {

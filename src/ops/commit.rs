@@ -59,6 +59,10 @@ pub struct CommitOptions {
     pub files: Vec<PathBuf>,
     /// Push after committing, there.
     pub push: Option<PushSpec>,
+    /// With a target selection: the selected targets (file relative to the repo folder, name). Only
+    /// their files are looked at (not the last apply's nor a scan), and a file holding uncommitted URI
+    /// changes of other models is refused.
+    pub selected: Option<Vec<(PathBuf, String)>>,
 }
 
 /// What `commit` did.
@@ -555,7 +559,7 @@ pub fn commit(options: &CommitOptions) -> anyhow::Result<CommitOutcome> {
         }
     }
     for file in record.files() {
-        if !named.contains(&file) {
+        if options.selected.is_none() && !named.contains(&file) {
             named.push(file);
         }
     }
@@ -601,6 +605,12 @@ pub fn commit(options: &CommitOptions) -> anyhow::Result<CommitOutcome> {
         match classify(&head_bytes, &work) {
             Verdict::Unchanged => {}
             Verdict::UriOnly(edits) => {
+                if let Some(others) = unselected(options, &repo, &path, &edits) {
+                    refused.push(format!(
+                        "{shown}: it also holds uncommitted URI changes of {others}, which are not selected"
+                    ));
+                    continue;
+                }
                 files.insert(path, edits);
             }
             Verdict::Other(why) if scanned => {
@@ -646,6 +656,30 @@ pub fn commit(options: &CommitOptions) -> anyhow::Result<CommitOutcome> {
         push,
         report,
     })
+}
+
+/// With a selection, the models of `edits` in `path` (relative to the working tree) that are not
+/// selected, named for a message; `None` when every edit is of a selected target.
+fn unselected(
+    options: &CommitOptions,
+    repo: &GitRepo,
+    path: &Path,
+    edits: &[Edit],
+) -> Option<String> {
+    let selected = options.selected.as_ref()?;
+    let others: Vec<&str> = edits
+        .iter()
+        .filter(|e| {
+            !selected.iter().any(|(file, name)| {
+                *name == e.selector.name
+                    && repo
+                        .relative(&options.git.repo, file)
+                        .is_some_and(|rel| rel == path)
+            })
+        })
+        .map(|e| e.selector.name.as_str())
+        .collect();
+    (!others.is_empty()).then(|| others.join(", "))
 }
 
 /// Fills in what HEAD is on after a write-back, for the caller's messages.
@@ -702,6 +736,10 @@ pub(super) fn target_reports(
                 experiment_id: provenance.experiment_id,
                 reason: None,
                 warnings: Vec::new(),
+                registered_model: None,
+                alias: None,
+                experiment: None,
+                error: None,
             }
         })
         .collect()

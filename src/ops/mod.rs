@@ -4,8 +4,10 @@
 //! service, a test) can drive the pipeline. Logs go through `tracing`.
 
 mod commit;
+mod failed;
 mod plan;
 mod run;
+mod select;
 mod set;
 mod sync;
 mod targets;
@@ -14,8 +16,12 @@ pub use crate::argocd::SyncOptions;
 pub use commit::{
     CommitOptions, CommitOutcome, GitOptions, PushSpec, PushTarget, WriteBackOutcome, commit,
 };
+pub use failed::{
+    ConfigProblem, FailureKind, SyncAfterPushFailed, TargetsFailed, TargetsUnresolved,
+};
 pub use plan::{Plan, PlanOptions, build as plan};
 pub use run::{RunError, RunOptions, RunOutcome, run};
+pub use select::{Selection, SelectionError};
 pub use set::{SetOptions, SetOutcome, set};
 pub use sync::{SyncOutcome, SyncRequest, sync};
 pub use targets::{Listing, TargetRow, TargetsOptions, targets};

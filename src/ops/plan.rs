@@ -15,6 +15,7 @@ use anyhow::Context;
 use crate::config::Config;
 use crate::config::TargetConfig;
 use crate::manifest::{self, Change, Edit, ModelField, Selector};
+use crate::ops::failed::{FailureKind, TargetsFailed, TargetsUnresolved};
 use crate::report::{Report, TargetReport, TargetStatus};
 use crate::resolve::{self, Resolution, TargetRequest};
 use crate::tracking::MlflowOptions;
@@ -67,16 +68,6 @@ pub(super) enum PlanError {
         /// The config file read, if any.
         config: Option<PathBuf>,
     },
-    /// Some targets failed; nothing is written.
-    #[error("{failed} of {total} targets failed; nothing was written:\n{details}")]
-    TargetsFailed {
-        /// How many failed.
-        failed: usize,
-        /// How many there are.
-        total: usize,
-        /// One line per failure: the target, then why.
-        details: String,
-    },
     /// A file changed between the plan and the write.
     #[error("{path} changed on disk since it was read; nothing was written, run again")]
     ChangedOnDisk {
@@ -103,8 +94,8 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
         }
         .into());
     }
-    // (target index, message): reported in config order.
-    let mut failures: Vec<(usize, String)> = Vec::new();
+    // (target index, message, kind): reported in config order.
+    let mut failures: Vec<(usize, String, FailureKind)> = Vec::new();
 
     // Read and scan each file once, however many targets it holds.
     let mut files: BTreeMap<PathBuf, (Vec<u8>, Vec<ModelField>)> = BTreeMap::new();
@@ -129,7 +120,7 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
     for (i, target) in targets.iter().enumerate() {
         let Some((_, fields)) = files.get(&target.file) else {
             let why = unreadable.get(&target.file).cloned().unwrap_or_default();
-            failures.push((i, format!("  {}: {why}", target_label(i, target))));
+            failures.push((i, why, FailureKind::Target));
             located.push(None);
             continue;
         };
@@ -143,10 +134,10 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
                     failures.push((
                         i,
                         format!(
-                            "  {}: the same field as targets[{first}] (line {}); keep one of them",
-                            target_label(i, target),
+                            "the same field as targets[{first}] (line {}); keep one of them",
                             field.line
                         ),
+                        FailureKind::Config,
                     ));
                 }
                 located.push(Some(field.clone()));
@@ -154,11 +145,8 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
             Err(e) => {
                 failures.push((
                     i,
-                    format!(
-                        "  {}: {}: {e}",
-                        target_label(i, target),
-                        target.file.display()
-                    ),
+                    format!("{}: {e}", target.file.display()),
+                    FailureKind::Target,
                 ));
                 located.push(None);
             }
@@ -184,8 +172,13 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
     }
     let mut resolutions: Vec<Option<Resolution>> = vec![None; requests.len()];
     if !requests.is_empty() {
-        let store =
-            crate::tracking::open(&options.mlflow).context("cannot open the tracking store")?;
+        let store = match crate::tracking::open(&options.mlflow) {
+            Ok(store) => store,
+            Err(e) => {
+                let kind = FailureKind::of_tracking(&e);
+                return Err(anyhow::Error::new(e).context(TargetsUnresolved { kind }));
+            }
+        };
         let results = resolve::resolve_all(
             store,
             requests,
@@ -197,31 +190,24 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
             match result {
                 Ok(resolution) => resolutions[r] = Some(resolution),
                 Err(e) => {
-                    let i = target_of[r];
-                    failures.push((i, format!("  {}: {e}", target_label(i, &targets[i]))));
+                    failures.push((target_of[r], e.to_string(), FailureKind::of(&e)));
                 }
             }
         }
     }
-    if !failures.is_empty() {
-        failures.sort_by_key(|(i, _)| *i);
-        return Err(PlanError::TargetsFailed {
-            failed: failures.len(),
-            total: targets.len(),
-            details: failures
-                .into_iter()
-                .map(|(_, m)| m)
-                .collect::<Vec<_>>()
-                .join("\n"),
-        }
-        .into());
-    }
+    failures.sort_by_key(|(i, _, _)| *i);
 
     // The report, and the edits per file.
     let mut report = Report::default();
     let mut edits: BTreeMap<PathBuf, Vec<Edit>> = BTreeMap::new();
     for (i, target) in targets.iter().enumerate() {
-        let field = located[i].as_ref().expect("located when nothing failed");
+        if let Some((_, why, _)) = failures.iter().find(|(f, _, _)| *f == i) {
+            report
+                .targets
+                .push(failed_entry(target, located[i].as_ref(), why));
+            continue;
+        }
+        let field = located[i].as_ref().expect("located when it did not fail");
         let resolution = request_of[i].and_then(|r| resolutions[r].clone());
         let (status, new_uri, reason) = match &resolution {
             None => (
@@ -260,7 +246,26 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
             experiment_id: resolution.as_ref().and_then(|r| r.experiment_id.clone()),
             reason,
             warnings: resolution.map(|r| r.warnings).unwrap_or_default(),
+            registered_model: target.registered.as_ref().map(|r| r.name.clone()),
+            alias: target.registered.as_ref().and_then(|r| r.alias.clone()),
+            experiment: target.run.as_ref().map(|r| r.experiment.clone()),
+            error: None,
         });
+    }
+    if !failures.is_empty() {
+        let kinds: Vec<FailureKind> = failures.iter().map(|(_, _, k)| *k).collect();
+        return Err(TargetsFailed {
+            failed: failures.len(),
+            total: targets.len(),
+            details: failures
+                .iter()
+                .map(|(i, why, _)| format!("  {}: {why}", target_label(*i, &targets[*i])))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            report,
+            kind: TargetsFailed::kind_of(&kinds),
+        }
+        .into());
     }
 
     let mut changes = Vec::new();
@@ -283,6 +288,34 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
         report,
         files: changes,
     })
+}
+
+/// The report entry of a target that failed: what is known of it, status `failed` and the error.
+fn failed_entry(target: &TargetConfig, field: Option<&ModelField>, why: &str) -> TargetReport {
+    TargetReport {
+        file: display_path(&target.file),
+        kind: field
+            .map(|f| f.kind.as_str().to_string())
+            .or_else(|| target.kind.clone())
+            .unwrap_or_default(),
+        name: field
+            .map(|f| f.name.clone())
+            .unwrap_or_else(|| target.name.clone()),
+        line: field.map_or(0, |f| f.line),
+        status: TargetStatus::Failed,
+        old_uri: field.map(|f| f.value.clone()),
+        new_uri: None,
+        run_id: None,
+        model_version: None,
+        model_id: None,
+        experiment_id: None,
+        reason: None,
+        warnings: Vec::new(),
+        registered_model: target.registered.as_ref().map(|r| r.name.clone()),
+        alias: target.registered.as_ref().and_then(|r| r.alias.clone()),
+        experiment: target.run.as_ref().map(|r| r.experiment.clone()),
+        error: Some(why.to_string()),
+    }
 }
 
 fn display_path(path: &Path) -> String {

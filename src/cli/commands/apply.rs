@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::args::MlflowArgs;
+use crate::cli::args::{MlflowArgs, SelectArgs};
 use crate::cli::exit::Outcome;
 use crate::cli::settings::Settings;
+use crate::report::ReportCommand;
 
 /// Resolve every configured target against MLflow and write the manifests in place
 ///
@@ -15,11 +16,15 @@ use crate::cli::settings::Settings;
 /// Examples:
 ///   modelbump apply
 ///   modelbump apply --tracking-uri http://localhost:5000 --report report.json
+///   modelbump apply --target baseline-predictor
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ApplyArgs {
     /// Where MLflow is
     #[command(flatten)]
     pub mlflow: MlflowArgs,
+    /// Which targets
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Also write the JSON report to this file [env: MODELBUMP_REPORT=]
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -27,9 +32,26 @@ pub(crate) struct ApplyArgs {
 
 /// Runs `apply`.
 pub(crate) async fn run(settings: &Settings, args: ApplyArgs) -> anyhow::Result<Outcome> {
-    let plan = crate::ops::apply(&settings.plan(&args.mlflow)?).await?;
-    let report_file = settings.report(args.report);
+    let report_file = settings.report(args.report.clone());
+    let applied = match settings.selected(&args.select) {
+        Ok(selected) => match selected.plan(&args.mlflow) {
+            Ok(options) => crate::ops::apply(&options).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    let plan = applied.map_err(|err| {
+        let report = crate::cli::outputs::report_of(&err);
+        crate::cli::outputs::failed(
+            settings,
+            ReportCommand::Apply,
+            report_file.as_deref(),
+            &report,
+            err,
+        )
+    })?;
     crate::cli::render::plan_output(
+        ReportCommand::Apply,
         settings.output,
         report_file.as_deref(),
         &plan.report,

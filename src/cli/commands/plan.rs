@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::args::MlflowArgs;
+use crate::cli::args::{MlflowArgs, SelectArgs};
 use crate::cli::exit::Outcome;
 use crate::cli::settings::Settings;
+use crate::report::ReportCommand;
 
 /// Resolve every configured target against MLflow and show what would change; writes nothing
 ///
@@ -14,11 +15,15 @@ use crate::cli::settings::Settings;
 ///   modelbump plan
 ///   modelbump plan -o json --report /tmp/plan.json
 ///   modelbump plan --detailed-exitcode || [ $? -eq 3 ] && echo "changes pending"
+///   modelbump plan --selector variant=baseline
 #[derive(Debug, Clone, Args)]
 pub(crate) struct PlanArgs {
     /// Where MLflow is
     #[command(flatten)]
     pub mlflow: MlflowArgs,
+    /// Which targets
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Exit 3 when changes are pending (0 when none, 1 on failure)
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -29,9 +34,26 @@ pub(crate) struct PlanArgs {
 
 /// Runs `plan`.
 pub(crate) async fn run(settings: &Settings, args: PlanArgs) -> anyhow::Result<Outcome> {
-    let plan = crate::ops::plan(&settings.plan(&args.mlflow)?).await?;
-    let report_file = settings.report(args.report);
+    let report_file = settings.report(args.report.clone());
+    let planned = match settings.selected(&args.select) {
+        Ok(selected) => match selected.plan(&args.mlflow) {
+            Ok(options) => crate::ops::plan(&options).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    let plan = planned.map_err(|err| {
+        let report = crate::cli::outputs::report_of(&err);
+        crate::cli::outputs::failed(
+            settings,
+            ReportCommand::Plan,
+            report_file.as_deref(),
+            &report,
+            err,
+        )
+    })?;
     crate::cli::render::plan_output(
+        ReportCommand::Plan,
         settings.output,
         report_file.as_deref(),
         &plan.report,

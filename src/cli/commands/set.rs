@@ -70,10 +70,19 @@ pub(crate) fn run(settings: &Settings, args: SetArgs) -> anyhow::Result<Outcome>
                     experiment_id: None,
                     reason: None,
                     warnings: Vec::new(),
+                    registered_model: None,
+                    alias: None,
+                    experiment: None,
+                    error: None,
                 }],
                 ..Report::default()
             };
-            out.write_all(report.to_json().as_bytes())?;
+            out.write_all(
+                report
+                    .document(crate::report::ReportCommand::Set, None)
+                    .to_json()
+                    .as_bytes(),
+            )?;
         }
         OutputFormat::Text => {
             let what = match status {

@@ -1,0 +1,77 @@
+//! What a command leaves for a pipeline besides its exit code: the `--report` file and the `--commit-file`,
+//! written whatever happens (a file from an earlier run is always replaced, so a pipeline never reads a
+//! stale one), and the JSON report on stdout with `-o json`, also on failure.
+//!
+//! A failed command's report holds what was known: with failed targets, every target (the failed ones
+//! with status `failed` and their `error`); otherwise no targets; in both cases the top-level `error`.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::cli::OutputFormat;
+use crate::cli::settings::Settings;
+use crate::ops::TargetsFailed;
+use crate::report::{Report, ReportCommand};
+
+/// The report a failed command had got to: the targets' entries when targets failed, else none.
+pub(crate) fn report_of(err: &anyhow::Error) -> Report {
+    err.downcast_ref::<TargetsFailed>()
+        .map(|failed| failed.report.clone())
+        .unwrap_or_default()
+}
+
+/// Writes `report` to the `--report` file, when there is one, atomically.
+pub(crate) fn write_report(
+    path: Option<&Path>,
+    command: ReportCommand,
+    report: &Report,
+    error: Option<&str>,
+) -> anyhow::Result<()> {
+    match path {
+        Some(path) => crate::report::write_file(path, &report.document(command, error)),
+        None => Ok(()),
+    }
+}
+
+/// Writes the `--commit-file`: the commit that is on the remote when the report says it was pushed,
+/// else nothing (an empty file), so that a pipeline's output parameter is never a stale SHA.
+pub(crate) fn write_commit_file(path: Option<&Path>, report: &Report) -> anyhow::Result<()> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let sha = match (&report.commit, report.pushed) {
+        (Some(commit), true) => commit.as_str(),
+        _ => "",
+    };
+    crate::fsutil::write_atomic(path, sha.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write the commit file {}: {e:#}", path.display()))?;
+    Ok(())
+}
+
+/// A command failed with `err`: writes the report (and the commit file) with the error, prints the
+/// JSON report on stdout with `-o json`, and hands `err` back for the exit code. A report that cannot be
+/// written is logged; the command's own error is what the caller must see.
+pub(crate) fn failed(
+    settings: &Settings,
+    command: ReportCommand,
+    report_file: Option<&Path>,
+    report: &Report,
+    err: anyhow::Error,
+) -> anyhow::Error {
+    let message = format!("{err:#}");
+    if let Err(e) = write_report(report_file, command, report, Some(&message)) {
+        tracing::error!("{e:#}");
+    }
+    if settings.output == OutputFormat::Json {
+        let mut out = std::io::stdout().lock();
+        let _ = out
+            .write_all(
+                report
+                    .document(command, Some(&message))
+                    .to_json()
+                    .as_bytes(),
+            )
+            .and_then(|()| out.flush());
+    }
+    err
+}
