@@ -585,6 +585,10 @@ fn cli_commit_adds_provenance_trailers_from_the_last_apply_but_not_stale_ones() 
         experiment_id: Some("29".into()),
         reason: None,
         warnings: Vec::new(),
+        registered_model: None,
+        alias: None,
+        experiment: None,
+        error: None,
     };
     let report = modelbump::report::Report {
         // beta's record is stale: the working tree holds another value.

@@ -1150,6 +1150,7 @@ mod faults {
     #[test]
     fn an_answer_over_the_size_limit_fails_naming_the_server_and_the_limit() {
         http_stub::assert_oversized_answers_fail(
+            1,
             |stub| plan(stub, &[]),
             |stub| format!("from {} for experiment \"exp\"", stub.url),
         );

@@ -9,6 +9,7 @@ mod layers;
 mod local_stores;
 mod mlflow;
 mod ops;
+mod pipeline;
 mod quickstart;
 mod support;
 mod templates;

@@ -97,11 +97,25 @@ pub(crate) fn code_of(err: &anyhow::Error) -> u8 {
     }) {
         return PUSH_EXHAUSTED;
     }
+    // Argo CD settings that are missing or do not parse.
+    let argocd_config = |e: &ArgoCdError| {
+        matches!(
+            e,
+            ArgoCdError::NoServer
+                | ArgoCdError::NoToken { .. }
+                | ArgoCdError::NoApps
+                | ArgoCdError::BadServer { .. }
+                | ArgoCdError::BadWebhook { .. }
+                | ArgoCdError::BadDuration { .. }
+                | ArgoCdError::NoBranch
+        )
+    };
     if holds(&|e| {
         e.is::<crate::cli::settings::BadVariable>()
             || e.is::<crate::config::ConfigError>()
             || e.is::<SelectionError>()
             || e.is::<ConfigProblem>()
+            || e.downcast_ref::<ArgoCdError>().is_some_and(argocd_config)
     }) {
         return USAGE;
     }
@@ -114,10 +128,16 @@ pub(crate) fn code_of(err: &anyhow::Error) -> u8 {
     if let Some(failed) = err.downcast_ref::<SyncFailed>() {
         let unreachable = |e: &ArgoCdError| match e {
             ArgoCdError::Unreachable { .. } | ArgoCdError::WebhookUnreachable { .. } => true,
+            ArgoCdError::Timeout { answered, .. } => !answered,
             ArgoCdError::Api { status, .. } => *status >= 500,
             _ => false,
         };
-        return if !failed.errors.is_empty() && failed.errors.iter().all(unreachable) {
+        let all = |test: &dyn Fn(&ArgoCdError) -> bool| {
+            !failed.errors.is_empty() && failed.errors.iter().all(test)
+        };
+        return if all(&argocd_config) {
+            USAGE
+        } else if all(&unreachable) {
             UNREACHABLE
         } else {
             SYNC_FAILED

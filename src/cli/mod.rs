@@ -135,7 +135,13 @@ fn run(cli: Cli, env: Env) -> anyhow::Result<Outcome> {
     if let Command::Completions(args) = &cli.command {
         return commands::completions::run(args);
     }
-    let settings = Settings::resolve(&cli.global, env)?;
+    let settings = match Settings::resolve(&cli.global, env.clone()) {
+        Ok(settings) => settings,
+        Err(err) => {
+            outputs::settings_failed(&cli.command, &env, &err);
+            return Err(err);
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

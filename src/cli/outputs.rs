@@ -75,3 +75,29 @@ pub(crate) fn failed(
     }
     err
 }
+
+/// The settings could not be resolved (a bad `modelbump.yaml`, a bad variable): the command never ran,
+/// but a `--report` (or `MODELBUMP_REPORT`) and `--commit-file` it was given are still replaced, so a
+/// pipeline does not read a file an earlier run left.
+pub(crate) fn settings_failed(command: &crate::cli::Command, env: &crate::env::Env, err: &anyhow::Error) {
+    use crate::cli::Command;
+    let (kind, report, commit_file) = match command {
+        Command::Plan(args) => (ReportCommand::Plan, args.report.clone(), None),
+        Command::Apply(args) => (ReportCommand::Apply, args.report.clone(), None),
+        Command::Commit(args) => (
+            ReportCommand::Commit,
+            args.report.clone(),
+            args.commit_file.clone(),
+        ),
+        Command::Run(args) => (ReportCommand::Run, args.report.clone(), args.commit_file.clone()),
+        _ => return,
+    };
+    let report = crate::cli::settings::pick(report, env.path("MODELBUMP_REPORT"), None);
+    let message = format!("{err:#}");
+    if let Err(e) = write_report(report.as_deref(), kind, &Report::default(), Some(&message)) {
+        tracing::error!("{e:#}");
+    }
+    if let Err(e) = write_commit_file(commit_file.as_deref(), &Report::default()) {
+        tracing::error!("{e:#}");
+    }
+}
