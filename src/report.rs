@@ -65,6 +65,31 @@ pub struct TargetReport {
     pub error: Option<String>,
 }
 
+impl TargetReport {
+    /// A target at `file:line` with `status`, everything else unknown (to be filled in).
+    pub fn at(file: String, kind: String, name: String, line: usize, status: TargetStatus) -> Self {
+        Self {
+            file,
+            kind,
+            name,
+            line,
+            status,
+            old_uri: None,
+            new_uri: None,
+            run_id: None,
+            model_version: None,
+            model_id: None,
+            experiment_id: None,
+            reason: None,
+            warnings: Vec::new(),
+            registered_model: None,
+            alias: None,
+            experiment: None,
+            error: None,
+        }
+    }
+}
+
 /// One Argo CD application's line of the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

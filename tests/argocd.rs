@@ -883,7 +883,11 @@ mod faults {
         let page = "<html><body><h1>Internal Server Error</h1><p>rpc error: code = Unavailable desc = repo server is down</p></body></html>";
         let stub = HttpStub::start(vec![Step::html(500, page); 50]);
         let (code, err) = sync(&stub, &["--wait", "--timeout", "2s"]);
-        assert_eq!(code, Some(4), "5xx until the deadline: worth retrying: {err}");
+        assert_eq!(
+            code,
+            Some(4),
+            "5xx until the deadline: worth retrying: {err}"
+        );
         assert!(err.contains("timed out after 2s"), "{err}");
         assert!(!err.contains("no answer from Argo CD yet"), "{err}");
         assert!(err.contains("HTTP 500"), "{err}");

@@ -1948,7 +1948,11 @@ fn cli_run_and_commit_with_a_remote_that_does_not_exist_fail_before_writing() {
 fn cli_run_wait_without_argo_cd_is_an_error_before_writing() {
     let (fx, store) = quickstart_fixture("");
     let out = with_store(&fx, &store, &["run", "--wait"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--wait with no Argo CD is a usage error"
+    );
     let err = stderr(&out);
     assert!(err.contains("--wait"), "{err}");
     assert!(

@@ -59,7 +59,10 @@ fn the_schema_refuses_what_it_does_not_document() {
     assert!(!v.is_valid(&typo));
     let mut plan_with_commit = ok.clone();
     plan_with_commit["commit"] = Value::Null;
-    assert!(!v.is_valid(&plan_with_commit), "plan reports carry no commit");
+    assert!(
+        !v.is_valid(&plan_with_commit),
+        "plan reports carry no commit"
+    );
     let mut failed_without_error = ok;
     failed_without_error["targets"] = serde_json::json!([{
         "file": "a.yaml", "kind": "Model", "name": "m", "line": 1, "status": "failed",
@@ -83,7 +86,10 @@ fn plan_acts_only_on_the_targets_selected_by_name_or_label() {
     assert_valid(&report);
     assert_eq!(names(&report), ["enhanced-predictor"]);
     assert_eq!(report["summary"]["total"], 1);
-    assert_eq!(report["targets"][0]["registeredModel"], "financial-predictor");
+    assert_eq!(
+        report["targets"][0]["registeredModel"],
+        "financial-predictor"
+    );
     assert_eq!(report["targets"][0]["alias"], "champion");
     assert!(report.get("commit").is_none(), "{report:#}");
 
@@ -95,7 +101,10 @@ fn plan_acts_only_on_the_targets_selected_by_name_or_label() {
     assert!(out.status.success(), "{}", stderr(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(names(&report), ["baseline-predictor"]);
-    assert_eq!(report["targets"][0]["experiment"], "financial-mlops-pytorch");
+    assert_eq!(
+        report["targets"][0]["experiment"],
+        "financial-mlops-pytorch"
+    );
 
     // A flag wins over the variable; names and labels intersect.
     let out = cmd(&fx, &store)
@@ -119,7 +128,10 @@ fn a_selection_that_matches_nothing_is_a_usage_error_listing_the_targets() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("no configured target is named \"enhanced\""), "{err}");
+    assert!(
+        err.contains("no configured target is named \"enhanced\""),
+        "{err}"
+    );
     assert!(
         err.contains("baseline-predictor (k8s/base/financial-predictor-ab-test.yaml) labels: variant=baseline"),
         "{err}"
@@ -149,14 +161,24 @@ fn run_with_a_selector_commits_and_pushes_only_that_variant() {
     let report = fx.tmp.path().join("report.json");
     let commit_file = fx.tmp.path().join("commit-sha");
     let out = cmd(&fx, &store)
-        .args(["run", "--selector", "variant=baseline", "--detailed-exitcode"])
+        .args([
+            "run",
+            "--selector",
+            "variant=baseline",
+            "--detailed-exitcode",
+        ])
         .arg("--report")
         .arg(&report)
         .arg("--commit-file")
         .arg(&commit_file)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "pushed a change: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "pushed a change: {}",
+        stderr(&out)
+    );
     let written = json_file(&report);
     assert_valid(&written);
     assert_eq!(names(&written), ["baseline-predictor"]);
@@ -180,7 +202,12 @@ fn run_with_a_selector_commits_and_pushes_only_that_variant() {
 
     // Nothing left to do: 0 with --detailed-exitcode, and the commit file is emptied.
     let out = cmd(&fx, &store)
-        .args(["run", "--selector", "variant=baseline", "--detailed-exitcode"])
+        .args([
+            "run",
+            "--selector",
+            "variant=baseline",
+            "--detailed-exitcode",
+        ])
         .arg("--commit-file")
         .arg(&commit_file)
         .output()
@@ -191,12 +218,13 @@ fn run_with_a_selector_commits_and_pushes_only_that_variant() {
 
 /// The quickstart with its gate's metric misspelt.
 fn misspelt_gate() -> (Fixture, String) {
-    let config = quickstart_file("modelbump.yaml").replace(
-        "metrics.val_accuracy >= 0.6",
-        "metrics.val_acuracy >= 0.6",
-    );
+    let config = quickstart_file("modelbump.yaml")
+        .replace("metrics.val_accuracy >= 0.6", "metrics.val_acuracy >= 0.6");
     let fx = Fixture::new(&[
-        (AB_TEST, &quickstart_file("financial-predictor-ab-test.yaml")),
+        (
+            AB_TEST,
+            &quickstart_file("financial-predictor-ab-test.yaml"),
+        ),
         ("modelbump.yaml", &config),
     ]);
     let store = quickstart_store(&fx);
@@ -228,7 +256,12 @@ fn a_gate_naming_a_metric_no_run_has_is_a_config_error_with_a_failed_entry() {
         assert_eq!(failed["name"], "baseline-predictor");
         assert_eq!(failed["status"], "failed");
         assert!(failed["error"].as_str().unwrap().contains("val_acuracy"));
-        assert!(written["error"].as_str().unwrap().contains("1 of 2 targets failed"));
+        assert!(
+            written["error"]
+                .as_str()
+                .unwrap()
+                .contains("1 of 2 targets failed")
+        );
         assert_eq!(written["targets"][1]["status"], "changed");
     }
     assert_eq!(

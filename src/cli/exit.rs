@@ -151,3 +151,73 @@ pub(crate) fn code_of(err: &anyhow::Error) -> u8 {
     }
     FAILURE
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::argocd::{ArgoCdError, SyncFailed};
+    use crate::git::GitError;
+    use crate::ops::{FailureKind, SyncAfterPushFailed, TargetsFailed};
+    use anyhow::Context;
+
+    fn timeout(answered: bool) -> ArgoCdError {
+        ArgoCdError::Timeout {
+            app: "a".into(),
+            timeout: "1s".into(),
+            revision: "r".into(),
+            last: "-".into(),
+            answered,
+        }
+    }
+
+    fn failed_targets(kind: FailureKind) -> anyhow::Error {
+        TargetsFailed {
+            failed: 1,
+            total: 1,
+            details: String::new(),
+            report: Default::default(),
+            kind,
+        }
+        .into()
+    }
+
+    #[test]
+    fn each_failure_maps_to_its_code_through_the_context_chain() {
+        let config = crate::config::Config::parse("targets: 3\n", std::path::Path::new("m.yaml"))
+            .unwrap_err();
+        assert_eq!(
+            code_of(&anyhow::Error::new(config).context("loading")),
+            USAGE
+        );
+        assert_eq!(code_of(&failed_targets(FailureKind::Config)), USAGE);
+        assert_eq!(
+            code_of(&failed_targets(FailureKind::Unreachable)),
+            UNREACHABLE
+        );
+        assert_eq!(code_of(&failed_targets(FailureKind::Target)), FAILURE);
+        let exhausted = GitError::RetriesExhausted {
+            remote: "origin".into(),
+            url: "u".into(),
+            branch: "main".into(),
+            attempts: 3,
+            reason: "moved".into(),
+        };
+        let err = Err::<(), _>(exhausted).context("pushing").unwrap_err();
+        assert_eq!(code_of(&err), PUSH_EXHAUSTED);
+        let sync = || SyncFailed {
+            reports: Vec::new(),
+            errors: vec![timeout(true)],
+        };
+        let after_push = anyhow::Error::new(sync()).context(SyncAfterPushFailed);
+        assert_eq!(code_of(&after_push), SYNC_FAILED);
+        assert_eq!(code_of(&anyhow::Error::new(sync())), SYNC_FAILED);
+        let never_answered = SyncFailed {
+            reports: Vec::new(),
+            errors: vec![timeout(false)],
+        };
+        assert_eq!(code_of(&anyhow::Error::new(never_answered)), UNREACHABLE);
+        let no_apps = SyncFailed::from(ArgoCdError::NoApps);
+        assert_eq!(code_of(&anyhow::Error::new(no_apps)), USAGE);
+        assert_eq!(code_of(&anyhow::anyhow!("anything else")), FAILURE);
+    }
+}

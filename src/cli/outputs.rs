@@ -20,6 +20,33 @@ pub(crate) fn report_of(err: &anyhow::Error) -> Report {
         .unwrap_or_default()
 }
 
+/// The plan (or apply) of the selected targets, `op` run on their options; on failure the report is
+/// written (and printed with `-o json`) before the error is handed back.
+pub(crate) async fn planned<F, Fut>(
+    settings: &Settings,
+    select: &crate::cli::args::SelectArgs,
+    mlflow: &crate::cli::args::MlflowArgs,
+    command: ReportCommand,
+    report_file: Option<&Path>,
+    op: F,
+) -> anyhow::Result<crate::ops::Plan>
+where
+    F: FnOnce(crate::ops::PlanOptions) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<crate::ops::Plan>>,
+{
+    let options = settings
+        .selected(select)
+        .and_then(|selected| selected.plan(mlflow));
+    let result = match options {
+        Ok(options) => op(options).await,
+        Err(e) => Err(e),
+    };
+    result.map_err(|err| {
+        let report = report_of(&err);
+        failed(settings, command, report_file, &report, err)
+    })
+}
+
 /// Writes `report` to the `--report` file, when there is one, atomically.
 pub(crate) fn write_report(
     path: Option<&Path>,
@@ -79,7 +106,11 @@ pub(crate) fn failed(
 /// The settings could not be resolved (a bad `modelbump.yaml`, a bad variable): the command never ran,
 /// but a `--report` (or `MODELBUMP_REPORT`) and `--commit-file` it was given are still replaced, so a
 /// pipeline does not read a file an earlier run left.
-pub(crate) fn settings_failed(command: &crate::cli::Command, env: &crate::env::Env, err: &anyhow::Error) {
+pub(crate) fn settings_failed(
+    command: &crate::cli::Command,
+    env: &crate::env::Env,
+    err: &anyhow::Error,
+) {
     use crate::cli::Command;
     let (kind, report, commit_file) = match command {
         Command::Plan(args) => (ReportCommand::Plan, args.report.clone(), None),
@@ -89,7 +120,11 @@ pub(crate) fn settings_failed(command: &crate::cli::Command, env: &crate::env::E
             args.report.clone(),
             args.commit_file.clone(),
         ),
-        Command::Run(args) => (ReportCommand::Run, args.report.clone(), args.commit_file.clone()),
+        Command::Run(args) => (
+            ReportCommand::Run,
+            args.report.clone(),
+            args.commit_file.clone(),
+        ),
         _ => return,
     };
     let report = crate::cli::settings::pick(report, env.path("MODELBUMP_REPORT"), None);

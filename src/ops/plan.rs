@@ -293,28 +293,23 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
 /// The report entry of a target that failed: what is known of it, status `failed` and the error.
 fn failed_entry(target: &TargetConfig, field: Option<&ModelField>, why: &str) -> TargetReport {
     TargetReport {
-        file: display_path(&target.file),
-        kind: field
-            .map(|f| f.kind.as_str().to_string())
-            .or_else(|| target.kind.clone())
-            .unwrap_or_default(),
-        name: field
-            .map(|f| f.name.clone())
-            .unwrap_or_else(|| target.name.clone()),
-        line: field.map_or(0, |f| f.line),
-        status: TargetStatus::Failed,
         old_uri: field.map(|f| f.value.clone()),
-        new_uri: None,
-        run_id: None,
-        model_version: None,
-        model_id: None,
-        experiment_id: None,
-        reason: None,
-        warnings: Vec::new(),
         registered_model: target.registered.as_ref().map(|r| r.name.clone()),
         alias: target.registered.as_ref().and_then(|r| r.alias.clone()),
         experiment: target.run.as_ref().map(|r| r.experiment.clone()),
         error: Some(why.to_string()),
+        ..TargetReport::at(
+            display_path(&target.file),
+            field
+                .map(|f| f.kind.as_str().to_string())
+                .or_else(|| target.kind.clone())
+                .unwrap_or_default(),
+            field
+                .map(|f| f.name.clone())
+                .unwrap_or_else(|| target.name.clone()),
+            field.map_or(0, |f| f.line),
+            TargetStatus::Failed,
+        )
     }
 }
 

@@ -113,11 +113,13 @@ fn closing_objects_catches_a_misspelt_key() {
 /// `properties` gets `additionalProperties: false`, except the `if` conditions, which test one property
 /// and would never match closed), so that a field the schema does not document fails validation.
 pub fn report_validator() -> jsonschema::Validator {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas/report.schema.json");
+    let path =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas/report.schema.json");
     let mut schema: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     close_objects(&mut schema);
     open_conditions(&mut schema);
-    jsonschema::draft202012::new(&schema).expect("the report schema is a valid draft 2020-12 schema")
+    jsonschema::draft202012::new(&schema)
+        .expect("the report schema is a valid draft 2020-12 schema")
 }
 
 fn open_conditions(schema: &mut Value) {

@@ -33,23 +33,15 @@ pub(crate) struct ApplyArgs {
 /// Runs `apply`.
 pub(crate) async fn run(settings: &Settings, args: ApplyArgs) -> anyhow::Result<Outcome> {
     let report_file = settings.report(args.report.clone());
-    let applied = match settings.selected(&args.select) {
-        Ok(selected) => match selected.plan(&args.mlflow) {
-            Ok(options) => crate::ops::apply(&options).await,
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
-    let plan = applied.map_err(|err| {
-        let report = crate::cli::outputs::report_of(&err);
-        crate::cli::outputs::failed(
-            settings,
-            ReportCommand::Apply,
-            report_file.as_deref(),
-            &report,
-            err,
-        )
-    })?;
+    let plan = crate::cli::outputs::planned(
+        settings,
+        &args.select,
+        &args.mlflow,
+        ReportCommand::Apply,
+        report_file.as_deref(),
+        |options| async move { crate::ops::apply(&options).await },
+    )
+    .await?;
     crate::cli::render::plan_output(
         ReportCommand::Apply,
         settings.output,

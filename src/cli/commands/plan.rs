@@ -35,23 +35,15 @@ pub(crate) struct PlanArgs {
 /// Runs `plan`.
 pub(crate) async fn run(settings: &Settings, args: PlanArgs) -> anyhow::Result<Outcome> {
     let report_file = settings.report(args.report.clone());
-    let planned = match settings.selected(&args.select) {
-        Ok(selected) => match selected.plan(&args.mlflow) {
-            Ok(options) => crate::ops::plan(&options).await,
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
-    let plan = planned.map_err(|err| {
-        let report = crate::cli::outputs::report_of(&err);
-        crate::cli::outputs::failed(
-            settings,
-            ReportCommand::Plan,
-            report_file.as_deref(),
-            &report,
-            err,
-        )
-    })?;
+    let plan = crate::cli::outputs::planned(
+        settings,
+        &args.select,
+        &args.mlflow,
+        ReportCommand::Plan,
+        report_file.as_deref(),
+        |options| async move { crate::ops::plan(&options).await },
+    )
+    .await?;
     crate::cli::render::plan_output(
         ReportCommand::Plan,
         settings.output,

@@ -57,23 +57,15 @@ pub(crate) fn run(settings: &Settings, args: SetArgs) -> anyhow::Result<Outcome>
         OutputFormat::Json => {
             let report = Report {
                 targets: vec![TargetReport {
-                    file: file.clone(),
-                    kind: change.field.kind.to_string(),
-                    name: change.field.name.clone(),
-                    line: change.field.line,
-                    status,
                     old_uri: Some(change.old.clone()),
                     new_uri: Some(change.new.clone()),
-                    run_id: None,
-                    model_version: None,
-                    model_id: None,
-                    experiment_id: None,
-                    reason: None,
-                    warnings: Vec::new(),
-                    registered_model: None,
-                    alias: None,
-                    experiment: None,
-                    error: None,
+                    ..TargetReport::at(
+                        file.clone(),
+                        change.field.kind.to_string(),
+                        change.field.name.clone(),
+                        change.field.line,
+                        status,
+                    )
                 }],
                 ..Report::default()
             };
