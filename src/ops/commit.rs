@@ -723,23 +723,18 @@ pub(super) fn target_reports(
                 .unwrap_or_else(|_| c.file.clone());
             let provenance = c.provenance.clone().unwrap_or_default();
             TargetReport {
-                file,
-                kind: c.kind.clone(),
-                name: c.name.clone(),
-                line: c.line,
-                status: TargetStatus::Changed,
                 old_uri: Some(c.old.clone()),
                 new_uri: Some(c.new.clone()),
                 run_id: provenance.run_id,
                 model_version: provenance.model_version,
-                model_id: None,
                 experiment_id: provenance.experiment_id,
-                reason: None,
-                warnings: Vec::new(),
-                registered_model: None,
-                alias: None,
-                experiment: None,
-                error: None,
+                ..TargetReport::at(
+                    file,
+                    c.kind.clone(),
+                    c.name.clone(),
+                    c.line,
+                    TargetStatus::Changed,
+                )
             }
         })
         .collect()

@@ -88,7 +88,7 @@ impl Selection {
 
     /// Whether `target` is selected.
     pub fn matches(&self, target: &TargetConfig) -> bool {
-        (self.names.is_empty() || self.names.iter().any(|n| *n == target.name))
+        (self.names.is_empty() || self.names.contains(&target.name))
             && self
                 .labels
                 .iter()
