@@ -128,6 +128,9 @@ pub struct TargetConfig {
     /// The form of the value of a path or marker target (default `{uri}`), checked at load.
     #[serde(default, deserialize_with = "template")]
     pub template: Option<Template>,
+    /// Free-form `key: value` labels that `--selector key=value` picks targets by (e.g. `variant: baseline`).
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// How a target finds its value(s).

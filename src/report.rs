@@ -19,6 +19,8 @@ pub enum TargetStatus {
     /// A hold in the repository (`modelbump hold`, `rollback`, or a change made by hand) keeps the
     /// current URI; `hold` says who placed it, when and why.
     Held,
+    /// The target could not be resolved, located or edited; `error` says why. Nothing was written.
+    Failed,
 }
 
 /// Who held a target, when and why (the report's `hold`).
@@ -66,6 +68,44 @@ pub struct TargetReport {
     /// The hold that keeps the current URI, when the status is `held`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hold: Option<Hold>,
+    /// The registered model, where the source is the registry (`registered.name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registered_model: Option<String>,
+    /// The alias the version was picked by (`registered.alias`), where there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// The experiment as configured (`run.experiment`: a name, or an id), where the source is a run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<String>,
+    /// Why the target `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl TargetReport {
+    /// A target at `file:line` with `status`, everything else unknown (to be filled in).
+    pub fn at(file: String, kind: String, name: String, line: usize, status: TargetStatus) -> Self {
+        Self {
+            file,
+            kind,
+            name,
+            line,
+            status,
+            old_uri: None,
+            new_uri: None,
+            run_id: None,
+            model_version: None,
+            model_id: None,
+            experiment_id: None,
+            reason: None,
+            warnings: Vec::new(),
+            registered_model: None,
+            alias: None,
+            experiment: None,
+            error: None,
+            hold: None,
+        }
+    }
 }
 
 /// One Argo CD application's line of the report.
@@ -141,6 +181,121 @@ impl Report {
         self.targets
             .iter()
             .any(|t| t.status == TargetStatus::Changed)
+    }
+}
+
+/// The version of the report's layout, `schemaVersion` in every report. It changes only when a field is
+/// removed, renamed or changes meaning; adding a field or a status value does not change it (readers
+/// ignore what they do not know). `schemas/report.schema.json` is the layout of this version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The command that wrote a report; it decides which fields the report has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportCommand {
+    /// `plan`: the targets only.
+    Plan,
+    /// `apply`: the targets only.
+    Apply,
+    /// `commit`: the targets committed, the commit and `pushed`.
+    Commit,
+    /// `run`: everything.
+    Run,
+    /// `set`: the target set, the commit fields empty.
+    Set,
+}
+
+impl ReportCommand {
+    /// The fields of [`Report`] this command does not produce, left out of its report.
+    fn omitted(self) -> &'static [&'static str] {
+        match self {
+            Self::Plan | Self::Apply => &["commit", "pushed", "sync"],
+            Self::Commit | Self::Set => &["sync"],
+            Self::Run => &[],
+        }
+    }
+}
+
+/// How many targets ended in each status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Every target in the report.
+    pub total: usize,
+    /// `changed`.
+    pub changed: usize,
+    /// `unchanged`.
+    pub unchanged: usize,
+    /// `blocked`.
+    pub blocked: usize,
+    /// `pinned`.
+    pub pinned: usize,
+    /// `held`.
+    pub held: usize,
+    /// `failed`.
+    pub failed: usize,
+}
+
+/// The report as written: the version, the command, the counts, [`Report`]'s fields that the command
+/// produces, and the error when the command failed. What `-o json` prints and `--report` writes; valid
+/// against `schemas/report.schema.json`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Document<'a> {
+    schema_version: u32,
+    command: ReportCommand,
+    summary: Summary,
+    #[serde(flatten)]
+    body: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+impl Document<'_> {
+    /// Pretty JSON with a final newline.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("the report serializes");
+        text.push('\n');
+        text
+    }
+}
+
+impl Report {
+    /// The counts per status.
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary {
+            total: self.targets.len(),
+            ..Summary::default()
+        };
+        for target in &self.targets {
+            let count = match target.status {
+                TargetStatus::Changed => &mut summary.changed,
+                TargetStatus::Unchanged => &mut summary.unchanged,
+                TargetStatus::Blocked => &mut summary.blocked,
+                TargetStatus::Pinned => &mut summary.pinned,
+                TargetStatus::Held => &mut summary.held,
+                TargetStatus::Failed => &mut summary.failed,
+            };
+            *count += 1;
+        }
+        summary
+    }
+
+    /// The report of `command`, with `error` when the command failed.
+    pub fn document<'a>(&self, command: ReportCommand, error: Option<&'a str>) -> Document<'a> {
+        let mut body = match serde_json::to_value(self).expect("the report serializes") {
+            serde_json::Value::Object(map) => map,
+            _ => unreachable!("a struct serializes to an object"),
+        };
+        for field in command.omitted() {
+            body.remove(*field);
+        }
+        Document {
+            schema_version: SCHEMA_VERSION,
+            command,
+            summary: self.summary(),
+            body,
+            error,
+        }
     }
 }
 

@@ -165,7 +165,28 @@ pub enum ResolveError {
     /// The target has no source (pinned targets are not resolved).
     #[error("the target has no source")]
     NoSource,
+    /// A gate names a metric, param or tag that no run of the experiment has: a misspelt key, which
+    /// would otherwise block the target forever.
+    #[error(
+        "require {gate:?} names {field}, which no run of experiment {experiment} has (of the {checked} newest runs); fix the gate in modelbump.yaml{}",
+        if known.is_empty() { String::new() } else { format!(" (they have: {})", known.join(", ")) }
+    )]
+    UnknownGateField {
+        /// The gate as written.
+        gate: String,
+        /// `metrics.val_acuracy`.
+        field: String,
+        /// The experiment's id.
+        experiment: String,
+        /// How many runs were looked at.
+        checked: usize,
+        /// The keys of that kind the runs have (at most a screenful).
+        known: Vec<String>,
+    },
 }
+
+/// How many of the experiment's newest runs are looked at for a field a gate names.
+const GATE_FIELD_RUNS: usize = 1000;
 
 /// What the resolver asks of one target.
 #[derive(Debug, Clone)]
@@ -265,6 +286,9 @@ pub(crate) async fn resolve_one(
     let mut failures = Vec::new();
     for gate in &gates {
         if let Err(why) = gate.check(found.run.as_ref(), &deployed) {
+            if let Some(run) = &found.run {
+                check_fields_exist(store, gate, run).await?;
+            }
             failures.push(format!("require {:?}: {why}", gate.text));
         }
     }
@@ -273,6 +297,49 @@ pub(crate) async fn resolve_one(
         found.resolution.uri = request.current_uri.clone();
     }
     Ok(found.resolution)
+}
+
+/// Fails with [`ResolveError::UnknownGateField`] when `gate` names a field of the candidate that `run`
+/// lacks and no other run of its experiment has either (among the newest [`GATE_FIELD_RUNS`]).
+async fn check_fields_exist(
+    store: &dyn TrackingStore,
+    gate: &Gate,
+    run: &Run,
+) -> Result<(), ResolveError> {
+    let missing = gate.missing_fields(run);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let experiment = run.info.experiment_id.clone();
+    let runs = store
+        .search_runs(&RunQuery {
+            experiment_ids: vec![experiment.clone()],
+            filter: String::new(),
+            order_by: vec![DEFAULT_ORDER.to_string()],
+            max_results: GATE_FIELD_RUNS,
+        })
+        .await?;
+    for field in missing {
+        if runs.iter().any(|r| field.present_in(r)) {
+            continue;
+        }
+        let mut known: Vec<String> = runs
+            .iter()
+            .flat_map(|r| field.keys_in(r))
+            .map(str::to_string)
+            .collect();
+        known.sort();
+        known.dedup();
+        known.truncate(20);
+        return Err(ResolveError::UnknownGateField {
+            gate: gate.text.clone(),
+            field: field.to_string(),
+            experiment,
+            checked: runs.len(),
+            known,
+        });
+    }
+    Ok(())
 }
 
 struct Found {
@@ -882,6 +949,7 @@ mod tests {
                 allow_scheme_change: None,
                 path: None,
                 template: None,
+                labels: Default::default(),
             },
             current_uri: current.into(),
             allow_scheme_change,

@@ -281,7 +281,7 @@ fn degraded_fails_early_with_the_app_named() {
     let assert = c
         .sync(&["--wait", "--timeout", "10m", "-o", "json"])
         .failure()
-        .code(1);
+        .code(6);
     let err = stderr(&assert);
     assert!(
         err.contains(&format!(
@@ -304,7 +304,7 @@ fn a_failed_sync_operation_fails_with_argo_cds_message() {
     ) else {
         return;
     };
-    let assert = c.sync(&["--wait"]).failure().code(1);
+    let assert = c.sync(&["--wait"]).failure().code(6);
     let err = stderr(&assert);
     assert!(
         err.contains(&format!("the sync of application {APP} ended Failed")),
@@ -318,7 +318,7 @@ fn the_timeout_bounds_the_wait() {
     let Some(c) = one_app("the_timeout_bounds_the_wait", app().ending(Outcome::Stuck)) else {
         return;
     };
-    let assert = c.sync(&["--wait", "--timeout", "1s"]).failure().code(1);
+    let assert = c.sync(&["--wait", "--timeout", "1s"]).failure().code(6);
     let err = stderr(&assert);
     assert!(
         err.contains(&format!(
@@ -344,7 +344,7 @@ fn every_app_gets_a_line_when_one_fails() {
     ) else {
         return;
     };
-    let assert = c.sync(&["--wait", "-o", "json"]).failure().code(1);
+    let assert = c.sync(&["--wait", "-o", "json"]).failure().code(6);
     let json = stdout_json(&assert);
     let lines = json["sync"].as_array().unwrap();
     assert_eq!(lines.len(), 2);
@@ -394,7 +394,7 @@ fn a_bad_token_is_a_clear_error_and_never_printed() {
         .env("ARGOCD_AUTH_TOKEN", wrong)
         .assert()
         .failure()
-        .code(1);
+        .code(6);
     let all = all_output(&assert);
     assert!(
         all.contains("refused the token (401 Unauthenticated"),
@@ -421,13 +421,13 @@ fn forbidden_and_missing_apps_are_clear_errors() {
     ) else {
         return;
     };
-    let err = stderr(&c.sync(&["--app", "locked"]).failure().code(1));
+    let err = stderr(&c.sync(&["--app", "locked"]).failure().code(6));
     assert!(
         err.contains("denied access to application locked (403 PermissionDenied"),
         "{err}"
     );
     assert!(err.contains("RBAC"), "{err}");
-    let err = stderr(&c.sync(&["--app", "nope"]).failure().code(1));
+    let err = stderr(&c.sync(&["--app", "nope"]).failure().code(6));
     assert!(
         err.contains("has no application nope (404 NotFound"),
         "{err}"
@@ -450,7 +450,7 @@ fn missing_settings_say_what_to_set() {
             .env("ARGOCD_SERVER", c.standin.url())
             .assert()
             .failure()
-            .code(1),
+            .code(2),
     );
     assert!(err.contains("set ARGOCD_AUTH_TOKEN"), "{err}");
     let err = stderr(
@@ -459,7 +459,7 @@ fn missing_settings_say_what_to_set() {
             .env("ARGOCD_AUTH_TOKEN", TOKEN)
             .assert()
             .failure()
-            .code(1),
+            .code(2),
     );
     assert!(err.contains("no Argo CD server"), "{err}");
     assert!(c.standin.received().is_empty());
@@ -515,7 +515,7 @@ fn a_webhook_with_the_wrong_secret_fails_and_says_why() {
         .env("MODELBUMP_WEBHOOK_SECRET", wrong)
         .assert()
         .failure()
-        .code(1);
+        .code(6);
     let all = all_output(&assert);
     assert!(
         all.contains("answered HTTP 400: Webhook processing failed"),
@@ -601,7 +601,7 @@ fn an_unreachable_server_is_named_in_the_error() {
             .env("ARGOCD_AUTH_TOKEN", TOKEN)
             .assert()
             .failure()
-            .code(1),
+            .code(4),
     );
     assert!(err.contains("timed out after 1s"), "{err}");
     assert!(err.contains("no answer from Argo CD yet"), "{err}");
@@ -659,7 +659,7 @@ fn webhook_wait_refuses_an_app_that_does_not_sync_by_itself() {
         &c.sync_cmd(&["--wait", "--timeout", "10m", "--webhook", &url])
             .assert()
             .failure()
-            .code(1),
+            .code(6),
     );
     assert!(
         err.contains(&format!("application {APP} has no automated sync")),
@@ -779,6 +779,7 @@ fn run_ends_with_the_sync_of_the_pushed_commit() {
     assert_eq!(c.standin.violations(), Vec::<String>::new());
     let on_disk: Value = serde_json::from_slice(&std::fs::read(&report_file).unwrap()).unwrap();
     assert_eq!(on_disk, report);
+    crate::support::schemas::assert_valid_report(&report);
 
     // Text mode shows the sync too, and a run with nothing to change still syncs (to HEAD).
     let assert = c.run_cmd().args(["run", "--wait"]).assert().success();
@@ -806,7 +807,7 @@ fn run_fails_when_the_app_turns_degraded_but_keeps_the_push_and_the_report() {
         .arg(&report_file)
         .assert()
         .failure()
-        .code(1);
+        .code(6);
     let err = stderr(&assert);
     assert!(
         err.contains("the changes are pushed, but the Argo CD sync failed"),
@@ -814,6 +815,7 @@ fn run_fails_when_the_app_turns_degraded_but_keeps_the_push_and_the_report() {
     );
     assert!(err.contains("is Degraded"), "{err}");
     let report: Value = serde_json::from_slice(&std::fs::read(&report_file).unwrap()).unwrap();
+    crate::support::schemas::assert_valid_report(&report);
     assert_eq!(report["pushed"], true);
     assert_eq!(report["commit"], c.fx.remote_head().as_str());
     assert_eq!(report["sync"][0]["healthStatus"], "Degraded");
@@ -868,6 +870,7 @@ mod faults {
     #[test]
     fn an_answer_over_the_size_limit_fails_naming_the_server_and_the_limit() {
         http_stub::assert_oversized_answers_fail(
+            6,
             |stub| sync(stub, &[]),
             |stub| format!("Argo CD {}/", stub.url),
         );
@@ -880,7 +883,11 @@ mod faults {
         let page = "<html><body><h1>Internal Server Error</h1><p>rpc error: code = Unavailable desc = repo server is down</p></body></html>";
         let stub = HttpStub::start(vec![Step::html(500, page); 50]);
         let (code, err) = sync(&stub, &["--wait", "--timeout", "2s"]);
-        assert_eq!(code, Some(1), "{err}");
+        assert_eq!(
+            code,
+            Some(4),
+            "5xx until the deadline: worth retrying: {err}"
+        );
         assert!(err.contains("timed out after 2s"), "{err}");
         assert!(!err.contains("no answer from Argo CD yet"), "{err}");
         assert!(err.contains("HTTP 500"), "{err}");

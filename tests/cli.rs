@@ -43,8 +43,13 @@ fn help_documents_the_exit_codes() {
     for code in [
         "0  success",
         "1  failure",
-        "2  usage error",
-        "3  plan --detailed-exitcode",
+        "2  usage or configuration error",
+        "3  --detailed-exitcode",
+        "4  unreachable",
+        "5  push attempts exhausted",
+        "6  pushed, but the Argo CD sync failed",
+        "7  not merged",
+        "docs/exit-codes.md",
     ] {
         assert!(text.contains(code), "{code}");
     }

@@ -3,10 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-/// Pages that other changes add: links to them are allowed before they exist. Remove an entry once its
-/// page is in the tree; the test fails as long as a listed page exists, so the list cannot go stale.
-const PAGES_NOT_YET_MERGED: &[&str] = &["docs/exit-codes.md", "docs/report.md"];
-
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -120,9 +116,6 @@ fn every_relative_link_of_the_docs_resolves() {
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| target.display().to_string());
             checked += 1;
-            if PAGES_NOT_YET_MERGED.contains(&relative.as_str()) {
-                continue;
-            }
             if !target.exists() {
                 broken.push(format!("{name}: ({link}): no file {relative}"));
                 continue;
@@ -142,18 +135,6 @@ fn every_relative_link_of_the_docs_resolves() {
         "only {checked} links found: is the link parser broken?"
     );
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
-}
-
-#[test]
-fn the_pages_not_yet_merged_are_not_there_yet() {
-    let present: Vec<&&str> = PAGES_NOT_YET_MERGED
-        .iter()
-        .filter(|p| root().join(p).exists())
-        .collect();
-    assert!(
-        present.is_empty(),
-        "{present:?} exist now: remove them from PAGES_NOT_YET_MERGED in tests/doc_links.rs so that links to them are checked"
-    );
 }
 
 #[test]

@@ -587,6 +587,10 @@ fn cli_commit_adds_provenance_trailers_from_the_last_apply_but_not_stale_ones() 
         reason: None,
         warnings: Vec::new(),
         hold: None,
+        registered_model: None,
+        alias: None,
+        experiment: None,
+        error: None,
     };
     let report = modelbump::report::Report {
         // beta's record is stale: the working tree holds another value.
@@ -1947,7 +1951,11 @@ fn cli_run_and_commit_with_a_remote_that_does_not_exist_fail_before_writing() {
 fn cli_run_wait_without_argo_cd_is_an_error_before_writing() {
     let (fx, store) = quickstart_fixture("");
     let out = with_store(&fx, &store, &["run", "--wait"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--wait with no Argo CD is a usage error"
+    );
     let err = stderr(&out);
     assert!(err.contains("--wait"), "{err}");
     assert!(

@@ -755,7 +755,7 @@ fn invalid_gate_is_an_error() {
     );
     case.cmd(&["plan"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicates::str::contains(
             "invalid gate \"metrics.acc >> 1\"",
         ));
@@ -1000,7 +1000,7 @@ mod faults {
         let page = "<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1><p>The server encountered an internal error.</p></body></html>";
         let stub = HttpStub::start(vec![Step::html(500, page), Step::html(500, page)]);
         let (code, err) = plan(&stub, &[("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")]);
-        assert_eq!(code, Some(1));
+        assert_eq!(code, Some(4), "unreachable or 5xx after the retries: {err}");
         assert!(
             err.contains("answered HTTP 500 for experiment \"exp\": 500 Internal Server Error"),
             "{err}"
@@ -1024,7 +1024,7 @@ mod faults {
     fn body_cut_short_is_a_transport_error() {
         let stub = HttpStub::start(vec![Step::Truncated(EXPERIMENT[..30].to_string())]);
         let (code, err) = plan(&stub, &[("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")]);
-        assert_eq!(code, Some(1));
+        assert_eq!(code, Some(4), "unreachable or 5xx after the retries: {err}");
         assert!(err.contains("cannot reach"), "{err}");
     }
 
@@ -1038,7 +1038,7 @@ mod faults {
                 ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1"),
             ],
         );
-        assert_eq!(code, Some(1));
+        assert_eq!(code, Some(4), "unreachable or 5xx after the retries: {err}");
         assert!(
             err.contains("cannot reach") && err.contains("timed out"),
             "{err}"
@@ -1061,7 +1061,7 @@ mod faults {
             &HttpStub::start(vec![Step::Reset, Step::Reset]),
             &[("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")],
         );
-        assert_eq!(code, Some(1));
+        assert_eq!(code, Some(4), "unreachable or 5xx after the retries: {err}");
         assert!(err.contains("cannot reach"), "{err}");
     }
 
@@ -1081,7 +1081,7 @@ mod faults {
                 ("MODELBUMP_LOG", "trace"),
             ],
         );
-        assert_eq!(code, Some(1));
+        assert_eq!(code, Some(4), "unreachable or 5xx after the retries: {err}");
         assert!(!err.contains(canary), "{err}");
         assert!(err.contains("Bearer ***"), "{err}");
         let seen = stub.seen();
@@ -1117,7 +1117,7 @@ mod faults {
                 ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0"),
             ],
         );
-        assert_eq!(code, Some(1));
+        assert_eq!(code, Some(4), "unreachable or 5xx after the retries: {err}");
         assert!(err.contains("answered HTTP 500"), "{err}");
         for leak in ["YWxpY2U6Q0FOQVJZUFcxMDB", "CANARYPW100"] {
             assert!(!err.contains(leak), "{leak} printed:\n{err}");
@@ -1142,7 +1142,7 @@ mod faults {
                 ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0"),
             ],
         );
-        assert_eq!(code, Some(1));
+        assert_eq!(code, Some(4), "unreachable or 5xx after the retries: {err}");
         assert!(err.contains("answered HTTP 500"), "{err}");
         assert!(!err.contains("canary-tok"), "{err}");
     }
@@ -1152,6 +1152,7 @@ mod faults {
     #[test]
     fn an_answer_over_the_size_limit_fails_naming_the_server_and_the_limit() {
         http_stub::assert_oversized_answers_fail(
+            1,
             |stub| plan(stub, &[]),
             |stub| format!("from {} for experiment \"exp\"", stub.url),
         );

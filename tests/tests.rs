@@ -13,6 +13,7 @@ mod layers;
 mod local_stores;
 mod mlflow;
 mod ops;
+mod pipeline;
 mod polish;
 mod pull_request;
 mod quickstart;

@@ -165,6 +165,8 @@ pub enum ArgoCdError {
         revision: String,
         /// The last state seen: `sync S, health H[, operation P]`.
         last: String,
+        /// Whether Argo CD ever answered with the application; when not, it could not be reached.
+        answered: bool,
     },
     /// The webhook could not be delivered.
     #[error("cannot deliver the push event to {url}: {message}")]

@@ -301,6 +301,7 @@ impl AppJob {
                 timeout: self.timeout.clone(),
                 revision: self.revision.clone(),
                 last: describe_state(last.as_ref(), self.failure.get()),
+                answered: last.is_some(),
             }),
         };
         let mut report = SyncReport {

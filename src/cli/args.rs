@@ -69,15 +69,14 @@ pub(crate) struct ArgoCdArgs {
 
 /// How commits are signed: the options `commit` and `run` share (`git.signing` in the config).
 #[derive(Debug, Clone, Default, Args)]
-#[command(next_help_heading = "Signing")]
 pub(crate) struct SigningArgs {
     /// Sign every commit with this key: for ssh a key file (a private key without passphrase, or a
     /// public key whose private key is in the ssh-agent), for openpgp a key id or fingerprint
     /// [default: git.signing.key] [env: MODELBUMP_GIT_SIGNING_KEY=]
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", help_heading = "Signing")]
     pub signing_key: Option<String>,
     /// The signature format [default: git.signing.format] [env: MODELBUMP_GIT_SIGNING_FORMAT=]
-    #[arg(long, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", help_heading = "Signing")]
     pub signing_format: Option<SigningFormatArg>,
 }
 
@@ -88,4 +87,26 @@ pub(crate) enum SigningFormatArg {
     Ssh,
     /// An OpenPGP key (gpg)
     Openpgp,
+}
+
+/// Which configured targets to act on; shared by `plan`, `apply`, `run` and `commit`. Unselected targets
+/// are left alone entirely: not resolved, not written, not committed, not in the report.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct SelectArgs {
+    /// Act only on the target of this name (targets[].name; repeatable, or comma-separated) [env: MODELBUMP_TARGETS=]
+    #[arg(
+        long = "target",
+        value_name = "NAME",
+        value_delimiter = ',',
+        help_heading = "Target selection"
+    )]
+    pub targets: Vec<String>,
+    /// Act only on targets with this label (targets[].labels; repeatable, all must match) [env: MODELBUMP_SELECTOR=]
+    #[arg(
+        long = "selector",
+        value_name = "KEY=VALUE",
+        value_delimiter = ',',
+        help_heading = "Target selection"
+    )]
+    pub selector: Vec<String>,
 }

@@ -11,6 +11,7 @@ pub(crate) mod args;
 pub(crate) mod color;
 pub(crate) mod commands;
 pub(crate) mod exit;
+pub(crate) mod outputs;
 pub(crate) mod render;
 pub(crate) mod settings;
 use crate::cli::settings::Settings;
@@ -18,11 +19,16 @@ use crate::env::Env;
 use exit::Outcome;
 
 const AFTER_HELP: &str = "\
-Exit codes:
-  0  success, whether or not anything changed
-  1  failure (bad input, refused edit, unreachable server, rejected push, failed sync)
-  2  usage error
-  3  plan --detailed-exitcode: changes are pending
+Exit codes (docs/exit-codes.md):
+  0  success, whether or not anything changed (blocked and pinned targets are decisions)
+  1  failure: a target failed (no model, a refused edit), or anything not below
+  2  usage or configuration error: bad flag, bad modelbump.yaml, unknown --target, a gate naming
+     a metric, param or tag no run of the experiment has; fix the call or the config
+  3  --detailed-exitcode: plan has changes pending; run committed a change
+  4  unreachable: MLflow or Argo CD could not be reached (or answered 5xx); worth retrying
+  5  push attempts exhausted: the branch kept moving, or a hook refused the push
+  6  pushed, but the Argo CD sync failed or timed out
+  7  not merged (pull-request mode)
 
 Examples:
   modelbump targets                                   list every model URI in the repo
@@ -146,13 +152,9 @@ where
     match run(cli, env) {
         Ok(outcome) => outcome.into(),
         Err(err) if exit::is_broken_pipe(&err) => ExitCode::from(exit::SUCCESS),
-        Err(err) if err.downcast_ref::<settings::BadVariable>().is_some() => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(exit::USAGE)
-        }
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(exit::FAILURE)
+            ExitCode::from(exit::code_of(&err))
         }
     }
 }
@@ -168,7 +170,13 @@ fn run(cli: Cli, env: Env) -> anyhow::Result<Outcome> {
     if let Command::Serve(args) = &cli.command {
         commands::serve::prepare(&cli.global, &env, args)?;
     }
-    let settings = Settings::resolve(&cli.global, env)?;
+    let settings = match Settings::resolve(&cli.global, env.clone()) {
+        Ok(settings) => settings,
+        Err(err) => {
+            outputs::settings_failed(&cli.command, &env, &err);
+            return Err(err);
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -6,12 +6,13 @@ use std::path::Path;
 
 use crate::cli::OutputFormat;
 use crate::cli::color::{Style, paint};
-use crate::report::{Report, TargetStatus};
+use crate::report::{Report, ReportCommand, TargetStatus};
 
 /// What `plan` and `apply` both print: the `--report` file when asked, then on stdout the JSON report, or
 /// the table and its summary line followed by `text_tail` (the diff, or what was written). The targets'
 /// warnings go to stderr, in both formats.
 pub(crate) fn plan_output(
+    command: ReportCommand,
     output: OutputFormat,
     color: bool,
     tense: Tense,
@@ -19,13 +20,11 @@ pub(crate) fn plan_output(
     report: &Report,
     text_tail: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> anyhow::Result<()> {
-    if let Some(path) = report_file {
-        crate::report::write_file(path, report)?;
-    }
+    crate::cli::outputs::write_report(report_file, command, report, None)?;
     log_warnings(report);
     let mut out = std::io::stdout().lock();
     match output {
-        OutputFormat::Json => out.write_all(report.to_json().as_bytes())?,
+        OutputFormat::Json => out.write_all(report.document(command, None).to_json().as_bytes())?,
         OutputFormat::Text => {
             out.write_all(table(report, color).as_bytes())?;
             out.write_all(summary(report, tense, color).as_bytes())?;
@@ -85,7 +84,7 @@ fn status_style(status: TargetStatus) -> Style {
     match status {
         TargetStatus::Changed => Style::Added,
         TargetStatus::Unchanged => Style::Dim,
-        TargetStatus::Blocked => Style::Warn,
+        TargetStatus::Blocked | TargetStatus::Failed => Style::Warn,
         TargetStatus::Pinned | TargetStatus::Held => Style::Info,
     }
 }
@@ -115,6 +114,7 @@ pub(crate) fn table(report: &Report, color: bool) -> String {
             TargetStatus::Blocked | TargetStatus::Pinned | TargetStatus::Held => {
                 t.reason.clone().unwrap_or_default()
             }
+            TargetStatus::Failed => t.error.clone().unwrap_or_default(),
         };
         let mut provenance = Vec::new();
         if let Some(v) = &t.model_version {

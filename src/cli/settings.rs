@@ -13,12 +13,14 @@ use anyhow::Context;
 
 use crate::argocd::{self, ArgoCdError, SyncOptions};
 use crate::cli::OutputFormat;
-use crate::cli::args::{ArgoCdArgs, MlflowArgs, PushArgs, SigningArgs, SigningFormatArg};
+use crate::cli::args::{
+    ArgoCdArgs, MlflowArgs, PushArgs, SelectArgs, SigningArgs, SigningFormatArg,
+};
 use crate::config::{Config, SigningFormat};
 use crate::env::Env;
 use crate::git::Signing;
 use crate::http::ClientOptions;
-use crate::ops::{GitOptions, PlanOptions, PushSpec};
+use crate::ops::{GitOptions, PlanOptions, PushSpec, Selection};
 use crate::secret::SecretString;
 use crate::tracking::MlflowOptions;
 
@@ -293,6 +295,45 @@ impl Settings {
     /// Whether `commit` pushes: `--push` > `MODELBUMP_PUSH` (a switch).
     pub(crate) fn push_requested(&self, flag: bool) -> bool {
         flag || self.switch("MODELBUMP_PUSH")
+    }
+
+    /// The target selection: `--target` > `MODELBUMP_TARGETS`, `--selector` > `MODELBUMP_SELECTOR` (each
+    /// comma-separated).
+    pub(crate) fn selection(
+        &self,
+        args: &SelectArgs,
+    ) -> Result<Selection, crate::ops::SelectionError> {
+        let list =
+            |v: Option<String>| v.map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>());
+        let names = pick(
+            Some(args.targets.clone()),
+            list(self.var("MODELBUMP_TARGETS")),
+            None,
+        )
+        .unwrap_or_default();
+        let selector = pick(
+            Some(args.selector.clone()),
+            list(self.var("MODELBUMP_SELECTOR")),
+            None,
+        )
+        .unwrap_or_default();
+        Ok(Selection {
+            names: names
+                .iter()
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+                .collect(),
+            labels: Selection::parse_labels(&selector)?,
+        })
+    }
+
+    /// These settings with only the selected targets in the configuration.
+    pub(crate) fn selected(&self, args: &SelectArgs) -> anyhow::Result<Settings> {
+        let selection = self.selection(args)?;
+        Ok(Settings {
+            config: selection.apply(&self.config)?,
+            ..self.clone()
+        })
     }
 
     /// The `--report` file: `--report` > `MODELBUMP_REPORT`.

@@ -65,6 +65,10 @@ pub struct CommitOptions {
     pub path_targets: Vec<(PathBuf, String, manifest::YamlPath)>,
     /// Push after committing, there.
     pub push: Option<PushSpec>,
+    /// With a target selection: the selected targets (file relative to the repo folder, name). Only
+    /// their files are looked at (not the last apply's nor a scan), and a file holding uncommitted URI
+    /// changes of other models is refused.
+    pub selected: Option<Vec<(PathBuf, String)>>,
 }
 
 /// What `commit` did.
@@ -702,7 +706,7 @@ pub fn commit(options: &CommitOptions) -> anyhow::Result<CommitOutcome> {
         }
     }
     for file in record.files() {
-        if !named.contains(&file) {
+        if options.selected.is_none() && !named.contains(&file) {
             named.push(file);
         }
     }
@@ -754,6 +758,12 @@ pub fn commit(options: &CommitOptions) -> anyhow::Result<CommitOutcome> {
         match classify_with(&head_bytes, &work, &paths) {
             Verdict::Unchanged => {}
             Verdict::UriOnly(edits) => {
+                if let Some(others) = unselected(options, &repo, &path, &edits) {
+                    refused.push(format!(
+                        "{shown}: it also holds uncommitted URI changes of {others}, which are not selected"
+                    ));
+                    continue;
+                }
                 files.insert(path, edits);
             }
             Verdict::Other(why) if scanned => {
@@ -802,6 +812,30 @@ pub fn commit(options: &CommitOptions) -> anyhow::Result<CommitOutcome> {
     })
 }
 
+/// With a selection, the models of `edits` in `path` (relative to the working tree) that are not
+/// selected, named for a message; `None` when every edit is of a selected target.
+fn unselected(
+    options: &CommitOptions,
+    repo: &GitRepo,
+    path: &Path,
+    edits: &[AnyEdit],
+) -> Option<String> {
+    let selected = options.selected.as_ref()?;
+    let others: Vec<&str> = edits
+        .iter()
+        .filter(|e| {
+            !selected.iter().any(|(file, name)| {
+                name == e.name()
+                    && repo
+                        .relative(&options.git.repo, file)
+                        .is_some_and(|rel| rel == path)
+            })
+        })
+        .map(|e| e.name())
+        .collect();
+    (!others.is_empty()).then(|| others.join(", "))
+}
+
 /// Fills in what HEAD is on after a write-back, for the caller's messages.
 pub(super) fn note_head(repo: &GitRepo, outcome: &mut WriteBackOutcome) {
     outcome.head_label = head_label(repo);
@@ -843,20 +877,18 @@ pub(super) fn target_reports(
                 .unwrap_or_else(|_| c.file.clone());
             let provenance = c.provenance.clone().unwrap_or_default();
             TargetReport {
-                file,
-                kind: c.kind.clone(),
-                name: c.name.clone(),
-                line: c.line,
-                status: TargetStatus::Changed,
                 old_uri: Some(c.old.clone()),
                 new_uri: Some(c.new.clone()),
                 run_id: provenance.run_id,
                 model_version: provenance.model_version,
-                model_id: None,
                 experiment_id: provenance.experiment_id,
-                reason: None,
-                warnings: Vec::new(),
-                hold: None,
+                ..TargetReport::at(
+                    file,
+                    c.kind.clone(),
+                    c.name.clone(),
+                    c.line,
+                    TargetStatus::Changed,
+                )
             }
         })
         .collect()

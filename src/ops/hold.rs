@@ -226,6 +226,10 @@ pub fn hold(options: &HoldOptions) -> anyhow::Result<HoldOutcome> {
         reason: hold.as_ref().map(|h| format!("held: {}", h.reason)),
         warnings: Vec::new(),
         hold,
+        registered_model: None,
+        alias: None,
+        experiment: None,
+        error: None,
     };
     Ok(HoldOutcome {
         report: Report {
@@ -341,6 +345,10 @@ pub fn rollback(options: &RollbackOptions) -> anyhow::Result<HoldOutcome> {
         reason: Some(entry.reason.clone()),
         warnings: Vec::new(),
         hold: Some(entry.hold()),
+        registered_model: None,
+        alias: None,
+        experiment: None,
+        error: None,
     };
     Ok(HoldOutcome {
         report: Report {

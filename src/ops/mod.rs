@@ -4,6 +4,7 @@
 //! service, a test) can drive the pipeline. Logs go through `tracing`.
 
 mod commit;
+mod failed;
 mod fields;
 mod hold;
 mod init;
@@ -11,6 +12,7 @@ mod plan;
 mod pr_body;
 mod pull_request;
 mod run;
+mod select;
 mod serve;
 mod set;
 mod sync;
@@ -22,6 +24,9 @@ pub use crate::forge::ForgeKind;
 pub use commit::{
     CommitOptions, CommitOutcome, GitOptions, PushSpec, PushTarget, WriteBackOutcome, commit,
 };
+pub use failed::{
+    ConfigProblem, FailureKind, SyncAfterPushFailed, TargetsFailed, TargetsUnresolved,
+};
 pub use fields::{FieldSetOutcome, set_field};
 pub use hold::{
     History, HistoryEntry, HistoryOptions, HoldOptions, HoldOutcome, RollbackOptions,
@@ -31,6 +36,7 @@ pub use init::{InitOptions, InitOutcome, init};
 pub use plan::{Plan, PlanOptions, build as plan};
 pub use pull_request::{PullRequestOptions, run_pull_request};
 pub use run::{RunError, RunOptions, RunOutcome, run};
+pub use select::{Selection, SelectionError};
 pub use serve::{DEFAULT_SHUTDOWN_GRACE, ServeOptions, prepare_clone, serve};
 pub use set::{SetOptions, SetOutcome, set};
 pub use sync::{SyncOutcome, SyncRequest, sync};

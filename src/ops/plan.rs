@@ -15,6 +15,7 @@ use anyhow::Context;
 use crate::config::Config;
 use crate::config::TargetConfig;
 use crate::manifest::{self, AnyChange, AnyEdit, Change, Edit, ModelField, Selector};
+use crate::ops::failed::{FailureKind, TargetsFailed, TargetsUnresolved};
 use crate::ops::fields::{self, FoundValue};
 use crate::report::{Report, TargetReport, TargetStatus};
 use crate::resolve::{self, Resolution, TargetRequest};
@@ -70,16 +71,6 @@ pub(super) enum PlanError {
         /// The config file read, if any.
         config: Option<PathBuf>,
     },
-    /// Some targets failed; nothing is written.
-    #[error("{failed} of {total} targets failed; nothing was written:\n{details}")]
-    TargetsFailed {
-        /// How many failed.
-        failed: usize,
-        /// How many there are.
-        total: usize,
-        /// One line per failure: the target, then why.
-        details: String,
-    },
     /// A file changed between the plan and the write.
     #[error("{path} changed on disk since it was read; nothing was written, run again")]
     ChangedOnDisk {
@@ -102,8 +93,8 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
         }
         .into());
     }
-    // (target index, message): reported in config order.
-    let mut failures: Vec<(usize, String)> = Vec::new();
+    // (target index, message, kind): reported in config order.
+    let mut failures: Vec<(usize, String, FailureKind)> = Vec::new();
 
     // Read and scan each file once, however many targets it holds.
     let mut files: BTreeMap<PathBuf, (Vec<u8>, Vec<ModelField>)> = BTreeMap::new();
@@ -146,18 +137,18 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
         }
         match locate_values(target, &files, &unreadable, &marked_files) {
             Ok(values) => found_values[i] = Some(values),
-            Err(why) => failures.push((i, format!("  {}: {why}", target_label(i, target)))),
+            Err(why) => failures.push((i, why, FailureKind::Target)),
         }
     }
 
     for (i, target) in targets.iter().enumerate() {
-        if found_values[i].is_some() || failures.iter().any(|(f, _)| *f == i) {
+        if found_values[i].is_some() || failures.iter().any(|(f, _, _)| *f == i) {
             located.push(None);
             continue;
         }
         let Some((_, fields)) = files.get(&target.file) else {
             let why = unreadable.get(&target.file).cloned().unwrap_or_default();
-            failures.push((i, format!("  {}: {why}", target_label(i, target))));
+            failures.push((i, why, FailureKind::Target));
             located.push(None);
             continue;
         };
@@ -171,10 +162,10 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
                     failures.push((
                         i,
                         format!(
-                            "  {}: the same field as targets[{first}] (line {}); keep one of them",
-                            target_label(i, target),
+                            "the same field as targets[{first}] (line {}); keep one of them",
                             field.line
                         ),
+                        FailureKind::Config,
                     ));
                 }
                 located.push(Some(field.clone()));
@@ -182,11 +173,8 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
             Err(e) => {
                 failures.push((
                     i,
-                    format!(
-                        "  {}: {}: {e}",
-                        target_label(i, target),
-                        target.file.display()
-                    ),
+                    format!("{}: {e}", target.file.display()),
+                    FailureKind::Target,
                 ));
                 located.push(None);
             }
@@ -224,11 +212,11 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
                 Err(why) => failures.push((
                     i,
                     format!(
-                        "  {}: {}:{}: {why}",
-                        target_label(i, target),
+                        "{}:{}: {why}",
                         fields::normalize(&values[0].file),
                         values[0].line
                     ),
+                    FailureKind::Target,
                 )),
             }
             continue;
@@ -248,8 +236,13 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
     }
     let mut resolutions: Vec<Option<Resolution>> = vec![None; requests.len()];
     if !requests.is_empty() {
-        let store =
-            crate::tracking::open(&options.mlflow).context("cannot open the tracking store")?;
+        let store = match crate::tracking::open(&options.mlflow) {
+            Ok(store) => store,
+            Err(e) => {
+                let kind = FailureKind::of_tracking(&e);
+                return Err(anyhow::Error::new(e).context(TargetsUnresolved { kind }));
+            }
+        };
         let results = resolve::resolve_all(
             store,
             requests,
@@ -261,33 +254,26 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
             match result {
                 Ok(resolution) => resolutions[r] = Some(resolution),
                 Err(e) => {
-                    let i = target_of[r];
-                    failures.push((i, format!("  {}: {e}", target_label(i, &targets[i]))));
+                    failures.push((target_of[r], e.to_string(), FailureKind::of(&e)));
                 }
             }
         }
     }
-    if !failures.is_empty() {
-        failures.sort_by_key(|(i, _)| *i);
-        return Err(PlanError::TargetsFailed {
-            failed: failures.len(),
-            total: targets.len(),
-            details: failures
-                .into_iter()
-                .map(|(_, m)| m)
-                .collect::<Vec<_>>()
-                .join("\n"),
-        }
-        .into());
-    }
+    failures.sort_by_key(|(i, _, _)| *i);
 
     // The report, and the edits per file.
     let mut report = Report::default();
     let mut edits: BTreeMap<PathBuf, Vec<Edit>> = BTreeMap::new();
     let mut field_edits: BTreeMap<PathBuf, Vec<AnyEdit>> = BTreeMap::new();
-    let mut render_failures = Vec::new();
+    let mut render_failures: Vec<(usize, String, FailureKind)> = Vec::new();
     for (i, target) in targets.iter().enumerate() {
         let resolution = request_of[i].and_then(|r| resolutions[r].clone());
+        if let Some((_, why, _)) = failures.iter().find(|(f, _, _)| *f == i) {
+            report
+                .targets
+                .push(failed_entry(target, located[i].as_ref(), why));
+            continue;
+        }
         if let Some(values) = &found_values[i] {
             match field_reports(
                 target,
@@ -297,11 +283,14 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
                 &mut field_edits,
             ) {
                 Ok(lines) => report.targets.extend(lines),
-                Err(why) => render_failures.push(format!("  {}: {why}", target_label(i, target))),
+                Err(why) => {
+                    report.targets.push(failed_entry(target, None, &why));
+                    render_failures.push((i, why, FailureKind::Target));
+                }
             }
             continue;
         }
-        let field = located[i].as_ref().expect("located when nothing failed");
+        let field = located[i].as_ref().expect("located when it did not fail");
         let (status, new_uri, reason) = match &resolution {
             None if !target.pinned && held[i].is_some() => (
                 TargetStatus::Held,
@@ -345,14 +334,27 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
             reason,
             warnings: resolution.map(|r| r.warnings).unwrap_or_default(),
             hold: held[i].clone().filter(|_| status == TargetStatus::Held),
+            registered_model: target.registered.as_ref().map(|r| r.name.clone()),
+            alias: target.registered.as_ref().and_then(|r| r.alias.clone()),
+            experiment: target.run.as_ref().map(|r| r.experiment.clone()),
+            error: None,
         });
     }
 
-    if !render_failures.is_empty() {
-        return Err(PlanError::TargetsFailed {
-            failed: render_failures.len(),
+    failures.extend(render_failures);
+    if !failures.is_empty() {
+        failures.sort_by_key(|(i, _, _)| *i);
+        let kinds: Vec<FailureKind> = failures.iter().map(|(_, _, k)| *k).collect();
+        return Err(TargetsFailed {
+            failed: failures.len(),
             total: targets.len(),
-            details: render_failures.join("\n"),
+            details: failures
+                .iter()
+                .map(|(i, why, _)| format!("  {}: {why}", target_label(*i, &targets[*i])))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            report,
+            kind: TargetsFailed::kind_of(&kinds),
         }
         .into());
     }
@@ -517,9 +519,36 @@ fn field_reports(
             reason,
             warnings: resolution.map(|r| r.warnings.clone()).unwrap_or_default(),
             hold: hold.cloned().filter(|_| status == TargetStatus::Held),
+            registered_model: target.registered.as_ref().map(|r| r.name.clone()),
+            alias: target.registered.as_ref().and_then(|r| r.alias.clone()),
+            experiment: target.run.as_ref().map(|r| r.experiment.clone()),
+            error: None,
         });
     }
     Ok(lines)
+}
+
+/// The report entry of a target that failed: what is known of it, status `failed` and the error.
+fn failed_entry(target: &TargetConfig, field: Option<&ModelField>, why: &str) -> TargetReport {
+    TargetReport {
+        old_uri: field.map(|f| f.value.clone()),
+        registered_model: target.registered.as_ref().map(|r| r.name.clone()),
+        alias: target.registered.as_ref().and_then(|r| r.alias.clone()),
+        experiment: target.run.as_ref().map(|r| r.experiment.clone()),
+        error: Some(why.to_string()),
+        ..TargetReport::at(
+            display_path(&target.file),
+            field
+                .map(|f| f.kind.as_str().to_string())
+                .or_else(|| target.kind.clone())
+                .unwrap_or_default(),
+            field
+                .map(|f| f.name.clone())
+                .unwrap_or_else(|| target.name.clone()),
+            field.map_or(0, |f| f.line),
+            TargetStatus::Failed,
+        )
+    }
 }
 
 fn display_path(path: &Path) -> String {

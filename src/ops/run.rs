@@ -119,9 +119,10 @@ async fn run_steps(
     };
     let argocd = options.argocd.is_configured();
     if options.argocd.wait && !argocd {
-        anyhow::bail!(
-            "--wait waits for Argo CD, but none is configured; nothing was written: name the apps (--app or argocd.apps) and the server (--server, ARGOCD_SERVER or argocd.server) or a --webhook, or drop --wait (MODELBUMP_SYNC_WAIT)"
-        );
+        return Err(crate::ops::ConfigProblem(
+            "--wait waits for Argo CD, but none is configured; nothing was written: name the apps (--app or argocd.apps) and the server (--server, ARGOCD_SERVER or argocd.server) or a --webhook, or drop --wait (MODELBUMP_SYNC_WAIT)".into(),
+        )
+        .into());
     }
     let head = repo.head_commit()?;
     let pending = pending_files(root, &options.plan.config.targets, &repo, head, &plan)?;
@@ -252,13 +253,12 @@ async fn run_steps(
         synced_revision,
     };
     if let Some(err) = sync_error {
-        let what = if report.pushed {
-            "the changes are pushed, but the Argo CD sync failed"
-        } else {
-            "the Argo CD sync failed"
-        };
         *synced = Some(Box::new(done));
-        return Err(err.context(what));
+        return Err(if report.pushed {
+            err.context(crate::ops::SyncAfterPushFailed)
+        } else {
+            err.context("the Argo CD sync failed")
+        });
     }
     Ok(done)
 }

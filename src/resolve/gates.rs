@@ -42,6 +42,47 @@ pub(crate) struct Gate {
     right: Operand,
 }
 
+/// A metric, param or tag a gate names, e.g. `metrics.val_accuracy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldRef {
+    kind: FieldKind,
+    key: String,
+}
+
+impl FieldRef {
+    /// Whether `run` has this field.
+    pub(crate) fn present_in(&self, run: &Run) -> bool {
+        match self.kind {
+            FieldKind::Metric => run.metrics.contains_key(&self.key),
+            FieldKind::Param => run.params.contains_key(&self.key),
+            FieldKind::Tag => run.tags.contains_key(&self.key),
+            FieldKind::Attribute => true,
+        }
+    }
+
+    /// The keys of this field's kind that `run` has (its metrics, its params or its tags).
+    pub(crate) fn keys_in<'r>(&self, run: &'r Run) -> Vec<&'r str> {
+        match self.kind {
+            FieldKind::Metric => run.metrics.keys().map(String::as_str).collect(),
+            FieldKind::Param => run.params.keys().map(String::as_str).collect(),
+            FieldKind::Tag => run.tags.keys().map(String::as_str).collect(),
+            FieldKind::Attribute => Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for FieldRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let prefix = match self.kind {
+            FieldKind::Metric => "metrics",
+            FieldKind::Param => "params",
+            FieldKind::Tag => "tags",
+            FieldKind::Attribute => "attributes",
+        };
+        write!(f, "{prefix}.{}", self.key)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Operand {
     Field {
@@ -146,6 +187,27 @@ impl Gate {
         [&self.left, &self.right]
             .iter()
             .any(|o| matches!(o, Operand::Field { deployed: true, .. }))
+    }
+
+    /// The candidate's fields (`metrics.*`, `params.*`, `tags.*`, not `deployed.*`) that `run` lacks:
+    /// the resolver then asks whether any run of the experiment has them, and when none has, the gate
+    /// is a configuration error (a misspelt key), not a `blocked` target.
+    pub(crate) fn missing_fields(&self, run: &Run) -> Vec<FieldRef> {
+        [&self.left, &self.right]
+            .into_iter()
+            .filter_map(|operand| match operand {
+                Operand::Field {
+                    deployed: false,
+                    kind,
+                    key,
+                } if *kind != FieldKind::Attribute => Some(FieldRef {
+                    kind: *kind,
+                    key: key.clone(),
+                }),
+                _ => None,
+            })
+            .filter(|field| !field.present_in(run))
+            .collect()
     }
 
     /// Whether the gate holds for `candidate` (and `deployed`); the error says why not, naming the

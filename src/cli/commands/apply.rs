@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::args::MlflowArgs;
+use crate::cli::args::{MlflowArgs, SelectArgs};
 use crate::cli::exit::Outcome;
 use crate::cli::settings::Settings;
+use crate::report::ReportCommand;
 
 /// Resolve every configured target against MLflow and write the manifests in place
 ///
@@ -15,12 +16,16 @@ use crate::cli::settings::Settings;
 /// Examples:
 ///   modelbump apply
 ///   modelbump apply --tracking-uri http://localhost:5000 --report report.json
+///   modelbump apply --target baseline-predictor
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct ApplyArgs {
     /// Where MLflow is
     #[command(flatten)]
     pub mlflow: MlflowArgs,
+    /// Which targets
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Also write the JSON report to this file [env: MODELBUMP_REPORT=]
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -28,9 +33,18 @@ pub(crate) struct ApplyArgs {
 
 /// Runs `apply`.
 pub(crate) async fn run(settings: &Settings, args: ApplyArgs) -> anyhow::Result<Outcome> {
-    let plan = crate::ops::apply(&settings.plan(&args.mlflow)?).await?;
-    let report_file = settings.report(args.report);
+    let report_file = settings.report(args.report.clone());
+    let plan = crate::cli::outputs::planned(
+        settings,
+        &args.select,
+        &args.mlflow,
+        ReportCommand::Apply,
+        report_file.as_deref(),
+        |options| async move { crate::ops::apply(&options).await },
+    )
+    .await?;
     crate::cli::render::plan_output(
+        ReportCommand::Apply,
         settings.output,
         settings.color,
         crate::cli::render::Tense::Done,

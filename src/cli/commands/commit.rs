@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::OutputFormat;
-use crate::cli::args::PushArgs;
-use crate::cli::args::SigningArgs;
+use crate::cli::args::{PushArgs, SelectArgs, SigningArgs};
 use crate::cli::exit::Outcome;
+use crate::cli::outputs;
 use crate::cli::settings::Settings;
 use crate::ops::CommitOptions;
 use crate::ops::{PushTarget, WriteBackOutcome};
+use crate::report::{Report, ReportCommand};
 
 /// Commit the changed target files, with the changes and provenance trailers in the message
 ///
@@ -20,13 +21,16 @@ use crate::ops::{PushTarget, WriteBackOutcome};
 /// any other edit is refused. Nothing changed is success with "nothing to commit".
 ///
 /// Which files: the configured target files, the files the last `apply` wrote, and the FILEs named
-/// here; with none of those, every tracked YAML file with uncommitted changes.
+/// here; with none of those, every tracked YAML file with uncommitted changes. With --target or
+/// --selector: only the selected targets' files, and a file that also holds uncommitted URI changes of
+/// other models is refused.
 ///
 /// Examples:
 ///   modelbump apply && modelbump commit --push
 ///   modelbump set k8s/model.yaml baseline-predictor s3://bucket/m-1/
 ///   modelbump commit --push -m "rollback: baseline-predictor to m-1"
 ///   modelbump commit --push --signing-format ssh --signing-key ~/.ssh/modelbump_signing
+///   modelbump commit --push --target baseline-predictor --report /tmp/commit.json
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct CommitArgs {
@@ -42,18 +46,63 @@ pub(crate) struct CommitArgs {
     /// The message's first lines; {count}, {models} and {files} are filled in [default: git.message from the config] [env: MODELBUMP_GIT_MESSAGE=]
     #[arg(short = 'm', long, value_name = "TEXT")]
     pub message: Option<String>,
+    /// Also write the JSON report to this file [env: MODELBUMP_REPORT=]
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Also write the pushed commit's SHA to this file (empty when nothing was pushed)
+    #[arg(long, value_name = "FILE")]
+    pub commit_file: Option<PathBuf>,
     /// Where to push
     #[command(flatten)]
     pub push_to: PushArgs,
     /// How commits are signed
     #[command(flatten)]
     pub signing: SigningArgs,
+    /// Which targets
+    #[command(flatten)]
+    pub select: SelectArgs,
 }
 
 /// Runs `commit`.
 pub(crate) async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result<Outcome> {
+    let report_file = settings.report(args.report.clone());
+    let commit_file = args.commit_file.clone();
+    match commit(settings, args) {
+        Ok(report) => {
+            outputs::write_report(report_file.as_deref(), ReportCommand::Commit, &report, None)?;
+            outputs::write_commit_file(commit_file.as_deref(), &report)?;
+            Ok(Outcome::Success)
+        }
+        Err(err) => {
+            let report = outputs::report_of(&err);
+            if let Err(e) = outputs::write_commit_file(commit_file.as_deref(), &report) {
+                tracing::error!("{e:#}");
+            }
+            Err(outputs::failed(
+                settings,
+                ReportCommand::Commit,
+                report_file.as_deref(),
+                &report,
+                err,
+            ))
+        }
+    }
+}
+
+/// Commits (and pushes), prints the outcome, and returns the report.
+fn commit(settings: &Settings, args: CommitArgs) -> anyhow::Result<Report> {
+    let selection = settings.selection(&args.select)?;
+    let settings = &settings.selected(&args.select)?;
     let push = settings.push_requested(args.push);
     let options = CommitOptions {
+        selected: (!selection.is_empty()).then(|| {
+            settings
+                .config
+                .targets
+                .iter()
+                .map(|t| (t.file.clone(), t.name.clone()))
+                .collect()
+        }),
         git: settings.git(args.message, &args.signing)?,
         files: settings
             .config
@@ -78,11 +127,16 @@ pub(crate) async fn run(settings: &Settings, args: CommitArgs) -> anyhow::Result
     let done = crate::ops::commit(&options)?;
     let mut out = std::io::stdout().lock();
     match settings.output {
-        OutputFormat::Json => out.write_all(done.report.to_json().as_bytes())?,
+        OutputFormat::Json => out.write_all(
+            done.report
+                .document(ReportCommand::Commit, None)
+                .to_json()
+                .as_bytes(),
+        )?,
         OutputFormat::Text => write_text(&mut out, done.push.as_ref(), &done.write_back)?,
     }
     out.flush()?;
-    Ok(Outcome::Success)
+    Ok(done.report)
 }
 
 /// The text summary of a write-back, shared with `run`.

@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::args::MlflowArgs;
+use crate::cli::args::{MlflowArgs, SelectArgs};
 use crate::cli::exit::Outcome;
 use crate::cli::settings::Settings;
+use crate::report::ReportCommand;
 
 /// Resolve every configured target against MLflow and show what would change; writes nothing
 ///
@@ -17,12 +18,16 @@ use crate::cli::settings::Settings;
 ///   modelbump plan
 ///   modelbump plan -o json --report /tmp/plan.json
 ///   modelbump plan --detailed-exitcode || [ $? -eq 3 ] && echo "changes pending"
+///   modelbump plan --selector variant=baseline
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct PlanArgs {
     /// Where MLflow is
     #[command(flatten)]
     pub mlflow: MlflowArgs,
+    /// Which targets
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Exit 3 when changes are pending (0 when none, 1 on failure)
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -33,9 +38,18 @@ pub(crate) struct PlanArgs {
 
 /// Runs `plan`.
 pub(crate) async fn run(settings: &Settings, args: PlanArgs) -> anyhow::Result<Outcome> {
-    let plan = crate::ops::plan(&settings.plan(&args.mlflow)?).await?;
-    let report_file = settings.report(args.report);
+    let report_file = settings.report(args.report.clone());
+    let plan = crate::cli::outputs::planned(
+        settings,
+        &args.select,
+        &args.mlflow,
+        ReportCommand::Plan,
+        report_file.as_deref(),
+        |options| async move { crate::ops::plan(&options).await },
+    )
+    .await?;
     crate::cli::render::plan_output(
+        ReportCommand::Plan,
         settings.output,
         settings.color,
         crate::cli::render::Tense::Planned,

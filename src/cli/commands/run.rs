@@ -4,26 +4,26 @@
 //! A pipeline reads the `--report` file for its output parameters, so the file is written whatever
 //! happens: when a step fails, it holds what was known by then (the plan's targets, a commit made in the
 //! checkout but not pushed, the sync lines: the report the [`RunError`] carries) plus an `error` field
-//! with the message, and at the very least
-//! `{"targets": [], "commit": null, "pushed": false, "sync": [], "error": "..."}`. A missing file would
-//! turn a clear failure into a confusing one further down the pipeline.
+//! with the message (see `cli/outputs.rs`; with failed targets, each target's entry). A missing file
+//! would turn a clear failure into a confusing one further down the pipeline. The same holds for the
+//! `--commit-file`.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use serde::Serialize;
 
 use crate::cli::OutputFormat;
 use crate::cli::args::ArgoCdArgs;
 use crate::cli::args::MlflowArgs;
 use crate::cli::args::PushArgs;
-use crate::cli::args::SigningArgs;
+use crate::cli::args::{SelectArgs, SigningArgs};
 use crate::cli::commands::commit::write_text;
 use crate::cli::exit::Outcome;
+use crate::cli::outputs;
 use crate::cli::settings::Settings;
 use crate::ops::{RunError, RunOptions, RunOutcome};
-use crate::report::Report;
+use crate::report::{Report, ReportCommand};
 
 /// The pipeline step: apply, commit, push and sync in one
 ///
@@ -31,18 +31,34 @@ use crate::report::Report;
 ///   modelbump run --dry-run
 ///   modelbump run --report /tmp/modelbump-report.json
 ///   modelbump run -m "update: model URIs from training run baseline" --wait
+///   modelbump run --selector variant=baseline --commit-file /tmp/commit-sha
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct RunArgs {
     /// Where MLflow is
     #[command(flatten)]
     pub mlflow: MlflowArgs,
+    /// Which targets
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Stop after the plan: show the diff, write nothing
     #[arg(long)]
     pub dry_run: bool,
     /// Also write the JSON report to this file [env: MODELBUMP_REPORT=]
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Also write the pushed commit's SHA to this file (empty when nothing was pushed), e.g. for an Argo
+    /// Workflows output parameter
+    #[arg(long, value_name = "FILE")]
+    pub commit_file: Option<PathBuf>,
+    /// In pull-request mode, also write the pull request's URL to this file (empty when there is none),
+    /// e.g. for an Argo Workflows output parameter
+    #[arg(long, value_name = "FILE")]
+    pub pull_request_file: Option<PathBuf>,
+    /// Exit 3 when the run committed a change (with --dry-run: when changes are pending), 0 when there
+    /// was nothing to do
+    #[arg(long)]
+    pub detailed_exitcode: bool,
     /// The message's first lines; {count}, {models} and {files} are filled in [default: git.message from the config] [env: MODELBUMP_GIT_MESSAGE=]
     #[arg(short = 'm', long, value_name = "TEXT", help_heading = "Git")]
     pub message: Option<String>,
@@ -63,16 +79,8 @@ pub(crate) struct RunArgs {
     pub argocd: ArgoCdArgs,
     /// Commit on a head branch from the fresh base tip and open (or update) a pull request to the base
     /// branch instead of pushing to it [default: on when git.pullRequest is in the config] [env: MODELBUMP_PULL_REQUEST=]
-    #[arg(long)]
+    #[arg(long, help_heading = "Git")]
     pub pull_request: bool,
-}
-
-/// The report of a failed run: the report so far and what went wrong.
-#[derive(Serialize)]
-struct FailedReport<'a> {
-    #[serde(flatten)]
-    report: &'a Report,
-    error: String,
 }
 
 /// Runs `run`.
@@ -96,11 +104,25 @@ pub(crate) async fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<Ou
     };
     match result {
         Ok(done) => {
-            if let Some(path) = &report_path {
-                crate::report::write_file(path, &done.report)?;
-            }
+            outputs::write_report(
+                report_path.as_deref(),
+                ReportCommand::Run,
+                &done.report,
+                None,
+            )?;
+            outputs::write_commit_file(args.commit_file.as_deref(), &done.report)?;
+            outputs::write_pull_request_file(args.pull_request_file.as_deref(), &done.report)?;
             render(settings, &done)?;
-            Ok(Outcome::Success)
+            let changed = if args.dry_run {
+                done.plan.has_changes()
+            } else {
+                done.report.commit.is_some()
+            };
+            Ok(if args.detailed_exitcode && changed {
+                Outcome::ChangesPending
+            } else {
+                Outcome::Success
+            })
         }
         Err(err) => {
             // Only the sync failed: what was done is shown as on success, the error after it.
@@ -109,29 +131,33 @@ pub(crate) async fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<Ou
             {
                 render(settings, done)?;
             }
-            let failed = FailedReport {
-                report: &err.report,
-                error: format!("{:#}", err.source),
+            let report = if err.report.targets.is_empty() && err.report.commit.is_none() {
+                outputs::report_of(&err.source)
+            } else {
+                err.report
             };
-            if let Some(path) = &report_path
-                && let Err(e) = crate::report::write_file(path, &failed)
+            if let Err(e) = outputs::write_commit_file(args.commit_file.as_deref(), &report) {
+                tracing::error!("{e:#}");
+            }
+            if let Err(e) =
+                outputs::write_pull_request_file(args.pull_request_file.as_deref(), &report)
             {
                 tracing::error!("{e:#}");
             }
-            if settings.output == OutputFormat::Json {
-                let mut json =
-                    serde_json::to_string_pretty(&failed).expect("the report serializes");
-                json.push('\n');
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(json.as_bytes()).and_then(|()| out.flush());
-            }
-            Err(err.source)
+            Err(outputs::failed(
+                settings,
+                ReportCommand::Run,
+                report_path.as_deref(),
+                &report,
+                err.source,
+            ))
         }
     }
 }
 
 /// The options of the run, resolved.
 fn options(settings: &Settings, args: &RunArgs) -> anyhow::Result<RunOptions> {
+    let settings = &settings.selected(&args.select)?;
     Ok(RunOptions {
         plan: settings.plan(&args.mlflow)?,
         dry_run: args.dry_run,
@@ -169,7 +195,12 @@ fn render(settings: &Settings, done: &RunOutcome) -> anyhow::Result<()> {
     let color = settings.color;
     let mut out = std::io::stdout().lock();
     match (settings.output, &done.write_back) {
-        (OutputFormat::Json, _) => out.write_all(done.report.to_json().as_bytes())?,
+        (OutputFormat::Json, _) => out.write_all(
+            done.report
+                .document(ReportCommand::Run, None)
+                .to_json()
+                .as_bytes(),
+        )?,
         (OutputFormat::Text, None) => {
             out.write_all(table(&done.report, color).as_bytes())?;
             out.write_all(summary(&done.report, Tense::Planned, color).as_bytes())?;

@@ -94,25 +94,25 @@ fn print_field(settings: &Settings, done: crate::ops::FieldSetOutcome) -> anyhow
                     .values
                     .iter()
                     .map(|(line, old, new)| TargetReport {
-                        file: done.file.clone(),
-                        kind: done.kind.clone(),
-                        name: done.name.clone(),
-                        line: *line,
-                        status: status(old, new),
                         old_uri: Some(old.clone()),
                         new_uri: Some(new.clone()),
-                        run_id: None,
-                        model_version: None,
-                        model_id: None,
-                        experiment_id: None,
-                        reason: None,
-                        warnings: Vec::new(),
-                        hold: None,
+                        ..TargetReport::at(
+                            done.file.clone(),
+                            done.kind.clone(),
+                            done.name.clone(),
+                            *line,
+                            status(old, new),
+                        )
                     })
                     .collect(),
                 ..Report::default()
             };
-            out.write_all(report.to_json().as_bytes())?;
+            out.write_all(
+                report
+                    .document(crate::report::ReportCommand::Set, None)
+                    .to_json()
+                    .as_bytes(),
+            )?;
         }
         OutputFormat::Text => {
             for (line, old, new) in &done.values {
