@@ -159,8 +159,14 @@ pub enum PushOutcome {
 enum Failure {
     /// Lost a race: fetch, re-apply, retry.
     Retry(String),
-    /// Anything a retry cannot fix.
-    Fatal(GitError),
+    /// Anything a retry cannot fix (boxed: the error is large, and the happy path is `Ok`).
+    Fatal(Box<GitError>),
+}
+
+impl From<GitError> for Failure {
+    fn from(err: GitError) -> Self {
+        Failure::Fatal(Box::new(err))
+    }
 }
 
 /// Where a push starts: the remote branch's tip it is built on, and what becomes of the local branch.
@@ -220,7 +226,7 @@ impl GitRepo {
                         attempts: attempt,
                     });
                 }
-                Err(Failure::Fatal(err)) => return Err(err),
+                Err(Failure::Fatal(err)) => return Err(*err),
                 Err(Failure::Retry(reason)) if attempt == attempts => {
                     return Err(GitError::RetriesExhausted {
                         remote: request.remote.clone(),
@@ -359,7 +365,7 @@ impl GitRepo {
 
     /// Pushes `commit` (whose parent is `tip`) to the remote branch, expected at `tip`.
     fn push_once(&self, commit: Oid, tip: Oid, request: &PushRequest<'_>) -> Result<(), Failure> {
-        let remote = self.find_remote(&request.remote).map_err(Failure::Fatal)?;
+        let remote = self.find_remote(&request.remote).map_err(Failure::from)?;
         let url = push_url(&remote);
         drop(remote);
         match self.local_remote_path(&url) {
@@ -407,7 +413,7 @@ impl GitRepo {
         let fatal = |action: &str| {
             let action = action.to_string();
             move |e: git2::Error| {
-                Failure::Fatal(GitError::Git {
+                Failure::from(GitError::Git {
                     action: format!("{action} ({} at {})", request.remote, redact_url(url)),
                     repo: self.workdir.clone(),
                     message: e.message().to_string(),
@@ -417,7 +423,7 @@ impl GitRepo {
         let target = git2::Repository::open_bare(path).map_err(fatal("opening the remote"))?;
         let branch = format!("refs/heads/{}", request.branch);
         let Ok(tip) = target.refname_to_id(&branch) else {
-            return Err(Failure::Fatal(GitError::NoRemoteBranch {
+            return Err(Failure::from(GitError::NoRemoteBranch {
                 remote: request.remote.clone(),
                 url: redact_url(url),
                 branch: request.branch.clone(),
@@ -477,7 +483,7 @@ impl GitRepo {
     }
 
     fn push_refspec(&self, request: &PushRequest<'_>, refspec: &str) -> Result<(), Failure> {
-        let mut remote = self.find_remote(&request.remote).map_err(Failure::Fatal)?;
+        let mut remote = self.find_remote(&request.remote).map_err(Failure::from)?;
         let url = push_url(&remote);
         let auth = AuthState::new(&url, request.credentials);
         let statuses: RefCell<Vec<(String, String)>> = RefCell::new(Vec::new());
@@ -492,7 +498,7 @@ impl GitRepo {
             if e.code() == git2::ErrorCode::NotFastForward || is_retryable(e.message()) {
                 return Err(Failure::Retry(scrub(e.message(), token)));
             }
-            return Err(Failure::Fatal(auth.into_error(e, &request.remote, self)));
+            return Err(Failure::from(auth.into_error(e, &request.remote, self)));
         }
         if let Some((_, status)) = statuses.into_inner().into_iter().next() {
             let status = scrub(&status, token);
@@ -500,7 +506,7 @@ impl GitRepo {
                 return Err(Failure::Retry(status));
             }
             let server = server_lines(&server);
-            return Err(Failure::Fatal(GitError::Rejected {
+            return Err(Failure::from(GitError::Rejected {
                 remote: request.remote.clone(),
                 url: redact_url(&url),
                 branch: request.branch.clone(),

@@ -10,6 +10,15 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
+/// One metric family: name, type, help, the label of its series (if any), and the series.
+type Family<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Vec<(String, f64)>,
+);
+
 /// The dependencies an error is counted against.
 pub(crate) const DEPENDENCIES: [&str; 4] = ["mlflow", "git", "argocd", "other"];
 
@@ -93,7 +102,7 @@ impl Metrics {
             .iter()
             .map(|(status, n)| (status.clone(), *n as f64))
             .collect();
-        let families: [(&str, &str, &str, Option<&str>, Vec<(String, f64)>); 8] = [
+        let families: [Family<'_>; 8] = [
             (
                 "modelbump_serve_runs_total",
                 "counter",
