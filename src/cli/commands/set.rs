@@ -42,10 +42,12 @@ pub(crate) struct SetArgs {
 
 /// Runs `set`.
 pub(crate) fn run(settings: &Settings, args: SetArgs) -> anyhow::Result<Outcome> {
+    // FILE is relative to the folder it was typed in.
+    let file = settings.path_arg(args.file);
     if args.kind.is_none()
         && let Some(done) = crate::ops::set_field(
             &settings.repo,
-            &args.file,
+            &file,
             &args.name,
             &args.uri,
             &settings.config.targets,
@@ -55,7 +57,7 @@ pub(crate) fn run(settings: &Settings, args: SetArgs) -> anyhow::Result<Outcome>
     }
     let done = crate::ops::set(&SetOptions {
         repo: settings.repo.clone(),
-        file: settings.path_arg(args.file),
+        file,
         edit: Edit {
             selector: Selector {
                 name: args.name,
