@@ -8,6 +8,7 @@ mod git;
 mod holds;
 mod layers;
 mod local_stores;
+mod manual_changes;
 mod mlflow;
 mod ops;
 mod quickstart;

@@ -621,14 +621,12 @@ impl HistoryEntry {
         ) {
             (Some(action), _) => action.to_string(),
             (None, true) => "update".to_string(),
-            (None, false) if change.old.is_none() => "added".to_string(),
-            (None, false) => "manual".to_string(),
+            (None, false) if change.is_manual() => "manual".to_string(),
+            (None, false) => "added".to_string(),
         };
-        let date = std::time::UNIX_EPOCH
-            + std::time::Duration::from_secs(u64::try_from(change.time).unwrap_or_default());
         Self {
             commit: change.commit.to_string(),
-            date: humantime::format_rfc3339_seconds(date).to_string(),
+            date: change.date(),
             author: change.author.clone(),
             old: change.old.clone(),
             new: change.new.clone(),

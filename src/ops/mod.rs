@@ -5,6 +5,7 @@
 
 mod commit;
 mod hold;
+mod manual;
 mod plan;
 mod run;
 mod set;
