@@ -81,6 +81,15 @@ fn a_manual_change_is_held_by_default_with_who_when_and_the_commit() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("held"), "{text}");
     assert!(text.contains(&expected_reason), "{text}");
+
+    // `release` has no entry to remove, and says how to lift this hold instead.
+    let out = case.cmd(&case.fx.work, &["release", "iris"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&expected_reason), "{err}");
+    assert!(err.contains("manualChanges: overwrite"), "{err}");
+    assert!(err.contains("modelbump rollback iris"), "{err}");
+    assert_eq!(case.fx.remote_head(), tip, "nothing pushed");
 }
 
 #[test]
@@ -95,6 +104,11 @@ fn a_manual_change_is_deployed_over_under_overwrite() {
     assert_eq!(target["runId"], run_id.as_str());
     assert_eq!(target.get("hold"), None, "{report}");
     assert_eq!(case.remote_uri(), newer);
+    // Nothing is held, so `release` has nothing to release.
+    let out = case.cmd(&case.fx.work, &["release", "iris"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("iris (k8s/models.yaml) is not held"), "{err}");
 }
 
 /// The hold lasts only while the hand-made value is the newest change: once modelbump itself changes the

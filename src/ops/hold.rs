@@ -44,6 +44,9 @@ pub struct HoldOptions {
     pub target: TargetRef,
     /// Why (`hold`); `None` releases the hold.
     pub reason: Option<String>,
+    /// The `manualChanges` policy, to explain a `release` of a target held because it was changed by
+    /// hand.
+    pub manual_changes: crate::config::ManualChanges,
     /// Push after committing, there.
     pub push: Option<PushSpec>,
 }
@@ -93,6 +96,16 @@ pub(super) enum HoldError {
     /// `release` of a target that is not held.
     #[error("{name} ({file}) is not held; nothing was changed")]
     NotHeld { name: String, file: String },
+    /// `release` of a target held only because its value was changed by hand (`manualChanges: hold`).
+    #[error(
+        "{name} ({file}) has no hold to release in {holds}: it is held because its value was {reason} (manualChanges: hold); nothing was changed. To deploy over it, change the value with modelbump (`modelbump rollback {name} --reason TEXT` then `modelbump release {name}`, or `modelbump set` then `modelbump commit`), or set `manualChanges: overwrite` in modelbump.yaml"
+    )]
+    HeldByHand {
+        name: String,
+        file: String,
+        holds: &'static str,
+        reason: String,
+    },
     /// The checkout's copy of a file to commit has uncommitted changes.
     #[error(
         "{file} has uncommitted changes; nothing was written: commit or stash them (git stash), or undo them (git checkout -- {file}), then run again"
@@ -183,6 +196,17 @@ pub fn hold(options: &HoldOptions) -> anyhow::Result<HoldOutcome> {
         None => {
             let holds = Holds::load(root)?;
             if holds.find(&target.file, &target.name).is_none() {
+                if options.manual_changes == crate::config::ManualChanges::Hold
+                    && let Some(hold) = held_by_hand(&repo, root, target)?
+                {
+                    return Err(HoldError::HeldByHand {
+                        name: target.name.clone(),
+                        file: target.file.display().to_string(),
+                        holds: HOLDS_FILE,
+                        reason: hold.reason,
+                    }
+                    .into());
+                }
                 return Err(HoldError::NotHeld {
                     name: target.name.clone(),
                     file: target.file.display().to_string(),
@@ -351,6 +375,21 @@ pub fn rollback(options: &RollbackOptions) -> anyhow::Result<HoldOutcome> {
         write_back: outcome,
         push,
     })
+}
+
+/// The hold `manualChanges: hold` gives the target's value in the checkout, if it was made by hand.
+fn held_by_hand(
+    repo: &GitRepo,
+    root: &Path,
+    target: &TargetConfig,
+) -> anyhow::Result<Option<Hold>> {
+    let Ok(bytes) = std::fs::read(root.join(&target.file)) else {
+        return Ok(None);
+    };
+    let Some(current) = read_value(&bytes, target) else {
+        return Ok(None);
+    };
+    super::manual::manual_hold(repo, repo.head_commit()?, root, target, &current)
 }
 
 /// The provenance trailers of a change.

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::config::{Config, ManualChanges};
+use crate::config::{Config, ManualChanges, TargetConfig};
 use crate::git::{GitError, GitRepo};
 use crate::manifest::ModelField;
 use crate::report::Hold;
@@ -48,34 +48,43 @@ pub(super) fn hold_manual_changes(
         if target.pinned || hold.is_some() {
             continue;
         }
-        let Some(rel) = git.relative(repo, &target.file) else {
-            continue;
-        };
-        let read = |bytes: &[u8]| super::hold::read_value(bytes, target);
-        let change = git
-            .last_value_change(head, &rel, &target.name, &read)
-            .with_context(|| {
-                format!(
-                    "cannot read the history of {} to apply `manualChanges: hold`",
-                    target.file.display()
-                )
-            })?;
-        if let Some(change) = change
-            && change.is_manual()
-            && change.new.as_deref() == Some(field.value.as_str())
-        {
-            *hold = Some(Hold {
-                by: change.author.clone(),
-                at: change.date(),
-                reason: format!(
-                    "changed by hand in {}: {}",
-                    crate::git::short_id(change.commit),
-                    change.subject
-                ),
-            });
-        }
+        *hold = manual_hold(&git, head, repo, target, &field.value)?;
     }
     Ok(())
+}
+
+/// The hold a hand-made `current` value of `target` gets under `manualChanges: hold`: `Some` when the
+/// newest change of the value in the history of `head` was made by hand and is `current`.
+pub(super) fn manual_hold(
+    git: &GitRepo,
+    head: git2::Oid,
+    repo: &Path,
+    target: &TargetConfig,
+    current: &str,
+) -> anyhow::Result<Option<Hold>> {
+    let Some(rel) = git.relative(repo, &target.file) else {
+        return Ok(None);
+    };
+    let read = |bytes: &[u8]| super::hold::read_value(bytes, target);
+    let change = git
+        .last_value_change(head, &rel, &target.name, &read)
+        .with_context(|| {
+            format!(
+                "cannot read the history of {} to apply `manualChanges: hold`",
+                target.file.display()
+            )
+        })?;
+    Ok(change
+        .filter(|c| c.is_manual() && c.new.as_deref() == Some(current))
+        .map(|change| Hold {
+            by: change.author.clone(),
+            at: change.date(),
+            reason: format!(
+                "changed by hand in {}: {}",
+                crate::git::short_id(change.commit),
+                change.subject
+            ),
+        }))
 }
 
 #[cfg(test)]
