@@ -24,6 +24,8 @@ use crate::manifest::{self, Edit, Selector};
 use crate::ops::commit::{GitOptions, PushSpec, PushTarget, WriteBackOutcome, commit_identity};
 use crate::report::{Hold, Report, TargetReport, TargetStatus};
 
+use super::manual::read_value;
+
 /// Which configured target a command names.
 #[derive(Debug, Clone)]
 pub struct TargetRef {
@@ -399,18 +401,6 @@ fn provenance_of(change: &ValueChange) -> crate::git::Provenance {
         model_version: change.trailer("MLflow-Model-Version").map(str::to_string),
         experiment_id: change.trailer("MLflow-Experiment").map(str::to_string),
     }
-}
-
-/// The value of the target's field in a version of its file.
-pub(super) fn read_value(bytes: &[u8], target: &TargetConfig) -> Option<String> {
-    let fields = manifest::find_fields(bytes).ok()?;
-    let selector = Selector {
-        name: target.name.clone(),
-        kind: target.kind.clone(),
-    };
-    manifest::select(&fields, &selector)
-        .ok()
-        .map(|f| f.value.clone())
 }
 
 /// A commit message: `ACTION: NAME (FILE)`, then the trailers.

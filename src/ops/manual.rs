@@ -19,7 +19,7 @@ use anyhow::Context;
 
 use crate::config::{Config, ManualChanges, TargetConfig};
 use crate::git::{GitError, GitRepo};
-use crate::manifest::ModelField;
+use crate::manifest::{self, ModelField, Selector};
 use crate::report::Hold;
 
 /// Adds, under `manualChanges: hold`, a hold to each target in `held` that has none, is not pinned, and
@@ -65,7 +65,7 @@ pub(super) fn manual_hold(
     let Some(rel) = git.relative(repo, &target.file) else {
         return Ok(None);
     };
-    let read = |bytes: &[u8]| super::hold::read_value(bytes, target);
+    let read = |bytes: &[u8]| read_value(bytes, target);
     let change = git
         .last_value_change(head, &rel, &target.name, &read)
         .with_context(|| {
@@ -85,6 +85,18 @@ pub(super) fn manual_hold(
                 change.subject
             ),
         }))
+}
+
+/// The value of the target's field in a version of its file (`None`: no such field, or not YAML).
+pub(super) fn read_value(bytes: &[u8], target: &TargetConfig) -> Option<String> {
+    let fields = manifest::find_fields(bytes).ok()?;
+    let selector = Selector {
+        name: target.name.clone(),
+        kind: target.kind.clone(),
+    };
+    manifest::select(&fields, &selector)
+        .ok()
+        .map(|f| f.value.clone())
 }
 
 #[cfg(test)]
