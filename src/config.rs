@@ -68,6 +68,23 @@ pub struct Config {
     /// Which Argo CD applications to sync.
     #[serde(default)]
     pub argocd: ArgoCdConfig,
+    /// What `plan`, `apply` and `run` do with a model URI last changed by hand (default `hold`).
+    #[serde(default)]
+    pub manual_changes: ManualChanges,
+}
+
+/// `manualChanges:` what to do with a managed model URI whose current value was last changed by a
+/// commit modelbump did not make (an edit by hand).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ManualChanges {
+    /// Keep it: the target is reported `held`, with the commit's author, date and subject, and is not
+    /// changed until a modelbump commit changes it (`rollback`, `set` + `commit`) or the policy is
+    /// `overwrite`.
+    #[default]
+    Hold,
+    /// Deploy over it, as for any other value.
+    Overwrite,
 }
 
 /// `mlflow:`

@@ -8,13 +8,13 @@ use crate::support::git::{Fixture, git, models_yaml, write};
 use crate::support::mlflow::{MlflowServer, RunSeed, unique};
 use crate::support::{assert_success, modelbump};
 
-const MANIFEST: &str = "k8s/models.yaml";
+pub(crate) const MANIFEST: &str = "k8s/models.yaml";
 const FIRST: &str = "s3://mlflow-artifacts/0/first/artifacts/";
 
 /// A GitOps repo (bare remote and a clone) whose target `iris` follows the newest run of a fresh
 /// experiment of the shared server.
-struct Case {
-    fx: Fixture,
+pub(crate) struct Case {
+    pub(crate) fx: Fixture,
     server: &'static MlflowServer,
     exp: String,
     /// Minutes before now that the last seeded run started.
@@ -22,7 +22,7 @@ struct Case {
 }
 
 impl Case {
-    fn new(extra_config: &str) -> Case {
+    pub(crate) fn new(extra_config: &str) -> Case {
         let server = MlflowServer::shared();
         let exp_name = unique("holds");
         let exp = server.client().create_experiment(&exp_name);
@@ -45,7 +45,7 @@ impl Case {
 
     /// Seeds a newer FINISHED run passing the gate with a logged model; returns the run id and the URI
     /// modelbump writes for it.
-    fn new_model(&mut self) -> (String, String) {
+    pub(crate) fn new_model(&mut self) -> (String, String) {
         // Each run a minute newer than the last.
         self.start -= 1;
         let client = self.server.client();
@@ -62,7 +62,7 @@ impl Case {
         (run.run_id, format!("s3://mlflow-artifacts/{rest}/"))
     }
 
-    fn cmd(&self, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    pub(crate) fn cmd(&self, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
         modelbump(&self.fx.home)
             .current_dir(dir)
             .args(args)
@@ -71,18 +71,18 @@ impl Case {
             .unwrap()
     }
 
-    fn json(&self, args: &[&str]) -> Value {
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
         let out = self.cmd(&self.fx.work, &[&["-o", "json"], args].concat());
         assert_success(&out);
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
-    fn remote_uri(&self) -> String {
+    pub(crate) fn remote_uri(&self) -> String {
         uri_in(&self.fx.remote_file(MANIFEST))
     }
 }
 
-fn uri_in(manifest: &str) -> String {
+pub(crate) fn uri_in(manifest: &str) -> String {
     manifest
         .lines()
         .find_map(|l| l.trim().strip_prefix("storageUri: "))

@@ -11,6 +11,7 @@ mod git;
 mod holds;
 mod layers;
 mod local_stores;
+mod manual_changes;
 mod mlflow;
 mod ops;
 mod pipeline;

@@ -41,6 +41,8 @@ pub struct ValueChange {
     pub trailers: Vec<(String, String)>,
     /// modelbump made this change (see the module doc).
     pub by_modelbump: bool,
+    /// The commit message's first line.
+    pub subject: String,
 }
 
 impl ValueChange {
@@ -50,6 +52,19 @@ impl ValueChange {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// A change made by hand: not by modelbump (no change line, no `Modelbump-Action`), and of a value
+    /// that existed before (the commit that added the field is not an edit of a managed value).
+    pub fn is_manual(&self) -> bool {
+        !self.by_modelbump && self.trailer(ACTION_TRAILER).is_none() && self.old.is_some()
+    }
+
+    /// The commit date, RFC 3339 (UTC, seconds).
+    pub fn date(&self) -> String {
+        let date = std::time::UNIX_EPOCH
+            + std::time::Duration::from_secs(u64::try_from(self.time).unwrap_or_default());
+        humantime::format_rfc3339_seconds(date).to_string()
     }
 }
 
@@ -70,6 +85,31 @@ impl GitRepo {
         file: &Path,
         name: &str,
         read: &dyn Fn(&[u8]) -> Option<String>,
+    ) -> Result<Vec<ValueChange>, GitError> {
+        self.value_changes(start, file, name, read, usize::MAX)
+    }
+
+    /// The newest change of the value `read` finds in `file` in the history of `start` (see
+    /// [`GitRepo::value_history`]): the walk stops at the first commit that changed it, so its cost is
+    /// bounded by the commits since that change.
+    pub fn last_value_change(
+        &self,
+        start: Oid,
+        file: &Path,
+        name: &str,
+        read: &dyn Fn(&[u8]) -> Option<String>,
+    ) -> Result<Option<ValueChange>, GitError> {
+        Ok(self.value_changes(start, file, name, read, 1)?.pop())
+    }
+
+    /// At most `limit` changes, newest first.
+    fn value_changes(
+        &self,
+        start: Oid,
+        file: &Path,
+        name: &str,
+        read: &dyn Fn(&[u8]) -> Option<String>,
+        limit: usize,
     ) -> Result<Vec<ValueChange>, GitError> {
         let mut walk = self
             .repo
@@ -95,6 +135,9 @@ impl GitRepo {
         };
         let mut out = Vec::new();
         for id in walk {
+            if out.len() >= limit {
+                break;
+            }
             let id = id.map_err(self.err("walking the history"))?;
             let commit = self
                 .repo
@@ -133,6 +176,7 @@ impl GitRepo {
                 new,
                 trailers,
                 by_modelbump,
+                subject: message.lines().next().unwrap_or_default().to_string(),
             });
         }
         Ok(out)

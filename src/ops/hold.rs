@@ -24,6 +24,8 @@ use crate::manifest::{self, Edit, Selector};
 use crate::ops::commit::{GitOptions, PushSpec, PushTarget, WriteBackOutcome, commit_identity};
 use crate::report::{Hold, Report, TargetReport, TargetStatus};
 
+use super::manual::read_value;
+
 /// Which configured target a command names.
 #[derive(Debug, Clone)]
 pub struct TargetRef {
@@ -44,6 +46,9 @@ pub struct HoldOptions {
     pub target: TargetRef,
     /// Why (`hold`); `None` releases the hold.
     pub reason: Option<String>,
+    /// The `manualChanges` policy, to explain a `release` of a target held because it was changed by
+    /// hand.
+    pub manual_changes: crate::config::ManualChanges,
     /// Push after committing, there.
     pub push: Option<PushSpec>,
 }
@@ -93,6 +98,16 @@ pub(super) enum HoldError {
     /// `release` of a target that is not held.
     #[error("{name} ({file}) is not held; nothing was changed")]
     NotHeld { name: String, file: String },
+    /// `release` of a target held only because its value was changed by hand (`manualChanges: hold`).
+    #[error(
+        "{name} ({file}) has no hold to release in {holds}: it is held because its value was {reason} (manualChanges: hold); nothing was changed. To deploy over it, change the value with modelbump (`modelbump rollback {name} --reason TEXT` then `modelbump release {name}`, or `modelbump set` then `modelbump commit`), or set `manualChanges: overwrite` in modelbump.yaml"
+    )]
+    HeldByHand {
+        name: String,
+        file: String,
+        holds: &'static str,
+        reason: String,
+    },
     /// The checkout's copy of a file to commit has uncommitted changes.
     #[error(
         "{file} has uncommitted changes; nothing was written: commit or stash them (git stash), or undo them (git checkout -- {file}), then run again"
@@ -183,6 +198,17 @@ pub fn hold(options: &HoldOptions) -> anyhow::Result<HoldOutcome> {
         None => {
             let holds = Holds::load(root)?;
             if holds.find(&target.file, &target.name).is_none() {
+                if options.manual_changes == crate::config::ManualChanges::Hold
+                    && let Some(hold) = held_by_hand(&repo, root, target)?
+                {
+                    return Err(HoldError::HeldByHand {
+                        name: target.name.clone(),
+                        file: target.file.display().to_string(),
+                        holds: HOLDS_FILE,
+                        reason: hold.reason,
+                    }
+                    .into());
+                }
                 return Err(HoldError::NotHeld {
                     name: target.name.clone(),
                     file: target.file.display().to_string(),
@@ -363,6 +389,21 @@ pub fn rollback(options: &RollbackOptions) -> anyhow::Result<HoldOutcome> {
     })
 }
 
+/// The hold `manualChanges: hold` gives the target's value in the checkout, if it was made by hand.
+fn held_by_hand(
+    repo: &GitRepo,
+    root: &Path,
+    target: &TargetConfig,
+) -> anyhow::Result<Option<Hold>> {
+    let Ok(bytes) = std::fs::read(root.join(&target.file)) else {
+        return Ok(None);
+    };
+    let Some(current) = read_value(&bytes, target) else {
+        return Ok(None);
+    };
+    super::manual::manual_hold(repo, repo.head_commit()?, root, target, &current)
+}
+
 /// The provenance trailers of a change.
 fn provenance_of(change: &ValueChange) -> crate::git::Provenance {
     crate::git::Provenance {
@@ -370,18 +411,6 @@ fn provenance_of(change: &ValueChange) -> crate::git::Provenance {
         model_version: change.trailer("MLflow-Model-Version").map(str::to_string),
         experiment_id: change.trailer("MLflow-Experiment").map(str::to_string),
     }
-}
-
-/// The value of the target's field in a version of its file.
-pub(super) fn read_value(bytes: &[u8], target: &TargetConfig) -> Option<String> {
-    let fields = manifest::find_fields(bytes).ok()?;
-    let selector = Selector {
-        name: target.name.clone(),
-        kind: target.kind.clone(),
-    };
-    manifest::select(&fields, &selector)
-        .ok()
-        .map(|f| f.value.clone())
 }
 
 /// A commit message: `ACTION: NAME (FILE)`, then the trailers.
@@ -635,14 +664,12 @@ impl HistoryEntry {
         ) {
             (Some(action), _) => action.to_string(),
             (None, true) => "update".to_string(),
-            (None, false) if change.old.is_none() => "added".to_string(),
-            (None, false) => "manual".to_string(),
+            (None, false) if change.is_manual() => "manual".to_string(),
+            (None, false) => "added".to_string(),
         };
-        let date = std::time::UNIX_EPOCH
-            + std::time::Duration::from_secs(u64::try_from(change.time).unwrap_or_default());
         Self {
             commit: change.commit.to_string(),
-            date: humantime::format_rfc3339_seconds(date).to_string(),
+            date: change.date(),
             author: change.author.clone(),
             old: change.old.clone(),
             new: change.new.clone(),

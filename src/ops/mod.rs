@@ -8,6 +8,7 @@ mod failed;
 mod fields;
 mod hold;
 mod init;
+mod manual;
 mod plan;
 mod pr_body;
 mod pull_request;

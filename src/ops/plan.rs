@@ -183,10 +183,12 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
 
     // The holds in the repository: a held target is not resolved, and keeps its value.
     let holds = crate::git::Holds::load(&options.repo)?;
-    let held: Vec<Option<crate::report::Hold>> = targets
+    let mut held: Vec<Option<crate::report::Hold>> = targets
         .iter()
         .map(|t| holds.find(&t.file, &t.name).map(|e| e.hold()))
         .collect();
+    // And, under `manualChanges: hold`, a value last changed by hand.
+    super::manual::hold_manual_changes(&options.repo, &options.config, &located, &mut held)?;
 
     // Resolve the targets that are not pinned nor held, all at once.
     let mut requests = Vec::new();

@@ -132,6 +132,7 @@ pub(crate) fn run_hold(settings: &Settings, args: HoldArgs) -> anyhow::Result<Ou
             file: args.file,
         },
         reason: Some(args.reason),
+        manual_changes: settings.config.manual_changes,
         push: push.then(|| settings.push(&args.push_to)).transpose()?,
     })?;
     print(settings, "held", &done)
@@ -148,6 +149,7 @@ pub(crate) fn run_release(settings: &Settings, args: ReleaseArgs) -> anyhow::Res
             file: args.file,
         },
         reason: None,
+        manual_changes: settings.config.manual_changes,
         push: push.then(|| settings.push(&args.push_to)).transpose()?,
     })?;
     print(settings, "released", &done)
