@@ -36,8 +36,12 @@ pub(crate) const PUSH_EXHAUSTED: u8 = 5;
 #[allow(dead_code)]
 pub(crate) const SYNC_FAILED: u8 = 6;
 /// `--wait-merged`: the pull request was closed unmerged or did not merge in time.
-#[allow(dead_code)]
 pub(crate) const NOT_MERGED: u8 = 7;
+
+/// True when the error chain holds [`crate::ops::NotMerged`] (`--wait-merged` ended without a merge).
+pub(crate) fn is_not_merged(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| cause.is::<crate::ops::NotMerged>())
+}
 
 /// What a command that did not fail wants the process to exit with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

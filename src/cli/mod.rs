@@ -118,6 +118,10 @@ where
     match run(cli, env) {
         Ok(outcome) => outcome.into(),
         Err(err) if exit::is_broken_pipe(&err) => ExitCode::from(exit::SUCCESS),
+        Err(err) if exit::is_not_merged(&err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit::NOT_MERGED)
+        }
         Err(err) if err.downcast_ref::<settings::BadVariable>().is_some() => {
             eprintln!("error: {err:#}");
             ExitCode::from(exit::USAGE)

@@ -2,7 +2,7 @@
 //!
 //! The calls and fields are those of GitHub's published OpenAPI description (`api.github.com`), against
 //! which the test stand-in checks every request and answer: `GET /repos/{owner}/{repo}/pulls?head=&state=all`,
-//! `GET|PATCH /repos/{owner}/{repo}/pulls/{number}`, `POST /repos/{owner}/{repo}/pulls`,
+//! `GET|PATCH /repos/{owner}/{repo}/pulls/{number}` (the GET is `--wait-merged`'s poll), `POST /repos/{owner}/{repo}/pulls`,
 //! `POST /repos/{owner}/{repo}/issues/{number}/labels`, `POST .../pulls/{number}/requested_reviewers`.
 //! The API base is `https://api.github.com` for github.com and `https://HOST/api/v3` for Enterprise
 //! Server, unless configured (`git.forgeApi`).
@@ -280,6 +280,13 @@ impl Forge for GitHub {
             .map(|v| self.parse_pr(v, &action))
             .filter(|pr| pr.as_ref().map_or(true, |pr| pr.head == head))
             .collect()
+    }
+
+    async fn get(&self, number: u64) -> Result<PullRequest, ForgeError> {
+        let action = format!("reading pull request #{number}");
+        let url = format!("{}/pulls/{number}", self.repo_path());
+        let answer = self.call(Method::GET, &url, &[], None, &action).await?;
+        self.parse_pr(&answer, &action)
     }
 
     async fn open(&self, new: &NewPullRequest) -> Result<PullRequest, ForgeError> {

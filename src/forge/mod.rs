@@ -303,6 +303,8 @@ pub(crate) trait Forge: Send + Sync {
     fn kind(&self) -> ForgeKind;
     /// The pull requests (any state) whose head is `head` in this repository, newest first.
     async fn pull_requests_from(&self, head: &str) -> Result<Vec<PullRequest>, ForgeError>;
+    /// One pull request, as it is now (`--wait-merged` polls this).
+    async fn get(&self, number: u64) -> Result<PullRequest, ForgeError>;
     /// Opens a pull request.
     async fn open(&self, new: &NewPullRequest) -> Result<PullRequest, ForgeError>;
     /// Sets the title and body of a pull request.

@@ -11,6 +11,7 @@ mod run;
 mod set;
 mod sync;
 mod targets;
+mod wait_merged;
 
 pub use crate::argocd::SyncOptions;
 pub use crate::forge::ForgeKind;
@@ -23,6 +24,7 @@ pub use run::{RunError, RunOptions, RunOutcome, run};
 pub use set::{SetOptions, SetOutcome, set};
 pub use sync::{SyncOutcome, SyncRequest, sync};
 pub use targets::{Listing, TargetRow, TargetsOptions, targets};
+pub use wait_merged::{NotMerged, NotMergedReason, WaitMerged};
 
 /// `apply`: the plan, written in place, with its provenance recorded for a later `commit`.
 pub async fn apply(options: &PlanOptions) -> anyhow::Result<Plan> {

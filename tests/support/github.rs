@@ -11,7 +11,8 @@
 //! State: the branches are read from the real bare repository the git remote serves (so a pull request
 //! can only be opened from a branch that was really pushed, and its head sha is the branch's tip); pull
 //! requests, their labels and reviewers live here; [`StandIn::close`] and [`StandIn::merge`] play a
-//! reviewer (a merge is a real merge commit on the base branch, made with `git merge-tree`).
+//! reviewer (a merge is a real merge commit on the base branch, made with `git merge-tree`), also while
+//! modelbump polls ([`StandIn::merge_after_polls`], [`StandIn::close_after_polls`]).
 //! Answers are built from the description's own examples with the stand-in's values put in.
 
 #![allow(dead_code)]
@@ -135,6 +136,9 @@ struct State {
     violations: Vec<String>,
     /// Answer the next pull-request creation with this status (a forge failing after the push).
     fail_create: Option<u16>,
+    /// A reviewer acting while modelbump polls: after this many `GET .../pulls/{number}` of the pull
+    /// request, it is merged (true) or closed (false), before the answer is built.
+    decide_after: Option<(u64, usize, bool)>,
     validators: HashMap<String, Arc<jsonschema::Validator>>,
 }
 
@@ -159,6 +163,7 @@ impl StandIn {
             received: Vec::new(),
             violations: Vec::new(),
             fail_create: None,
+            decide_after: None,
             validators: HashMap::new(),
         }));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
@@ -226,58 +231,74 @@ impl StandIn {
         self.state.lock().unwrap().fail_create = Some(status);
     }
 
+    /// A reviewer merges pull request `number` when modelbump has read it `polls` times (the answer to
+    /// that read already shows the merge).
+    pub fn merge_after_polls(&self, number: u64, polls: usize) {
+        self.state.lock().unwrap().decide_after = Some((number, polls, true));
+    }
+
+    /// A reviewer closes pull request `number` without merging when modelbump has read it `polls` times.
+    pub fn close_after_polls(&self, number: u64, polls: usize) {
+        self.state.lock().unwrap().decide_after = Some((number, polls, false));
+    }
+
     /// A reviewer closes pull request `number` without merging.
     pub fn close(&self, number: u64) {
-        let mut state = self.state.lock().unwrap();
-        let tip = |s: &State, b: &str| branch_tip(&s.git_dir, b).unwrap_or_default();
-        let head = state.pulls[(number - 1) as usize].head.clone();
-        let sha = tip(&state, &head);
-        let pr = &mut state.pulls[(number - 1) as usize];
-        pr.state = "closed".into();
-        pr.head_sha = sha;
+        close(&mut self.state.lock().unwrap(), number);
     }
 
     /// A reviewer merges pull request `number`: a merge commit of its head into its base, on the base
     /// branch of the real repository. Returns the merge commit.
     pub fn merge(&self, number: u64) -> String {
-        let mut state = self.state.lock().unwrap();
-        let pr = state.pulls[(number - 1) as usize].clone();
-        let git_dir = state.git_dir.clone();
-        let base = branch_tip(&git_dir, &pr.base).expect("the base branch exists");
-        let head = branch_tip(&git_dir, &pr.head).expect("the head branch exists");
-        let tree = super::git::git(&git_dir, &["merge-tree", "--write-tree", &base, &head]);
-        let tree = tree.lines().next().unwrap().trim().to_string();
-        let message = format!("Merge pull request #{number} from {}", pr.head);
-        let merge = super::git::git(
-            &git_dir,
-            &[
-                "commit-tree",
-                &tree,
-                "-p",
-                &base,
-                "-p",
-                &head,
-                "-m",
-                &message,
-            ],
-        );
-        let merge = merge.trim().to_string();
-        super::git::git(
-            &git_dir,
-            &[
-                "update-ref",
-                &format!("refs/heads/{}", pr.base),
-                &merge,
-                &base,
-            ],
-        );
-        let pr = &mut state.pulls[(number - 1) as usize];
-        pr.state = "closed".into();
-        pr.merged = true;
-        pr.merge_commit = Some(merge.clone());
-        pr.head_sha = head;
-        merge
+        merge(&mut self.state.lock().unwrap(), number)
     }
+}
+
+fn close(state: &mut State, number: u64) {
+    let head = state.pulls[(number - 1) as usize].head.clone();
+    let sha = branch_tip(&state.git_dir, &head).unwrap_or_default();
+    let pr = &mut state.pulls[(number - 1) as usize];
+    pr.state = "closed".into();
+    pr.head_sha = sha;
+}
+
+fn merge(state: &mut State, number: u64) -> String {
+    let pr = state.pulls[(number - 1) as usize].clone();
+    let git_dir = state.git_dir.clone();
+    let base = branch_tip(&git_dir, &pr.base).expect("the base branch exists");
+    let head = branch_tip(&git_dir, &pr.head).expect("the head branch exists");
+    let tree = super::git::git(&git_dir, &["merge-tree", "--write-tree", &base, &head]);
+    let tree = tree.lines().next().unwrap().trim().to_string();
+    let message = format!("Merge pull request #{number} from {}", pr.head);
+    let merge = super::git::git(
+        &git_dir,
+        &[
+            "commit-tree",
+            &tree,
+            "-p",
+            &base,
+            "-p",
+            &head,
+            "-m",
+            &message,
+        ],
+    );
+    let merge = merge.trim().to_string();
+    super::git::git(
+        &git_dir,
+        &[
+            "update-ref",
+            &format!("refs/heads/{}", pr.base),
+            &merge,
+            &base,
+        ],
+    );
+    let pr = &mut state.pulls[(number - 1) as usize];
+    pr.state = "closed".into();
+    pr.merged = true;
+    pr.merge_commit = Some(merge.clone());
+    pr.head_sha = head;
+    merge
 }
 
 impl Drop for StandIn {
@@ -777,6 +798,20 @@ fn api(
         }
         ("GET", ["pulls", n]) => match number(n) {
             Some(n) => {
+                if let Some((wanted, polls, merges)) = state.decide_after
+                    && wanted == n
+                {
+                    if polls <= 1 {
+                        state.decide_after = None;
+                        if merges {
+                            merge(state, n);
+                        } else {
+                            close(state, n);
+                        }
+                    } else {
+                        state.decide_after = Some((wanted, polls - 1, merges));
+                    }
+                }
                 let pr = state.pulls[(n - 1) as usize].clone();
                 (200, pull_json(doc, state, &pr, false, base_url))
             }
