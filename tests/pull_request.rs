@@ -562,3 +562,69 @@ mod wait_merged {
         assert!(s.github.received().is_empty());
     }
 }
+
+/// Gitea/Forgejo (API v1) through the same client and use case: opened, then unchanged, then updated.
+#[test]
+fn a_gitea_pull_request_is_opened_left_alone_and_updated() {
+    let Some(s) = Setup::new("gitea pull request") else {
+        return;
+    };
+    let gitea = crate::support::gitea::StandIn::start(TOKEN, "acme", "gitops", &s.bare);
+    let run = || {
+        let out = s
+            .cmd(&["run", "-o", "json"])
+            .env("MODELBUMP_FORGE", "gitea")
+            .env("MODELBUMP_FORGE_API", gitea.url())
+            .output()
+            .unwrap();
+        crate::support::assert_success(&out);
+        for stream in [&out.stdout, &out.stderr] {
+            assert!(!String::from_utf8_lossy(stream).contains("CANARY"));
+        }
+        assert!(gitea.violations().is_empty(), "{:#?}", gitea.violations());
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let report = run();
+    let pr = &report["pullRequest"];
+    assert_eq!(pr["forge"], "gitea");
+    assert_eq!(pr["action"], "opened");
+    assert_eq!(pr["number"], 1);
+    assert!(
+        pr["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/acme/gitops/pulls/1"),
+        "{pr}"
+    );
+    let head = pr["head"].as_str().unwrap().to_string();
+    assert_eq!(report["commit"], Value::from(s.branch(&head).unwrap()));
+    let pulls = gitea.pulls();
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(pulls[0].labels, ["model-update"]);
+    assert_eq!(pulls[0].reviewers, ["alice"]);
+    assert!(
+        pulls[0].body.contains("| **acc** | 0.95 | 0.9 |"),
+        "{}",
+        pulls[0].body
+    );
+    assert!(s.github.received().is_empty(), "only Gitea was asked");
+
+    let writes = || {
+        gitea
+            .received()
+            .iter()
+            .filter(|r| r.method != "GET")
+            .count()
+    };
+    let before = writes();
+    assert_eq!(run()["pullRequest"]["action"], "unchanged");
+    assert_eq!(writes(), before, "no write to the forge");
+
+    let newer = s.newer_candidate(0.97);
+    let report = run();
+    assert_eq!(report["pullRequest"]["action"], "updated");
+    assert_eq!(report["pullRequest"]["number"], 1);
+    let pulls = gitea.pulls();
+    assert_eq!(pulls.len(), 1);
+    assert!(pulls[0].body.contains(&newer), "{}", pulls[0].body);
+}

@@ -555,8 +555,9 @@ fn connect(
         (None, ForgeKind::GitHub) => {
             crate::forge::GitHub::default_api(&location.host, &location.web_base)
         }
+        (None, ForgeKind::Gitea) => format!("{}/api/v1", location.web_base),
         (None, other) => anyhow::bail!(
-            "pull requests on {other} are not supported yet; supported: github (set git.forge)"
+            "pull requests on {other} are not supported yet; supported: github, gitea (set git.forge)"
         ),
     };
     if credentials.token.is_some() {
@@ -574,8 +575,15 @@ fn connect(
             credentials.token.clone(),
             crate::http::RetryPolicy::default(),
         ))),
+        ForgeKind::Gitea => Ok(Box::new(crate::forge::GitHub::gitea(
+            client,
+            &api,
+            location.repo,
+            credentials.token.clone(),
+            crate::http::RetryPolicy::default(),
+        ))),
         other => anyhow::bail!(
-            "pull requests on {other} are not supported yet; supported: github (set git.forge)"
+            "pull requests on {other} are not supported yet; supported: github, gitea (set git.forge)"
         ),
     }
 }

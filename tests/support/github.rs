@@ -313,7 +313,7 @@ impl Drop for StandIn {
 }
 
 /// The tip of `branch` in the bare repository, `None` when it does not exist.
-fn branch_tip(git_dir: &Path, branch: &str) -> Option<String> {
+pub(super) fn branch_tip(git_dir: &Path, branch: &str) -> Option<String> {
     let out = std::process::Command::new("git")
         .arg("--git-dir")
         .arg(git_dir)

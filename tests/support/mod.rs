@@ -67,6 +67,7 @@ pub fn assert_success(out: &std::process::Output) {
 pub mod argocd;
 pub mod editor;
 pub mod git;
+pub mod gitea;
 pub mod github;
 pub mod http_stub;
 pub mod local_stores;
