@@ -159,29 +159,34 @@ async fn steps(
     let base_tip = repo
         .fetch_branch(&target.remote, &base, &credentials)
         .with_context(|| format!("cannot read the base branch {base}"))?;
+    // Every way out from here ends in `finish` (the wait for the merge and the sync, when asked).
+    macro_rules! finish {
+        () => {
+            finish(
+                options,
+                pr,
+                forge.as_ref(),
+                &repo,
+                &credentials,
+                Merged {
+                    target,
+                    base_tip,
+                    files: &files,
+                },
+                progress,
+                plan,
+                done,
+            )
+            .await
+        };
+    }
     let Some(committed) = repo.commit_update(base_tip, &update)? else {
         line.note = Some(format!(
             "{base} already holds these values: no branch pushed, no pull request opened"
         ));
         progress.pushed = false;
         progress.pull_request = Some(line);
-        let merged = Merged {
-            target,
-            base_tip,
-            files: &files,
-        };
-        return finish(
-            options,
-            pr,
-            forge.as_ref(),
-            &repo,
-            &credentials,
-            merged,
-            progress,
-            plan,
-            done,
-        )
-        .await;
+        return finish!();
     };
     let key = candidate_key(&committed.changes);
     let title = committed
@@ -238,23 +243,7 @@ async fn steps(
         ));
         tracing::warn!("{}", line.note.as_deref().unwrap_or_default());
         progress.pull_request = Some(line);
-        let merged = Merged {
-            target,
-            base_tip,
-            files: &files,
-        };
-        return finish(
-            options,
-            pr,
-            forge.as_ref(),
-            &repo,
-            &credentials,
-            merged,
-            progress,
-            plan,
-            done,
-        )
-        .await;
+        return finish!();
     }
 
     // Push the head branch unless it holds this candidate already.
@@ -337,23 +326,7 @@ async fn steps(
     line.url = Some(pull.url.clone());
     line.state = Some(pull.state.as_str().into());
     progress.pull_request = Some(line);
-    let merged = Merged {
-        target,
-        base_tip,
-        files: &files,
-    };
-    finish(
-        options,
-        pr,
-        forge.as_ref(),
-        &repo,
-        &credentials,
-        merged,
-        progress,
-        plan,
-        done,
-    )
-    .await
+    finish!()
 }
 
 /// Where the pull request goes, for [`finish`].

@@ -7,12 +7,11 @@
 //! not checked against a machine-readable description.
 //!
 //! State: branches from the real bare repository; pull requests live here (the GitHub stand-in's
-//! [`Pr`]); [`StandIn::merge`] is not needed by the tests that use it yet.
+//! [`Pr`]). It cannot merge or close yet: `--wait-merged` is tested against the GitHub stand-in.
 
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -92,10 +91,8 @@ struct State {
 
 /// A running stand-in; stops when dropped.
 pub struct StandIn {
-    addr: SocketAddr,
+    server: super::serve::Server,
     state: Arc<Mutex<State>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl StandIn {
@@ -110,49 +107,17 @@ impl StandIn {
             received: Vec::new(),
             violations: Vec::new(),
         }));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-        let thread_state = state.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    tokio::select! {
-                        _ = &mut rx => break,
-                        accepted = listener.accept() => {
-                            let Ok((stream, _)) = accepted else { continue };
-                            let state = thread_state.clone();
-                            tokio::spawn(async move {
-                                let service = hyper::service::service_fn(move |req| {
-                                    let state = state.clone();
-                                    async move { Ok::<_, std::convert::Infallible>(handle(req, &state).await) }
-                                });
-                                let _ = hyper::server::conn::http1::Builder::new()
-                                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                                    .await;
-                            });
-                        }
-                    }
-                }
-            });
+        let served = state.clone();
+        let server = super::serve::start(move |req| {
+            let state = served.clone();
+            async move { handle(req, &state).await }
         });
-        Self {
-            addr,
-            state,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        }
+        Self { server, state }
     }
 
     /// The API base (what `MODELBUMP_FORGE_API` takes): `http://127.0.0.1:PORT/api/v1`.
     pub fn url(&self) -> String {
-        format!("http://{}/api/v1", self.addr)
+        format!("http://{}/api/v1", self.server.addr)
     }
 
     /// The pull requests, oldest first.
@@ -168,17 +133,6 @@ impl StandIn {
     /// Requests that break Gitea's documented API; must be empty.
     pub fn violations(&self) -> Vec<String> {
         self.state.lock().unwrap().violations.clone()
-    }
-}
-
-impl Drop for StandIn {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

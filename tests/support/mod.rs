@@ -73,3 +73,4 @@ pub mod http_stub;
 pub mod local_stores;
 pub mod mlflow;
 pub mod schemas;
+pub mod serve;
