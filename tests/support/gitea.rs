@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Value, json};
@@ -197,35 +197,16 @@ fn pull_json(state: &State, pr: &Pr, host: &str) -> Value {
 }
 
 async fn handle(req: Request<Incoming>, state: &Mutex<State>) -> Response<Full<Bytes>> {
-    let method = req.method().to_string();
-    let uri = req.uri().to_string();
-    let path = req.uri().path().to_string();
-    let query: BTreeMap<String, String> = req
-        .uri()
-        .query()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
-    let headers = req.headers().clone();
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1")
-        .to_string();
-    let bytes = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let body: Value = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or(Value::String("<not JSON>".into()))
-    };
+    let super::serve::Asked {
+        method,
+        uri,
+        path,
+        query,
+        headers,
+        host,
+        body,
+    } = super::serve::read(req).await;
+    let body = body.unwrap_or(Value::Null);
     let mut state = state.lock().unwrap();
     let authorized = headers
         .get("authorization")

@@ -72,3 +72,62 @@ impl Drop for Server {
         }
     }
 }
+
+/// A request as the stand-ins check it.
+pub struct Asked {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The whole request target.
+    pub uri: String,
+    /// Its path.
+    pub path: String,
+    /// Its query, decoded.
+    pub query: std::collections::BTreeMap<String, String>,
+    /// The headers.
+    pub headers: hyper::HeaderMap,
+    /// The `Host` header (`127.0.0.1` without one).
+    pub host: String,
+    /// The JSON body; `None` when empty, a string `<not JSON>` when it does not parse.
+    pub body: Option<serde_json::Value>,
+}
+
+/// Reads a request whole.
+pub async fn read(req: Request<Incoming>) -> Asked {
+    use http_body_util::BodyExt;
+    let method = req.method().to_string();
+    let uri = req.uri().to_string();
+    let path = req.uri().path().to_string();
+    let query = req
+        .uri()
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let headers = req.headers().clone();
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_string();
+    let bytes = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let body = (!bytes.is_empty()).then(|| {
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String("<not JSON>".into()))
+    });
+    Asked {
+        method,
+        uri,
+        path,
+        query,
+        headers,
+        host,
+        body,
+    }
+}
