@@ -331,6 +331,10 @@ pub struct PullRequestConfig {
     pub reviewers: Vec<String>,
     /// Open it as a draft.
     pub draft: Option<bool>,
+    /// Wait until the pull request is merged, then sync Argo CD to the merge commit (`--wait-merged`).
+    pub wait_merged: Option<bool>,
+    /// How long `--wait-merged` waits, e.g. `30m`, `2h` (default 1h).
+    pub merge_timeout: Option<String>,
 }
 
 /// A commit identity.

@@ -166,6 +166,12 @@ pub struct PullRequestReport {
     /// Why nothing was done, or what a person should know (a closed pull request).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// `--wait-merged` only: `merged`, `closedUnmerged` or `timedOut`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_result: Option<String>,
+    /// `--wait-merged` only: the merge commit on the base branch, which Argo CD was synced to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge_commit: Option<String>,
 }
 
 impl Report {

@@ -399,3 +399,232 @@ fn a_failure_after_the_push_is_reported_and_a_rerun_completes_it() {
     assert_eq!(s.branch(head).unwrap(), pushed, "the pushed commit is used");
     assert_eq!(s.github.pulls().len(), 1);
 }
+
+mod wait_merged {
+    //! `run --pull-request --wait-merged`: the stand-in GitHub plays the reviewer while modelbump polls,
+    //! the Argo CD stand-in records the sync.
+
+    use super::*;
+    use crate::support::argocd::{FakeApp, StandIn as ArgoCd};
+
+    const APP: &str = "fraud-serving";
+    const ARGOCD_TOKEN: &str = "argocd-token-for-the-stand-in";
+
+    /// The Argo CD stand-in with one app following `main` of the remote.
+    fn argocd(s: &Setup) -> ArgoCd {
+        let shared = shared_dir("wait merged").unwrap();
+        let main = s.branch("main").unwrap();
+        let url = "https://github.example/acme/gitops.git";
+        ArgoCd::start(
+            &shared,
+            ARGOCD_TOKEN,
+            &main,
+            None,
+            vec![FakeApp::new(APP, url)],
+        )
+    }
+
+    /// `run -o json --wait-merged --report FILE` against both stand-ins; the output and the report file.
+    fn run_waiting(s: &Setup, argocd: &ArgoCd, extra: &[&str]) -> (std::process::Output, Value) {
+        let report = s.tmp.path().join("report.json");
+        let mut args = vec!["run", "-o", "json", "--wait-merged", "--report"];
+        args.push(report.to_str().unwrap());
+        args.extend_from_slice(extra);
+        let out = s
+            .cmd(&args)
+            .env("MODELBUMP_MERGE_POLL_INTERVAL", "10ms")
+            .env("ARGOCD_SERVER", argocd.url())
+            .env("ARGOCD_AUTH_TOKEN", ARGOCD_TOKEN)
+            .env("MODELBUMP_ARGOCD_APPS", APP)
+            .env("MODELBUMP_SYNC_POLL_INTERVAL", "10ms")
+            .output()
+            .unwrap();
+        let written: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        (out, written)
+    }
+
+    fn polls(s: &Setup) -> usize {
+        s.github
+            .received()
+            .iter()
+            .filter(|r| r.method == "GET" && r.uri.ends_with("/pulls/1"))
+            .count()
+    }
+
+    #[test]
+    fn a_merge_made_while_waiting_is_synced_to_argo_cd() {
+        let Some(s) = Setup::new("wait merged") else {
+            return;
+        };
+        let argocd = argocd(&s);
+        s.github.merge_after_polls(1, 3);
+        let (out, written) = run_waiting(&s, &argocd, &[]);
+        crate::support::assert_success(&out);
+        assert!(
+            s.github.violations().is_empty(),
+            "{:#?}",
+            s.github.violations()
+        );
+        assert!(argocd.violations().is_empty(), "{:#?}", argocd.violations());
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report, written, "stdout and the report file agree");
+        let pr = &report["pullRequest"];
+        assert_eq!(pr["action"], "opened");
+        assert_eq!(pr["state"], "merged");
+        assert_eq!(pr["waitResult"], "merged");
+        let merge = s.branch("main").unwrap();
+        assert_eq!(pr["mergeCommit"], Value::from(merge.clone()));
+        let head_tip = s.branch(pr["head"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            git(&s.bare, &["rev-parse", &format!("{merge}^2")]).trim(),
+            head_tip,
+            "main is the stand-in's merge of the head branch"
+        );
+        assert_eq!(polls(&s), 3, "polled until the merge showed");
+        let syncs = argocd.sync_requests(APP);
+        assert_eq!(syncs.len(), 1, "{syncs:?}");
+        assert_eq!(syncs[0]["revision"], Value::from(merge.clone()));
+        assert_eq!(report["sync"][0]["app"], APP, "{report}");
+    }
+
+    #[test]
+    fn a_pull_request_closed_unmerged_exits_7_and_syncs_nothing() {
+        let Some(s) = Setup::new("wait merged, closed") else {
+            return;
+        };
+        let argocd = argocd(&s);
+        let main_before = s.branch("main").unwrap();
+        s.github.close_after_polls(1, 2);
+        let (out, written) = run_waiting(&s, &argocd, &[]);
+        assert_eq!(out.status.code(), Some(7), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("closed without merging"), "{stderr}");
+        let pr = &written["pullRequest"];
+        assert_eq!(pr["state"], "closed");
+        assert_eq!(pr["waitResult"], "closedUnmerged");
+        assert!(pr.get("mergeCommit").is_none(), "{pr}");
+        assert!(
+            pr["note"].as_str().unwrap().contains("nothing was synced"),
+            "{pr}"
+        );
+        assert!(
+            written["error"].as_str().unwrap().contains("#1"),
+            "{written}"
+        );
+        assert_eq!(polls(&s), 2);
+        assert!(argocd.sync_requests(APP).is_empty());
+        assert_eq!(s.branch("main").unwrap(), main_before);
+
+        // The rerun of the same candidate does not reopen it and does not wait either: exit 7 at once.
+        let (out, written) = run_waiting(&s, &argocd, &[]);
+        assert_eq!(out.status.code(), Some(7), "{out:?}");
+        assert_eq!(written["pullRequest"]["waitResult"], "closedUnmerged");
+        assert_eq!(polls(&s), 2, "nothing to poll");
+        assert_eq!(s.github.pulls().len(), 1);
+    }
+
+    #[test]
+    fn a_pull_request_not_merged_in_time_exits_7_and_stays_open() {
+        let Some(s) = Setup::new("wait merged, timeout") else {
+            return;
+        };
+        let argocd = argocd(&s);
+        let (out, written) = run_waiting(&s, &argocd, &["--merge-timeout", "0s"]);
+        assert_eq!(out.status.code(), Some(7), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("was not merged within"), "{stderr}");
+        let pr = &written["pullRequest"];
+        assert_eq!(pr["state"], "open");
+        assert_eq!(pr["waitResult"], "timedOut");
+        assert!(argocd.sync_requests(APP).is_empty());
+        assert!(
+            s.github.violations().is_empty(),
+            "{:#?}",
+            s.github.violations()
+        );
+    }
+
+    #[test]
+    fn waiting_without_pull_request_mode_is_refused_before_anything_is_written() {
+        let Some(s) = Setup::new("wait merged without pull requests") else {
+            return;
+        };
+        let main_before = s.branch("main").unwrap();
+        let out = s
+            .cmd(&["run", "--wait-merged"])
+            .env("MODELBUMP_PULL_REQUEST", "false")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("pull-request mode is off"), "{stderr}");
+        assert_eq!(s.branch("main").unwrap(), main_before);
+        assert!(s.github.received().is_empty());
+    }
+}
+
+/// Gitea/Forgejo (API v1) through the same client and use case: opened, then unchanged, then updated.
+#[test]
+fn a_gitea_pull_request_is_opened_left_alone_and_updated() {
+    let Some(s) = Setup::new("gitea pull request") else {
+        return;
+    };
+    let gitea = crate::support::gitea::StandIn::start(TOKEN, "acme", "gitops", &s.bare);
+    let run = || {
+        let out = s
+            .cmd(&["run", "-o", "json"])
+            .env("MODELBUMP_FORGE", "gitea")
+            .env("MODELBUMP_FORGE_API", gitea.url())
+            .output()
+            .unwrap();
+        crate::support::assert_success(&out);
+        for stream in [&out.stdout, &out.stderr] {
+            assert!(!String::from_utf8_lossy(stream).contains("CANARY"));
+        }
+        assert!(gitea.violations().is_empty(), "{:#?}", gitea.violations());
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let report = run();
+    let pr = &report["pullRequest"];
+    assert_eq!(pr["forge"], "gitea");
+    assert_eq!(pr["action"], "opened");
+    assert_eq!(pr["number"], 1);
+    assert!(
+        pr["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/acme/gitops/pulls/1"),
+        "{pr}"
+    );
+    let head = pr["head"].as_str().unwrap().to_string();
+    assert_eq!(report["commit"], Value::from(s.branch(&head).unwrap()));
+    let pulls = gitea.pulls();
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(pulls[0].labels, ["model-update"]);
+    assert_eq!(pulls[0].reviewers, ["alice"]);
+    assert!(
+        pulls[0].body.contains("| **acc** | 0.95 | 0.9 |"),
+        "{}",
+        pulls[0].body
+    );
+    assert!(s.github.received().is_empty(), "only Gitea was asked");
+
+    let writes = || {
+        gitea
+            .received()
+            .iter()
+            .filter(|r| r.method != "GET")
+            .count()
+    };
+    let before = writes();
+    assert_eq!(run()["pullRequest"]["action"], "unchanged");
+    assert_eq!(writes(), before, "no write to the forge");
+
+    let newer = s.newer_candidate(0.97);
+    let report = run();
+    assert_eq!(report["pullRequest"]["action"], "updated");
+    assert_eq!(report["pullRequest"]["number"], 1);
+    let pulls = gitea.pulls();
+    assert_eq!(pulls.len(), 1);
+    assert!(pulls[0].body.contains(&newer), "{}", pulls[0].body);
+}

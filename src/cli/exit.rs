@@ -39,8 +39,12 @@ pub(crate) const PUSH_EXHAUSTED: u8 = 5;
 /// Pushed, but the sync failed or timed out.
 pub(crate) const SYNC_FAILED: u8 = 6;
 /// `--wait-merged`: the pull request was closed unmerged or did not merge in time.
-#[allow(dead_code)]
 pub(crate) const NOT_MERGED: u8 = 7;
+
+/// True when the error chain holds [`crate::ops::NotMerged`] (`--wait-merged` ended without a merge).
+pub(crate) fn is_not_merged(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| cause.is::<crate::ops::NotMerged>())
+}
 
 /// What a command that did not fail wants the process to exit with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +93,9 @@ pub(crate) fn code_of(err: &anyhow::Error) -> u8 {
         FailureKind::Unreachable => UNREACHABLE,
         FailureKind::Target => FAILURE,
     };
+    if is_not_merged(err) {
+        return NOT_MERGED;
+    }
     if err.downcast_ref::<SyncAfterPushFailed>().is_some() {
         return SYNC_FAILED;
     }

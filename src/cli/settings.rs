@@ -588,6 +588,53 @@ impl Settings {
             forge,
             forge_api: pick(None, self.var("MODELBUMP_FORGE_API"), git.forge_api.clone()),
             timeout: None,
+            wait_merged: None,
+        }))
+    }
+
+    /// `--wait-merged`, `None` when off: the flag > `MODELBUMP_WAIT_MERGED` (a switch) >
+    /// `git.pullRequest.waitMerged`; how long: `--merge-timeout` > `MODELBUMP_MERGE_TIMEOUT` >
+    /// `git.pullRequest.mergeTimeout` > 1h; the first pause between polls: `MODELBUMP_MERGE_POLL_INTERVAL`
+    /// > 10s.
+    pub(crate) fn wait_merged(
+        &self,
+        flag: bool,
+        timeout: Option<String>,
+    ) -> anyhow::Result<Option<crate::ops::WaitMerged>> {
+        let config = self.config.git.pull_request.clone().unwrap_or_default();
+        let on = flag
+            || match self.env.get("MODELBUMP_WAIT_MERGED") {
+                Some(_) => self.switch("MODELBUMP_WAIT_MERGED"),
+                None => config.wait_merged.unwrap_or(false),
+            };
+        if !on {
+            return Ok(None);
+        }
+        let duration = |name: &'static str, text: String| {
+            humantime::parse_duration(text.trim()).map_err(|_| BadVariable {
+                name,
+                value: text,
+                expected: "a duration such as 45s, 30m or 2h",
+            })
+        };
+        let timeout = match pick(
+            timeout,
+            self.var("MODELBUMP_MERGE_TIMEOUT"),
+            config.merge_timeout,
+        ) {
+            Some(text) => duration(
+                "--merge-timeout (MODELBUMP_MERGE_TIMEOUT, git.pullRequest.mergeTimeout)",
+                text,
+            )?,
+            None => crate::ops::WaitMerged::DEFAULT_TIMEOUT,
+        };
+        let poll_interval = match self.var("MODELBUMP_MERGE_POLL_INTERVAL") {
+            Some(text) => duration("MODELBUMP_MERGE_POLL_INTERVAL", text)?,
+            None => crate::ops::WaitMerged::DEFAULT_POLL_INTERVAL,
+        };
+        Ok(Some(crate::ops::WaitMerged {
+            timeout,
+            poll_interval,
         }))
     }
 

@@ -2,10 +2,19 @@
 //!
 //! The calls and fields are those of GitHub's published OpenAPI description (`api.github.com`), against
 //! which the test stand-in checks every request and answer: `GET /repos/{owner}/{repo}/pulls?head=&state=all`,
-//! `GET|PATCH /repos/{owner}/{repo}/pulls/{number}`, `POST /repos/{owner}/{repo}/pulls`,
+//! `GET|PATCH /repos/{owner}/{repo}/pulls/{number}` (the GET is `--wait-merged`'s poll), `POST /repos/{owner}/{repo}/pulls`,
 //! `POST /repos/{owner}/{repo}/issues/{number}/labels`, `POST .../pulls/{number}/requested_reviewers`.
 //! The API base is `https://api.github.com` for github.com and `https://HOST/api/v3` for Enterprise
 //! Server, unless configured (`git.forgeApi`).
+//!
+//! Gitea and Forgejo (API v1) model their pull-request API on GitHub's: the same paths under
+//! `https://HOST/api/v1`, the same `PullRequest` fields (`number`, `html_url`, `state`, `merged`,
+//! `merge_commit_sha`, `head.ref`/`sha`, `base.ref`), `PATCH .../pulls/{index}`, labels through the
+//! issues API, `requested_reviewers`. So this one client speaks both ([`GitHub::gitea`]); what differs is
+//! the token header (`Authorization: token ...`), the list call (Gitea cannot filter by head: its
+//! `GET .../pulls?state=all&sort=recentupdate&limit=50` is filtered here), the creation body (no
+//! `draft` or `maintainer_can_modify`: a draft is opened with Gitea's `WIP: ` title prefix) and that
+//! Gitea takes label names as well as ids.
 //!
 //! A rate limit shows as 429, or as 403 with `x-ratelimit-remaining: 0`; both are retried by the shared
 //! loop when a `Retry-After` is given, and reported with the reset time when they outlast the retries.
@@ -24,6 +33,7 @@ pub(crate) struct GitHub {
     repo: RepoId,
     token: Option<SecretString>,
     retry: RetryPolicy,
+    kind: ForgeKind,
 }
 
 impl GitHub {
@@ -41,6 +51,21 @@ impl GitHub {
             repo,
             token,
             retry,
+            kind: ForgeKind::GitHub,
+        }
+    }
+
+    /// A Gitea or Forgejo client of `api` (`https://HOST/api/v1`) for `repo`.
+    pub(crate) fn gitea(
+        client: reqwest::Client,
+        api: &str,
+        repo: RepoId,
+        token: Option<SecretString>,
+        retry: RetryPolicy,
+    ) -> Self {
+        Self {
+            kind: ForgeKind::Gitea,
+            ..Self::new(client, api, repo, token, retry)
         }
     }
 
@@ -75,13 +100,21 @@ impl GitHub {
             let mut request = self
                 .client
                 .request(method.clone(), url)
-                .header("Accept", "application/vnd.github+json")
-                .header("X-GitHub-Api-Version", "2022-11-28");
+                .header("Accept", self.accept());
+            if self.kind == ForgeKind::GitHub {
+                request = request.header("X-GitHub-Api-Version", "2022-11-28");
+            }
             if !query.is_empty() {
                 request = request.query(query);
             }
             if let Some(token) = &self.token {
-                request = request.bearer_auth(token.expose_secret());
+                request = match self.kind {
+                    ForgeKind::Gitea => request.header(
+                        reqwest::header::AUTHORIZATION,
+                        format!("token {}", token.expose_secret()),
+                    ),
+                    _ => request.bearer_auth(token.expose_secret()),
+                };
             }
             if let Some(body) = body {
                 request = request.json(body);
@@ -104,13 +137,13 @@ impl GitHub {
                 return Ok(Value::Null);
             }
             return serde_json::from_str(&text).map_err(|e| ForgeError::BadAnswer {
-                forge: ForgeKind::GitHub,
+                forge: self.kind,
                 repo: self.repo.to_string(),
                 action: action.to_string(),
                 message: e.to_string(),
             });
         }
-        let forge = ForgeKind::GitHub;
+        let forge = self.kind;
         let repo = self.repo.to_string();
         let action = action.to_string();
         let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
@@ -160,9 +193,16 @@ impl GitHub {
         })
     }
 
+    fn accept(&self) -> &'static str {
+        match self.kind {
+            ForgeKind::GitHub => "application/vnd.github+json",
+            _ => "application/json",
+        }
+    }
+
     fn unreachable(&self, action: &str, message: String) -> ForgeError {
         ForgeError::Unreachable {
-            forge: ForgeKind::GitHub,
+            forge: self.kind,
             repo: self.repo.to_string(),
             api: self.api.clone(),
             action: action.to_string(),
@@ -172,7 +212,7 @@ impl GitHub {
 
     fn parse_pr(&self, value: &Value, action: &str) -> Result<PullRequest, ForgeError> {
         parse_pull_request(value).ok_or_else(|| ForgeError::BadAnswer {
-            forge: ForgeKind::GitHub,
+            forge: self.kind,
             repo: self.repo.to_string(),
             action: action.to_string(),
             message: "no pull request in the answer".into(),
@@ -256,22 +296,30 @@ fn parse_pull_request(value: &Value) -> Option<PullRequest> {
 #[async_trait::async_trait]
 impl Forge for GitHub {
     fn kind(&self) -> ForgeKind {
-        ForgeKind::GitHub
+        self.kind
     }
 
     async fn pull_requests_from(&self, head: &str) -> Result<Vec<PullRequest>, ForgeError> {
         let action = format!("listing the pull requests from {head}");
         let url = format!("{}/pulls", self.repo_path());
-        let query = [
-            ("head", format!("{}:{head}", self.repo.owner)),
-            ("state", "all".to_string()),
-            ("sort", "created".to_string()),
-            ("direction", "desc".to_string()),
-            ("per_page", "100".to_string()),
-        ];
+        let query: Vec<(&str, String)> = match self.kind {
+            // Gitea lists without a head filter: the most recently updated, filtered below.
+            ForgeKind::Gitea => vec![
+                ("state", "all".to_string()),
+                ("sort", "recentupdate".to_string()),
+                ("limit", "50".to_string()),
+            ],
+            _ => vec![
+                ("head", format!("{}:{head}", self.repo.owner)),
+                ("state", "all".to_string()),
+                ("sort", "created".to_string()),
+                ("direction", "desc".to_string()),
+                ("per_page", "100".to_string()),
+            ],
+        };
         let answer = self.call(Method::GET, &url, &query, None, &action).await?;
         let list = answer.as_array().ok_or_else(|| ForgeError::BadAnswer {
-            forge: ForgeKind::GitHub,
+            forge: self.kind,
             repo: self.repo.to_string(),
             action: action.clone(),
             message: "expected a list".into(),
@@ -282,17 +330,32 @@ impl Forge for GitHub {
             .collect()
     }
 
+    async fn get(&self, number: u64) -> Result<PullRequest, ForgeError> {
+        let action = format!("reading pull request #{number}");
+        let url = format!("{}/pulls/{number}", self.repo_path());
+        let answer = self.call(Method::GET, &url, &[], None, &action).await?;
+        self.parse_pr(&answer, &action)
+    }
+
     async fn open(&self, new: &NewPullRequest) -> Result<PullRequest, ForgeError> {
         let action = format!("opening a pull request from {} to {}", new.head, new.base);
         let url = format!("{}/pulls", self.repo_path());
-        let body = json!({
-            "title": new.title,
-            "head": new.head,
-            "base": new.base,
-            "body": new.body,
-            "draft": new.draft,
-            "maintainer_can_modify": false,
-        });
+        let body = match self.kind {
+            ForgeKind::Gitea => json!({
+                "title": if new.draft { format!("WIP: {}", new.title) } else { new.title.clone() },
+                "head": new.head,
+                "base": new.base,
+                "body": new.body,
+            }),
+            _ => json!({
+                "title": new.title,
+                "head": new.head,
+                "base": new.base,
+                "body": new.body,
+                "draft": new.draft,
+                "maintainer_can_modify": false,
+            }),
+        };
         let answer = self
             .call(Method::POST, &url, &[], Some(&body), &action)
             .await?;

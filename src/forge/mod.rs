@@ -1,5 +1,6 @@
-//! Forges: the REST APIs that open and track pull requests (GitHub; the kinds GitLab and Gitea/Forgejo
-//! are named here so that configuration can say which forge a remote is on).
+//! Forges: the REST APIs that open and track pull requests (GitHub, and Gitea/Forgejo, whose API v1 is
+//! modelled on GitHub's and is spoken by the same client; GitLab is named here so that configuration can
+//! say which forge a remote is on).
 //!
 //! The pull-request use case (`ops::pull_request`) talks to a forge only through [`Forge`], so that the
 //! decisions (open, update, leave alone, report a closed one) are made once, whatever the forge. Each
@@ -303,6 +304,8 @@ pub(crate) trait Forge: Send + Sync {
     fn kind(&self) -> ForgeKind;
     /// The pull requests (any state) whose head is `head` in this repository, newest first.
     async fn pull_requests_from(&self, head: &str) -> Result<Vec<PullRequest>, ForgeError>;
+    /// One pull request, as it is now (`--wait-merged` polls this).
+    async fn get(&self, number: u64) -> Result<PullRequest, ForgeError>;
     /// Opens a pull request.
     async fn open(&self, new: &NewPullRequest) -> Result<PullRequest, ForgeError>;
     /// Sets the title and body of a pull request.

@@ -19,6 +19,7 @@ mod set;
 mod sync;
 mod targets;
 mod validate;
+mod wait_merged;
 
 pub use crate::argocd::SyncOptions;
 pub use crate::forge::ForgeKind;
@@ -43,6 +44,7 @@ pub use set::{SetOptions, SetOutcome, set};
 pub use sync::{SyncOutcome, SyncRequest, sync};
 pub use targets::{Listing, TargetRow, TargetsOptions, targets};
 pub use validate::{CONFIG_SCHEMA, Problem, ValidateOptions, Validation, validate};
+pub use wait_merged::{NotMerged, NotMergedReason, WaitMerged};
 
 /// `apply`: the plan, written in place, with its provenance recorded for a later `commit`.
 pub async fn apply(options: &PlanOptions) -> anyhow::Result<Plan> {

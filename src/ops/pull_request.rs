@@ -53,6 +53,8 @@ pub struct PullRequestOptions {
     pub forge_api: Option<String>,
     /// How long to wait for the forge's answers.
     pub timeout: Option<Duration>,
+    /// `--wait-merged`: wait for the merge, then sync Argo CD to the merge commit.
+    pub wait_merged: Option<crate::ops::WaitMerged>,
 }
 
 /// The marker in a body that names the candidate.
@@ -78,7 +80,7 @@ async fn steps(
     options: &RunOptions,
     pr: &PullRequestOptions,
     progress: &mut Report,
-    _done: &mut Option<Box<RunOutcome>>,
+    done: &mut Option<Box<RunOutcome>>,
 ) -> anyhow::Result<RunOutcome> {
     let plan = crate::ops::plan::build(&options.plan).await?;
     *progress = plan.report.clone();
@@ -95,6 +97,11 @@ async fn steps(
     let target = PushTarget::resolve(&repo, spec)?;
     let base = pr.base.clone().unwrap_or_else(|| target.branch.clone());
     let credentials = Credentials::from_env(&options.git.env).with_user_info(&target.user_info);
+    if pr.wait_merged.is_some() && options.argocd.wait && !options.argocd.is_configured() {
+        anyhow::bail!(
+            "--wait waits for Argo CD, but none is configured; nothing was pushed: name the apps (--app or argocd.apps) and the server (--server, ARGOCD_SERVER or argocd.server) or a --webhook, or drop --wait (MODELBUMP_SYNC_WAIT)"
+        );
+    }
     let forge = connect(&repo, &target, pr, &credentials)?;
     let identity = commit_identity(&options.git, &repo)?;
     crate::ops::commit::check_signing(&options.git)?;
@@ -167,18 +174,41 @@ async fn steps(
         head: head.clone(),
         base: base.clone(),
         note: None,
+        wait_result: None,
+        merge_commit: None,
     };
 
     let base_tip = repo
         .fetch_branch(&target.remote, &base, &credentials)
         .with_context(|| format!("cannot read the base branch {base}"))?;
+    // Every way out from here ends in `finish` (the wait for the merge and the sync, when asked).
+    macro_rules! finish {
+        () => {
+            finish(
+                options,
+                pr,
+                forge.as_ref(),
+                &repo,
+                &credentials,
+                Merged {
+                    target,
+                    base_tip,
+                    files: &files,
+                },
+                progress,
+                plan,
+                done,
+            )
+            .await
+        };
+    }
     let Some(committed) = repo.commit_update(base_tip, &update)? else {
         line.note = Some(format!(
             "{base} already holds these values: no branch pushed, no pull request opened"
         ));
         progress.pushed = false;
         progress.pull_request = Some(line);
-        return Ok(outcome(progress, plan, Some(target)));
+        return finish!();
     };
     let key = candidate_key(&committed.changes);
     let title = committed
@@ -235,7 +265,7 @@ async fn steps(
         ));
         tracing::warn!("{}", line.note.as_deref().unwrap_or_default());
         progress.pull_request = Some(line);
-        return Ok(outcome(progress, plan, Some(target)));
+        return finish!();
     }
 
     // Push the head branch unless it holds this candidate already.
@@ -318,7 +348,119 @@ async fn steps(
     line.url = Some(pull.url.clone());
     line.state = Some(pull.state.as_str().into());
     progress.pull_request = Some(line);
-    Ok(outcome(progress, plan, Some(target)))
+    finish!()
+}
+
+/// Where the pull request goes, for [`finish`].
+struct Merged<'a> {
+    /// The push remote and branch.
+    target: PushTarget,
+    /// The base tip the commit was built on.
+    base_tip: git2::Oid,
+    /// The target files (their paths are the changed files a webhook announces).
+    files: &'a BTreeMap<PathBuf, Vec<Edit>>,
+}
+
+/// The end of a run in pull-request mode: without `--wait-merged`, the outcome as it is; with it, wait
+/// for the merge ([`crate::ops::wait_merged`]), then sync Argo CD to the merge commit as `run` does after
+/// a push (to the base tip when the base already held the values). A pull request closed without merging,
+/// or not merged in time, is a [`crate::ops::NotMerged`] error, with the report saying so.
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    options: &RunOptions,
+    pr: &PullRequestOptions,
+    forge: &dyn Forge,
+    repo: &GitRepo,
+    credentials: &Credentials,
+    merged: Merged<'_>,
+    progress: &mut Report,
+    plan: crate::ops::Plan,
+    done: &mut Option<Box<RunOutcome>>,
+) -> anyhow::Result<RunOutcome> {
+    let Merged {
+        target,
+        base_tip,
+        files,
+    } = merged;
+    let Some(wait) = &pr.wait_merged else {
+        return Ok(outcome(progress, plan, Some(target)));
+    };
+    let Some(mut line) = progress.pull_request.clone() else {
+        return Ok(outcome(progress, plan, Some(target)));
+    };
+    let base = line.base.clone();
+    let revision = match (line.number, line.url.clone()) {
+        (Some(number), Some(url)) => {
+            let waited = if line.state.as_deref() == Some(PrState::Closed.as_str()) {
+                Err(crate::ops::NotMerged {
+                    reason: crate::ops::NotMergedReason::Closed,
+                    number,
+                    message: format!(
+                        "pull request #{number} for this candidate was closed without merging; nothing was synced: reopen it on {} ({url}), or a newer candidate opens a new one",
+                        forge.kind()
+                    ),
+                })
+            } else {
+                crate::ops::wait_merged::wait(forge, number, &url, wait).await?
+            };
+            match waited {
+                Ok(pull) => {
+                    line.state = Some(PrState::Merged.as_str().into());
+                    line.wait_result = Some("merged".into());
+                    // The merge commit on the base branch, fetched so that a webhook can describe it.
+                    let tip = repo
+                        .fetch_branch(&target.remote, &base, credentials)
+                        .with_context(|| format!("cannot read the base branch {base}"))?;
+                    let commit = pull.merge_commit.unwrap_or_else(|| tip.to_string());
+                    line.merge_commit = Some(commit.clone());
+                    progress.pull_request = Some(line);
+                    commit
+                }
+                Err(not_merged) => {
+                    if not_merged.reason == crate::ops::NotMergedReason::Closed {
+                        line.state = Some(PrState::Closed.as_str().into());
+                    }
+                    line.wait_result = Some(not_merged.reason.as_str().into());
+                    line.note = Some(not_merged.message.clone());
+                    progress.pull_request = Some(line);
+                    return Err(not_merged.into());
+                }
+            }
+        }
+        // The base already holds the values: what Argo CD should deploy is its tip.
+        _ => base_tip.to_string(),
+    };
+    let mut done_outcome = outcome(progress, plan, Some(target.clone()));
+    if !options.argocd.is_configured() {
+        return Ok(done_outcome);
+    }
+    let changed_files: Vec<String> = files.keys().map(|f| crate::git::git_path(f)).collect();
+    let remote_url = repo.remote_url(&target.remote).unwrap_or_default();
+    let synced = crate::argocd::sync_after_push(
+        &options.argocd,
+        &options.plan.repo,
+        Some(&base),
+        &revision,
+        &changed_files,
+        &remote_url,
+    )
+    .await;
+    done_outcome.synced_revision = Some(revision);
+    match synced {
+        Ok(reports) => {
+            progress.sync = reports;
+            done_outcome.report = progress.clone();
+            Ok(done_outcome)
+        }
+        Err(err) => {
+            if let Some(failed) = err.downcast_ref::<crate::argocd::SyncFailed>() {
+                progress.sync = failed.reports.clone();
+            }
+            done_outcome.report = progress.clone();
+            *done = Some(Box::new(done_outcome));
+            Err(err.context("the pull request is merged, but the Argo CD sync failed"))
+        }
+    }
 }
 
 /// The unified diff of a commit against the base it was built on.
@@ -409,8 +551,9 @@ fn connect(
         (None, ForgeKind::GitHub) => {
             crate::forge::GitHub::default_api(&location.host, &location.web_base)
         }
+        (None, ForgeKind::Gitea) => format!("{}/api/v1", location.web_base),
         (None, other) => anyhow::bail!(
-            "pull requests on {other} are not supported yet; supported: github (set git.forge)"
+            "pull requests on {other} are not supported yet; supported: github, gitea (set git.forge)"
         ),
     };
     if credentials.token.is_some() {
@@ -428,8 +571,15 @@ fn connect(
             credentials.token.clone(),
             crate::http::RetryPolicy::default(),
         ))),
+        ForgeKind::Gitea => Ok(Box::new(crate::forge::GitHub::gitea(
+            client,
+            &api,
+            location.repo,
+            credentials.token.clone(),
+            crate::http::RetryPolicy::default(),
+        ))),
         other => anyhow::bail!(
-            "pull requests on {other} are not supported yet; supported: github (set git.forge)"
+            "pull requests on {other} are not supported yet; supported: github, gitea (set git.forge)"
         ),
     }
 }

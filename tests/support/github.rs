@@ -11,17 +11,17 @@
 //! State: the branches are read from the real bare repository the git remote serves (so a pull request
 //! can only be opened from a branch that was really pushed, and its head sha is the branch's tip); pull
 //! requests, their labels and reviewers live here; [`StandIn::close`] and [`StandIn::merge`] play a
-//! reviewer (a merge is a real merge commit on the base branch, made with `git merge-tree`).
+//! reviewer (a merge is a real merge commit on the base branch, made with `git merge-tree`), also while
+//! modelbump polls ([`StandIn::merge_after_polls`], [`StandIn::close_after_polls`]).
 //! Answers are built from the description's own examples with the stand-in's values put in.
 
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Value, json};
@@ -135,15 +135,16 @@ struct State {
     violations: Vec<String>,
     /// Answer the next pull-request creation with this status (a forge failing after the push).
     fail_create: Option<u16>,
+    /// A reviewer acting while modelbump polls: after this many `GET .../pulls/{number}` of the pull
+    /// request, it is merged (true) or closed (false), before the answer is built.
+    decide_after: Option<(u64, usize, bool)>,
     validators: HashMap<String, Arc<jsonschema::Validator>>,
 }
 
 /// A running stand-in; stops when dropped.
 pub struct StandIn {
-    addr: SocketAddr,
+    server: super::http_server::Server,
     state: Arc<Mutex<State>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl StandIn {
@@ -159,51 +160,20 @@ impl StandIn {
             received: Vec::new(),
             violations: Vec::new(),
             fail_create: None,
+            decide_after: None,
             validators: HashMap::new(),
         }));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-        let thread_state = state.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    tokio::select! {
-                        _ = &mut rx => break,
-                        accepted = listener.accept() => {
-                            let Ok((stream, _)) = accepted else { continue };
-                            let state = thread_state.clone();
-                            tokio::spawn(async move {
-                                let service = hyper::service::service_fn(move |req| {
-                                    let state = state.clone();
-                                    async move { Ok::<_, std::convert::Infallible>(handle(req, doc, &state).await) }
-                                });
-                                let _ = hyper::server::conn::http1::Builder::new()
-                                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                                    .await;
-                            });
-                        }
-                    }
-                }
-            });
+        let served = state.clone();
+        let server = super::http_server::start(move |req| {
+            let state = served.clone();
+            async move { handle(req, doc, &state).await }
         });
-        Self {
-            addr,
-            state,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        }
+        Self { server, state }
     }
 
     /// The API base (what `MODELBUMP_FORGE_API` takes).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr)
     }
 
     /// The pull requests, oldest first.
@@ -226,73 +196,78 @@ impl StandIn {
         self.state.lock().unwrap().fail_create = Some(status);
     }
 
+    /// A reviewer merges pull request `number` when modelbump has read it `polls` times (the answer to
+    /// that read already shows the merge).
+    pub fn merge_after_polls(&self, number: u64, polls: usize) {
+        self.state.lock().unwrap().decide_after = Some((number, polls, true));
+    }
+
+    /// A reviewer closes pull request `number` without merging when modelbump has read it `polls` times.
+    pub fn close_after_polls(&self, number: u64, polls: usize) {
+        self.state.lock().unwrap().decide_after = Some((number, polls, false));
+    }
+
     /// A reviewer closes pull request `number` without merging.
     pub fn close(&self, number: u64) {
-        let mut state = self.state.lock().unwrap();
-        let tip = |s: &State, b: &str| branch_tip(&s.git_dir, b).unwrap_or_default();
-        let head = state.pulls[(number - 1) as usize].head.clone();
-        let sha = tip(&state, &head);
-        let pr = &mut state.pulls[(number - 1) as usize];
-        pr.state = "closed".into();
-        pr.head_sha = sha;
+        close(&mut self.state.lock().unwrap(), number);
     }
 
     /// A reviewer merges pull request `number`: a merge commit of its head into its base, on the base
     /// branch of the real repository. Returns the merge commit.
     pub fn merge(&self, number: u64) -> String {
-        let mut state = self.state.lock().unwrap();
-        let pr = state.pulls[(number - 1) as usize].clone();
-        let git_dir = state.git_dir.clone();
-        let base = branch_tip(&git_dir, &pr.base).expect("the base branch exists");
-        let head = branch_tip(&git_dir, &pr.head).expect("the head branch exists");
-        let tree = super::git::git(&git_dir, &["merge-tree", "--write-tree", &base, &head]);
-        let tree = tree.lines().next().unwrap().trim().to_string();
-        let message = format!("Merge pull request #{number} from {}", pr.head);
-        let merge = super::git::git(
-            &git_dir,
-            &[
-                "commit-tree",
-                &tree,
-                "-p",
-                &base,
-                "-p",
-                &head,
-                "-m",
-                &message,
-            ],
-        );
-        let merge = merge.trim().to_string();
-        super::git::git(
-            &git_dir,
-            &[
-                "update-ref",
-                &format!("refs/heads/{}", pr.base),
-                &merge,
-                &base,
-            ],
-        );
-        let pr = &mut state.pulls[(number - 1) as usize];
-        pr.state = "closed".into();
-        pr.merged = true;
-        pr.merge_commit = Some(merge.clone());
-        pr.head_sha = head;
-        merge
+        merge(&mut self.state.lock().unwrap(), number)
     }
 }
 
-impl Drop for StandIn {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+fn close(state: &mut State, number: u64) {
+    let head = state.pulls[(number - 1) as usize].head.clone();
+    let sha = branch_tip(&state.git_dir, &head).unwrap_or_default();
+    let pr = &mut state.pulls[(number - 1) as usize];
+    pr.state = "closed".into();
+    pr.head_sha = sha;
+}
+
+fn merge(state: &mut State, number: u64) -> String {
+    let pr = state.pulls[(number - 1) as usize].clone();
+    let git_dir = state.git_dir.clone();
+    let base = branch_tip(&git_dir, &pr.base).expect("the base branch exists");
+    let head = branch_tip(&git_dir, &pr.head).expect("the head branch exists");
+    let tree = super::git::git(&git_dir, &["merge-tree", "--write-tree", &base, &head]);
+    let tree = tree.lines().next().unwrap().trim().to_string();
+    let message = format!("Merge pull request #{number} from {}", pr.head);
+    let merge = super::git::git(
+        &git_dir,
+        &[
+            "commit-tree",
+            &tree,
+            "-p",
+            &base,
+            "-p",
+            &head,
+            "-m",
+            &message,
+        ],
+    );
+    let merge = merge.trim().to_string();
+    super::git::git(
+        &git_dir,
+        &[
+            "update-ref",
+            &format!("refs/heads/{}", pr.base),
+            &merge,
+            &base,
+        ],
+    );
+    let pr = &mut state.pulls[(number - 1) as usize];
+    pr.state = "closed".into();
+    pr.merged = true;
+    pr.merge_commit = Some(merge.clone());
+    pr.head_sha = head;
+    merge
 }
 
 /// The tip of `branch` in the bare repository, `None` when it does not exist.
-fn branch_tip(git_dir: &Path, branch: &str) -> Option<String> {
+pub(super) fn branch_tip(git_dir: &Path, branch: &str) -> Option<String> {
     let out = std::process::Command::new("git")
         .arg("--git-dir")
         .arg(git_dir)
@@ -617,35 +592,15 @@ async fn handle(
     doc: &'static Value,
     state: &Mutex<State>,
 ) -> Response<Full<Bytes>> {
-    let method = req.method().to_string();
-    let uri = req.uri().to_string();
-    let path = req.uri().path().to_string();
-    let query: BTreeMap<String, String> = req
-        .uri()
-        .query()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
-    let headers = req.headers().clone();
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1")
-        .to_string();
-    let bytes = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let body: Option<Value> = if bytes.is_empty() {
-        None
-    } else {
-        Some(serde_json::from_slice(&bytes).unwrap_or(Value::String("<not JSON>".into())))
-    };
+    let super::http_server::Asked {
+        method,
+        uri,
+        path,
+        query,
+        headers,
+        host,
+        body,
+    } = super::http_server::read(req).await;
     let mut state = state.lock().unwrap();
     let mut violations = check_request(&mut state, doc, &method, &path, &query, body.as_ref());
     if headers.get("accept").and_then(|v| v.to_str().ok()) != Some("application/vnd.github+json") {
@@ -777,6 +732,20 @@ fn api(
         }
         ("GET", ["pulls", n]) => match number(n) {
             Some(n) => {
+                if let Some((wanted, polls, merges)) = state.decide_after
+                    && wanted == n
+                {
+                    if polls <= 1 {
+                        state.decide_after = None;
+                        if merges {
+                            merge(state, n);
+                        } else {
+                            close(state, n);
+                        }
+                    } else {
+                        state.decide_after = Some((wanted, polls - 1, merges));
+                    }
+                }
                 let pr = state.pulls[(n - 1) as usize].clone();
                 (200, pull_json(doc, state, &pr, false, base_url))
             }

@@ -67,7 +67,9 @@ pub fn assert_success(out: &std::process::Output) {
 pub mod argocd;
 pub mod editor;
 pub mod git;
+pub mod gitea;
 pub mod github;
+pub mod http_server;
 pub mod http_stub;
 pub mod local_stores;
 pub mod mlflow;

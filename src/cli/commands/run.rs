@@ -32,6 +32,7 @@ use crate::report::{Report, ReportCommand};
 ///   modelbump run --report /tmp/modelbump-report.json
 ///   modelbump run -m "update: model URIs from training run baseline" --wait
 ///   modelbump run --selector variant=baseline --commit-file /tmp/commit-sha
+///   modelbump run --pull-request --wait-merged --merge-timeout 2h
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct RunArgs {
@@ -81,13 +82,20 @@ pub(crate) struct RunArgs {
     /// branch instead of pushing to it [default: on when git.pullRequest is in the config] [env: MODELBUMP_PULL_REQUEST=]
     #[arg(long, help_heading = "Git")]
     pub pull_request: bool,
+    /// With --pull-request: wait until the pull request is merged, then sync Argo CD to the merge commit;
+    /// closed without merging or not merged in time exits 7 [default: git.pullRequest.waitMerged] [env: MODELBUMP_WAIT_MERGED=]
+    #[arg(long)]
+    pub wait_merged: bool,
+    /// How long --wait-merged waits, e.g. 30m, 2h [default: git.pullRequest.mergeTimeout, else 1h] [env: MODELBUMP_MERGE_TIMEOUT=]
+    #[arg(long, value_name = "DURATION")]
+    pub merge_timeout: Option<String>,
 }
 
 /// Runs `run`.
 pub(crate) async fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<Outcome> {
     let report_path = settings.report(args.report.clone());
     let result = match options(settings, &args) {
-        Ok(options) => match settings.pull_request(args.pull_request) {
+        Ok(options) => match pull_request_options(settings, &args) {
             Ok(Some(pr)) => crate::ops::run_pull_request(&options, &pr).await,
             Ok(None) => crate::ops::run(&options).await,
             Err(source) => Err(RunError {
@@ -171,6 +179,24 @@ fn options(settings: &Settings, args: &RunArgs) -> anyhow::Result<RunOptions> {
     })
 }
 
+/// Pull-request mode with its `--wait-merged`, `None` when off; waiting without it is an error.
+fn pull_request_options(
+    settings: &Settings,
+    args: &RunArgs,
+) -> anyhow::Result<Option<crate::ops::PullRequestOptions>> {
+    let wait = settings.wait_merged(args.wait_merged, args.merge_timeout.clone())?;
+    match settings.pull_request(args.pull_request)? {
+        Some(mut pr) => {
+            pr.wait_merged = wait;
+            Ok(Some(pr))
+        }
+        None if wait.is_some() => anyhow::bail!(
+            "--wait-merged waits for a pull request, but pull-request mode is off; nothing was written: add --pull-request (MODELBUMP_PULL_REQUEST=true, or git.pullRequest in modelbump.yaml), or drop --wait-merged (MODELBUMP_WAIT_MERGED, git.pullRequest.waitMerged)"
+        ),
+        None => Ok(None),
+    }
+}
+
 /// The result line of pull-request mode.
 fn pull_request_text(pr: &crate::report::PullRequestReport) -> String {
     let mut text = match (&pr.number, &pr.url) {
@@ -209,6 +235,11 @@ fn render(settings: &Settings, done: &RunOutcome) -> anyhow::Result<()> {
                 None => {
                     out.write_all(crate::cli::color::diff(color, &done.plan.diff()).as_bytes())?
                 }
+            }
+            if let Some(revision) = &done.synced_revision {
+                out.write_all(
+                    crate::cli::commands::sync::render_text(revision, &done.report.sync).as_bytes(),
+                )?;
             }
         }
         (OutputFormat::Text, Some(written)) => {
