@@ -484,8 +484,13 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 fn http() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
+        // No idle connections kept: the MLflow server closes an idle keep-alive connection after a few
+        // seconds, and a request sent on one it has just closed fails with "error sending request" (seen
+        // once, seeding a model under load). The tests' seeding calls have no retry, so they must not
+        // race that close; a fresh connection per call costs little on loopback.
         reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(0)
             .build()
             .unwrap()
     })
