@@ -238,24 +238,11 @@ pub fn hold(options: &HoldOptions) -> anyhow::Result<HoldOutcome> {
         target,
     );
     let line = TargetReport {
-        file: target.file.to_string_lossy().replace('\\', "/"),
-        kind: target.kind.clone().unwrap_or_default(),
-        name: target.name.clone(),
-        line: 0,
-        status,
         old_uri: current.clone(),
         new_uri: current,
-        run_id: None,
-        model_version: None,
-        model_id: None,
-        experiment_id: None,
         reason: hold.as_ref().map(|h| format!("held: {}", h.reason)),
-        warnings: Vec::new(),
         hold,
-        registered_model: None,
-        alias: None,
-        experiment: None,
-        error: None,
+        ..report_line(target, status)
     };
     Ok(HoldOutcome {
         report: Report {
@@ -352,29 +339,20 @@ pub fn rollback(options: &RollbackOptions) -> anyhow::Result<HoldOutcome> {
     )?;
     let old = changes.first().and_then(|c| c.new.clone());
     let provenance = provenance.unwrap_or_default();
+    let status = if old.as_deref() == Some(uri.as_str()) {
+        TargetStatus::Unchanged
+    } else {
+        TargetStatus::Changed
+    };
     let line = TargetReport {
-        file: target.file.to_string_lossy().replace('\\', "/"),
-        kind: target.kind.clone().unwrap_or_default(),
-        name: target.name.clone(),
-        line: 0,
-        status: if old.as_deref() == Some(uri.as_str()) {
-            TargetStatus::Unchanged
-        } else {
-            TargetStatus::Changed
-        },
         old_uri: old,
         new_uri: Some(uri),
         run_id: provenance.run_id,
         model_version: provenance.model_version,
-        model_id: None,
         experiment_id: provenance.experiment_id,
         reason: Some(entry.reason.clone()),
-        warnings: Vec::new(),
         hold: Some(entry.hold()),
-        registered_model: None,
-        alias: None,
-        experiment: None,
-        error: None,
+        ..report_line(target, status)
     };
     Ok(HoldOutcome {
         report: Report {
@@ -405,6 +383,18 @@ fn held_by_hand(
 }
 
 /// The provenance trailers of a change.
+/// The report line of `target` (its file, kind and name as configured; no line: the value was written
+/// by the editor, not located for a report) with `status`, to be filled in.
+fn report_line(target: &TargetConfig, status: TargetStatus) -> TargetReport {
+    TargetReport::at(
+        target.file.to_string_lossy().replace('\\', "/"),
+        target.kind.clone().unwrap_or_default(),
+        target.name.clone(),
+        0,
+        status,
+    )
+}
+
 fn provenance_of(change: &ValueChange) -> crate::git::Provenance {
     crate::git::Provenance {
         run_id: change.trailer("MLflow-Run-Id").map(str::to_string),

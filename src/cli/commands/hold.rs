@@ -9,7 +9,9 @@ use crate::cli::OutputFormat;
 use crate::cli::args::{PushArgs, SigningArgs};
 use crate::cli::exit::Outcome;
 use crate::cli::settings::Settings;
-use crate::ops::{HistoryOptions, HoldOptions, HoldOutcome, RollbackOptions, TargetRef};
+use crate::ops::{
+    GitOptions, HistoryOptions, HoldOptions, HoldOutcome, PushSpec, RollbackOptions, TargetRef,
+};
 
 /// Hold a target: plan, apply and run leave it as it is (status `held`) until `modelbump release`
 ///
@@ -29,18 +31,9 @@ pub(crate) struct HoldArgs {
     /// Why (recorded in the holds file and the commit message)
     #[arg(long, value_name = "TEXT")]
     pub reason: String,
-    /// The target's file, where its name is configured in several
-    #[arg(long, value_name = "FILE")]
-    pub file: Option<PathBuf>,
-    /// Push after committing [env: MODELBUMP_PUSH=]
-    #[arg(long)]
-    pub push: bool,
-    /// Where to push
+    /// Which file, where to push, how to sign
     #[command(flatten)]
-    pub push_to: PushArgs,
-    /// How commits are signed
-    #[command(flatten)]
-    pub signing: SigningArgs,
+    pub commit: CommitArgs,
 }
 
 /// Release a target's hold: the next plan, apply or run updates it again
@@ -53,18 +46,9 @@ pub(crate) struct ReleaseArgs {
     /// The target, by the name `modelbump targets` shows
     #[arg(value_name = "TARGET")]
     pub target: String,
-    /// The target's file, where its name is configured in several
-    #[arg(long, value_name = "FILE")]
-    pub file: Option<PathBuf>,
-    /// Push after committing [env: MODELBUMP_PUSH=]
-    #[arg(long)]
-    pub push: bool,
-    /// Where to push
+    /// Which file, where to push, how to sign
     #[command(flatten)]
-    pub push_to: PushArgs,
-    /// How commits are signed
-    #[command(flatten)]
-    pub signing: SigningArgs,
+    pub commit: CommitArgs,
 }
 
 /// Roll a target back to an earlier value and hold it there
@@ -90,18 +74,9 @@ pub(crate) struct RollbackArgs {
     /// Why (recorded in the hold and the commit message)
     #[arg(long, value_name = "TEXT")]
     pub reason: String,
-    /// The target's file, where its name is configured in several
-    #[arg(long, value_name = "FILE")]
-    pub file: Option<PathBuf>,
-    /// Push after committing [env: MODELBUMP_PUSH=]
-    #[arg(long)]
-    pub push: bool,
-    /// Where to push
+    /// Which file, where to push, how to sign
     #[command(flatten)]
-    pub push_to: PushArgs,
-    /// How commits are signed
-    #[command(flatten)]
-    pub signing: SigningArgs,
+    pub commit: CommitArgs,
 }
 
 /// Every value the targets have had, newest first, from the git history of their files
@@ -121,53 +96,81 @@ pub(crate) struct HistoryArgs {
     pub targets: Vec<String>,
 }
 
+/// What `hold`, `release` and `rollback` share: the target's file, and how their commit is signed and
+/// pushed.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct CommitArgs {
+    /// The target's file, where its name is configured in several
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Push after committing [env: MODELBUMP_PUSH=]
+    #[arg(long)]
+    pub push: bool,
+    /// Where to push
+    #[command(flatten)]
+    pub push_to: PushArgs,
+    /// How commits are signed
+    #[command(flatten)]
+    pub signing: SigningArgs,
+}
+
+impl CommitArgs {
+    /// The git options, the target named `target`, and the push when asked for.
+    fn resolve(
+        self,
+        settings: &Settings,
+        target: String,
+    ) -> anyhow::Result<(GitOptions, TargetRef, Option<PushSpec>)> {
+        let push = settings.push_requested(self.push);
+        Ok((
+            settings.git(None, &self.signing)?,
+            TargetRef {
+                name: target,
+                file: self.file,
+            },
+            push.then(|| settings.push(&self.push_to)).transpose()?,
+        ))
+    }
+}
+
 /// Runs `hold`.
 pub(crate) fn run_hold(settings: &Settings, args: HoldArgs) -> anyhow::Result<Outcome> {
-    let push = settings.push_requested(args.push);
+    let (git, target, push) = args.commit.resolve(settings, args.target)?;
     let done = crate::ops::hold(&HoldOptions {
-        git: settings.git(None, &args.signing)?,
+        git,
         targets: settings.config.targets.clone(),
-        target: TargetRef {
-            name: args.target,
-            file: args.file,
-        },
+        target,
         reason: Some(args.reason),
         manual_changes: settings.config.manual_changes,
-        push: push.then(|| settings.push(&args.push_to)).transpose()?,
+        push,
     })?;
     print(settings, "held", &done)
 }
 
 /// Runs `release`.
 pub(crate) fn run_release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<Outcome> {
-    let push = settings.push_requested(args.push);
+    let (git, target, push) = args.commit.resolve(settings, args.target)?;
     let done = crate::ops::hold(&HoldOptions {
-        git: settings.git(None, &args.signing)?,
+        git,
         targets: settings.config.targets.clone(),
-        target: TargetRef {
-            name: args.target,
-            file: args.file,
-        },
+        target,
         reason: None,
         manual_changes: settings.config.manual_changes,
-        push: push.then(|| settings.push(&args.push_to)).transpose()?,
+        push,
     })?;
     print(settings, "released", &done)
 }
 
 /// Runs `rollback`.
 pub(crate) fn run_rollback(settings: &Settings, args: RollbackArgs) -> anyhow::Result<Outcome> {
-    let push = settings.push_requested(args.push);
+    let (git, target, push) = args.commit.resolve(settings, args.target)?;
     let done = crate::ops::rollback(&RollbackOptions {
-        git: settings.git(None, &args.signing)?,
+        git,
         targets: settings.config.targets.clone(),
-        target: TargetRef {
-            name: args.target,
-            file: args.file,
-        },
+        target,
         to: args.to,
         reason: args.reason,
-        push: push.then(|| settings.push(&args.push_to)).transpose()?,
+        push,
     })?;
     print(settings, "rolled back and held", &done)
 }
