@@ -390,7 +390,63 @@ impl Settings {
             config_path: self.config_path.clone(),
             mlflow: self.mlflow(args),
             concurrency,
+            record: self.record(None, None)?,
         })
+    }
+
+    /// `mlflow.recordDeployments`, `None` when off: the environment is `--record-environment` >
+    /// `MODELBUMP_RECORD_ENVIRONMENT` > `mlflow.recordDeployments.environment`; the alias is
+    /// `--record-alias` > `MODELBUMP_RECORD_ALIAS` > `mlflow.recordDeployments.alias` > the environment.
+    pub(crate) fn record(
+        &self,
+        environment: Option<String>,
+        alias: Option<String>,
+    ) -> anyhow::Result<Option<crate::resolve::RecordSettings>> {
+        let config = self.config.mlflow.record_deployments.as_ref();
+        let environment = pick(
+            environment,
+            self.var("MODELBUMP_RECORD_ENVIRONMENT"),
+            config.and_then(|c| c.environment.clone()),
+        )
+        .map(|e| e.trim().to_string());
+        let alias = pick(
+            alias,
+            self.var("MODELBUMP_RECORD_ALIAS"),
+            config.and_then(|c| c.alias.clone()),
+        )
+        .map(|a| a.trim().to_string());
+        let Some(environment) = environment else {
+            if config.is_some() || alias.is_some() {
+                return Err(crate::ops::ConfigProblem(
+                    "mlflow.recordDeployments needs an environment name: set mlflow.recordDeployments.environment (or MODELBUMP_RECORD_ENVIRONMENT, --record-environment), e.g. production".into(),
+                )
+                .into());
+            }
+            return Ok(None);
+        };
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        if !plain(&environment) {
+            return Err(crate::ops::ConfigProblem(format!(
+                "the record's environment {environment:?} (mlflow.recordDeployments.environment, MODELBUMP_RECORD_ENVIRONMENT or --record-environment) must be letters, digits, '_' or '-': it goes into MLflow tag keys such as modelbump.<environment>.status"
+            ))
+            .into());
+        }
+        let alias = alias.unwrap_or_else(|| environment.clone());
+        let reserved = alias == "latest"
+            || (alias.len() > 1
+                && alias.starts_with(['v', 'V'])
+                && alias[1..].chars().all(|c| c.is_ascii_digit()));
+        if !plain(&alias) || reserved {
+            return Err(crate::ops::ConfigProblem(format!(
+                "the record's alias {alias:?} (mlflow.recordDeployments.alias, MODELBUMP_RECORD_ALIAS or --record-alias) is not one MLflow accepts: letters, digits, '_' or '-', and not 'latest' or 'v<number>'"
+            ))
+            .into());
+        }
+        Ok(Some(crate::resolve::RecordSettings { environment, alias }))
     }
 
     /// How to commit: `message` is the `-m` flag, `signing` the signing flags.

@@ -14,6 +14,7 @@ pub mod filestore;
 pub(crate) mod filter;
 mod local;
 mod local_uri;
+pub(crate) mod record;
 pub mod rest;
 pub mod sqlite;
 

@@ -89,6 +89,9 @@ pub(crate) struct RunArgs {
     /// How long --wait-merged waits, e.g. 30m, 2h [default: git.pullRequest.mergeTimeout, else 1h] [env: MODELBUMP_MERGE_TIMEOUT=]
     #[arg(long, value_name = "DURATION")]
     pub merge_timeout: Option<String>,
+    /// Recording the deployment in MLflow
+    #[command(flatten)]
+    pub record: crate::cli::args::RecordArgs,
 }
 
 /// Runs `run`.
@@ -166,8 +169,13 @@ pub(crate) async fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<Ou
 /// The options of the run, resolved.
 fn options(settings: &Settings, args: &RunArgs) -> anyhow::Result<RunOptions> {
     let settings = &settings.selected(&args.select)?;
+    let mut plan = settings.plan(&args.mlflow)?;
+    plan.record = settings.record(
+        args.record.record_environment.clone(),
+        args.record.record_alias.clone(),
+    )?;
     Ok(RunOptions {
-        plan: settings.plan(&args.mlflow)?,
+        plan,
         dry_run: args.dry_run,
         git: settings.git(args.message.clone(), &args.signing)?,
         push: if args.no_push || args.dry_run {
