@@ -472,3 +472,39 @@ fn a_deployed_gate_reads_the_record_where_the_uri_names_no_run() {
     let reason = plan["targets"][0]["reason"].as_str().unwrap();
     assert!(reason.contains("0.8"), "{reason}");
 }
+
+/// A local store (here the quickstart's `mlruns`) is not written to: the record is refused with a
+/// warning that says what to do, the run succeeds and its push stands.
+#[test]
+fn a_local_store_is_not_written_to_and_says_why() {
+    let (fx, store) = crate::support::git::quickstart_fixture("");
+    let before = fx.remote_head();
+    let out = modelbump(&fx.home)
+        .current_dir(&fx.work)
+        .env("MLFLOW_TRACKING_URI", &store)
+        .env("MODELBUMP_RECORD_ENVIRONMENT", ENV)
+        .args(["-o", "json", "run"])
+        .output()
+        .unwrap();
+    crate::support::assert_success(&out);
+    let report = json_of(&out);
+    assert_valid_report(&report);
+    assert_eq!(report["pushed"], true, "{report}");
+    assert_ne!(fx.remote_head(), before);
+    let warnings = report["recorded"]["warnings"].as_array().unwrap();
+    let warning = warnings[0].as_str().unwrap();
+    assert!(warning.contains("is a local store"), "{warning}");
+    assert!(warning.contains("MLFLOW_TRACKING_URI"), "{warning}");
+    assert_eq!(report["recorded"]["writes"], json!([]));
+    // Nothing was written into the store.
+    let tags = std::process::Command::new("grep")
+        .args(["-rl", "modelbump.production"])
+        .arg(fx.tmp.path().join("mlruns"))
+        .output()
+        .unwrap();
+    assert!(
+        tags.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&tags.stdout)
+    );
+}

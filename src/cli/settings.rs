@@ -806,6 +806,64 @@ mod tests {
             revision: None,
         }
     }
+    #[test]
+    fn the_record_is_off_unless_an_environment_is_named_and_the_alias_defaults_to_it() {
+        let off = settings("", &[]);
+        assert_eq!(off.record(None, None).unwrap(), None);
+        let on = |environment: &str, alias: &str| {
+            Some(crate::resolve::RecordSettings {
+                environment: environment.into(),
+                alias: alias.into(),
+            })
+        };
+        let config = "mlflow:\n  recordDeployments:\n    environment: staging\n";
+        assert_eq!(
+            settings(config, &[]).record(None, None).unwrap(),
+            on("staging", "staging")
+        );
+        // flag > variable > config, for each key.
+        let s = settings(
+            config,
+            &[
+                ("MODELBUMP_RECORD_ENVIRONMENT", "production"),
+                ("MODELBUMP_RECORD_ALIAS", "champion"),
+            ],
+        );
+        assert_eq!(s.record(None, None).unwrap(), on("production", "champion"));
+        assert_eq!(
+            s.record(Some("canary".into()), Some("".into())).unwrap(),
+            on("canary", "champion")
+        );
+        // The variable alone turns the record on.
+        let s = settings("", &[("MODELBUMP_RECORD_ENVIRONMENT", "production")]);
+        assert_eq!(
+            s.record(None, None).unwrap(),
+            on("production", "production")
+        );
+    }
+
+    #[test]
+    fn a_record_without_environment_or_with_names_mlflow_refuses_is_a_config_error() {
+        let empty = settings("mlflow:\n  recordDeployments: {alias: prod}\n", &[]);
+        let err = empty.record(None, None).unwrap_err();
+        assert!(err.is::<crate::ops::ConfigProblem>());
+        assert!(
+            err.to_string().contains("needs an environment name"),
+            "{err}"
+        );
+        let s = settings("", &[]);
+        for (environment, alias) in [("prod.eu", "prod"), ("prod", "latest"), ("prod", "v3")] {
+            let err = s
+                .record(Some(environment.into()), Some(alias.into()))
+                .unwrap_err();
+            assert!(
+                err.is::<crate::ops::ConfigProblem>(),
+                "{environment} {alias}"
+            );
+        }
+        assert!(s.record(Some("prod".into()), Some("v3a".into())).is_ok());
+    }
+
     const CONFIG: &str = "argocd:\n  server: argocd.example.com\n  apps: [a, team/b]\n  appNamespace: apps\n  timeout: 90s\n  caCert: certs/ca.pem\n  plaintext: true\n";
 
     #[test]

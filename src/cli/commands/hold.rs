@@ -62,6 +62,7 @@ pub(crate) struct ReleaseArgs {
 ///   modelbump rollback baseline-predictor --reason "accuracy dropped online" --push
 ///   modelbump rollback baseline-predictor --to 3f2a9c1 --reason "back to last week's model" --push
 ///   modelbump rollback baseline-predictor --to s3://bucket/m-1/artifacts/ --reason "known good"
+///   modelbump rollback baseline-predictor --reason "latency regression" --push --record-environment production
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct RollbackArgs {

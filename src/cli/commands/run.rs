@@ -33,6 +33,7 @@ use crate::report::{Report, ReportCommand};
 ///   modelbump run -m "update: model URIs from training run baseline" --wait
 ///   modelbump run --selector variant=baseline --commit-file /tmp/commit-sha
 ///   modelbump run --pull-request --wait-merged --merge-timeout 2h
+///   modelbump run --wait --record-environment production
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct RunArgs {
