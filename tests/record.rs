@@ -62,10 +62,7 @@ impl Case {
                 String::new()
             },
         );
-        let fx = Fixture::new(&[
-            (MANIFEST, &models_yaml(&[("iris", FIRST)])),
-            ("modelbump.yaml", &config),
-        ]);
+        let fx = fixture(&config);
         Case {
             fx,
             server_url: server.url.clone(),
@@ -108,14 +105,7 @@ impl Case {
     }
 
     fn cmd(&self, args: &[&str], env: &[(&str, String)]) -> std::process::Output {
-        let mut cmd = modelbump(&self.fx.home);
-        cmd.current_dir(&self.fx.work)
-            .args(args)
-            .timeout(std::time::Duration::from_secs(120));
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd.output().unwrap()
+        run_in(&self.fx, args, env)
     }
 
     /// The tags of a run, a version and a logged model, as MLflow answers them now.
@@ -151,6 +141,26 @@ impl Case {
             .ok()
             .map(|v| v["model_version"]["version"].as_str().unwrap().to_string())
     }
+}
+
+/// Runs modelbump in the fixture's clone with `env` added.
+fn run_in(fx: &Fixture, args: &[&str], env: &[(&str, String)]) -> std::process::Output {
+    let mut cmd = modelbump(&fx.home);
+    cmd.current_dir(&fx.work)
+        .args(args)
+        .timeout(std::time::Duration::from_secs(120));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// A GitOps repo whose manifest holds `iris` at [`FIRST`], with `config` as its modelbump.yaml.
+fn fixture(config: &str) -> Fixture {
+    Fixture::new(&[
+        (MANIFEST, &models_yaml(&[("iris", FIRST)])),
+        ("modelbump.yaml", config),
+    ])
 }
 
 /// The `modelbump.*` tags of a `[{key, value}]` list, sorted.
@@ -429,18 +439,8 @@ fn a_deployed_gate_reads_the_record_where_the_uri_names_no_run() {
             },
         )
     };
-    let fx = Fixture::new(&[
-        (MANIFEST, &models_yaml(&[("iris", FIRST)])),
-        ("modelbump.yaml", &config("", true)),
-    ]);
-    let cmd = |args: &[&str], env: &[(&str, String)]| {
-        let mut cmd = modelbump(&fx.home);
-        cmd.current_dir(&fx.work).args(args);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd.output().unwrap()
-    };
+    let fx = fixture(&config("", true));
+    let cmd = |args: &[&str], env: &[(&str, String)]| run_in(&fx, args, env);
     let argo = standin(&shared, &fx, Outcome::Healthy);
     let out = cmd(&["-o", "json", "run", "--wait"], &argocd_env(&argo));
     crate::support::assert_success(&out);
@@ -479,13 +479,11 @@ fn a_deployed_gate_reads_the_record_where_the_uri_names_no_run() {
 fn a_local_store_is_not_written_to_and_says_why() {
     let (fx, store) = crate::support::git::quickstart_fixture("");
     let before = fx.remote_head();
-    let out = modelbump(&fx.home)
-        .current_dir(&fx.work)
-        .env("MLFLOW_TRACKING_URI", &store)
-        .env("MODELBUMP_RECORD_ENVIRONMENT", ENV)
-        .args(["-o", "json", "run"])
-        .output()
-        .unwrap();
+    let env = [
+        ("MLFLOW_TRACKING_URI", store),
+        ("MODELBUMP_RECORD_ENVIRONMENT", ENV.to_string()),
+    ];
+    let out = run_in(&fx, &["-o", "json", "run"], &env);
     crate::support::assert_success(&out);
     let report = json_of(&out);
     assert_valid_report(&report);

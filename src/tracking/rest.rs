@@ -419,11 +419,7 @@ impl RestStore {
         tags: &[(String, String)],
     ) -> Result<(), TrackingError> {
         let what = format!("setting tags on run {run_id}");
-        let tags: Vec<Value> = tags
-            .iter()
-            .map(|(k, v)| json!({"key": k, "value": v}))
-            .collect();
-        let body = json!({"run_id": run_id, "tags": tags});
+        let body = json!({"run_id": run_id, "tags": tag_list(tags)});
         self.get_required(Method::POST, "runs/log-batch", &[], Some(&body), &what)
             .await
             .map(drop)
@@ -458,11 +454,7 @@ impl RestStore {
         tags: &[(String, String)],
     ) -> Result<(), TrackingError> {
         let what = format!("setting tags on logged model {model_id}");
-        let tags: Vec<Value> = tags
-            .iter()
-            .map(|(k, v)| json!({"key": k, "value": v}))
-            .collect();
-        let body = json!({"tags": tags});
+        let body = json!({"tags": tag_list(tags)});
         let path = format!("logged-models/{model_id}/tags");
         self.get_required(Method::PATCH, &path, &[], Some(&body), &what)
             .await
@@ -501,6 +493,13 @@ impl RestStore {
             message: format!("unexpected JSON: {e}"),
         })
     }
+}
+
+/// Tags as MLflow's requests carry them: `[{"key", "value"}]`.
+fn tag_list(tags: &[(String, String)]) -> Vec<Value> {
+    tags.iter()
+        .map(|(k, v)| json!({"key": k, "value": v}))
+        .collect()
 }
 
 #[derive(Deserialize)]
