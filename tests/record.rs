@@ -295,8 +295,19 @@ fn a_degraded_app_records_failed_and_leaves_the_alias() {
     let mut case = Case::new(server, server.client(), true);
     let v1 = case.new_version(0.9);
     let argo = standin(&shared, &case.fx, Outcome::Healthy);
-    crate::support::assert_success(&case.cmd(&["run", "--wait"], &argocd_env(&argo)));
+    let out = case.cmd(&["run", "--wait"], &argocd_env(&argo));
+    crate::support::assert_success(&out);
     assert_eq!(case.alias(ENV).as_deref(), Some(v1.version.as_str()));
+    // The text output says what was recorded.
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("recorded in MLflow (production): 7 writes"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("alias {ENV} -> version {}", v1.version)),
+        "{text}"
+    );
 
     let v2 = case.new_version(0.95);
     let argo = standin(&shared, &case.fx, Outcome::Degraded);

@@ -208,6 +208,9 @@ fn print(settings: &Settings, what: &str, done: &HoldOutcome) -> anyhow::Result<
                 done.push.as_ref(),
                 &done.write_back,
             )?;
+            if let Some(recorded) = &done.report.recorded {
+                out.write_all(crate::cli::commands::run::render_recorded(recorded).as_bytes())?;
+            }
         }
     }
     out.flush()?;

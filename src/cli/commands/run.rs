@@ -260,8 +260,75 @@ fn render(settings: &Settings, done: &RunOutcome) -> anyhow::Result<()> {
                     crate::cli::commands::sync::render_text(revision, &done.report.sync).as_bytes(),
                 )?;
             }
+            if let Some(recorded) = &done.report.recorded {
+                out.write_all(render_recorded(recorded).as_bytes())?;
+            }
         }
     }
     out.flush()?;
     Ok(())
+}
+
+/// The text form of the report's `recorded`: one line per write to MLflow (the status it set, or the
+/// alias it moved), and each warning.
+pub(crate) fn render_recorded(recorded: &crate::report::Recorded) -> String {
+    use std::fmt::Write as _;
+    let mut text = format!(
+        "recorded in MLflow ({}): {} write{}\n",
+        recorded.environment,
+        recorded.writes.len(),
+        if recorded.writes.len() == 1 { "" } else { "s" }
+    );
+    let status = format!("modelbump.{}.status", recorded.environment);
+    for write in &recorded.writes {
+        let what = match (&write.alias, &write.version, write.tags.get(&status)) {
+            (Some(alias), Some(version), _) => format!("alias {alias} -> version {version}"),
+            (_, _, Some(status)) => format!("status {status}"),
+            _ => format!("{} tags", write.tags.len()),
+        };
+        let _ = writeln!(text, "  {} {}: {what}", write.entity, write.id);
+    }
+    for warning in &recorded.warnings {
+        let _ = writeln!(text, "  warning: {warning}");
+    }
+    text
+}
+
+#[cfg(test)]
+mod record_tests {
+    use super::*;
+
+    #[test]
+    fn recorded_writes_and_warnings_read_as_one_line_each() {
+        let recorded = crate::report::Recorded {
+            environment: "production".into(),
+            writes: vec![
+                crate::report::RecordedWrite {
+                    target: "iris".into(),
+                    entity: "run".into(),
+                    id: "r1".into(),
+                    tags: [(
+                        "modelbump.production.status".to_string(),
+                        "healthy".to_string(),
+                    )]
+                    .into(),
+                    alias: None,
+                    version: None,
+                },
+                crate::report::RecordedWrite {
+                    target: "iris".into(),
+                    entity: "registeredModel".into(),
+                    id: "churn".into(),
+                    tags: Default::default(),
+                    alias: Some("production".into()),
+                    version: Some("7".into()),
+                },
+            ],
+            warnings: vec!["HTTP 403".into()],
+        };
+        assert_eq!(
+            render_recorded(&recorded),
+            "recorded in MLflow (production): 2 writes\n  run r1: status healthy\n  registeredModel churn: alias production -> version 7\n  warning: HTTP 403\n"
+        );
+    }
 }
