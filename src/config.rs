@@ -97,6 +97,20 @@ pub struct MlflowConfig {
     /// the line, as `MODELBUMP_MLFLOW_CONCURRENCY=0` is: no request could ever be sent.
     #[serde(default, deserialize_with = "positive")]
     pub concurrency: Option<std::num::NonZeroUsize>,
+    /// Record each deployment in MLflow (tags on the run, the model version and the logged model, and an
+    /// alias moved once Argo CD reports it healthy); off when absent. See `docs/rollback-and-holds.md`.
+    pub record_deployments: Option<RecordDeploymentsConfig>,
+}
+
+/// `mlflow.recordDeployments:` the environment a deployment is recorded under, and the alias moved to the
+/// version once it is healthy there.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RecordDeploymentsConfig {
+    /// The environment's name, in the tag keys (`modelbump.<environment>.status`), e.g. `production`.
+    pub environment: Option<String>,
+    /// The registered model's alias moved to a healthy version (default: the environment's name).
+    pub alias: Option<String>,
 }
 
 /// A positive whole number, with a message that says so.

@@ -143,6 +143,45 @@ pub struct Report {
     /// Pull-request mode: the pull request (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<PullRequestReport>,
+    /// `mlflow.recordDeployments`: what was written to MLflow about this deployment (absent when the
+    /// record is off, or nothing was pushed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<Recorded>,
+}
+
+/// The report's `recorded`: the writes to MLflow that record a deployment, and what could not be
+/// written (a warning each: the push stands either way).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recorded {
+    /// The environment (`mlflow.recordDeployments.environment`).
+    pub environment: String,
+    /// Each write, in order.
+    pub writes: Vec<RecordedWrite>,
+    /// What could not be written, naming the server and the object.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// One write to MLflow: tags on an object, or an alias moved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedWrite {
+    /// The target (its name as `set` takes it).
+    pub target: String,
+    /// `run`, `modelVersion`, `loggedModel` or `registeredModel` (an alias).
+    pub entity: String,
+    /// The run id, `NAME/VERSION`, the logged model id, or the registered model's name.
+    pub id: String,
+    /// The tags set (absent for an alias).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// The alias moved (registeredModel only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// The version the alias now points at (registeredModel only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// The pull request of a run in pull-request mode.

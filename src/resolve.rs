@@ -33,11 +33,13 @@
 mod cache;
 mod gates;
 mod hints;
+mod recorded;
 
 use std::sync::Arc;
 
 pub(crate) use cache::CachedStore;
 pub(crate) use gates::{Deployed, Gate, GateError};
+pub use recorded::RecordSettings;
 
 use crate::config::{RegisteredSource, RunSource, TargetConfig, UriRewrite};
 use crate::tracking::{
@@ -198,6 +200,8 @@ pub struct TargetRequest {
     /// Accept a location of another scheme than `current_uri`'s, or a local one
     /// ([`TargetConfig::allows_scheme_change`]).
     pub allow_scheme_change: bool,
+    /// `mlflow.recordDeployments`: the `deployed.*` gates read the deployment on record first.
+    pub record: Option<RecordSettings>,
 }
 
 /// What a target resolved to.
@@ -281,7 +285,16 @@ pub(crate) async fn resolve_one(
     }
     let mut deployed = Deployed::Unknown;
     if gates.iter().any(Gate::uses_deployed) {
-        deployed = find_deployed(store, &request.current_uri).await?;
+        let on_record = match &request.record {
+            Some(record) => {
+                recorded::recorded_run(store, record, &request.target, found.run.as_ref()).await?
+            }
+            None => None,
+        };
+        deployed = match on_record {
+            Some(run) => Deployed::Run(Box::new(run)),
+            None => find_deployed(store, &request.current_uri).await?,
+        };
     }
     let mut failures = Vec::new();
     for gate in &gates {
@@ -953,6 +966,7 @@ mod tests {
             },
             current_uri: current.into(),
             allow_scheme_change,
+            record: None,
         }
     }
 

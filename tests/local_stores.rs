@@ -429,6 +429,7 @@ async fn quickstart_store_resolves_to_the_newest_models() {
             target: t.clone(),
             current_uri: current.to_string(),
             allow_scheme_change: t.allows_scheme_change(&config),
+            record: None,
         })
         .collect();
     let results = resolve_all(store, requests, &config.uri_rewrite, 4).await;

@@ -27,6 +27,7 @@ fn run_options(fx: &Fixture, store: &str) -> RunOptions {
                 env: env.clone(),
             },
             concurrency: 4,
+            record: None,
         },
         dry_run: false,
         git: GitOptions {

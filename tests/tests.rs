@@ -19,6 +19,7 @@ mod polish;
 mod pull_request;
 mod quickstart;
 mod quickstart_script;
+mod record;
 mod serve;
 mod signing;
 mod support;

@@ -107,7 +107,7 @@ fn validate_lists_every_problem_with_its_line_and_exits_2() {
     );
     assert!(
         lines[0].contains(
-            "unknown key `trackingURI` in `mlflow`: expected one of `concurrency`, `trackingUri`"
+            "unknown key `trackingURI` in `mlflow`: expected one of `concurrency`, `recordDeployments`, `trackingUri`"
         ),
         "{stdout}"
     );

@@ -110,3 +110,14 @@ pub(crate) struct SelectArgs {
     )]
     pub selector: Vec<String>,
 }
+
+/// `mlflow.recordDeployments` overrides: the options `run` and `rollback` share.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct RecordArgs {
+    /// Record the deployment in MLflow under this environment: tags modelbump.<environment>.* on the run, model version and logged model [default: mlflow.recordDeployments.environment; off when unset] [env: MODELBUMP_RECORD_ENVIRONMENT=]
+    #[arg(long, value_name = "NAME", help_heading = "MLflow record")]
+    pub record_environment: Option<String>,
+    /// The registered model alias moved to the version once it is healthy [default: mlflow.recordDeployments.alias, else the environment] [env: MODELBUMP_RECORD_ALIAS=]
+    #[arg(long, value_name = "NAME", help_heading = "MLflow record")]
+    pub record_alias: Option<String>,
+}

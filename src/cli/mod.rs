@@ -193,7 +193,7 @@ fn run(cli: Cli, env: Env) -> anyhow::Result<Outcome> {
             Command::Serve(args) => commands::serve::run(&settings, args).await,
             Command::Init(args) => commands::init::run(&settings, args),
             Command::History(args) => commands::hold::run_history(&settings, args),
-            Command::Rollback(args) => commands::hold::run_rollback(&settings, args),
+            Command::Rollback(args) => commands::hold::run_rollback(&settings, args).await,
             Command::Hold(args) => commands::hold::run_hold(&settings, args),
             Command::Release(args) => commands::hold::run_release(&settings, args),
             Command::Completions(_) => unreachable!("handled before the runtime starts"),

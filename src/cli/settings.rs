@@ -390,7 +390,63 @@ impl Settings {
             config_path: self.config_path.clone(),
             mlflow: self.mlflow(args),
             concurrency,
+            record: self.record(None, None)?,
         })
+    }
+
+    /// `mlflow.recordDeployments`, `None` when off: the environment is `--record-environment` >
+    /// `MODELBUMP_RECORD_ENVIRONMENT` > `mlflow.recordDeployments.environment`; the alias is
+    /// `--record-alias` > `MODELBUMP_RECORD_ALIAS` > `mlflow.recordDeployments.alias` > the environment.
+    pub(crate) fn record(
+        &self,
+        environment: Option<String>,
+        alias: Option<String>,
+    ) -> anyhow::Result<Option<crate::resolve::RecordSettings>> {
+        let config = self.config.mlflow.record_deployments.as_ref();
+        let environment = pick(
+            environment,
+            self.var("MODELBUMP_RECORD_ENVIRONMENT"),
+            config.and_then(|c| c.environment.clone()),
+        )
+        .map(|e| e.trim().to_string());
+        let alias = pick(
+            alias,
+            self.var("MODELBUMP_RECORD_ALIAS"),
+            config.and_then(|c| c.alias.clone()),
+        )
+        .map(|a| a.trim().to_string());
+        let Some(environment) = environment else {
+            if config.is_some() || alias.is_some() {
+                return Err(crate::ops::ConfigProblem(
+                    "mlflow.recordDeployments needs an environment name: set mlflow.recordDeployments.environment (or MODELBUMP_RECORD_ENVIRONMENT, --record-environment), e.g. production".into(),
+                )
+                .into());
+            }
+            return Ok(None);
+        };
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        if !plain(&environment) {
+            return Err(crate::ops::ConfigProblem(format!(
+                "the record's environment {environment:?} (mlflow.recordDeployments.environment, MODELBUMP_RECORD_ENVIRONMENT or --record-environment) must be letters, digits, '_' or '-': it goes into MLflow tag keys such as modelbump.<environment>.status"
+            ))
+            .into());
+        }
+        let alias = alias.unwrap_or_else(|| environment.clone());
+        let reserved = alias == "latest"
+            || (alias.len() > 1
+                && alias.starts_with(['v', 'V'])
+                && alias[1..].chars().all(|c| c.is_ascii_digit()));
+        if !plain(&alias) || reserved {
+            return Err(crate::ops::ConfigProblem(format!(
+                "the record's alias {alias:?} (mlflow.recordDeployments.alias, MODELBUMP_RECORD_ALIAS or --record-alias) is not one MLflow accepts: letters, digits, '_' or '-', and not 'latest' or 'v<number>'"
+            ))
+            .into());
+        }
+        Ok(Some(crate::resolve::RecordSettings { environment, alias }))
     }
 
     /// How to commit: `message` is the `-m` flag, `signing` the signing flags.
@@ -750,6 +806,64 @@ mod tests {
             revision: None,
         }
     }
+    #[test]
+    fn the_record_is_off_unless_an_environment_is_named_and_the_alias_defaults_to_it() {
+        let off = settings("", &[]);
+        assert_eq!(off.record(None, None).unwrap(), None);
+        let on = |environment: &str, alias: &str| {
+            Some(crate::resolve::RecordSettings {
+                environment: environment.into(),
+                alias: alias.into(),
+            })
+        };
+        let config = "mlflow:\n  recordDeployments:\n    environment: staging\n";
+        assert_eq!(
+            settings(config, &[]).record(None, None).unwrap(),
+            on("staging", "staging")
+        );
+        // flag > variable > config, for each key.
+        let s = settings(
+            config,
+            &[
+                ("MODELBUMP_RECORD_ENVIRONMENT", "production"),
+                ("MODELBUMP_RECORD_ALIAS", "champion"),
+            ],
+        );
+        assert_eq!(s.record(None, None).unwrap(), on("production", "champion"));
+        assert_eq!(
+            s.record(Some("canary".into()), Some("".into())).unwrap(),
+            on("canary", "champion")
+        );
+        // The variable alone turns the record on.
+        let s = settings("", &[("MODELBUMP_RECORD_ENVIRONMENT", "production")]);
+        assert_eq!(
+            s.record(None, None).unwrap(),
+            on("production", "production")
+        );
+    }
+
+    #[test]
+    fn a_record_without_environment_or_with_names_mlflow_refuses_is_a_config_error() {
+        let empty = settings("mlflow:\n  recordDeployments: {alias: prod}\n", &[]);
+        let err = empty.record(None, None).unwrap_err();
+        assert!(err.is::<crate::ops::ConfigProblem>());
+        assert!(
+            err.to_string().contains("needs an environment name"),
+            "{err}"
+        );
+        let s = settings("", &[]);
+        for (environment, alias) in [("prod.eu", "prod"), ("prod", "latest"), ("prod", "v3")] {
+            let err = s
+                .record(Some(environment.into()), Some(alias.into()))
+                .unwrap_err();
+            assert!(
+                err.is::<crate::ops::ConfigProblem>(),
+                "{environment} {alias}"
+            );
+        }
+        assert!(s.record(Some("prod".into()), Some("v3a".into())).is_ok());
+    }
+
     const CONFIG: &str = "argocd:\n  server: argocd.example.com\n  apps: [a, team/b]\n  appNamespace: apps\n  timeout: 90s\n  caCert: certs/ca.pem\n  plaintext: true\n";
 
     #[test]

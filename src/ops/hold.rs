@@ -80,6 +80,8 @@ pub struct HoldOutcome {
     pub write_back: WriteBackOutcome,
     /// Where it pushed.
     pub push: Option<PushTarget>,
+    /// A rollback: where the value it replaced came from (modelbump's trailers), when known.
+    pub replaced: Option<crate::git::Provenance>,
 }
 
 /// Errors a user can act on.
@@ -254,6 +256,7 @@ pub fn hold(options: &HoldOptions) -> anyhow::Result<HoldOutcome> {
         },
         write_back: outcome,
         push,
+        replaced: None,
     })
 }
 
@@ -338,6 +341,7 @@ pub fn rollback(options: &RollbackOptions) -> anyhow::Result<HoldOutcome> {
         push.as_ref(),
     )?;
     let old = changes.first().and_then(|c| c.new.clone());
+    let replaced = changes.first().map(provenance_of);
     let provenance = provenance.unwrap_or_default();
     let status = if old.as_deref() == Some(uri.as_str()) {
         TargetStatus::Unchanged
@@ -364,6 +368,7 @@ pub fn rollback(options: &RollbackOptions) -> anyhow::Result<HoldOutcome> {
         },
         write_back: outcome,
         push,
+        replaced: replaced.filter(|p| !p.is_empty()),
     })
 }
 

@@ -12,6 +12,7 @@ mod manual;
 mod plan;
 mod pr_body;
 mod pull_request;
+mod record;
 mod run;
 mod select;
 mod serve;
@@ -37,6 +38,7 @@ pub use hold::{
 pub use init::{InitOptions, InitOutcome, init};
 pub use plan::{Plan, PlanOptions, build as plan};
 pub use pull_request::{PullRequestOptions, run_pull_request};
+pub use record::record_rollback;
 pub use run::{RunError, RunOptions, RunOutcome, run};
 pub use select::{Selection, SelectionError};
 pub use serve::{DEFAULT_SHUTDOWN_GRACE, ServeOptions, prepare_clone, serve};

@@ -34,6 +34,9 @@ pub struct PlanOptions {
     pub mlflow: MlflowOptions,
     /// How many MLflow requests at once.
     pub concurrency: usize,
+    /// `mlflow.recordDeployments`: where deployments are recorded (`run`), and read back by the
+    /// `deployed.*` gates; `None` when off.
+    pub record: Option<crate::resolve::RecordSettings>,
 }
 
 /// What `plan` found and `apply` writes.
@@ -209,6 +212,7 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
                         target: target.clone(),
                         allow_scheme_change: target.allows_scheme_change(&options.config),
                         current_uri: current,
+                        record: options.record.clone(),
                     });
                 }
                 Err(why) => failures.push((
@@ -233,6 +237,7 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
                 target: target.clone(),
                 current_uri: field.value.clone(),
                 allow_scheme_change: target.allows_scheme_change(&options.config),
+                record: options.record.clone(),
             });
         }
     }

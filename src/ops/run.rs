@@ -206,6 +206,23 @@ async fn run_steps(
         warn_unpushed(&repo, target);
     }
     note_head(&repo, &mut outcome);
+    // The record of what this run pushed (nothing pushed, nothing recorded).
+    let mut recorder = None;
+    if let Some(settings) = &options.plan.record
+        && outcome.pushed
+        && let (Some(commit), Some(target)) = (&outcome.commit, &push)
+    {
+        let deployments = crate::ops::record::deployments(&report.targets);
+        if !deployments.is_empty() {
+            let mut open = crate::ops::record::Recorder::open(settings, &options.plan.mlflow);
+            let stage = crate::ops::record::Stage::Pushed {
+                commit: commit.clone(),
+                repo: repo.remote_url(&target.remote).unwrap_or_default(),
+            };
+            open.write(&deployments, &stage).await;
+            recorder = Some((open, deployments));
+        }
+    }
 
     // Sync when Argo CD is configured and what Argo CD should deploy is on the remote: the commit that
     // landed, the remote tip when it already held the values, else the unchanged checkout. Without a
@@ -244,6 +261,19 @@ async fn run_steps(
             }
         }
         synced_revision = Some(revision);
+    }
+    if let Some((mut open, deployments)) = recorder {
+        let verdict = if sync_error.is_some() {
+            Some(crate::ops::record::Stage::Failed)
+        } else if synced_revision.is_some() && options.argocd.wait {
+            Some(crate::ops::record::Stage::Healthy)
+        } else {
+            None
+        };
+        if let Some(stage) = verdict {
+            open.write(&deployments, &stage).await;
+        }
+        report.recorded = Some(open.finish());
     }
     let done = RunOutcome {
         report: report.clone(),

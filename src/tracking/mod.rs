@@ -7,13 +7,15 @@
 //! backends agree by construction on everything but the storage access; [`filter`] is MLflow's search
 //! filter language for the local backends. [`local_uri`] picks the local backend a URI names, and
 //! [`artifacts`] lists local artifact roots for both local backends, so the backends never import each
-//! other.
+//! other. [`record`] is the one write access to MLflow (tags and aliases that record a deployment,
+//! `mlflow.recordDeployments`), a port of its own so that the resolver's store stays read-only.
 
 mod artifacts;
 pub mod filestore;
 pub(crate) mod filter;
 mod local;
 mod local_uri;
+pub(crate) mod record;
 pub mod rest;
 pub mod sqlite;
 

@@ -412,6 +412,76 @@ impl RestStore {
         }
     }
 
+    /// `runs/log-batch` with tags only: sets `tags` on run `run_id` in one call.
+    pub(crate) async fn set_run_tags(
+        &self,
+        run_id: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), TrackingError> {
+        let what = format!("setting tags on run {run_id}");
+        let body = json!({"run_id": run_id, "tags": tag_list(tags)});
+        self.get_required(Method::POST, "runs/log-batch", &[], Some(&body), &what)
+            .await
+            .map(drop)
+    }
+
+    /// `model-versions/set-tag`, once per tag (the API sets one at a time).
+    pub(crate) async fn set_version_tags(
+        &self,
+        name: &str,
+        version: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), TrackingError> {
+        let what = format!("setting tags on version {version} of registered model {name:?}");
+        for (key, value) in tags {
+            let body = json!({"name": name, "version": version, "key": key, "value": value});
+            self.get_required(
+                Method::POST,
+                "model-versions/set-tag",
+                &[],
+                Some(&body),
+                &what,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// `PATCH logged-models/<id>/tags`: sets `tags` on an MLflow 3 logged model in one call.
+    pub(crate) async fn set_logged_model_tags(
+        &self,
+        model_id: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), TrackingError> {
+        let what = format!("setting tags on logged model {model_id}");
+        let body = json!({"tags": tag_list(tags)});
+        let path = format!("logged-models/{model_id}/tags");
+        self.get_required(Method::PATCH, &path, &[], Some(&body), &what)
+            .await
+            .map(drop)
+    }
+
+    /// `POST registered-models/alias`: points `alias` of registered model `name` at `version`.
+    pub(crate) async fn set_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: &str,
+    ) -> Result<(), TrackingError> {
+        let what =
+            format!("moving alias {alias:?} of registered model {name:?} to version {version}");
+        let body = json!({"name": name, "alias": alias, "version": version});
+        self.get_required(
+            Method::POST,
+            "registered-models/alias",
+            &[],
+            Some(&body),
+            &what,
+        )
+        .await
+        .map(drop)
+    }
+
     fn parse<T: for<'de> Deserialize<'de>>(
         &self,
         value: Value,
@@ -423,6 +493,13 @@ impl RestStore {
             message: format!("unexpected JSON: {e}"),
         })
     }
+}
+
+/// Tags as MLflow's requests carry them: `[{"key", "value"}]`.
+fn tag_list(tags: &[(String, String)]) -> Vec<Value> {
+    tags.iter()
+        .map(|(k, v)| json!({"key": k, "value": v}))
+        .collect()
 }
 
 #[derive(Deserialize)]

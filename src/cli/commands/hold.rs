@@ -62,6 +62,7 @@ pub(crate) struct ReleaseArgs {
 ///   modelbump rollback baseline-predictor --reason "accuracy dropped online" --push
 ///   modelbump rollback baseline-predictor --to 3f2a9c1 --reason "back to last week's model" --push
 ///   modelbump rollback baseline-predictor --to s3://bucket/m-1/artifacts/ --reason "known good"
+///   modelbump rollback baseline-predictor --reason "latency regression" --push --record-environment production
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct RollbackArgs {
@@ -77,6 +78,12 @@ pub(crate) struct RollbackArgs {
     /// Which file, where to push, how to sign
     #[command(flatten)]
     pub commit: CommitArgs,
+    /// Where MLflow is (for mlflow.recordDeployments)
+    #[command(flatten)]
+    pub mlflow: crate::cli::args::MlflowArgs,
+    /// Recording the rollback in MLflow
+    #[command(flatten)]
+    pub record: crate::cli::args::RecordArgs,
 }
 
 /// Every value the targets have had, newest first, from the git history of their files
@@ -162,9 +169,14 @@ pub(crate) fn run_release(settings: &Settings, args: ReleaseArgs) -> anyhow::Res
 }
 
 /// Runs `rollback`.
-pub(crate) fn run_rollback(settings: &Settings, args: RollbackArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run_rollback(
+    settings: &Settings,
+    args: RollbackArgs,
+) -> anyhow::Result<Outcome> {
+    let record = settings.record(args.record.record_environment, args.record.record_alias)?;
+    let mlflow = settings.mlflow(&args.mlflow);
     let (git, target, push) = args.commit.resolve(settings, args.target)?;
-    let done = crate::ops::rollback(&RollbackOptions {
+    let mut done = crate::ops::rollback(&RollbackOptions {
         git,
         targets: settings.config.targets.clone(),
         target,
@@ -172,6 +184,9 @@ pub(crate) fn run_rollback(settings: &Settings, args: RollbackArgs) -> anyhow::R
         reason: args.reason,
         push,
     })?;
+    if let Some(record) = &record {
+        crate::ops::record_rollback(&mut done, &settings.config.targets, record, &mlflow).await;
+    }
     print(settings, "rolled back and held", &done)
 }
 
@@ -193,6 +208,9 @@ fn print(settings: &Settings, what: &str, done: &HoldOutcome) -> anyhow::Result<
                 done.push.as_ref(),
                 &done.write_back,
             )?;
+            if let Some(recorded) = &done.report.recorded {
+                out.write_all(crate::cli::commands::run::render_recorded(recorded).as_bytes())?;
+            }
         }
     }
     out.flush()?;

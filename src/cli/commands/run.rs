@@ -33,6 +33,7 @@ use crate::report::{Report, ReportCommand};
 ///   modelbump run -m "update: model URIs from training run baseline" --wait
 ///   modelbump run --selector variant=baseline --commit-file /tmp/commit-sha
 ///   modelbump run --pull-request --wait-merged --merge-timeout 2h
+///   modelbump run --wait --record-environment production
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct RunArgs {
@@ -89,6 +90,9 @@ pub(crate) struct RunArgs {
     /// How long --wait-merged waits, e.g. 30m, 2h [default: git.pullRequest.mergeTimeout, else 1h] [env: MODELBUMP_MERGE_TIMEOUT=]
     #[arg(long, value_name = "DURATION")]
     pub merge_timeout: Option<String>,
+    /// Recording the deployment in MLflow
+    #[command(flatten)]
+    pub record: crate::cli::args::RecordArgs,
 }
 
 /// Runs `run`.
@@ -166,8 +170,13 @@ pub(crate) async fn run(settings: &Settings, args: RunArgs) -> anyhow::Result<Ou
 /// The options of the run, resolved.
 fn options(settings: &Settings, args: &RunArgs) -> anyhow::Result<RunOptions> {
     let settings = &settings.selected(&args.select)?;
+    let mut plan = settings.plan(&args.mlflow)?;
+    plan.record = settings.record(
+        args.record.record_environment.clone(),
+        args.record.record_alias.clone(),
+    )?;
     Ok(RunOptions {
-        plan: settings.plan(&args.mlflow)?,
+        plan,
         dry_run: args.dry_run,
         git: settings.git(args.message.clone(), &args.signing)?,
         push: if args.no_push || args.dry_run {
@@ -251,8 +260,75 @@ fn render(settings: &Settings, done: &RunOutcome) -> anyhow::Result<()> {
                     crate::cli::commands::sync::render_text(revision, &done.report.sync).as_bytes(),
                 )?;
             }
+            if let Some(recorded) = &done.report.recorded {
+                out.write_all(render_recorded(recorded).as_bytes())?;
+            }
         }
     }
     out.flush()?;
     Ok(())
+}
+
+/// The text form of the report's `recorded`: one line per write to MLflow (the status it set, or the
+/// alias it moved), and each warning.
+pub(crate) fn render_recorded(recorded: &crate::report::Recorded) -> String {
+    use std::fmt::Write as _;
+    let mut text = format!(
+        "recorded in MLflow ({}): {} write{}\n",
+        recorded.environment,
+        recorded.writes.len(),
+        if recorded.writes.len() == 1 { "" } else { "s" }
+    );
+    let status = format!("modelbump.{}.status", recorded.environment);
+    for write in &recorded.writes {
+        let what = match (&write.alias, &write.version, write.tags.get(&status)) {
+            (Some(alias), Some(version), _) => format!("alias {alias} -> version {version}"),
+            (_, _, Some(status)) => format!("status {status}"),
+            _ => format!("{} tags", write.tags.len()),
+        };
+        let _ = writeln!(text, "  {} {}: {what}", write.entity, write.id);
+    }
+    for warning in &recorded.warnings {
+        let _ = writeln!(text, "  warning: {warning}");
+    }
+    text
+}
+
+#[cfg(test)]
+mod record_tests {
+    use super::*;
+
+    #[test]
+    fn recorded_writes_and_warnings_read_as_one_line_each() {
+        let recorded = crate::report::Recorded {
+            environment: "production".into(),
+            writes: vec![
+                crate::report::RecordedWrite {
+                    target: "iris".into(),
+                    entity: "run".into(),
+                    id: "r1".into(),
+                    tags: [(
+                        "modelbump.production.status".to_string(),
+                        "healthy".to_string(),
+                    )]
+                    .into(),
+                    alias: None,
+                    version: None,
+                },
+                crate::report::RecordedWrite {
+                    target: "iris".into(),
+                    entity: "registeredModel".into(),
+                    id: "churn".into(),
+                    tags: Default::default(),
+                    alias: Some("production".into()),
+                    version: Some("7".into()),
+                },
+            ],
+            warnings: vec!["HTTP 403".into()],
+        };
+        assert_eq!(
+            render_recorded(&recorded),
+            "recorded in MLflow (production): 2 writes\n  run r1: status healthy\n  registeredModel churn: alias production -> version 7\n  warning: HTTP 403\n"
+        );
+    }
 }
