@@ -185,6 +185,25 @@ impl Api {
     }
 }
 
+/// The pull requests of a list answer whose head is `head`, each read by `parse`.
+pub(crate) fn pull_requests_of(
+    api: &Api,
+    answer: &Value,
+    head: &str,
+    action: &str,
+    parse: impl Fn(&Value) -> Option<super::PullRequest>,
+) -> Result<Vec<super::PullRequest>, ForgeError> {
+    let list = answer
+        .as_array()
+        .ok_or_else(|| api.bad_answer(action, "expected a list".into()))?;
+    list.iter()
+        .map(|v| {
+            parse(v).ok_or_else(|| api.bad_answer(action, "no pull request in the list".into()))
+        })
+        .filter(|pr| pr.as_ref().map_or(true, |pr| pr.head == head))
+        .collect()
+}
+
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {
     response
         .headers()

@@ -185,13 +185,7 @@ impl Forge for GitHub {
             ],
         };
         let answer = self.call(Method::GET, &url, &query, None, &action).await?;
-        let list = answer
-            .as_array()
-            .ok_or_else(|| self.api.bad_answer(&action, "expected a list".into()))?;
-        list.iter()
-            .map(|v| self.parse_pr(v, &action))
-            .filter(|pr| pr.as_ref().map_or(true, |pr| pr.head == head))
-            .collect()
+        super::api::pull_requests_of(&self.api, &answer, head, &action, parse_pull_request)
     }
 
     async fn get(&self, number: u64) -> Result<PullRequest, ForgeError> {

@@ -181,13 +181,7 @@ impl Forge for GitLab {
             ("per_page", "100".to_string()),
         ];
         let answer = self.call(Method::GET, &url, &query, None, &action).await?;
-        let list = answer
-            .as_array()
-            .ok_or_else(|| self.api.bad_answer(&action, "expected a list".into()))?;
-        list.iter()
-            .map(|v| self.parse(v, &action))
-            .filter(|mr| mr.as_ref().map_or(true, |mr| mr.head == head))
-            .collect()
+        super::api::pull_requests_of(&self.api, &answer, head, &action, parse_merge_request)
     }
 
     async fn get(&self, number: u64) -> Result<PullRequest, ForgeError> {

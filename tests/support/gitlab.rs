@@ -25,7 +25,8 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Value, json};
 
-use super::github::{Pr, branch_tip, merge_branches};
+use super::gitea::check_keys;
+use super::github::{Pr, Received, branch_tip, merge_branches};
 
 /// Attributes of `POST /projects/:id/merge_requests`.
 const CREATE_KEYS: &[&str] = &[
@@ -109,15 +110,6 @@ const LIST_QUERY: &[&str] = &[
 const USERS_QUERY: &[&str] = &["username", "search", "active", "page", "per_page"];
 /// The users of the stand-in: username and id.
 const USERS: &[(&str, u64)] = &[("alice", 7), ("bob", 8)];
-
-/// One request the stand-in received.
-#[derive(Debug, Clone)]
-pub struct Received {
-    pub method: String,
-    pub uri: String,
-    pub body: Value,
-    pub status: u16,
-}
 
 struct State {
     token: String,
@@ -223,18 +215,6 @@ fn merge(state: &mut State, iid: u64) -> String {
 /// GitLab's error body: `{"message": ...}`.
 fn error(status: u16, message: Value) -> (u16, Value) {
     (status, json!({ "message": message }))
-}
-
-/// Body attributes outside `allowed`, as violations.
-fn check_keys(what: &str, body: &Value, allowed: &[&str]) -> Vec<String> {
-    match body.as_object() {
-        Some(map) => map
-            .keys()
-            .filter(|k| !allowed.contains(&k.as_str()))
-            .map(|k| format!("{what}: {k} is not a documented attribute"))
-            .collect(),
-        None => vec![format!("{what}: the body is not a JSON object")],
-    }
 }
 
 /// Type checks of the attributes modelbump sends.
