@@ -205,6 +205,17 @@ fn a_bad_or_wrong_app_key_is_a_clear_error() {
         "{stderr}"
     );
 
+    // Without pull-request mode the app is not used: said, rather than a push without a token.
+    let main_before = s.branch("main").unwrap();
+    let out = app_cmd(&s, &garbage, &["run"])
+        .env("MODELBUMP_PULL_REQUEST", "false")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pull-request mode only"), "{stderr}");
+    assert_eq!(s.branch("main").unwrap(), main_before);
+
     // Another app's key: GitHub refuses the JWT; the message says what to check.
     let (other, _) = key_pair(s.tmp.path(), "other");
     let out = app_cmd(&s, &other, &["-vvv", "run"]).output().unwrap();
