@@ -308,6 +308,20 @@ pub struct GitConfig {
     pub forge: Option<String>,
     /// The forge's API base URL (default: from the remote's host).
     pub forge_api: Option<String>,
+    /// Authenticate on GitHub as this GitHub App installation (push and API) instead of with a token.
+    pub github_app: Option<GitHubAppConfig>,
+}
+
+/// `git.githubApp:` (each key also from its `MODELBUMP_GITHUB_APP_*` variable, which wins).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GitHubAppConfig {
+    /// The app's id (a number or a string).
+    pub app_id: Option<VersionNumber>,
+    /// The installation's id (a number or a string).
+    pub installation_id: Option<VersionNumber>,
+    /// The app's private key, a PEM file (absolute, or relative to the working directory).
+    pub private_key: Option<String>,
 }
 
 /// `git.signing:`

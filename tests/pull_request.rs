@@ -11,6 +11,9 @@ use crate::support::github::StandIn;
 use crate::support::mlflow::{MlflowServer, RunSeed, unique};
 use crate::support::{modelbump, shared_dir};
 
+mod github_app;
+mod gitlab;
+
 /// The token of the git remote and of the GitHub stand-in; it must never be printed.
 const TOKEN: &str = "ghs_CANARYtoken0123456789abcdefCANARY";
 
@@ -407,31 +410,45 @@ mod wait_merged {
     use super::*;
     use crate::support::argocd::{FakeApp, StandIn as ArgoCd};
 
-    const APP: &str = "fraud-serving";
+    pub(super) const APP: &str = "fraud-serving";
     const ARGOCD_TOKEN: &str = "argocd-token-for-the-stand-in";
 
     /// The Argo CD stand-in with one app following `main` of the remote.
     fn argocd(s: &Setup) -> ArgoCd {
+        argocd_with(
+            s,
+            FakeApp::new(APP, "https://github.example/acme/gitops.git"),
+        )
+    }
+
+    /// The Argo CD stand-in with `app` following `main` of the remote.
+    pub(super) fn argocd_with(s: &Setup, app: FakeApp) -> ArgoCd {
         let shared = shared_dir("wait merged").unwrap();
         let main = s.branch("main").unwrap();
-        let url = "https://github.example/acme/gitops.git";
-        ArgoCd::start(
-            &shared,
-            ARGOCD_TOKEN,
-            &main,
-            None,
-            vec![FakeApp::new(APP, url)],
-        )
+        ArgoCd::start(&shared, ARGOCD_TOKEN, &main, None, vec![app])
     }
 
     /// `run -o json --wait-merged --report FILE` against both stand-ins; the output and the report file.
     fn run_waiting(s: &Setup, argocd: &ArgoCd, extra: &[&str]) -> (std::process::Output, Value) {
+        run_waiting_with(s, argocd, extra, &[])
+    }
+
+    /// [`run_waiting`] with further variables (another forge).
+    pub(super) fn run_waiting_with(
+        s: &Setup,
+        argocd: &ArgoCd,
+        extra: &[&str],
+        env: &[(&str, String)],
+    ) -> (std::process::Output, Value) {
         let report = s.tmp.path().join("report.json");
         let mut args = vec!["run", "-o", "json", "--wait-merged", "--report"];
         args.push(report.to_str().unwrap());
         args.extend_from_slice(extra);
-        let out = s
-            .cmd(&args)
+        let mut cmd = s.cmd(&args);
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+        let out = cmd
             .env("MODELBUMP_MERGE_POLL_INTERVAL", "10ms")
             .env("ARGOCD_SERVER", argocd.url())
             .env("ARGOCD_AUTH_TOKEN", ARGOCD_TOKEN)

@@ -451,3 +451,37 @@ fn fill_placeholders(arg: &str) -> String {
     out.push_str(rest);
     out
 }
+
+#[test]
+fn the_wait_merged_parameters_reach_modelbump_run() {
+    let (template, _) = template_docs();
+    let commit = template["spec"]["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "git-commit")
+        .expect("the git-commit template");
+    let inputs: Vec<&str> = commit["inputs"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    let env: Vec<(&str, &str)> = commit["container"]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| Some((e["name"].as_str()?, e["value"].as_str()?)))
+        .collect();
+    for (parameter, variable) in [
+        ("wait-merged", "MODELBUMP_WAIT_MERGED"),
+        ("merge-timeout", "MODELBUMP_MERGE_TIMEOUT"),
+    ] {
+        assert!(inputs.contains(&parameter), "{inputs:?}");
+        let value = format!("{{{{inputs.parameters.{parameter}}}}}");
+        assert!(
+            env.contains(&(variable, value.as_str())),
+            "{variable} is not set from {parameter}: {env:?}"
+        );
+    }
+}

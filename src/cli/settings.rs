@@ -645,6 +645,71 @@ impl Settings {
             forge_api: pick(None, self.var("MODELBUMP_FORGE_API"), git.forge_api.clone()),
             timeout: None,
             wait_merged: None,
+            github_app: self.github_app()?,
+        }))
+    }
+
+    /// GitHub App auth, `None` when no part of it is set: each of `MODELBUMP_GITHUB_APP_ID`,
+    /// `MODELBUMP_GITHUB_APP_INSTALLATION_ID`, `MODELBUMP_GITHUB_APP_PRIVATE_KEY` > its key under
+    /// `git.githubApp`; a part without the others is a usage error naming what is missing.
+    pub(crate) fn github_app(&self) -> anyhow::Result<Option<crate::ops::GitHubApp>> {
+        let config = self.config.git.github_app.clone().unwrap_or_default();
+        let parts = [
+            (
+                "MODELBUMP_GITHUB_APP_ID",
+                "git.githubApp.appId",
+                pick(
+                    None,
+                    self.var("MODELBUMP_GITHUB_APP_ID"),
+                    config.app_id.map(|v| v.to_string()),
+                ),
+            ),
+            (
+                "MODELBUMP_GITHUB_APP_INSTALLATION_ID",
+                "git.githubApp.installationId",
+                pick(
+                    None,
+                    self.var("MODELBUMP_GITHUB_APP_INSTALLATION_ID"),
+                    config.installation_id.map(|v| v.to_string()),
+                ),
+            ),
+            (
+                "MODELBUMP_GITHUB_APP_PRIVATE_KEY",
+                "git.githubApp.privateKey",
+                pick(
+                    None,
+                    self.var("MODELBUMP_GITHUB_APP_PRIVATE_KEY"),
+                    config.private_key,
+                ),
+            ),
+        ];
+        if parts.iter().all(|(_, _, value)| value.is_none()) {
+            return Ok(None);
+        }
+        let missing: Vec<String> = parts
+            .iter()
+            .filter(|(_, _, value)| value.is_none())
+            .map(|(var, key, _)| format!("{var} ({key})"))
+            .collect();
+        if !missing.is_empty() {
+            return Err(crate::ops::ConfigProblem(format!(
+                "GitHub App auth needs the app id, the installation id and the private key file; missing: {}",
+                missing.join(", ")
+            ))
+            .into());
+        }
+        let [
+            (_, _, Some(app_id)),
+            (_, _, Some(installation_id)),
+            (_, _, Some(key)),
+        ] = parts
+        else {
+            unreachable!("every part is set")
+        };
+        Ok(Some(crate::ops::GitHubApp {
+            app_id,
+            installation_id,
+            private_key: std::path::PathBuf::from(key),
         }))
     }
 

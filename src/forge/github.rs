@@ -19,39 +19,39 @@
 //! A rate limit shows as 429, or as 403 with `x-ratelimit-remaining: 0`; both are retried by the shared
 //! loop when a `Retry-After` is given, and reported with the reset time when they outlast the retries.
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{Forge, ForgeError, ForgeKind, NewPullRequest, PrState, PullRequest, RepoId};
-use crate::http::{RetryPolicy, read_body, send_with_retry};
-use crate::secret::{ExposeSecret, SecretString};
+use super::api::{Api, Call, TokenHeader, encode};
+use super::{Auth, Forge, ForgeError, ForgeKind, NewPullRequest, PrState, PullRequest, RepoId};
+use crate::http::RetryPolicy;
 
 /// A GitHub client for one repository.
 pub(crate) struct GitHub {
-    client: reqwest::Client,
-    api: String,
+    api: Api,
     repo: RepoId,
-    token: Option<SecretString>,
-    retry: RetryPolicy,
-    kind: ForgeKind,
+    auth: Auth,
 }
 
 impl GitHub {
-    /// A client of `api` (no trailing slash) for `repo`, authenticating with `token`.
+    /// A client of `api` (no trailing slash) for `repo`, authenticating with `auth`.
     pub(crate) fn new(
         client: reqwest::Client,
         api: &str,
         repo: RepoId,
-        token: Option<SecretString>,
+        auth: Auth,
         retry: RetryPolicy,
     ) -> Self {
         Self {
-            client,
-            api: api.trim_end_matches('/').to_string(),
+            api: Api {
+                client,
+                base: api.trim_end_matches('/').to_string(),
+                repo: repo.to_string(),
+                kind: ForgeKind::GitHub,
+                retry,
+            },
             repo,
-            token,
-            retry,
-            kind: ForgeKind::GitHub,
+            auth,
         }
     }
 
@@ -60,13 +60,12 @@ impl GitHub {
         client: reqwest::Client,
         api: &str,
         repo: RepoId,
-        token: Option<SecretString>,
+        auth: Auth,
         retry: RetryPolicy,
     ) -> Self {
-        Self {
-            kind: ForgeKind::Gitea,
-            ..Self::new(client, api, repo, token, retry)
-        }
+        let mut gitea = Self::new(client, api, repo, auth, retry);
+        gitea.api.kind = ForgeKind::Gitea;
+        gitea
     }
 
     /// The API base for a remote host: github.com's own, else Enterprise Server's `/api/v3`.
@@ -81,7 +80,7 @@ impl GitHub {
     fn repo_path(&self) -> String {
         format!(
             "{}/repos/{}/{}",
-            self.api,
+            self.api.base,
             encode(&self.repo.owner),
             encode(&self.repo.name)
         )
@@ -96,168 +95,36 @@ impl GitHub {
         body: Option<&Value>,
         action: &str,
     ) -> Result<Value, ForgeError> {
-        let response = send_with_retry(&self.retry, || {
-            let mut request = self
-                .client
-                .request(method.clone(), url)
-                .header("Accept", self.accept());
-            if self.kind == ForgeKind::GitHub {
-                request = request.header("X-GitHub-Api-Version", "2022-11-28");
-            }
-            if !query.is_empty() {
-                request = request.query(query);
-            }
-            if let Some(token) = &self.token {
-                request = match self.kind {
-                    ForgeKind::Gitea => request.header(
-                        reqwest::header::AUTHORIZATION,
-                        format!("token {}", token.expose_secret()),
-                    ),
-                    _ => request.bearer_auth(token.expose_secret()),
-                };
-            }
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            request
-        })
-        .await
-        .map_err(|e| self.unreachable(action, crate::http::describe_transport_error(&e)))?;
-        let status = response.status();
-        let retry_after = crate::http::retry_after(&response);
-        let remaining = header(&response, "x-ratelimit-remaining");
-        let reset = header(&response, "x-ratelimit-reset").and_then(|v| v.parse().ok());
-        let text = read_body(response)
+        let token = self.auth.current().await?;
+        let (headers, header): (&[(&str, &str)], _) = match self.api.kind {
+            ForgeKind::GitHub => (
+                &[
+                    ("Accept", "application/vnd.github+json"),
+                    ("X-GitHub-Api-Version", "2022-11-28"),
+                ],
+                TokenHeader::Bearer,
+            ),
+            _ => (&[("Accept", "application/json")], TokenHeader::Token),
+        };
+        self.api
+            .send(Call {
+                method,
+                url,
+                query,
+                body,
+                action,
+                headers,
+                token: token.as_ref().map(|t| (t, header)),
+            })
             .await
-            .map_err(|e| self.unreachable(action, e.to_string()))?;
-        let secrets: Vec<&SecretString> = self.token.iter().collect();
-        let message = crate::secret::scrub(&error_message(&text), &secrets);
-        if status.is_success() {
-            if text.trim().is_empty() {
-                return Ok(Value::Null);
-            }
-            return serde_json::from_str(&text).map_err(|e| ForgeError::BadAnswer {
-                forge: self.kind,
-                repo: self.repo.to_string(),
-                action: action.to_string(),
-                message: e.to_string(),
-            });
-        }
-        let forge = self.kind;
-        let repo = self.repo.to_string();
-        let action = action.to_string();
-        let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
-            || (status == StatusCode::FORBIDDEN
-                && (remaining.as_deref() == Some("0") || message.contains("rate limit")));
-        Err(match status {
-            _ if rate_limited => ForgeError::RateLimited {
-                forge,
-                repo,
-                action,
-                status: status.as_u16(),
-                message,
-                reset: super::reset_text(retry_after, reset),
-            },
-            StatusCode::UNAUTHORIZED => ForgeError::Unauthorized {
-                forge,
-                repo,
-                api: self.api.clone(),
-                message,
-            },
-            StatusCode::FORBIDDEN => ForgeError::Forbidden {
-                forge,
-                repo,
-                action,
-                message,
-            },
-            StatusCode::NOT_FOUND => ForgeError::NotFound {
-                forge,
-                repo,
-                api: self.api.clone(),
-                what: action,
-            },
-            s if s.is_server_error() => ForgeError::Unreachable {
-                forge,
-                repo,
-                api: self.api.clone(),
-                action,
-                message: format!("{s}: {message}"),
-            },
-            s => ForgeError::Refused {
-                forge,
-                repo,
-                action,
-                status: s.as_u16(),
-                message,
-            },
-        })
-    }
-
-    fn accept(&self) -> &'static str {
-        match self.kind {
-            ForgeKind::GitHub => "application/vnd.github+json",
-            _ => "application/json",
-        }
-    }
-
-    fn unreachable(&self, action: &str, message: String) -> ForgeError {
-        ForgeError::Unreachable {
-            forge: self.kind,
-            repo: self.repo.to_string(),
-            api: self.api.clone(),
-            action: action.to_string(),
-            message,
-        }
     }
 
     fn parse_pr(&self, value: &Value, action: &str) -> Result<PullRequest, ForgeError> {
-        parse_pull_request(value).ok_or_else(|| ForgeError::BadAnswer {
-            forge: self.kind,
-            repo: self.repo.to_string(),
-            action: action.to_string(),
-            message: "no pull request in the answer".into(),
+        parse_pull_request(value).ok_or_else(|| {
+            self.api
+                .bad_answer(action, "no pull request in the answer".into())
         })
     }
-}
-
-fn header(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-fn encode(segment: &str) -> String {
-    percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
-/// GitHub's error message with its validation errors (`errors[].message` or `.code`).
-fn error_message(body: &str) -> String {
-    let Ok(json) = serde_json::from_str::<Value>(body) else {
-        return crate::http::excerpt(body, 300);
-    };
-    let mut message = json
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    if let Some(errors) = json.get("errors").and_then(Value::as_array) {
-        let details: Vec<String> = errors
-            .iter()
-            .filter_map(|e| {
-                e.get("message")
-                    .or_else(|| e.get("code"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
-            .collect();
-        if !details.is_empty() {
-            message.push_str(": ");
-            message.push_str(&details.join("; "));
-        }
-    }
-    message
 }
 
 /// A pull request of GitHub's `pull-request` or `pull-request-simple` schema.
@@ -296,13 +163,13 @@ fn parse_pull_request(value: &Value) -> Option<PullRequest> {
 #[async_trait::async_trait]
 impl Forge for GitHub {
     fn kind(&self) -> ForgeKind {
-        self.kind
+        self.api.kind
     }
 
     async fn pull_requests_from(&self, head: &str) -> Result<Vec<PullRequest>, ForgeError> {
         let action = format!("listing the pull requests from {head}");
         let url = format!("{}/pulls", self.repo_path());
-        let query: Vec<(&str, String)> = match self.kind {
+        let query: Vec<(&str, String)> = match self.api.kind {
             // Gitea lists without a head filter: the most recently updated, filtered below.
             ForgeKind::Gitea => vec![
                 ("state", "all".to_string()),
@@ -318,16 +185,7 @@ impl Forge for GitHub {
             ],
         };
         let answer = self.call(Method::GET, &url, &query, None, &action).await?;
-        let list = answer.as_array().ok_or_else(|| ForgeError::BadAnswer {
-            forge: self.kind,
-            repo: self.repo.to_string(),
-            action: action.clone(),
-            message: "expected a list".into(),
-        })?;
-        list.iter()
-            .map(|v| self.parse_pr(v, &action))
-            .filter(|pr| pr.as_ref().map_or(true, |pr| pr.head == head))
-            .collect()
+        super::api::pull_requests_of(&self.api, &answer, head, &action, parse_pull_request)
     }
 
     async fn get(&self, number: u64) -> Result<PullRequest, ForgeError> {
@@ -340,7 +198,7 @@ impl Forge for GitHub {
     async fn open(&self, new: &NewPullRequest) -> Result<PullRequest, ForgeError> {
         let action = format!("opening a pull request from {} to {}", new.head, new.base);
         let url = format!("{}/pulls", self.repo_path());
-        let body = match self.kind {
+        let body = match self.api.kind {
             ForgeKind::Gitea => json!({
                 "title": if new.draft { format!("WIP: {}", new.title) } else { new.title.clone() },
                 "head": new.head,
@@ -412,16 +270,6 @@ impl Forge for GitHub {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn validation_errors_are_part_of_the_message() {
-        let body = r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"A pull request already exists for acme:modelbump/x."}],"documentation_url":"https://docs.github.com/rest"}"#;
-        assert_eq!(
-            error_message(body),
-            "Validation Failed: A pull request already exists for acme:modelbump/x."
-        );
-        assert_eq!(error_message("<html>oops</html>"), "oops");
-    }
 
     #[test]
     fn pull_requests_read_their_state() {

@@ -1,6 +1,6 @@
-//! Forges: the REST APIs that open and track pull requests (GitHub, and Gitea/Forgejo, whose API v1 is
-//! modelled on GitHub's and is spoken by the same client; GitLab is named here so that configuration can
-//! say which forge a remote is on).
+//! Forges: the REST APIs that open and track pull requests (GitHub, with a token or as a GitHub App;
+//! Gitea/Forgejo, whose API v1 is modelled on GitHub's and is spoken by the same client; GitLab's merge
+//! requests, API v4).
 //!
 //! The pull-request use case (`ops::pull_request`) talks to a forge only through [`Forge`], so that the
 //! decisions (open, update, leave alone, report a closed one) are made once, whatever the forge. Each
@@ -10,11 +10,18 @@
 //! Only rate limits, 5xx and transport errors are retried (the shared loop of [`crate::http`], with
 //! `backon`): sending the same request again cannot change any other answer.
 
+mod api;
 mod github;
+mod github_app;
+mod gitlab;
 
 use std::time::Duration;
 
+pub(crate) use api::Api;
 pub(crate) use github::GitHub;
+pub use github_app::GitHubApp;
+pub(crate) use github_app::{AppTokens, Auth};
+pub(crate) use gitlab::GitLab;
 
 /// The forges modelbump knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,6 +289,16 @@ pub(crate) enum ForgeError {
         action: String,
         /// Why.
         message: String,
+    },
+    /// The GitHub App token exchange was refused: the app's settings are wrong.
+    #[error("github refused GitHub App {app_id} at {api} ({reason})")]
+    AppRefused {
+        /// The API base.
+        api: String,
+        /// The app.
+        app_id: String,
+        /// What was refused and what to check.
+        reason: String,
     },
     /// An answer modelbump cannot read.
     #[error("{forge} answered {action} on {repo} with something modelbump cannot read: {message}")]

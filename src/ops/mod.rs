@@ -24,6 +24,7 @@ mod wait_merged;
 
 pub use crate::argocd::SyncOptions;
 pub use crate::forge::ForgeKind;
+pub use crate::forge::GitHubApp;
 pub use commit::{
     CommitOptions, CommitOutcome, GitOptions, PushSpec, PushTarget, WriteBackOutcome, commit,
 };

@@ -28,7 +28,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
-use crate::forge::{Forge, ForgeKind, NewPullRequest, PrState, PullRequest};
+use crate::forge::{Auth, Forge, ForgeKind, NewPullRequest, PrState, PullRequest};
 use crate::git::{AppliedRecord, Credentials, GitRepo, ModelChange, Update};
 use crate::manifest::{AnyEdit, Edit, Selector};
 use crate::ops::commit::{PushTarget, Verdict, classify, commit_identity, layered_rewrite};
@@ -55,6 +55,8 @@ pub struct PullRequestOptions {
     pub timeout: Option<Duration>,
     /// `--wait-merged`: wait for the merge, then sync Argo CD to the merge commit.
     pub wait_merged: Option<crate::ops::WaitMerged>,
+    /// Authenticate as this GitHub App installation (push and API) instead of with a token.
+    pub github_app: Option<crate::forge::GitHubApp>,
 }
 
 /// The marker in a body that names the candidate.
@@ -96,13 +98,14 @@ async fn steps(
     let repo = GitRepo::discover(root)?;
     let target = PushTarget::resolve(&repo, spec)?;
     let base = pr.base.clone().unwrap_or_else(|| target.branch.clone());
-    let credentials = Credentials::from_env(&options.git.env).with_user_info(&target.user_info);
+    let mut credentials = Credentials::from_env(&options.git.env).with_user_info(&target.user_info);
     if pr.wait_merged.is_some() && options.argocd.wait && !options.argocd.is_configured() {
         anyhow::bail!(
             "--wait waits for Argo CD, but none is configured; nothing was pushed: name the apps (--app or argocd.apps) and the server (--server, ARGOCD_SERVER or argocd.server) or a --webhook, or drop --wait (MODELBUMP_SYNC_WAIT)"
         );
     }
-    let forge = connect(&repo, &target, pr, &credentials)?;
+    let (forge, auth) = connect(&repo, &target, pr, &credentials)?;
+    credentials = with_auth(credentials, &auth).await?;
     let identity = commit_identity(&options.git, &repo)?;
     crate::ops::commit::check_signing(&options.git)?;
     let signer = crate::ops::commit::commit_signer(&options.git);
@@ -190,6 +193,7 @@ async fn steps(
                 forge.as_ref(),
                 &repo,
                 &credentials,
+                &auth,
                 Merged {
                     target,
                     base_tip,
@@ -372,6 +376,7 @@ async fn finish(
     forge: &dyn Forge,
     repo: &GitRepo,
     credentials: &Credentials,
+    auth: &Auth,
     merged: Merged<'_>,
     progress: &mut Report,
     plan: crate::ops::Plan,
@@ -407,9 +412,11 @@ async fn finish(
                 Ok(pull) => {
                     line.state = Some(PrState::Merged.as_str().into());
                     line.wait_result = Some("merged".into());
-                    // The merge commit on the base branch, fetched so that a webhook can describe it.
+                    // The merge commit on the base branch, fetched so that a webhook can describe it
+                    // (with a fresh token: a GitHub App's may have expired during the wait).
+                    let credentials = with_auth(credentials.clone(), auth).await?;
                     let tip = repo
-                        .fetch_branch(&target.remote, &base, credentials)
+                        .fetch_branch(&target.remote, &base, &credentials)
                         .with_context(|| format!("cannot read the base branch {base}"))?;
                     let commit = pull.merge_commit.unwrap_or_else(|| tip.to_string());
                     line.merge_commit = Some(commit.clone());
@@ -522,13 +529,14 @@ fn outcome(report: &Report, plan: crate::ops::Plan, push: Option<PushTarget>) ->
     }
 }
 
-/// The forge client for the push remote.
+/// The forge client for the push remote, and how it authenticates (the push token, or a GitHub App's
+/// installation tokens).
 fn connect(
     repo: &GitRepo,
     target: &PushTarget,
     pr: &PullRequestOptions,
     credentials: &Credentials,
-) -> anyhow::Result<Box<dyn Forge>> {
+) -> anyhow::Result<(Box<dyn Forge>, Auth)> {
     let url = repo
         .remote_url(&target.remote)
         .unwrap_or_else(|| target.remote.clone());
@@ -552,36 +560,73 @@ fn connect(
             crate::forge::GitHub::default_api(&location.host, &location.web_base)
         }
         (None, ForgeKind::Gitea) => format!("{}/api/v1", location.web_base),
-        (None, other) => anyhow::bail!(
-            "pull requests on {other} are not supported yet; supported: github, gitea (set git.forge)"
-        ),
+        (None, ForgeKind::GitLab) => crate::forge::GitLab::default_api(&location.web_base),
     };
-    if credentials.token.is_some() {
+    if credentials.token.is_some() || pr.github_app.is_some() {
         crate::git::token_transport(&api)?;
     }
     let client = crate::http::build_client(&crate::http::ClientOptions {
         timeout: pr.timeout.unwrap_or(Duration::from_secs(60)),
         ..Default::default()
     })?;
-    match kind {
-        ForgeKind::GitHub => Ok(Box::new(crate::forge::GitHub::new(
+    let retry = crate::http::RetryPolicy::default;
+    let auth = match &pr.github_app {
+        Some(_) if kind != ForgeKind::GitHub => {
+            return Err(crate::ops::ConfigProblem(format!(
+                "a GitHub App (MODELBUMP_GITHUB_APP_ID, git.githubApp) authenticates on GitHub only, but {} is {kind}: drop the app settings and set MODELBUMP_GIT_TOKEN, or set git.forge (MODELBUMP_FORGE) to github",
+                location.host
+            ))
+            .into());
+        }
+        Some(app) => {
+            let api = crate::forge::Api {
+                client: client.clone(),
+                base: api.clone(),
+                repo: location.repo.to_string(),
+                kind,
+                retry: retry(),
+            };
+            let tokens = crate::forge::AppTokens::load(app, api)
+                .map_err(|e| crate::ops::ConfigProblem(e.to_string()))?;
+            Auth::App(std::sync::Arc::new(tokens))
+        }
+        None => Auth::token(credentials.token.clone()),
+    };
+    let forge: Box<dyn Forge> = match kind {
+        ForgeKind::GitHub => Box::new(crate::forge::GitHub::new(
             client,
             &api,
             location.repo,
-            credentials.token.clone(),
-            crate::http::RetryPolicy::default(),
-        ))),
-        ForgeKind::Gitea => Ok(Box::new(crate::forge::GitHub::gitea(
+            auth.clone(),
+            retry(),
+        )),
+        ForgeKind::Gitea => Box::new(crate::forge::GitHub::gitea(
             client,
             &api,
             location.repo,
-            credentials.token.clone(),
-            crate::http::RetryPolicy::default(),
-        ))),
-        other => anyhow::bail!(
-            "pull requests on {other} are not supported yet; supported: github, gitea (set git.forge)"
-        ),
+            auth.clone(),
+            retry(),
+        )),
+        ForgeKind::GitLab => Box::new(crate::forge::GitLab::new(
+            client,
+            &api,
+            &location.repo,
+            auth.clone(),
+            retry(),
+            pr.draft,
+        )),
+    };
+    Ok((forge, auth))
+}
+
+/// The push credentials for `auth`: a GitHub App's current installation token as the password of
+/// `x-access-token` (fetched, or refreshed when it nears its expiry); else as they are.
+async fn with_auth(mut credentials: Credentials, auth: &Auth) -> anyhow::Result<Credentials> {
+    if let Auth::App(app) = auth {
+        credentials.token = Some(app.token().await?);
+        credentials.username = "x-access-token".to_string();
     }
+    Ok(credentials)
 }
 
 /// The head branch for these files' targets: `modelbump/` + their names + a hash of (file, kind, name),

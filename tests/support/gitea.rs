@@ -20,7 +20,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Value, json};
 
-use super::github::{Pr, branch_tip};
+use super::github::{Pr, Received, branch_tip};
 
 /// Keys of Gitea's `CreatePullRequestOption`.
 const CREATE_KEYS: &[&str] = &[
@@ -69,15 +69,6 @@ const LIST_SORTS: &[&str] = &[
     "leastcomment",
     "priority",
 ];
-
-/// One request the stand-in received.
-#[derive(Debug, Clone)]
-pub struct Received {
-    pub method: String,
-    pub uri: String,
-    pub body: Value,
-    pub status: u16,
-}
 
 struct State {
     token: String,
@@ -144,13 +135,13 @@ fn error(status: u16, message: &str) -> (u16, Value) {
     )
 }
 
-/// Body keys outside `allowed`, as violations.
-fn check_keys(what: &str, body: &Value, allowed: &[&str]) -> Vec<String> {
+/// Body keys outside `allowed`, as violations (also of the GitLab stand-in).
+pub(super) fn check_keys(what: &str, body: &Value, allowed: &[&str]) -> Vec<String> {
     match body.as_object() {
         Some(map) => map
             .keys()
             .filter(|k| !allowed.contains(&k.as_str()))
-            .map(|k| format!("{what}: {k} is not a field of the documented option"))
+            .map(|k| format!("{what}: {k} is not a documented field"))
             .collect(),
         None => vec![format!("{what}: the body is not a JSON object")],
     }

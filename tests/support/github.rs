@@ -139,6 +139,23 @@ struct State {
     /// request, it is merged (true) or closed (false), before the answer is built.
     decide_after: Option<(u64, usize, bool)>,
     validators: HashMap<String, Arc<jsonschema::Validator>>,
+    /// The GitHub App whose installation tokens the stand-in issues, when one is set up.
+    app: Option<App>,
+}
+
+/// A GitHub App of the stand-in: `POST /app/installations/{id}/access_tokens` verifies the JWT with the
+/// app's public key (by `openssl dgst -verify`, not by the library modelbump signs with) and answers
+/// with the stand-in's token, the only one its API and the git remote take.
+struct App {
+    id: String,
+    installation_id: String,
+    public_key: PathBuf,
+    /// How long an issued token lives (`expires_at`).
+    lifetime: std::time::Duration,
+    /// Tokens issued.
+    issued: usize,
+    /// JWTs refused, with why.
+    refused: Vec<String>,
 }
 
 /// A running stand-in; stops when dropped.
@@ -162,6 +179,7 @@ impl StandIn {
             fail_create: None,
             decide_after: None,
             validators: HashMap::new(),
+            app: None,
         }));
         let served = state.clone();
         let server = super::http_server::start(move |req| {
@@ -207,6 +225,32 @@ impl StandIn {
         self.state.lock().unwrap().decide_after = Some((number, polls, false));
     }
 
+    /// Sets up GitHub App `id` with installation `installation_id`, whose JWTs are verified with the
+    /// PEM public key `public_key`; the tokens it issues (the stand-in's token) expire after `lifetime`.
+    pub fn with_app(
+        &self,
+        id: &str,
+        installation_id: &str,
+        public_key: &Path,
+        lifetime: std::time::Duration,
+    ) {
+        self.state.lock().unwrap().app = Some(App {
+            id: id.to_string(),
+            installation_id: installation_id.to_string(),
+            public_key: public_key.to_path_buf(),
+            lifetime,
+            issued: 0,
+            refused: Vec::new(),
+        });
+    }
+
+    /// How many installation tokens were issued, and why each refused JWT was refused.
+    pub fn app_tokens(&self) -> (usize, Vec<String>) {
+        let state = self.state.lock().unwrap();
+        let app = state.app.as_ref().expect("an app is set up");
+        (app.issued, app.refused.clone())
+    }
+
     /// A reviewer closes pull request `number` without merging.
     pub fn close(&self, number: u64) {
         close(&mut self.state.lock().unwrap(), number);
@@ -229,14 +273,31 @@ fn close(state: &mut State, number: u64) {
 
 fn merge(state: &mut State, number: u64) -> String {
     let pr = state.pulls[(number - 1) as usize].clone();
-    let git_dir = state.git_dir.clone();
-    let base = branch_tip(&git_dir, &pr.base).expect("the base branch exists");
-    let head = branch_tip(&git_dir, &pr.head).expect("the head branch exists");
-    let tree = super::git::git(&git_dir, &["merge-tree", "--write-tree", &base, &head]);
-    let tree = tree.lines().next().unwrap().trim().to_string();
     let message = format!("Merge pull request #{number} from {}", pr.head);
+    let (merge, head) = merge_branches(&state.git_dir, &pr.base, &pr.head, &message);
+    let pr = &mut state.pulls[(number - 1) as usize];
+    pr.state = "closed".into();
+    pr.merged = true;
+    pr.merge_commit = Some(merge.clone());
+    pr.head_sha = head;
+    merge
+}
+
+/// A reviewer's merge: a merge commit of `head` into `base` (both branches of the bare repository
+/// `git_dir`), made with `git merge-tree` and set as the tip of `base`. Returns the merge commit and
+/// the head's tip.
+pub(super) fn merge_branches(
+    git_dir: &Path,
+    base_branch: &str,
+    head_branch: &str,
+    message: &str,
+) -> (String, String) {
+    let base = branch_tip(git_dir, base_branch).expect("the base branch exists");
+    let head = branch_tip(git_dir, head_branch).expect("the head branch exists");
+    let tree = super::git::git(git_dir, &["merge-tree", "--write-tree", &base, &head]);
+    let tree = tree.lines().next().unwrap().trim().to_string();
     let merge = super::git::git(
-        &git_dir,
+        git_dir,
         &[
             "commit-tree",
             &tree,
@@ -245,25 +306,20 @@ fn merge(state: &mut State, number: u64) -> String {
             "-p",
             &head,
             "-m",
-            &message,
+            message,
         ],
     );
     let merge = merge.trim().to_string();
     super::git::git(
-        &git_dir,
+        git_dir,
         &[
             "update-ref",
-            &format!("refs/heads/{}", pr.base),
+            &format!("refs/heads/{base_branch}"),
             &merge,
             &base,
         ],
     );
-    let pr = &mut state.pulls[(number - 1) as usize];
-    pr.state = "closed".into();
-    pr.merged = true;
-    pr.merge_commit = Some(merge.clone());
-    pr.head_sha = head;
-    merge
+    (merge, head)
 }
 
 /// The tip of `branch` in the bare repository, `None` when it does not exist.
@@ -614,7 +670,15 @@ async fn handle(
         .and_then(|v| v.strip_prefix("Bearer "))
         == Some(state.token.as_str());
     let base_url = format!("http://{host}");
-    let (status, answer) = if !authorized {
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_string();
+    let (status, answer) = if method == "POST" && path.starts_with("/app/installations/") {
+        installation_token(&mut state, doc, &path, &bearer)
+    } else if !authorized {
         error(401, "Bad credentials")
     } else {
         api(
@@ -643,6 +707,96 @@ async fn handle(
         .header("x-ratelimit-remaining", "4999")
         .body(Full::new(Bytes::from(serde_json::to_vec(&answer).unwrap())))
         .unwrap()
+}
+
+/// `POST /app/installations/{installation_id}/access_tokens`: the JWT verified, a token issued.
+fn installation_token(state: &mut State, doc: &Value, path: &str, jwt: &str) -> (u16, Value) {
+    let token = state.token.clone();
+    let Some(app) = state.app.as_mut() else {
+        return error(404, "Not Found");
+    };
+    if path != format!("/app/installations/{}/access_tokens", app.installation_id) {
+        return error(404, "Not Found");
+    }
+    if let Err(why) = verify_jwt(jwt, &app.id, &app.public_key) {
+        app.refused.push(why.clone());
+        return error(401, &why);
+    }
+    app.issued += 1;
+    let expires = std::time::SystemTime::now() + app.lifetime;
+    let mut answer = example(doc, "installation-token");
+    answer["token"] = json!(token);
+    answer["expires_at"] = json!(humantime::format_rfc3339_seconds(expires).to_string());
+    (201, answer)
+}
+
+/// Checks a GitHub App JWT as GitHub documents it: RS256, `iss` the app id, `iat` not in the future,
+/// `exp` after now and at most ten minutes ahead, and the signature made with the app's key (verified
+/// with `openssl dgst -sha256 -verify` and the public key).
+fn verify_jwt(jwt: &str, app_id: &str, public_key: &Path) -> Result<(), String> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let [header, claims, signature] = parts.as_slice() else {
+        return Err("A JSON web token could not be decoded".into());
+    };
+    let decode = |part: &str| -> Result<Value, String> {
+        let bytes = b64
+            .decode(part)
+            .map_err(|e| format!("not base64url: {e}"))?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))
+    };
+    let header = decode(header)?;
+    if header["alg"] != "RS256" {
+        return Err(format!("the JWT's alg is {}, not RS256", header["alg"]));
+    }
+    let claims = decode(claims)?;
+    let iss = match &claims["iss"] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => return Err(format!("iss is {other}")),
+    };
+    if iss != app_id {
+        return Err(format!("iss {iss} is not the app {app_id}"));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let (Some(iat), Some(exp)) = (claims["iat"].as_i64(), claims["exp"].as_i64()) else {
+        return Err("iat or exp is missing".into());
+    };
+    if iat > now {
+        return Err(
+            "'Issued at' claim ('iat') must be an Integer representing a time in the past".into(),
+        );
+    }
+    if exp <= now || exp > now + 600 {
+        return Err(
+            "'Expiration time' claim ('exp') is too far in the future or in the past".into(),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let signed = dir.path().join("signed");
+    let sig = dir.path().join("sig");
+    std::fs::write(&signed, format!("{}.{}", parts[0], parts[1])).unwrap();
+    std::fs::write(&sig, b64.decode(signature).map_err(|e| e.to_string())?).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-verify"])
+        .arg(public_key)
+        .arg("-signature")
+        .arg(&sig)
+        .arg(&signed)
+        .output()
+        .expect("openssl runs");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the JWT's signature does not verify with the app's public key ({})",
+            String::from_utf8_lossy(&out.stdout).trim()
+        ))
+    }
 }
 
 fn api(

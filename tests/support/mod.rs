@@ -69,6 +69,7 @@ pub mod editor;
 pub mod git;
 pub mod gitea;
 pub mod github;
+pub mod gitlab;
 pub mod http_server;
 pub mod http_stub;
 pub mod local_stores;

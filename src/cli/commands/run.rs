@@ -202,6 +202,10 @@ fn pull_request_options(
         None if wait.is_some() => anyhow::bail!(
             "--wait-merged waits for a pull request, but pull-request mode is off; nothing was written: add --pull-request (MODELBUMP_PULL_REQUEST=true, or git.pullRequest in modelbump.yaml), or drop --wait-merged (MODELBUMP_WAIT_MERGED, git.pullRequest.waitMerged)"
         ),
+        None if settings.github_app()?.is_some() => Err(crate::ops::ConfigProblem(
+            "GitHub App auth (MODELBUMP_GITHUB_APP_ID, git.githubApp) is used in pull-request mode only, and pull-request mode is off; nothing was written: add --pull-request (MODELBUMP_PULL_REQUEST=true, or git.pullRequest in modelbump.yaml), or push with MODELBUMP_GIT_TOKEN and drop the app settings".into(),
+        )
+        .into()),
         None => Ok(None),
     }
 }
