@@ -10,8 +10,8 @@
 //! the field's [`Template`] (the whole URI by default), so that a field holding something else is
 //! never overwritten.
 //!
-//! A path must match exactly one value over all the documents of the file; a marker name may mark
-//! several values, and an edit by marker changes them all. Every document of the file is parsed for a
+//! A path must match exactly one value over all the documents of the file (or in the one its
+//! `document:` names); a marker name may mark several values, and an edit by marker changes them all. Every document of the file is parsed for a
 //! path; for markers, only the documents that contain `$modelbump`.
 //!
 //! Values inside a string that is itself YAML or JSON (a RayService `serveConfigV2: |` block, the text
@@ -233,7 +233,19 @@ fn path_spot(parsed: &Parsed<'_>, path: &YamlPath) -> Result<Spot, EditError> {
     let mut found: Vec<Spot> = Vec::new();
     let mut deepest = 0;
     let mut values: Vec<Spot> = Vec::new();
+    let documents = parsed.docs.len();
+    if let Some(wanted) = path.document()
+        && wanted >= documents
+    {
+        return Err(EditError::NoSuchDocument {
+            document: wanted,
+            documents,
+        });
+    }
     for (p, document, doc) in &parsed.docs {
+        if path.document().is_some_and(|d| d != *document) {
+            continue;
+        }
         let Some(root) = &doc.root else { continue };
         let (matches, depth) = path.lookup(root);
         deepest = deepest.max(depth);
@@ -274,6 +286,25 @@ fn path_spot(parsed: &Parsed<'_>, path: &YamlPath) -> Result<Spot, EditError> {
                 what: what.into(),
             })
         }
+        _ if documents_of(&values, &found).len() > 1 => {
+            let mut all: Vec<&Spot> = values.iter().chain(&found).collect();
+            all.sort_by_key(|s| s.field.span.start);
+            Err(EditError::PathInSeveralDocuments {
+                path: path.to_string(),
+                documents,
+                count: documents_of(&values, &found).len(),
+                matches: all
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "document {}: line {} {}",
+                            s.field.document, s.field.line, s.field.path
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        }
         _ => {
             let mut all: Vec<&Spot> = values.iter().chain(&found).collect();
             all.sort_by_key(|s| s.field.span.start);
@@ -288,6 +319,18 @@ fn path_spot(parsed: &Parsed<'_>, path: &YamlPath) -> Result<Spot, EditError> {
             })
         }
     }
+}
+
+/// The documents the spots are in, each once, in order.
+fn documents_of(values: &[Spot], found: &[Spot]) -> Vec<usize> {
+    let mut docs: Vec<usize> = values
+        .iter()
+        .chain(found)
+        .map(|s| s.field.document)
+        .collect();
+    docs.sort_unstable();
+    docs.dedup();
+    docs
 }
 
 /// Whether the collection a path reached is a sequence (for the message).
