@@ -2,6 +2,7 @@
 //! MLflow server, real git repositories and remotes, a stand-in Argo CD).
 
 mod anyfield;
+mod anyfield_history;
 mod argocd;
 mod cli;
 mod config_schema;

@@ -87,8 +87,13 @@ pub(super) fn manual_hold(
         }))
 }
 
-/// The value of the target's field in a version of its file (`None`: no such field, or not YAML).
+/// The value of the target's field (or path or marked value) in a version of its file (`None`: no such
+/// field, or not YAML).
 pub(super) fn read_value(bytes: &[u8], target: &TargetConfig) -> Option<String> {
+    // A path or marker target's value (see `ops::fields`).
+    if let Some(value) = super::fields::value_in(bytes, target) {
+        return value;
+    }
     let fields = manifest::find_fields(bytes).ok()?;
     let selector = Selector {
         name: target.name.clone(),
