@@ -3,6 +3,7 @@
 
 mod anyfield;
 mod anyfield_history;
+mod anyfield_pr;
 mod argocd;
 mod cli;
 mod config_schema;
