@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::support::git::{HttpRemote, configure_identity, git, git_cmd, read, write};
+use crate::support::git::{HttpRemote, git, git_cmd, read, write};
 use crate::support::github::StandIn;
 use crate::support::mlflow::{MlflowServer, RunSeed, unique};
 use crate::support::{assert_success, modelbump, shared_dir};
@@ -49,21 +49,8 @@ fn a_helm_path_target_and_a_marker_are_proposed_in_one_pull_request() {
     let home = tmp.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
     let root = tmp.path().join("srv");
-    let bare = root.join("acme/gitops.git");
-    std::fs::create_dir_all(&bare).unwrap();
-    git(&bare, &["init", "-q", "--bare", "-b", "main"]);
-    git(&bare, &["config", "http.receivepack", "true"]);
     let work = tmp.path().join("work");
-    git(
-        tmp.path(),
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            work.to_str().unwrap(),
-        ],
-    );
-    configure_identity(&work);
+    let bare = HttpRemote::create_repo(&root, "acme/gitops.git", &work);
     write(&work, "charts/llm/values.yaml", &values(FIRST));
     write(&work, "k8s/patch.yaml", &patch(FIRST));
     let config = format!(

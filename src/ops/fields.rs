@@ -347,19 +347,8 @@ pub(crate) fn hold_manual_path_changes(
     found: &[Option<Vec<FoundValue>>],
     held: &mut [Option<crate::report::Hold>],
 ) -> anyhow::Result<()> {
-    use crate::git::{GitError, GitRepo};
-    if config.manual_changes == crate::config::ManualChanges::Overwrite {
+    let Some((git, head)) = super::manual::checkout_under_hold(repo, config)? else {
         return Ok(());
-    }
-    let git = match GitRepo::discover(repo) {
-        Ok(git) => git,
-        Err(GitError::NotARepo { .. } | GitError::Bare { .. }) => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    let head = match git.head_commit() {
-        Ok(head) => head,
-        Err(GitError::NoCommits { .. }) => return Ok(()),
-        Err(e) => return Err(e.into()),
     };
     for ((target, values), hold) in config.targets.iter().zip(found).zip(held.iter_mut()) {
         let Some([one]) = values.as_deref() else {

@@ -30,18 +30,8 @@ pub(super) fn hold_manual_changes(
     located: &[Option<ModelField>],
     held: &mut [Option<Hold>],
 ) -> anyhow::Result<()> {
-    if config.manual_changes == ManualChanges::Overwrite {
+    let Some((git, head)) = checkout_under_hold(repo, config)? else {
         return Ok(());
-    }
-    let git = match GitRepo::discover(repo) {
-        Ok(git) => git,
-        Err(GitError::NotARepo { .. } | GitError::Bare { .. }) => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    let head = match git.head_commit() {
-        Ok(head) => head,
-        Err(GitError::NoCommits { .. }) => return Ok(()),
-        Err(e) => return Err(e.into()),
     };
     for ((target, field), hold) in config.targets.iter().zip(located).zip(held.iter_mut()) {
         let Some(field) = field else { continue };
@@ -51,6 +41,27 @@ pub(super) fn hold_manual_changes(
         *hold = manual_hold(&git, head, repo, target, &field.value)?;
     }
     Ok(())
+}
+
+/// The checkout of the repo folder and its HEAD, when `manualChanges: hold` has a history to read:
+/// `None` under `overwrite`, outside a git checkout, in a bare repository or before the first commit.
+pub(super) fn checkout_under_hold(
+    repo: &Path,
+    config: &Config,
+) -> anyhow::Result<Option<(GitRepo, git2::Oid)>> {
+    if config.manual_changes == ManualChanges::Overwrite {
+        return Ok(None);
+    }
+    let git = match GitRepo::discover(repo) {
+        Ok(git) => git,
+        Err(GitError::NotARepo { .. } | GitError::Bare { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    match git.head_commit() {
+        Ok(head) => Ok(Some((git, head))),
+        Err(GitError::NoCommits { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The hold a hand-made `current` value of `target` gets under `manualChanges: hold`: `Some` when the
