@@ -62,16 +62,8 @@ fn a_helm_path_target_and_a_marker_are_proposed_in_one_pull_request() {
     git(&work, &["add", "-A"]);
     git(&work, &["commit", "-q", "-m", "initial manifests"]);
     git(&work, &["push", "-q", "origin", "main"]);
-    let remote = HttpRemote::start(&root, "x-access-token", TOKEN);
-    git(
-        &work,
-        &[
-            "remote",
-            "set-url",
-            "origin",
-            &remote.url("acme/gitops.git"),
-        ],
-    );
+    let _remote =
+        HttpRemote::start_as_origin(&root, "x-access-token", TOKEN, &work, "acme/gitops.git");
     let github = StandIn::start(&shared, TOKEN, "acme", "gitops", &bare);
     let run = || -> Value {
         let out = modelbump(&home)

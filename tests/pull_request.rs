@@ -84,16 +84,8 @@ impl Setup {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
 
-        let remote = HttpRemote::start(&root, "x-access-token", TOKEN);
-        git(
-            &work,
-            &[
-                "remote",
-                "set-url",
-                "origin",
-                &remote.url("acme/gitops.git"),
-            ],
-        );
+        let remote =
+            HttpRemote::start_as_origin(&root, "x-access-token", TOKEN, &work, "acme/gitops.git");
         let github = StandIn::start(&shared, TOKEN, "acme", "gitops", &bare);
         Some(Setup {
             tmp,

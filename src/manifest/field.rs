@@ -776,8 +776,23 @@ spec:
         let err = find_path(two.as_bytes(), &path("metadata.name")).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "the path metadata.name matches 2 values (line 5 metadata.name, line 26 metadata.name); it must \
-             match one: select list items by a key's value (`[name=...]`) or by index (`[0]`)"
+            "the file has 2 documents and the path metadata.name matches in 2 of them (document 0: line 5 \
+             metadata.name, document 1: line 26 metadata.name); it must match one: add `document: N` to \
+             the target (the document's index, counted from 0 like `[N]`), or use a marker"
+        );
+        // `document:` picks one; an index the file does not have is refused.
+        let second = find_path(two.as_bytes(), &path("metadata.name").in_document(1)).unwrap();
+        assert_eq!((second.line, second.document), (26, 1));
+        let err = find_path(two.as_bytes(), &path("metadata.name").in_document(2)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EditError::NoSuchDocument {
+                    document: 2,
+                    documents: 2
+                }
+            ),
+            "{err}"
         );
         let err = find_path(
             PATCH.as_bytes(),

@@ -255,6 +255,19 @@ impl HttpRemote {
         bare
     }
 
+    /// [`HttpRemote::start`], then makes the repository `name` the `origin` of the clone `work`.
+    pub fn start_as_origin(
+        root: &Path,
+        user: &str,
+        password: &str,
+        work: &Path,
+        name: &str,
+    ) -> Self {
+        let remote = Self::start(root, user, password);
+        git(work, &["remote", "set-url", "origin", &remote.url(name)]);
+        remote
+    }
+
     /// The URL of the repository `name` (a folder under the root).
     pub fn url(&self, name: &str) -> String {
         format!("http://127.0.0.1:{}/{name}", self.port)
