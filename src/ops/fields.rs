@@ -337,31 +337,6 @@ pub(crate) fn kind_of(target: &TargetConfig) -> String {
     }
 }
 
-/// `manualChanges: hold` for path targets and the marker targets of one file, as
-/// [`super::manual::hold_manual_changes`] does for the known kinds: a target whose one value was last
-/// changed by a plain git commit is held. A marker target found repo-wide, whose values may be in
-/// several files, is left out.
-pub(crate) fn hold_manual_path_changes(
-    repo: &Path,
-    config: &crate::config::Config,
-    found: &[Option<Vec<FoundValue>>],
-    held: &mut [Option<crate::report::Hold>],
-) -> anyhow::Result<()> {
-    let Some((git, head)) = super::manual::checkout_under_hold(repo, config)? else {
-        return Ok(());
-    };
-    for ((target, values), hold) in config.targets.iter().zip(found).zip(held.iter_mut()) {
-        let Some([one]) = values.as_deref() else {
-            continue;
-        };
-        if target.pinned || hold.is_some() || target.form() == TargetForm::Marker {
-            continue;
-        }
-        *hold = super::manual::manual_hold(&git, head, repo, target, &one.value)?;
-    }
-    Ok(())
-}
-
 /// A relative path without `.` components, `/`-separated.
 pub(crate) fn normalize(path: &Path) -> String {
     path.components()

@@ -43,9 +43,34 @@ pub(super) fn hold_manual_changes(
     Ok(())
 }
 
+/// `manualChanges: hold` for path targets and the marker targets of one file, as
+/// [`hold_manual_changes`] does for the known kinds: a target whose one value was last
+/// changed by a plain git commit is held. A marker target found repo-wide, whose values may be in
+/// several files, is left out.
+pub(super) fn hold_manual_path_changes(
+    repo: &Path,
+    config: &crate::config::Config,
+    found: &[Option<Vec<super::fields::FoundValue>>],
+    held: &mut [Option<crate::report::Hold>],
+) -> anyhow::Result<()> {
+    let Some((git, head)) = checkout_under_hold(repo, config)? else {
+        return Ok(());
+    };
+    for ((target, values), hold) in config.targets.iter().zip(found).zip(held.iter_mut()) {
+        let Some([one]) = values.as_deref() else {
+            continue;
+        };
+        if target.pinned || hold.is_some() || target.form() == crate::config::TargetForm::Marker {
+            continue;
+        }
+        *hold = manual_hold(&git, head, repo, target, &one.value)?;
+    }
+    Ok(())
+}
+
 /// The checkout of the repo folder and its HEAD, when `manualChanges: hold` has a history to read:
 /// `None` under `overwrite`, outside a git checkout, in a bare repository or before the first commit.
-pub(super) fn checkout_under_hold(
+fn checkout_under_hold(
     repo: &Path,
     config: &Config,
 ) -> anyhow::Result<Option<(GitRepo, git2::Oid)>> {
