@@ -159,6 +159,9 @@ pub struct TargetConfig {
     /// The form of the value of a path or marker target (default `{uri}`), checked at load.
     #[serde(default, deserialize_with = "template")]
     pub template: Option<Template>,
+    /// The document of a multi-document `file` the `path` is looked up in (from 0); folded into `path`
+    /// when the config is loaded.
+    pub document: Option<usize>,
     /// Free-form `key: value` labels that `--selector key=value` picks targets by (e.g. `variant: baseline`).
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
@@ -445,6 +448,12 @@ impl Config {
             message: parse_message(&err, path),
         })?;
         config.validate(path)?;
+        let mut config = config;
+        for target in &mut config.targets {
+            if let Some(document) = target.document {
+                target.path = target.path.take().map(|p| p.in_document(document));
+            }
+        }
         Ok(config)
     }
 
@@ -492,6 +501,14 @@ impl Config {
                     i,
                     format!(
                         "{what} has a `path` but no `file`: name the file the path is looked up in"
+                    ),
+                ));
+            }
+            if target.document.is_some() && target.path.is_none() {
+                problems.push((
+                    i,
+                    format!(
+                        "{what} has a `document` but no `path`: `document` picks the document of a multi-document file a path is looked up in; add `path`, or drop `document`"
                     ),
                 ));
             }

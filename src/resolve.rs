@@ -962,6 +962,7 @@ mod tests {
                 allow_scheme_change: None,
                 path: None,
                 template: None,
+                document: None,
                 labels: Default::default(),
             },
             current_uri: current.into(),

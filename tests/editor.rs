@@ -807,7 +807,7 @@ mod properties {
                     prop_assert_eq!(&edited.changes[0].old, &g.value);
                 }
                 Err(e) if several => {
-                    prop_assert!(matches!(e, EditError::PathAmbiguous { .. }) || !acceptable_uri(&uri), "{}", e);
+                    prop_assert!(matches!(e, EditError::PathAmbiguous { .. } | EditError::PathInSeveralDocuments { .. }) || !acceptable_uri(&uri), "{}", e);
                 }
                 Err(e) => {
                     prop_assert!(!acceptable_uri(&uri), "refused {:?} in {:?}: {}", uri, text, e);
@@ -1404,11 +1404,20 @@ fn every_literal_location_of_the_beyond_crds_corpus_by_path_and_by_marker() {
         let field = if two_documents {
             let err = located.unwrap_err();
             assert!(
-                err.to_string().contains("matches 2 values"),
+                err.to_string().contains("matches in 2 of them")
+                    && err.to_string().contains("add `document: N`"),
                 "{what}: {err}"
             );
             let fields = manifest::find_fields(&input).unwrap();
             let f = fields.iter().find(|f| f.line == *line).unwrap();
+            // `document:` reaches it by path.
+            let by_document =
+                manifest::find_path(&input, &yaml_path.clone().in_document(f.document)).unwrap();
+            assert_eq!(
+                (by_document.line, &by_document.value),
+                (*line, &f.value),
+                "{what}"
+            );
             manifest::ScalarField {
                 document: f.document,
                 line: f.line,

@@ -67,21 +67,8 @@ impl Setup {
         let home = tmp.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
         let root = tmp.path().join("srv");
-        let bare = root.join("acme/gitops.git");
-        std::fs::create_dir_all(&bare).unwrap();
-        git(&bare, &["init", "-q", "--bare", "-b", "main"]);
-        git(&bare, &["config", "http.receivepack", "true"]);
         let work = tmp.path().join("work");
-        git(
-            tmp.path(),
-            &[
-                "clone",
-                "-q",
-                bare.to_str().unwrap(),
-                work.to_str().unwrap(),
-            ],
-        );
-        configure_identity(&work);
+        let bare = HttpRemote::create_repo(&root, "acme/gitops.git", &work);
         let manifest = format!(
             "apiVersion: mlops.seldon.io/v1alpha1\nkind: Model\nmetadata:\n  name: fraud-detector\nspec:\n  storageUri: {deployed_uri}   # keep me\n  requirements: [sklearn]\n"
         );
@@ -100,16 +87,8 @@ impl Setup {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
 
-        let remote = HttpRemote::start(&root, "x-access-token", TOKEN);
-        git(
-            &work,
-            &[
-                "remote",
-                "set-url",
-                "origin",
-                &remote.url("acme/gitops.git"),
-            ],
-        );
+        let remote =
+            HttpRemote::start_as_origin(&root, "x-access-token", TOKEN, &work, "acme/gitops.git");
         let github = StandIn::start(&shared, TOKEN, "acme", "gitops", &bare);
         Some(Setup {
             tmp,

@@ -2,6 +2,8 @@
 //! MLflow server, real git repositories and remotes, a stand-in Argo CD).
 
 mod anyfield;
+mod anyfield_history;
+mod anyfield_pr;
 mod argocd;
 mod cli;
 mod config_schema;

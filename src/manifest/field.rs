@@ -10,8 +10,8 @@
 //! the field's [`Template`] (the whole URI by default), so that a field holding something else is
 //! never overwritten.
 //!
-//! A path must match exactly one value over all the documents of the file; a marker name may mark
-//! several values, and an edit by marker changes them all. Every document of the file is parsed for a
+//! A path must match exactly one value over all the documents of the file (or in the one its
+//! `document:` names); a marker name may mark several values, and an edit by marker changes them all. Every document of the file is parsed for a
 //! path; for markers, only the documents that contain `$modelbump`.
 //!
 //! Values inside a string that is itself YAML or JSON (a RayService `serveConfigV2: |` block, the text
@@ -233,7 +233,19 @@ fn path_spot(parsed: &Parsed<'_>, path: &YamlPath) -> Result<Spot, EditError> {
     let mut found: Vec<Spot> = Vec::new();
     let mut deepest = 0;
     let mut values: Vec<Spot> = Vec::new();
+    let documents = parsed.docs.len();
+    if let Some(wanted) = path.document()
+        && wanted >= documents
+    {
+        return Err(EditError::NoSuchDocument {
+            document: wanted,
+            documents,
+        });
+    }
     for (p, document, doc) in &parsed.docs {
+        if path.document().is_some_and(|d| d != *document) {
+            continue;
+        }
         let Some(root) = &doc.root else { continue };
         let (matches, depth) = path.lookup(root);
         deepest = deepest.max(depth);
@@ -274,6 +286,25 @@ fn path_spot(parsed: &Parsed<'_>, path: &YamlPath) -> Result<Spot, EditError> {
                 what: what.into(),
             })
         }
+        _ if documents_of(&values, &found).len() > 1 => {
+            let mut all: Vec<&Spot> = values.iter().chain(&found).collect();
+            all.sort_by_key(|s| s.field.span.start);
+            Err(EditError::PathInSeveralDocuments {
+                path: path.to_string(),
+                documents,
+                count: documents_of(&values, &found).len(),
+                matches: all
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "document {}: line {} {}",
+                            s.field.document, s.field.line, s.field.path
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        }
         _ => {
             let mut all: Vec<&Spot> = values.iter().chain(&found).collect();
             all.sort_by_key(|s| s.field.span.start);
@@ -288,6 +319,18 @@ fn path_spot(parsed: &Parsed<'_>, path: &YamlPath) -> Result<Spot, EditError> {
             })
         }
     }
+}
+
+/// The documents the spots are in, each once, in order.
+fn documents_of(values: &[Spot], found: &[Spot]) -> Vec<usize> {
+    let mut docs: Vec<usize> = values
+        .iter()
+        .chain(found)
+        .map(|s| s.field.document)
+        .collect();
+    docs.sort_unstable();
+    docs.dedup();
+    docs
 }
 
 /// Whether the collection a path reached is a sequence (for the message).
@@ -733,8 +776,23 @@ spec:
         let err = find_path(two.as_bytes(), &path("metadata.name")).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "the path metadata.name matches 2 values (line 5 metadata.name, line 26 metadata.name); it must \
-             match one: select list items by a key's value (`[name=...]`) or by index (`[0]`)"
+            "the file has 2 documents and the path metadata.name matches in 2 of them (document 0: line 5 \
+             metadata.name, document 1: line 26 metadata.name); it must match one: add `document: N` to \
+             the target (the document's index, counted from 0 like `[N]`), or use a marker"
+        );
+        // `document:` picks one; an index the file does not have is refused.
+        let second = find_path(two.as_bytes(), &path("metadata.name").in_document(1)).unwrap();
+        assert_eq!((second.line, second.document), (26, 1));
+        let err = find_path(two.as_bytes(), &path("metadata.name").in_document(2)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EditError::NoSuchDocument {
+                    document: 2,
+                    documents: 2
+                }
+            ),
+            "{err}"
         );
         let err = find_path(
             PATCH.as_bytes(),

@@ -301,6 +301,33 @@ pub enum EditError {
         /// Each value's line and concrete path.
         matches: String,
     },
+    /// A path target's path (without `document:`) reaches values in several documents of the file.
+    #[error(
+        "the file has {documents} documents and the path {path} matches in {count} of them ({matches}); \
+         it must match one: add `document: N` to the target (the document's index, counted from 0 like \
+         `[N]`), or use a marker"
+    )]
+    PathInSeveralDocuments {
+        /// The path as written.
+        path: String,
+        /// How many documents the file has.
+        documents: usize,
+        /// How many of them hold a match.
+        count: usize,
+        /// Each match's document, line and concrete path.
+        matches: String,
+    },
+    /// A path target's `document:` is not a document of the file.
+    #[error(
+        "the target names document {document} (counted from 0), but the file has {documents} \
+         document(s); fix `document:`"
+    )]
+    NoSuchDocument {
+        /// The index asked for.
+        document: usize,
+        /// How many documents the file has.
+        documents: usize,
+    },
     /// A path target's path reaches a mapping or a sequence, not a value.
     #[error(
         "line {line}: the path {path} leads to {what}, not to a value; extend the path to the value"
@@ -383,6 +410,8 @@ impl EditError {
             | Self::UnknownKind { .. }
             | Self::PathNotFound { .. }
             | Self::PathAmbiguous { .. }
+            | Self::PathInSeveralDocuments { .. }
+            | Self::NoSuchDocument { .. }
             | Self::UnknownMarker { .. } => None,
         }
     }

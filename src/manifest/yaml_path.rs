@@ -11,7 +11,8 @@
 //!   `metadata.annotations."example.com/model"`.
 //!
 //! A path is looked up ([`YamlPath::lookup`]) in one document's tree; the editor looks it up in every
-//! document of a file and wants exactly one value ([`super::find_path`]). Aliases are not followed: a
+//! document of a file, or only in the one [`YamlPath::in_document`] names (a target's `document:`), and
+//! wants exactly one value ([`super::find_path`]). Aliases are not followed: a
 //! path through `*x` matches nothing there, and a path that ends at an alias matches it (and the edit
 //! refuses it, as it refuses every alias).
 
@@ -40,6 +41,8 @@ pub enum Step {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct YamlPath {
     steps: Vec<Step>,
+    /// The one document of the file the path is looked up in (from 0), `None` for every document.
+    document: Option<usize>,
 }
 
 /// Why a path does not parse. `at` is the 0-based character position in the path as given.
@@ -118,7 +121,10 @@ impl YamlPath {
                 }
             }
         }
-        Ok(Self { steps })
+        Ok(Self {
+            steps,
+            document: None,
+        })
     }
 
     /// The steps, in order.
@@ -136,6 +142,7 @@ impl YamlPath {
                     Seg::Index(i) => Step::Index(*i),
                 })
                 .collect(),
+            document: None,
         }
     }
 
@@ -187,13 +194,30 @@ impl YamlPath {
 
     /// A path of the given steps.
     pub fn from_steps(steps: Vec<Step>) -> Self {
-        Self { steps }
+        Self {
+            steps,
+            document: None,
+        }
+    }
+
+    /// The same path, looked up only in the document at `index` (from 0) of a multi-document file.
+    pub fn in_document(self, index: usize) -> Self {
+        Self {
+            document: Some(index),
+            ..self
+        }
+    }
+
+    /// The document the path is looked up in, `None` for every document.
+    pub fn document(&self) -> Option<usize> {
+        self.document
     }
 
     /// The first `n` steps, for messages.
     pub fn prefix(&self, n: usize) -> Self {
         Self {
             steps: self.steps[..n.min(self.steps.len())].to_vec(),
+            document: None,
         }
     }
 }

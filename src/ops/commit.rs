@@ -183,6 +183,9 @@ pub(super) struct WriteBack<'a> {
     /// Push the edits of modelbump's own earlier commits that the remote lacks too (`run` finishes what an
     /// earlier attempt started); `commit` leaves every earlier commit for the user.
     pub finish_own_commits: bool,
+    /// The configured path targets (file relative to the working tree, name, path): an earlier commit
+    /// that changed their values holds model values only, as one that changed marked values does.
+    pub path_targets: Vec<(PathBuf, String, manifest::YamlPath)>,
 }
 
 /// The author and committer of modelbump's commits; an error when none is set, which `run` checks before
@@ -262,7 +265,8 @@ pub(super) fn write_back(
     let (tip, earlier, others) = match &push {
         Some(p) => {
             let tip = repo.remote_tip(p)?;
-            let (earlier, others) = sort_unpushed(repo, tip, request.finish_own_commits)?;
+            let (earlier, others) =
+                sort_unpushed(repo, tip, request.finish_own_commits, &request.path_targets)?;
             (Some(tip), earlier, others)
         }
         None => (None, Vec::new(), 0),
@@ -445,6 +449,7 @@ fn sort_unpushed(
     repo: &GitRepo,
     tip: git2::Oid,
     finish_own: bool,
+    paths: &[(PathBuf, String, manifest::YamlPath)],
 ) -> anyhow::Result<(Vec<EarlierCommit>, usize)> {
     let unpushed = repo.unpushed(tip)?;
     if unpushed.is_empty() {
@@ -459,7 +464,7 @@ fn sort_unpushed(
     let mut others = 0;
     for id in unpushed {
         let edits = if own.contains(&id) {
-            own_edits(repo, id)?
+            own_edits(repo, id, paths)?
         } else {
             None
         };
@@ -471,10 +476,12 @@ fn sort_unpushed(
     Ok((earlier, others))
 }
 
-/// The model URI edits of one of modelbump's commits, `None` when it holds anything else.
+/// The model URI edits of one of modelbump's commits, `None` when it holds anything else: values of the
+/// known kinds, marked values and the values at the `paths` of the configured path targets.
 fn own_edits(
     repo: &GitRepo,
     id: git2::Oid,
+    paths: &[(PathBuf, String, manifest::YamlPath)],
 ) -> anyhow::Result<Option<BTreeMap<PathBuf, Vec<AnyEdit>>>> {
     let Some((parent, files)) = repo.changed_files(id)? else {
         return Ok(None);
@@ -485,7 +492,7 @@ fn own_edits(
         else {
             return Ok(None);
         };
-        match classify(&before, &after) {
+        match classify_with(&before, &after, &super::fields::paths_in(paths, &file)) {
             Verdict::UriOnly(file_edits) => {
                 edits.insert(file, file_edits);
             }
@@ -624,13 +631,9 @@ pub(crate) enum Verdict {
     Other(String),
 }
 
-/// Compares HEAD's version of a file with the working tree's.
-pub(crate) fn classify(head: &[u8], work: &[u8]) -> Verdict {
-    classify_with(head, work, &[])
-}
-
-/// [`classify`], accepting besides the known kinds' fields the marked values of the file and the values
-/// at the `paths` of its path targets (name, path) (see [`super::fields::differences`]).
+/// Compares HEAD's version of a file with the working tree's, accepting besides the known kinds' fields
+/// the marked values of the file and the values at the `paths` of its path targets (name, path) (see
+/// [`super::fields::differences`]).
 pub(crate) fn classify_with(
     head: &[u8],
     work: &[u8],
@@ -790,6 +793,14 @@ pub fn commit(options: &CommitOptions) -> anyhow::Result<CommitOutcome> {
             record: &record,
             push: push.clone(),
             finish_own_commits: false,
+            path_targets: options
+                .path_targets
+                .iter()
+                .filter_map(|(file, name, path)| {
+                    let rel = repo.relative(&options.git.repo, file)?;
+                    Some((rel, name.clone(), path.clone()))
+                })
+                .collect(),
         },
     )?;
     if outcome.commit.is_none()

@@ -20,6 +20,16 @@ use crate::manifest::{
     self, AnyEdit, FieldEdit, FieldRef, Template, TemplateValues, YamlPath, find_markers, find_path,
 };
 
+impl FoundValue {
+    /// How a message names it: `path P` for a path target, nothing more for a marked value.
+    fn described(&self) -> String {
+        match &self.at {
+            FieldRef::Path(path) => format!("path {path}, "),
+            FieldRef::Marker(_) => String::new(),
+        }
+    }
+}
+
 /// One value a path or marker target points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FoundValue {
@@ -179,6 +189,154 @@ pub(crate) fn differences(
     Ok(edits)
 }
 
+/// The configured path targets as (file relative to the git working tree, name, path): what a check of
+/// a commit (its own unpushed commits for `run`, a head branch for pull-request mode) accepts as model
+/// values besides the known kinds and the markers.
+pub(crate) fn path_targets(
+    repo: &crate::git::GitRepo,
+    root: &Path,
+    targets: &[TargetConfig],
+) -> Vec<(PathBuf, String, YamlPath)> {
+    targets
+        .iter()
+        .filter_map(|t| {
+            let path = t.path.clone()?;
+            let rel = repo.relative(root, &t.file)?;
+            Some((rel, t.name.clone(), path))
+        })
+        .collect()
+}
+
+/// The (name, path) of the path targets in `file` (relative to the working tree).
+pub(crate) fn paths_in(
+    all: &[(PathBuf, String, YamlPath)],
+    file: &Path,
+) -> Vec<(String, YamlPath)> {
+    all.iter()
+        .filter(|(f, _, _)| f == file)
+        .map(|(_, name, path)| (name.clone(), path.clone()))
+        .collect()
+}
+
+/// The edit that gives the value of a report line of kind `path` or `marker` its new value, for a
+/// commit built again elsewhere (a pull request's head branch on the base's fresh tip); `None` when no
+/// configured target owns the line or it has no new value.
+pub(crate) fn edit_of_line(
+    targets: &[TargetConfig],
+    line: &crate::report::TargetReport,
+) -> Option<AnyEdit> {
+    let value = line.new_uri.clone()?;
+    let target = targets.iter().find(|t| {
+        t.name == line.name
+            && match (line.kind.as_str(), &t.path) {
+                ("path", Some(_)) => normalize(&t.file) == line.file,
+                ("marker", None) => {
+                    t.form() == TargetForm::Marker || normalize(&t.file) == line.file
+                }
+                _ => false,
+            }
+    })?;
+    let at = match &target.path {
+        Some(path) => FieldRef::Path(path.clone()),
+        None => FieldRef::Marker(target.name.clone()),
+    };
+    Some(AnyEdit::Field {
+        name: target.name.clone(),
+        edit: FieldEdit {
+            at,
+            template: target.value_template(),
+            value,
+        },
+    })
+}
+
+/// The YAML path of each path or marker change of a commit (`None` for the known kinds), read from the
+/// committed version of its file (`blob`), for the pull request's body.
+pub(crate) fn yaml_paths_of(
+    changes: &[crate::git::ModelChange],
+    targets: &[TargetConfig],
+    blob: impl Fn(&str) -> Option<Vec<u8>>,
+) -> Vec<Option<String>> {
+    changes
+        .iter()
+        .map(|c| match c.kind.as_str() {
+            "path" => targets
+                .iter()
+                .find(|t| t.name == c.name && t.path.is_some())
+                .and_then(|t| t.path.as_ref())
+                .map(ToString::to_string),
+            "marker" => {
+                let bytes = blob(&c.file)?;
+                find_markers(&bytes)
+                    .ok()?
+                    .into_iter()
+                    .find(|m| m.target == c.name && m.field.line == c.line)
+                    .map(|m| m.field.path.to_string())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The value a path or marker target has in one version of its file: `Some(None)` when the target is
+/// one but the version holds no such value, `None` when the target names a known kind's field (the
+/// caller reads that). For `history`, `rollback` and `hold`, which read a target's value in every
+/// version of its file.
+pub(crate) fn value_in(bytes: &[u8], target: &TargetConfig) -> Option<Option<String>> {
+    if let Some(path) = &target.path {
+        return Some(find_path(bytes, path).ok().map(|f| f.value));
+    }
+    let marked = find_markers(bytes)
+        .ok()
+        .and_then(|m| m.into_iter().find(|m| m.target == target.name));
+    match (target.form(), marked) {
+        (_, Some(m)) => Some(Some(m.field.value)),
+        (TargetForm::Marker, None) => Some(None),
+        _ => None,
+    }
+}
+
+/// `target` with the file its values are in: itself, unless it is a marker target found repo-wide,
+/// whose one marked file is looked up in the checkout (`history` and `rollback` follow one file). An
+/// error when its markers are in no file or in several.
+pub(crate) fn with_its_file(repo: &Path, target: &TargetConfig) -> anyhow::Result<TargetConfig> {
+    if target.form() != TargetForm::Marker {
+        return Ok(target.clone());
+    }
+    let scan = crate::discover::scan(repo, &[]);
+    let files: Vec<&str> = scan
+        .files
+        .iter()
+        .filter(|f| f.markers.iter().any(|m| m.target == target.name))
+        .map(|f| f.file.as_str())
+        .collect();
+    match files.as_slice() {
+        [one] => Ok(TargetConfig {
+            file: PathBuf::from(one),
+            ..target.clone()
+        }),
+        [] => anyhow::bail!(
+            "no file in the repo marks a value # {{\"$modelbump\": {:?}}}; add the marker, or give the target a `file:` and a `path:`",
+            target.name
+        ),
+        many => anyhow::bail!(
+            "{} marks values in several files ({}); history and rollback follow one file: configure one target per file (`file:` and `name: {}`)",
+            target.name,
+            many.join(", "),
+            target.name
+        ),
+    }
+}
+
+/// The kind a report shows for a target: `path`, `marker`, or the configured kind.
+pub(crate) fn kind_of(target: &TargetConfig) -> String {
+    match target.form() {
+        TargetForm::Path => "path".into(),
+        TargetForm::Marker => "marker".into(),
+        TargetForm::Named => target.kind.clone().unwrap_or_default(),
+    }
+}
+
 /// A relative path without `.` components, `/`-separated.
 pub(crate) fn normalize(path: &Path) -> String {
     path.components()
@@ -280,13 +438,23 @@ pub struct FieldSetOutcome {
 
 /// `set FILE NAME URI` for a marker name in FILE or a configured path target of FILE; `Ok(None)` when
 /// NAME is neither (the caller then reports the known-kind error).
+///
+/// `kind` is `--kind`: `marker` or `path` picks that sort of target only; another kind leaves NAME to the
+/// known kinds (`Ok(None)`). Without it, a NAME that is both a marker or path target and a known kind's
+/// field in FILE is an error that lists both and says how to pick, never a silent preference.
 pub fn set_field(
     repo: &Path,
     file: &Path,
     name: &str,
     uri: &str,
     targets: &[TargetConfig],
+    kind: Option<&str>,
 ) -> anyhow::Result<Option<FieldSetOutcome>> {
+    let want = match kind {
+        None => None,
+        Some(k @ ("marker" | "path")) => Some(k),
+        Some(_) => return Ok(None),
+    };
     use anyhow::Context;
     let path = crate::discover::resolve_in_repo(repo, file)?;
     let shown = crate::discover::display_path(repo, &path);
@@ -296,13 +464,53 @@ pub fn set_field(
         t.name == name && (t.form() == TargetForm::Marker || normalize(&t.file) == shown)
     });
     let marked = marked_in(&bytes, Path::new(&shown), name)?;
-    let found: Vec<FoundValue> = if !marked.is_empty() {
+    let found: Vec<FoundValue> = if !marked.is_empty() && want != Some("path") {
         marked
-    } else if let Some(path) = configured.and_then(|t| t.path.as_ref()) {
+    } else if let Some(path) = configured
+        .and_then(|t| t.path.as_ref())
+        .filter(|_| want != Some("marker"))
+    {
         vec![at_path(&bytes, Path::new(&shown), path)?]
+    } else if let Some(k) = want {
+        anyhow::bail!(
+            "{shown}: no {k} target is named {name}: {}; run `modelbump targets {shown}` to see the names",
+            if k == "marker" {
+                format!("no value in it is marked # {{\"$modelbump\": {name:?}}}")
+            } else {
+                "no path target of this file has that name in modelbump.yaml".to_string()
+            }
+        );
     } else {
         return Ok(None);
     };
+    if want.is_none()
+        && let Ok(fields) = manifest::find_fields(&bytes)
+    {
+        let known: Vec<&manifest::ModelField> = fields.iter().filter(|f| f.name == name).collect();
+        if !known.is_empty() {
+            let sort = manifest::field_kind(&found[0].at);
+            let both = known
+                .iter()
+                .map(|f| {
+                    format!(
+                        "the {} field at line {} (--kind {})",
+                        f.kind, f.line, f.kind
+                    )
+                })
+                .chain(found.iter().map(|f| {
+                    format!(
+                        "the {sort} value at line {} ({}--kind {sort})",
+                        f.line,
+                        f.described()
+                    )
+                }))
+                .collect::<Vec<_>>()
+                .join(" and ");
+            anyhow::bail!(
+                "{shown}: {name} names both {both}; nothing was changed: say which with --kind"
+            );
+        }
+    }
     let template = configured.map_or_else(Template::whole_uri, TargetConfig::value_template);
     let value = template
         .render(&TemplateValues {

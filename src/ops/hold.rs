@@ -20,7 +20,7 @@ use crate::git::{
     Credentials, GitRepo, HOLDS_FILE, HoldEntry, Holds, ModelChange, PushBase, PushOutcome,
     PushRequest, Rewritten, Update, ValueChange,
 };
-use crate::manifest::{self, Edit, Selector};
+use crate::manifest::{self, AnyEdit, Edit, Selector};
 use crate::ops::commit::{GitOptions, PushSpec, PushTarget, WriteBackOutcome, commit_identity};
 use crate::report::{Hold, Report, TargetReport, TargetStatus};
 
@@ -263,7 +263,11 @@ pub fn hold(options: &HoldOptions) -> anyhow::Result<HoldOutcome> {
 /// Writes an earlier value and holds the target: the `rollback` use case.
 pub fn rollback(options: &RollbackOptions) -> anyhow::Result<HoldOutcome> {
     let root = &options.git.repo;
-    let target = find_target(&options.targets, &options.target)?;
+    let configured = find_target(&options.targets, &options.target)?;
+    // A marker target found repo-wide is followed in its one marked file; the hold names it as
+    // configured (as the plan looks it up).
+    let located = super::fields::with_its_file(root, configured)?;
+    let target = &located;
     let repo = GitRepo::discover(root)?;
     let identity = commit_identity(&options.git, &repo)?;
     let head = repo.head_commit()?;
@@ -273,6 +277,9 @@ pub fn rollback(options: &RollbackOptions) -> anyhow::Result<HoldOutcome> {
     let read = |bytes: &[u8]| read_value(bytes, target);
     let changes = repo.value_history(head, &rel, &target.name, &read)?;
     let shown = target.file.display().to_string();
+    let head_bytes = repo.blob_at(head, &rel)?.unwrap_or_default();
+    // A path or marker target (else a known kind's field).
+    let any_field = super::fields::value_in(&head_bytes, target).is_some();
     let uri =
         match options.to.as_str() {
             "previous" => changes.first().and_then(|c| c.old.clone()).ok_or_else(|| {
@@ -301,6 +308,15 @@ pub fn rollback(options: &RollbackOptions) -> anyhow::Result<HoldOutcome> {
                     )
                 })?
             }
+            // A URI goes through the target's template (a path or marker target's value may hold
+            // more than the URI); an earlier value is written as it was.
+            uri if any_field => target
+                .value_template()
+                .render(&crate::manifest::TemplateValues {
+                    uri: uri.to_string(),
+                    ..Default::default()
+                })
+                .map_err(|e| anyhow::anyhow!("{} ({shown}): --to {uri}: {e}", target.name))?,
             uri => uri.to_string(),
         };
     // Where the restored value came from, when modelbump deployed it before.
@@ -312,7 +328,7 @@ pub fn rollback(options: &RollbackOptions) -> anyhow::Result<HoldOutcome> {
         by: format!("{} <{}>", identity.author.0, identity.author.1),
         at: crate::git::now_rfc3339(),
         reason: format!("rollback: {}", options.reason),
-        ..HoldEntry::for_target(&target.file, &target.name)
+        ..HoldEntry::for_target(&configured.file, &target.name)
     };
     let template = message(
         "rollback",
@@ -322,19 +338,45 @@ pub fn rollback(options: &RollbackOptions) -> anyhow::Result<HoldOutcome> {
             ("Modelbump-Reason", &options.reason),
         ],
     );
-    let edit = Edit {
-        selector: Selector {
-            name: target.name.clone(),
-            kind: target.kind.clone(),
-        },
-        uri: uri.clone(),
+    let edit = if any_field {
+        let value = read(&head_bytes).with_context(|| {
+            format!(
+                "{} has no value in {shown} at HEAD to roll back",
+                target.name
+            )
+        })?;
+        let found = super::fields::FoundValue {
+            file: target.file.clone(),
+            at: match &target.path {
+                Some(path) => crate::manifest::FieldRef::Path(path.clone()),
+                None => crate::manifest::FieldRef::Marker(target.name.clone()),
+            },
+            line: 0,
+            value,
+        };
+        // Any earlier value is accepted as it was written: the template is checked on the way
+        // in, when it was deployed.
+        super::fields::edit(
+            &target.name,
+            &found,
+            &crate::manifest::Template::whole_uri(),
+            &uri,
+        )
+    } else {
+        AnyEdit::Model(Edit {
+            selector: Selector {
+                name: target.name.clone(),
+                kind: target.kind.clone(),
+            },
+            uri: uri.clone(),
+        })
     };
     let push = resolve_push(&repo, options.push.as_ref())?;
     let change = HoldChange::Place(entry.clone());
     let outcome = commit_and_push(
         &options.git,
         &repo,
-        target,
+        configured,
         &change,
         Some((rel, edit, provenance.clone())),
         template,
@@ -393,7 +435,7 @@ fn held_by_hand(
 fn report_line(target: &TargetConfig, status: TargetStatus) -> TargetReport {
     TargetReport::at(
         target.file.to_string_lossy().replace('\\', "/"),
-        target.kind.clone().unwrap_or_default(),
+        super::fields::kind_of(target),
         target.name.clone(),
         0,
         status,
@@ -434,7 +476,7 @@ fn commit_and_push(
     repo: &GitRepo,
     target: &TargetConfig,
     change: &HoldChange,
-    edit: Option<(PathBuf, Edit, Option<crate::git::Provenance>)>,
+    edit: Option<(PathBuf, AnyEdit, Option<crate::git::Provenance>)>,
     template: String,
     push: Option<&PushTarget>,
 ) -> anyhow::Result<WriteBackOutcome> {
@@ -486,17 +528,17 @@ fn commit_and_push(
         }
         let (_, edit, provenance) = edit.as_ref().context("no edit for this file")?;
         let file = crate::git::git_path(path);
-        let edited = manifest::apply(bytes, std::slice::from_ref(edit))
+        let edited = manifest::apply_any(bytes, std::slice::from_ref(edit))
             .map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
         let changes = edited
             .changes
             .into_iter()
             .filter(|c| c.old != c.new)
             .map(|c| ModelChange {
-                name: c.field.name,
-                kind: c.field.kind.to_string(),
+                name: c.name,
+                kind: c.kind,
                 file: file.clone(),
-                line: c.field.line,
+                line: c.line,
                 old: c.old,
                 new: c.new,
                 provenance: provenance.clone(),
@@ -702,7 +744,9 @@ pub fn history(options: &HistoryOptions) -> anyhow::Result<History> {
             .collect::<anyhow::Result<_>>()?
     };
     let mut out = Vec::new();
-    for target in chosen {
+    for configured in chosen {
+        let located = super::fields::with_its_file(&options.repo, configured)?;
+        let target = &located;
         let rel = repo
             .relative(&options.repo, &target.file)
             .with_context(|| format!("{} is outside the git checkout", target.file.display()))?;
@@ -713,7 +757,9 @@ pub fn history(options: &HistoryOptions) -> anyhow::Result<History> {
             name: target.name.clone(),
             file: target.file.to_string_lossy().replace('\\', "/"),
             current,
-            hold: holds.find(&target.file, &target.name).map(HoldEntry::hold),
+            hold: holds
+                .find(&configured.file, &target.name)
+                .map(HoldEntry::hold),
             changes: changes.iter().map(HistoryEntry::from_change).collect(),
         });
     }

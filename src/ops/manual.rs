@@ -30,18 +30,8 @@ pub(super) fn hold_manual_changes(
     located: &[Option<ModelField>],
     held: &mut [Option<Hold>],
 ) -> anyhow::Result<()> {
-    if config.manual_changes == ManualChanges::Overwrite {
+    let Some((git, head)) = checkout_under_hold(repo, config)? else {
         return Ok(());
-    }
-    let git = match GitRepo::discover(repo) {
-        Ok(git) => git,
-        Err(GitError::NotARepo { .. } | GitError::Bare { .. }) => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    let head = match git.head_commit() {
-        Ok(head) => head,
-        Err(GitError::NoCommits { .. }) => return Ok(()),
-        Err(e) => return Err(e.into()),
     };
     for ((target, field), hold) in config.targets.iter().zip(located).zip(held.iter_mut()) {
         let Some(field) = field else { continue };
@@ -51,6 +41,52 @@ pub(super) fn hold_manual_changes(
         *hold = manual_hold(&git, head, repo, target, &field.value)?;
     }
     Ok(())
+}
+
+/// `manualChanges: hold` for path targets and the marker targets of one file, as
+/// [`hold_manual_changes`] does for the known kinds: a target whose one value was last
+/// changed by a plain git commit is held. A marker target found repo-wide, whose values may be in
+/// several files, is left out.
+pub(super) fn hold_manual_path_changes(
+    repo: &Path,
+    config: &crate::config::Config,
+    found: &[Option<Vec<super::fields::FoundValue>>],
+    held: &mut [Option<crate::report::Hold>],
+) -> anyhow::Result<()> {
+    let Some((git, head)) = checkout_under_hold(repo, config)? else {
+        return Ok(());
+    };
+    for ((target, values), hold) in config.targets.iter().zip(found).zip(held.iter_mut()) {
+        let Some([one]) = values.as_deref() else {
+            continue;
+        };
+        if target.pinned || hold.is_some() || target.form() == crate::config::TargetForm::Marker {
+            continue;
+        }
+        *hold = manual_hold(&git, head, repo, target, &one.value)?;
+    }
+    Ok(())
+}
+
+/// The checkout of the repo folder and its HEAD, when `manualChanges: hold` has a history to read:
+/// `None` under `overwrite`, outside a git checkout, in a bare repository or before the first commit.
+fn checkout_under_hold(
+    repo: &Path,
+    config: &Config,
+) -> anyhow::Result<Option<(GitRepo, git2::Oid)>> {
+    if config.manual_changes == ManualChanges::Overwrite {
+        return Ok(None);
+    }
+    let git = match GitRepo::discover(repo) {
+        Ok(git) => git,
+        Err(GitError::NotARepo { .. } | GitError::Bare { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    match git.head_commit() {
+        Ok(head) => Ok(Some((git, head))),
+        Err(GitError::NoCommits { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The hold a hand-made `current` value of `target` gets under `manualChanges: hold`: `Some` when the
@@ -87,8 +123,13 @@ pub(super) fn manual_hold(
         }))
 }
 
-/// The value of the target's field in a version of its file (`None`: no such field, or not YAML).
+/// The value of the target's field (or path or marked value) in a version of its file (`None`: no such
+/// field, or not YAML).
 pub(super) fn read_value(bytes: &[u8], target: &TargetConfig) -> Option<String> {
+    // A path or marker target's value (see `ops::fields`).
+    if let Some(value) = super::fields::value_in(bytes, target) {
+        return value;
+    }
     let fields = manifest::find_fields(bytes).ok()?;
     let selector = Selector {
         name: target.name.clone(),

@@ -192,6 +192,12 @@ pub async fn build(options: &PlanOptions) -> anyhow::Result<Plan> {
         .collect();
     // And, under `manualChanges: hold`, a value last changed by hand.
     super::manual::hold_manual_changes(&options.repo, &options.config, &located, &mut held)?;
+    super::manual::hold_manual_path_changes(
+        &options.repo,
+        &options.config,
+        &found_values,
+        &mut held,
+    )?;
 
     // Resolve the targets that are not pinned nor held, all at once.
     let mut requests = Vec::new();

@@ -43,6 +43,8 @@ pub(crate) struct BodyInput<'a> {
     pub details: &'a [TargetDetail],
     /// The changes the commit carries.
     pub changes: &'a [ModelChange],
+    /// Per change: its YAML path, for a path or marker target's value (`None` for the known kinds).
+    pub yaml_paths: &'a [Option<String>],
     /// The plan's unified diff.
     pub diff: &'a str,
     /// The tracking URI, for links.
@@ -123,7 +125,17 @@ fn change_of<'a>(
 ) -> Option<&'a ModelChange> {
     changes
         .iter()
-        .find(|c| c.name == line.name && c.kind == line.kind && line.file.ends_with(&c.file))
+        .find(|c| {
+            c.name == line.name
+                && c.kind == line.kind
+                && c.line == line.line
+                && line.file.ends_with(&c.file)
+        })
+        .or_else(|| {
+            changes.iter().find(|c| {
+                c.name == line.name && c.kind == line.kind && line.file.ends_with(&c.file)
+            })
+        })
         .or_else(|| {
             changes
                 .iter()
@@ -212,14 +224,27 @@ pub(crate) fn render(input: &BodyInput<'_>) -> String {
             continue;
         };
         let detail = input.details.get(i).cloned().unwrap_or_default();
+        // A path or marker target's value: where it is, since the name alone does not say.
+        let yaml_path = input
+            .changes
+            .iter()
+            .position(|c| std::ptr::eq(c, change))
+            .and_then(|at| input.yaml_paths.get(at).cloned().flatten());
+        let place = match &yaml_path {
+            Some(_) => format!("{}:{}", change.file, change.line),
+            None => change.file.clone(),
+        };
         let _ = writeln!(
             out,
             "### {} `{}` in `{}`\n",
             cell(&line.kind),
             cell(&line.name),
-            cell(&change.file)
+            cell(&place)
         );
         let _ = writeln!(out, "| | |\n|---|---|");
+        if let Some(yaml_path) = &yaml_path {
+            let _ = writeln!(out, "| YAML path | `{}` |", cell(yaml_path));
+        }
         let _ = writeln!(out, "| old | `{}` |", cell(&change.old));
         let _ = writeln!(out, "| new | `{}` |", cell(&change.new));
         let experiment = line.experiment_id.as_deref();

@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 use crate::forge::{Auth, Forge, ForgeKind, NewPullRequest, PrState, PullRequest};
 use crate::git::{AppliedRecord, Credentials, GitRepo, ModelChange, Update};
 use crate::manifest::{AnyEdit, Edit, Selector};
-use crate::ops::commit::{PushTarget, Verdict, classify, commit_identity, layered_rewrite};
+use crate::ops::commit::{PushTarget, Verdict, classify_with, commit_identity, layered_rewrite};
 use crate::ops::run::{RunError, RunOptions, RunOutcome};
 use crate::report::{PullRequestReport, Report, TargetStatus};
 
@@ -113,20 +113,26 @@ async fn steps(
     // The candidate: every target's resolved value, changed here or written earlier.
     let mut resolved = progress.clone();
     let mut files: BTreeMap<PathBuf, Vec<Edit>> = BTreeMap::new();
+    let mut field_edits: BTreeMap<PathBuf, Vec<AnyEdit>> = BTreeMap::new();
     for t in &mut resolved.targets {
         if !matches!(t.status, TargetStatus::Changed | TargetStatus::Unchanged) {
             continue;
         }
-        if t.kind == "path" || t.kind == "marker" {
-            anyhow::bail!(
-                "{} ({}:{}): pull-request mode takes the known kinds only for now, not {} targets; deploy it without --pull-request, or select the other targets with --target",
-                t.name,
-                t.file,
-                t.line,
-                t.kind
-            );
-        }
         t.status = TargetStatus::Changed;
+        if t.kind == "path" || t.kind == "marker" {
+            // Re-applied on the base's tip with the editor, as the known kinds are.
+            let (Some(edit), Some(rel)) = (
+                crate::ops::fields::edit_of_line(&options.plan.config.targets, t),
+                repo.relative(root, Path::new(&t.file)),
+            ) else {
+                continue;
+            };
+            let list = field_edits.entry(rel).or_default();
+            if !list.contains(&edit) {
+                list.push(edit);
+            }
+            continue;
+        }
         let (Some(uri), Some(rel)) = (t.new_uri.clone(), repo.relative(root, Path::new(&t.file)))
         else {
             continue;
@@ -141,7 +147,7 @@ async fn steps(
     }
     let tracking_uri = options.plan.mlflow.tracking_uri.clone();
     let record = AppliedRecord::from_report(&repo, root, &resolved, tracking_uri.as_deref());
-    let any_edits: BTreeMap<PathBuf, Vec<AnyEdit>> = files
+    let mut any_edits: BTreeMap<PathBuf, Vec<AnyEdit>> = files
         .iter()
         .map(|(path, edits)| {
             (
@@ -150,10 +156,13 @@ async fn steps(
             )
         })
         .collect();
+    for (path, edits) in field_edits {
+        any_edits.entry(path).or_default().extend(edits);
+    }
     // Held targets are not in `files`: the plan reported them `held`.
     let rewrite = layered_rewrite(vec![&any_edits], &record, None);
     let update = Update {
-        files: files.keys().cloned().collect(),
+        files: any_edits.keys().cloned().collect(),
         rewrite: &rewrite,
         template: options
             .git
@@ -167,7 +176,7 @@ async fn steps(
         identity,
         signer: signer.as_ref(),
     };
-    let head = head_branch(&files);
+    let head = head_branch(&any_edits);
     let mut line = PullRequestReport {
         forge: forge.kind().as_str().to_string(),
         url: None,
@@ -197,7 +206,7 @@ async fn steps(
                 Merged {
                     target,
                     base_tip,
-                    files: &files,
+                    files: &any_edits,
                 },
                 progress,
                 plan,
@@ -229,10 +238,16 @@ async fn steps(
     )
     .await;
     let diff = commit_diff(&repo, base_tip, &committed)?;
+    let yaml_paths = crate::ops::fields::yaml_paths_of(
+        &committed.changes,
+        &options.plan.config.targets,
+        |file| repo.blob_at(committed.id, Path::new(file)).ok().flatten(),
+    );
     let body = crate::ops::pr_body::render(&crate::ops::pr_body::BodyInput {
         report: progress,
         details: &details,
         changes: &committed.changes,
+        yaml_paths: &yaml_paths,
         diff: &diff,
         tracking_uri: tracking_uri.as_deref(),
         head: &head,
@@ -247,7 +262,8 @@ async fn steps(
         Some(tip) => {
             repo.fetch_branch(&target.remote, &head, &credentials)?;
             let holds = repo.commit_update(tip, &update)?.is_none();
-            let own = is_own_head(&repo, tip, base_tip)?;
+            let paths = crate::ops::fields::path_targets(&repo, root, &options.plan.config.targets);
+            let own = is_own_head(&repo, tip, base_tip, &paths)?;
             Some((tip, holds, own))
         }
         None => None,
@@ -362,7 +378,7 @@ struct Merged<'a> {
     /// The base tip the commit was built on.
     base_tip: git2::Oid,
     /// The target files (their paths are the changed files a webhook announces).
-    files: &'a BTreeMap<PathBuf, Vec<Edit>>,
+    files: &'a BTreeMap<PathBuf, Vec<AnyEdit>>,
 }
 
 /// The end of a run in pull-request mode: without `--wait-merged`, the outcome as it is; with it, wait
@@ -631,19 +647,23 @@ async fn with_auth(mut credentials: Credentials, auth: &Auth) -> anyhow::Result<
 
 /// The head branch for these files' targets: `modelbump/` + their names + a hash of (file, kind, name),
 /// so that the same targets always share one branch and other target sets never collide with it.
-pub(crate) fn head_branch(files: &BTreeMap<PathBuf, Vec<Edit>>) -> String {
+pub(crate) fn head_branch(files: &BTreeMap<PathBuf, Vec<AnyEdit>>) -> String {
     let mut ids: Vec<String> = Vec::new();
     let mut names: Vec<&str> = Vec::new();
     for (file, edits) in files {
         for edit in edits {
+            let kind = match edit {
+                AnyEdit::Model(e) => e.selector.kind.as_deref().unwrap_or_default(),
+                AnyEdit::Field { edit, .. } => crate::manifest::field_kind(&edit.at),
+            };
             ids.push(format!(
                 "{}\0{}\0{}",
                 crate::git::git_path(file),
-                edit.selector.kind.as_deref().unwrap_or_default(),
-                edit.selector.name
+                kind,
+                edit.name()
             ));
-            if !names.contains(&edit.selector.name.as_str()) {
-                names.push(&edit.selector.name);
+            if !names.contains(&edit.name()) {
+                names.push(edit.name());
             }
         }
     }
@@ -683,7 +703,12 @@ fn has_key(pull: &PullRequest, key: &str) -> bool {
 
 /// True when `tip` is what modelbump pushes to a head branch: one commit, holding only model URI
 /// edits, on top of a commit of the base branch (`base_tip` or one of its ancestors).
-fn is_own_head(repo: &GitRepo, tip: git2::Oid, base_tip: git2::Oid) -> anyhow::Result<bool> {
+fn is_own_head(
+    repo: &GitRepo,
+    tip: git2::Oid,
+    base_tip: git2::Oid,
+    paths: &[(PathBuf, String, crate::manifest::YamlPath)],
+) -> anyhow::Result<bool> {
     let Some((parent, changed)) = repo.changed_files(tip)? else {
         return Ok(false);
     };
@@ -695,7 +720,8 @@ fn is_own_head(repo: &GitRepo, tip: git2::Oid, base_tip: git2::Oid) -> anyhow::R
         else {
             return Ok(false);
         };
-        if !matches!(classify(&before, &after), Verdict::UriOnly(_)) {
+        let paths = crate::ops::fields::paths_in(paths, &file);
+        if !matches!(classify_with(&before, &after, &paths), Verdict::UriOnly(_)) {
             return Ok(false);
         }
     }
@@ -706,14 +732,14 @@ fn is_own_head(repo: &GitRepo, tip: git2::Oid, base_tip: git2::Oid) -> anyhow::R
 mod tests {
     use super::*;
 
-    fn edit(name: &str) -> Edit {
-        Edit {
+    fn edit(name: &str) -> AnyEdit {
+        AnyEdit::Model(Edit {
             selector: Selector {
                 name: name.into(),
                 kind: Some("Model".into()),
             },
             uri: "s3://x".into(),
-        }
+        })
     }
 
     #[test]

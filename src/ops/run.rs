@@ -164,6 +164,7 @@ async fn run_steps(
             record: &record,
             push: push.clone(),
             finish_own_commits: true,
+            path_targets: super::fields::path_targets(&repo, root, &options.plan.config.targets),
         },
     );
     let mut outcome = match written {

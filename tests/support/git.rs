@@ -235,6 +235,39 @@ impl HttpRemote {
         }
     }
 
+    /// Creates the bare repository `name` under `root`, open to pushes over HTTP, and clones it into
+    /// `work` with an identity; returns the bare repository's path.
+    pub fn create_repo(root: &Path, name: &str, work: &Path) -> PathBuf {
+        let bare = root.join(name);
+        std::fs::create_dir_all(&bare).unwrap();
+        git(&bare, &["init", "-q", "--bare", "-b", "main"]);
+        git(&bare, &["config", "http.receivepack", "true"]);
+        git(
+            root,
+            &[
+                "clone",
+                "-q",
+                bare.to_str().unwrap(),
+                work.to_str().unwrap(),
+            ],
+        );
+        configure_identity(work);
+        bare
+    }
+
+    /// [`HttpRemote::start`], then makes the repository `name` the `origin` of the clone `work`.
+    pub fn start_as_origin(
+        root: &Path,
+        user: &str,
+        password: &str,
+        work: &Path,
+        name: &str,
+    ) -> Self {
+        let remote = Self::start(root, user, password);
+        git(work, &["remote", "set-url", "origin", &remote.url(name)]);
+        remote
+    }
+
     /// The URL of the repository `name` (a folder under the root).
     pub fn url(&self, name: &str) -> String {
         format!("http://127.0.0.1:{}/{name}", self.port)

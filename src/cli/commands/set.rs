@@ -26,6 +26,7 @@ use crate::report::{Report, TargetReport, TargetStatus};
 ///   modelbump set k8s/sdep.yaml iris/classifier gs://models/iris/v3
 ///   modelbump set k8s/churn.yaml churn s3://models/churn/v4 --kind InferenceService
 ///   modelbump set charts/llm/values.yaml llm-model s3://models/llm/v7
+///   modelbump set k8s/models.yaml fraud s3://models/fraud/v2 --kind marker
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct SetArgs {
@@ -35,7 +36,8 @@ pub(crate) struct SetArgs {
     pub name: String,
     /// The new storage URI
     pub uri: String,
-    /// The resource kind, where the name alone is ambiguous (Model, SeldonDeployment, InferenceService)
+    /// The resource kind, where the name alone is ambiguous (Model, SeldonDeployment, InferenceService),
+    /// or `marker` or `path` for a marked value or a path target of the same name
     #[arg(long)]
     pub kind: Option<String>,
 }
@@ -44,15 +46,14 @@ pub(crate) struct SetArgs {
 pub(crate) fn run(settings: &Settings, args: SetArgs) -> anyhow::Result<Outcome> {
     // FILE is relative to the folder it was typed in.
     let file = settings.path_arg(args.file);
-    if args.kind.is_none()
-        && let Some(done) = crate::ops::set_field(
-            &settings.repo,
-            &file,
-            &args.name,
-            &args.uri,
-            &settings.config.targets,
-        )?
-    {
+    if let Some(done) = crate::ops::set_field(
+        &settings.repo,
+        &file,
+        &args.name,
+        &args.uri,
+        &settings.config.targets,
+        args.kind.as_deref(),
+    )? {
         return print_field(settings, done);
     }
     let done = crate::ops::set(&SetOptions {
