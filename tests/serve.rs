@@ -581,20 +581,9 @@ fn sigterm_during_a_run_ends_it_cleanly_with_no_half_written_file() {
             ("MODELBUMP_SHUTDOWN_GRACE", "1s".into()),
         ],
     );
-    wait_for(
-        "a run in progress",
-        Duration::from_secs(120),
-        || serve.metric("modelbump_serve_run_in_progress") == Some(1.0),
-        || serve.logs(),
-    );
-    serve.sigterm();
-    assert_eq!(
-        serve.wait_exit(Duration::from_secs(120)),
-        Some(0),
-        "{}",
-        serve.logs()
-    );
-    let logs = serve.logs();
+    let logs = sigterm_when(&mut serve, "a run in progress", |serve| {
+        serve.metric("modelbump_serve_run_in_progress") == Some(1.0)
+    });
     // Completed, or abandoned at a wait: then the remote holds either the old value or the new one
     // with its commit, and the clone nothing half-done.
     let remote = s.remote_uri();
@@ -602,27 +591,64 @@ fn sigterm_during_a_run_ends_it_cleanly_with_no_half_written_file() {
         remote == START_URI || remote == s.uri(0),
         "the remote holds {remote}"
     );
-    let status = git(
-        &s.clone,
-        &["status", "--porcelain", "--untracked-files=all"],
+    let written = assert_clean_clone(&s.clone, &logs);
+    assert_eq!(uri_in(&written), remote, "the clone's file is the remote's");
+}
+
+/// Waits for `condition`, sends SIGTERM and checks that serve exits 0 (within a bound far below the
+/// minutes a held run would take); returns its logs.
+fn sigterm_when(
+    serve: &mut ServeProcess,
+    what: &str,
+    condition: impl Fn(&ServeProcess) -> bool,
+) -> String {
+    wait_for(
+        what,
+        Duration::from_secs(120),
+        || condition(serve),
+        || serve.logs(),
     );
+    serve.sigterm();
+    assert_eq!(
+        serve.wait_exit(Duration::from_secs(60)),
+        Some(0),
+        "{}",
+        serve.logs()
+    );
+    let logs = serve.logs();
+    assert!(logs.contains("SIGTERM received"), "{logs}");
+    logs
+}
+
+/// Checks that serve's clone holds nothing half-done: no uncommitted change, no temporary or lock file
+/// anywhere (also under `.git`), and the manifest whole. Returns the manifest.
+fn assert_clean_clone(clone: &Path, logs: &str) -> String {
+    let status = git(clone, &["status", "--porcelain", "--untracked-files=all"]);
     assert!(
         status.trim().is_empty(),
         "the clone is not clean: {status}\n{logs}"
     );
-    let written = std::fs::read_to_string(s.clone.join(FILE)).unwrap();
-    assert_eq!(uri_in(&written), remote, "the clone's file is the remote's");
+    let mut leftovers = Vec::new();
+    let mut dirs = vec![clone.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if name.ends_with(".lock") || name.ends_with(".tmp") {
+                leftovers.push(path);
+            }
+        }
+    }
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+    let written = std::fs::read_to_string(clone.join(FILE)).unwrap();
     assert!(
         written.starts_with("apiVersion: mlops.seldon.io/v1alpha1\nkind: Model\n")
             && written.ends_with("  - mlflow\n"),
         "{written}"
     );
-    let entries: Vec<String> = std::fs::read_dir(s.clone.join("k8s"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(entries, ["models.yaml"], "no temporary file left");
-    assert!(logs.contains("SIGTERM received"), "{logs}");
+    written
 }
 
 #[test]
@@ -750,15 +776,15 @@ fn in_pull_request_mode_an_alias_event_opens_a_pull_request_and_a_newer_one_upda
     let pulls = open_pulls(github);
     assert_eq!(pulls.len(), 1, "one pull request: {pulls:?}");
     let (number, head) = (pulls[0].number, pulls[0].head.clone());
-    assert!(
-        head.starts_with("modelbump/baseline-predictor-"),
-        "{head}"
-    );
+    assert!(head.starts_with("modelbump/baseline-predictor-"), "{head}");
     assert_eq!(pulls[0].base, "main");
     assert_eq!(pulls[0].labels, ["model-update"]);
     let first_tip = git(&s.fx.remote, &["rev-parse", &head]).trim().to_string();
     assert_eq!(
-        uri_in(&git(&s.fx.remote, &["show", &format!("{first_tip}:{FILE}")])),
+        uri_in(&git(
+            &s.fx.remote,
+            &["show", &format!("{first_tip}:{FILE}")]
+        )),
         s.uri(0)
     );
     assert_eq!(s.remote_head(), main, "main is never pushed");
@@ -768,9 +794,7 @@ fn in_pull_request_mode_an_alias_event_opens_a_pull_request_and_a_newer_one_upda
     wait_for(
         "the head branch to hold the newer version",
         Duration::from_secs(120),
-        || {
-            uri_in(&git(&s.fx.remote, &["show", &format!("{head}:{FILE}")])) == s.uri(1)
-        },
+        || uri_in(&git(&s.fx.remote, &["show", &format!("{head}:{FILE}")])) == s.uri(1),
         || serve.logs(),
     );
     serve.wait_idle(3.0);
@@ -815,36 +839,18 @@ fn sigterm_while_the_push_is_held_stops_promptly_and_the_next_start_pushes_the_c
         &["--interval", "0"],
         &[("MODELBUMP_SHUTDOWN_GRACE", "1s".into())],
     );
-    wait_for(
-        "the push to reach the hook",
-        Duration::from_secs(120),
-        || entered.exists(),
-        || serve.logs(),
-    );
-    serve.sigterm();
-    // The hook holds the push for up to two minutes; serve stops within its grace period and a moment.
-    assert_eq!(
-        serve.wait_exit(Duration::from_secs(60)),
-        Some(0),
-        "{}",
-        serve.logs()
-    );
-    let logs = serve.logs();
+    let logs = sigterm_when(&mut serve, "the push to reach the hook", |_| {
+        entered.exists()
+    });
+    // The hook holds the push for up to two minutes; serve stopped within its grace period and a moment.
     assert!(!left.exists(), "the push was still held when serve exited");
-    assert!(logs.contains("SIGTERM received"), "{logs}");
     assert!(
         logs.contains("stopped without waiting for the run in progress"),
         "{logs}"
     );
     assert_eq!(s.remote_uri(), START_URI, "the remote did not move");
-
     // The clone: the new value committed whole, nothing uncommitted, no temporary or lock file.
-    let status = git(
-        &s.clone,
-        &["status", "--porcelain", "--untracked-files=all"],
-    );
-    assert!(status.trim().is_empty(), "the clone is not clean: {status}");
-    let written = std::fs::read_to_string(s.clone.join(FILE)).unwrap();
+    let written = assert_clean_clone(&s.clone, &logs);
     assert_eq!(
         written,
         models_yaml(&[("baseline-predictor", s.uri(0))]),
@@ -855,20 +861,6 @@ fn sigterm_while_the_push_is_held_stops_promptly_and_the_next_start_pushes_the_c
         s.uri(0),
         "committed in the clone"
     );
-    let mut leftovers = Vec::new();
-    let mut dirs = vec![s.clone.clone()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if name.ends_with(".lock") || name.ends_with(".tmp") {
-                leftovers.push(path);
-            }
-        }
-    }
-    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
 
     // The held push is refused at last; the remote still holds the old value.
     std::fs::write(&gate, "").unwrap();
