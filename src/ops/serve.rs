@@ -418,13 +418,16 @@ async fn reconcile(options: &ServeOptions, shared: &Shared, batch: Batch) {
         Err(err) => return failed_before_run(shared, "other", &err.into()),
     };
     let mut selected = config.clone();
-    // In pull-request mode the head branch is named by the targets it covers, so every run covers them
-    // all: an event and the poller then update the same pull request, the one `run --pull-request`
-    // opens.
-    if !batch.all && options.pull_request.is_none() {
+    if !batch.all {
         selected
             .targets
             .retain(|t| batch.events.iter().any(|e| e.affects(t)));
+    }
+    // In pull-request mode the head branch is named by the targets it covers, so a run an event
+    // concerns covers them all: events and the poller then update the same pull request, the one
+    // `run --pull-request` opens.
+    if options.pull_request.is_some() && !selected.targets.is_empty() {
+        selected.targets.clone_from(&config.targets);
     }
     if selected.targets.is_empty() {
         tracing::info!(
