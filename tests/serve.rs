@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::support::argocd::{FakeApp, Outcome, StandIn};
 use crate::support::git::{Fixture, HttpRemote, git, models_yaml};
+use crate::support::github::StandIn as GitHub;
 use crate::support::mlflow::{Client, MlflowServer, RunSeed, unique};
 use crate::support::serve::{
     ServeProcess, WEBHOOK_CACHE_TTL, mlflow_signature, tools_python, unix_now, wait_for,
@@ -34,6 +35,8 @@ const START_URI: &str =
 /// and (when the shared schemas are there) the stand-in Argo CD.
 struct Setup {
     fx: Fixture,
+    /// The GitHub stand-in, in pull-request mode.
+    github: Option<GitHub>,
     _remote: HttpRemote,
     url: String,
     standin: Option<StandIn>,
@@ -46,6 +49,17 @@ struct Setup {
 }
 
 fn setup(versions: usize, standin: Option<(&Path, FakeApp)>) -> Setup {
+    setup_with(versions, standin, None)
+}
+
+/// [`setup`]; with `pull_requests` (the shared folder), the remote is `acme/gitops.git`, its `main` is
+/// protected by a pre-receive hook (as a forge's branch protection), `git.pullRequest` is configured and
+/// the GitHub stand-in serves the pull requests.
+fn setup_with(
+    versions: usize,
+    standin: Option<(&Path, FakeApp)>,
+    pull_requests: Option<&Path>,
+) -> Setup {
     let server = webhook_mlflow();
     let client = server.client();
     let experiment = client.create_experiment(&unique("serve"));
@@ -67,17 +81,39 @@ fn setup(versions: usize, standin: Option<(&Path, FakeApp)>) -> Setup {
     } else {
         String::new()
     };
+    let git_config = if pull_requests.is_some() {
+        "git:\n  pullRequest:\n    labels: [model-update]\n"
+    } else {
+        ""
+    };
     let config = format!(
-        "mlflow:\n  trackingUri: {url}\ntargets:\n  - file: {FILE}\n    name: baseline-predictor\n    registered:\n      name: {model}\n      alias: champion\nuriRewrite:\n  - from: \"{root}/\"\n    to: \"s3://mlflow-artifacts/\"\n{argocd}",
+        "mlflow:\n  trackingUri: {url}\ntargets:\n  - file: {FILE}\n    name: baseline-predictor\n    registered:\n      name: {model}\n      alias: champion\nuriRewrite:\n  - from: \"{root}/\"\n    to: \"s3://mlflow-artifacts/\"\n{argocd}{git_config}",
         url = server.url,
         root = server.artifact_dir.display(),
     );
-    let fx = Fixture::new(&[
+    let mut fx = Fixture::new(&[
         (FILE, &models_yaml(&[("baseline-predictor", START_URI)])),
         ("modelbump.yaml", &config),
     ]);
-    let remote = HttpRemote::start(fx.tmp.path(), GIT_USER, GIT_TOKEN);
-    let url = remote.url("remote.git");
+    let (remote, url, github) = match pull_requests {
+        None => {
+            let remote = HttpRemote::start(fx.tmp.path(), GIT_USER, GIT_TOKEN);
+            let url = remote.url("remote.git");
+            (remote, url, None)
+        }
+        Some(shared) => {
+            let root = fx.tmp.path().join("srv");
+            let bare = root.join("acme/gitops.git");
+            std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
+            std::fs::rename(&fx.remote, &bare).unwrap();
+            fx.remote = bare;
+            install_hook(&fx.remote, PROTECT_MAIN);
+            let remote = HttpRemote::start(&root, GIT_USER, GIT_TOKEN);
+            let url = remote.url("acme/gitops.git");
+            let github = GitHub::start(shared, GIT_TOKEN, "acme", "gitops", &fx.remote);
+            (remote, url, Some(github))
+        }
+    };
     let standin = standin.map(|(shared, app)| {
         StandIn::start(
             shared,
@@ -90,6 +126,7 @@ fn setup(versions: usize, standin: Option<(&Path, FakeApp)>) -> Setup {
     let clone = fx.tmp.path().join("serve-clone");
     Setup {
         fx,
+        github,
         _remote: remote,
         url,
         standin,
@@ -117,6 +154,12 @@ impl Setup {
             ("MODELBUMP_MLFLOW_WEBHOOK_SECRET", self.secret.clone()),
             ("MODELBUMP_CLONE_URL", self.url.clone()),
         ];
+        if let Some(github) = &self.github {
+            env.extend([
+                ("MODELBUMP_FORGE", "github".to_string()),
+                ("MODELBUMP_FORGE_API", github.url()),
+            ]);
+        }
         if let Some(standin) = &self.standin {
             env.extend([
                 ("ARGOCD_SERVER", standin.url()),
@@ -202,6 +245,17 @@ impl Drop for Webhook {
             None,
         );
     }
+}
+
+/// A pre-receive hook that refuses every push to `main`, as a forge's branch protection does.
+const PROTECT_MAIN: &str = "#!/bin/sh\nwhile read old new ref; do\n  if [ \"$ref\" = refs/heads/main ]; then\n    echo \"GH006: Protected branch update failed for refs/heads/main.\" >&2\n    exit 1\n  fi\ndone\n";
+
+/// Installs `script` as the pre-receive hook of the bare repository `bare`.
+fn install_hook(bare: &Path, script: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let hook = bare.join("hooks/pre-receive");
+    std::fs::write(&hook, script).unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// The `storageUri` of a one-model manifest.
@@ -527,20 +581,9 @@ fn sigterm_during_a_run_ends_it_cleanly_with_no_half_written_file() {
             ("MODELBUMP_SHUTDOWN_GRACE", "1s".into()),
         ],
     );
-    wait_for(
-        "a run in progress",
-        Duration::from_secs(120),
-        || serve.metric("modelbump_serve_run_in_progress") == Some(1.0),
-        || serve.logs(),
-    );
-    serve.sigterm();
-    assert_eq!(
-        serve.wait_exit(Duration::from_secs(120)),
-        Some(0),
-        "{}",
-        serve.logs()
-    );
-    let logs = serve.logs();
+    let logs = sigterm_when(&mut serve, "a run in progress", |serve| {
+        serve.metric("modelbump_serve_run_in_progress") == Some(1.0)
+    });
     // Completed, or abandoned at a wait: then the remote holds either the old value or the new one
     // with its commit, and the clone nothing half-done.
     let remote = s.remote_uri();
@@ -548,27 +591,64 @@ fn sigterm_during_a_run_ends_it_cleanly_with_no_half_written_file() {
         remote == START_URI || remote == s.uri(0),
         "the remote holds {remote}"
     );
-    let status = git(
-        &s.clone,
-        &["status", "--porcelain", "--untracked-files=all"],
+    let written = assert_clean_clone(&s.clone, &logs);
+    assert_eq!(uri_in(&written), remote, "the clone's file is the remote's");
+}
+
+/// Waits for `condition`, sends SIGTERM and checks that serve exits 0 (within a bound far below the
+/// minutes a held run would take); returns its logs.
+fn sigterm_when(
+    serve: &mut ServeProcess,
+    what: &str,
+    condition: impl Fn(&ServeProcess) -> bool,
+) -> String {
+    wait_for(
+        what,
+        Duration::from_secs(120),
+        || condition(serve),
+        || serve.logs(),
     );
+    serve.sigterm();
+    assert_eq!(
+        serve.wait_exit(Duration::from_secs(60)),
+        Some(0),
+        "{}",
+        serve.logs()
+    );
+    let logs = serve.logs();
+    assert!(logs.contains("SIGTERM received"), "{logs}");
+    logs
+}
+
+/// Checks that serve's clone holds nothing half-done: no uncommitted change, no temporary or lock file
+/// anywhere (also under `.git`), and the manifest whole. Returns the manifest.
+fn assert_clean_clone(clone: &Path, logs: &str) -> String {
+    let status = git(clone, &["status", "--porcelain", "--untracked-files=all"]);
     assert!(
         status.trim().is_empty(),
         "the clone is not clean: {status}\n{logs}"
     );
-    let written = std::fs::read_to_string(s.clone.join(FILE)).unwrap();
-    assert_eq!(uri_in(&written), remote, "the clone's file is the remote's");
+    let mut leftovers = Vec::new();
+    let mut dirs = vec![clone.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if name.ends_with(".lock") || name.ends_with(".tmp") {
+                leftovers.push(path);
+            }
+        }
+    }
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+    let written = std::fs::read_to_string(clone.join(FILE)).unwrap();
     assert!(
         written.starts_with("apiVersion: mlops.seldon.io/v1alpha1\nkind: Model\n")
             && written.ends_with("  - mlflow\n"),
         "{written}"
     );
-    let entries: Vec<String> = std::fs::read_dir(s.clone.join("k8s"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(entries, ["models.yaml"], "no temporary file left");
-    assert!(logs.contains("SIGTERM received"), "{logs}");
+    written
 }
 
 #[test]
@@ -658,4 +738,147 @@ fn the_deployment_files_are_valid_kubernetes_objects() {
             "deployment.yaml lacks {needle}"
         );
     }
+}
+
+/// The open pull requests of the stand-in.
+fn open_pulls(github: &GitHub) -> Vec<crate::support::github::Pr> {
+    github
+        .pulls()
+        .into_iter()
+        .filter(|p| p.state == "open")
+        .collect()
+}
+
+#[test]
+fn in_pull_request_mode_an_alias_event_opens_a_pull_request_and_a_newer_one_updates_it() {
+    let Some(shared) = shared_dir(
+        "in_pull_request_mode_an_alias_event_opens_a_pull_request_and_a_newer_one_updates_it",
+    ) else {
+        return;
+    };
+    let s = setup_with(2, None, Some(&shared));
+    let github = s.github.as_ref().unwrap();
+    let main = s.remote_head();
+    // No alias yet: the start-up reconciliation finds no model and opens nothing.
+    let serve = s.start(&["--interval", "0"], &[]);
+    serve.wait_idle(1.0);
+    assert!(github.pulls().is_empty(), "{}", serve.logs());
+    let _webhook = s.register_webhook(&serve);
+
+    s.set_alias(0);
+    wait_for(
+        "a pull request",
+        Duration::from_secs(120),
+        || !open_pulls(github).is_empty(),
+        || serve.logs(),
+    );
+    serve.wait_idle(2.0);
+    let pulls = open_pulls(github);
+    assert_eq!(pulls.len(), 1, "one pull request: {pulls:?}");
+    let (number, head) = (pulls[0].number, pulls[0].head.clone());
+    assert!(head.starts_with("modelbump/baseline-predictor-"), "{head}");
+    assert_eq!(pulls[0].base, "main");
+    assert_eq!(pulls[0].labels, ["model-update"]);
+    let first_tip = git(&s.fx.remote, &["rev-parse", &head]).trim().to_string();
+    assert_eq!(
+        uri_in(&git(
+            &s.fx.remote,
+            &["show", &format!("{first_tip}:{FILE}")]
+        )),
+        s.uri(0)
+    );
+    assert_eq!(s.remote_head(), main, "main is never pushed");
+
+    // A newer version: the same pull request, its branch force-updated to it.
+    s.set_alias(1);
+    wait_for(
+        "the head branch to hold the newer version",
+        Duration::from_secs(120),
+        || uri_in(&git(&s.fx.remote, &["show", &format!("{head}:{FILE}")])) == s.uri(1),
+        || serve.logs(),
+    );
+    serve.wait_idle(3.0);
+    let pulls = github.pulls();
+    assert_eq!(pulls.len(), 1, "still one pull request: {pulls:?}");
+    assert_eq!(pulls[0].number, number);
+    assert_eq!(pulls[0].state, "open");
+    assert!(pulls[0].body.contains(s.uri(1)), "{}", pulls[0].body);
+    let tip = git(&s.fx.remote, &["rev-parse", &head]).trim().to_string();
+    assert_eq!(
+        git(&s.fx.remote, &["rev-parse", &format!("{tip}^")]).trim(),
+        main,
+        "one commit on the base"
+    );
+    assert_eq!(s.remote_head(), main, "main is never pushed");
+    assert!(github.violations().is_empty(), "{:?}", github.violations());
+    let logs = serve.logs();
+    assert!(logs.contains(&format!("opened #{number}")), "{logs}");
+    assert!(logs.contains(&format!("updated #{number}")), "{logs}");
+    assert!(!logs.contains(GIT_TOKEN), "the token is never logged");
+}
+
+#[test]
+fn sigterm_while_the_push_is_held_stops_promptly_and_the_next_start_pushes_the_commit() {
+    let s = setup(1, None);
+    let entered = s.fx.tmp.path().join("hook-entered");
+    let gate = s.fx.tmp.path().join("hook-gate");
+    let left = s.fx.tmp.path().join("hook-left");
+    // The first push waits in the hook until the test opens the gate, then is refused; later pushes pass.
+    install_hook(
+        &s.fx.remote,
+        &format!(
+            "#!/bin/sh\ncat >/dev/null\n[ -e {entered} ] && exit 0\ntouch {entered}\ni=0\nwhile [ ! -e {gate} ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done\ntouch {left}\nexit 1\n",
+            entered = entered.display(),
+            gate = gate.display(),
+            left = left.display(),
+        ),
+    );
+    let before = s.commits();
+    s.set_alias(0);
+    let mut serve = s.start(
+        &["--interval", "0"],
+        &[("MODELBUMP_SHUTDOWN_GRACE", "1s".into())],
+    );
+    let logs = sigterm_when(&mut serve, "the push to reach the hook", |_| {
+        entered.exists()
+    });
+    // The hook holds the push for up to two minutes; serve stopped within its grace period and a moment.
+    assert!(!left.exists(), "the push was still held when serve exited");
+    assert!(
+        logs.contains("stopped without waiting for the run in progress"),
+        "{logs}"
+    );
+    assert_eq!(s.remote_uri(), START_URI, "the remote did not move");
+    // The clone: the new value committed whole, nothing uncommitted, no temporary or lock file.
+    let written = assert_clean_clone(&s.clone, &logs);
+    assert_eq!(
+        written,
+        models_yaml(&[("baseline-predictor", s.uri(0))]),
+        "the file is whole"
+    );
+    assert_eq!(
+        uri_in(&git(&s.clone, &["show", &format!("HEAD:{FILE}")])),
+        s.uri(0),
+        "committed in the clone"
+    );
+
+    // The held push is refused at last; the remote still holds the old value.
+    std::fs::write(&gate, "").unwrap();
+    wait_for(
+        "the hook to let go",
+        Duration::from_secs(60),
+        || left.exists(),
+        String::new,
+    );
+    assert_eq!(s.remote_uri(), START_URI);
+    // The next start pushes the commit the clone holds: one commit, the right value and trailer.
+    let serve = s.start(&["--interval", "0"], &[]);
+    wait_remote_uri(&s, &serve, s.uri(0));
+    serve.wait_idle(1.0);
+    assert_eq!(s.commits(), before + 1, "one commit\n{}", serve.logs());
+    let message = git(&s.fx.remote, &["log", "-1", "--format=%B", "main"]);
+    assert!(
+        message.contains(&format!("MLflow-Model-Version: {}", s.versions[0].0)),
+        "{message}"
+    );
 }

@@ -16,9 +16,16 @@
 //!
 //! Shutting down (SIGTERM): the listener stops accepting, the worker lets the run in progress finish for
 //! up to the grace period, then drops it. A run can only be dropped where it waits: while it asks MLflow
-//! (nothing written yet) or while it syncs Argo CD (already pushed). Writing the files (atomic renames),
-//! committing and pushing happen in one stretch without a wait, so a stop never leaves a half-written
-//! file nor a commit without its push attempt.
+//! or the forge (nothing written yet) or while it syncs Argo CD (already pushed). Writing the files
+//! (atomic renames), committing and pushing happen in one stretch without a wait; when that stretch is
+//! still under way [`SHUTDOWN_UNWIND`] after the grace period (a push held by a slow server or a
+//! pre-receive hook), the process stops without waiting for it. The files were renamed into place whole
+//! and the commit made before the push started, so the clone holds no half-written file; the remote
+//! takes a push whole or not at all; and the next start pushes a commit of the clone the remote lacks.
+//!
+//! In pull-request mode ([`ServeOptions::pull_request`]) each run is [`crate::ops::run_pull_request`]
+//! over every target: the clone is only fetched, and the pull request is the one `run --pull-request`
+//! would open or update.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -35,8 +42,9 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::env::Env;
 use crate::git::{Credentials, GitError, GitRepo, PushRequest};
+use crate::ops::PullRequestOptions;
 use crate::ops::commit::PushTarget;
-use crate::ops::run::{RunError, RunOptions, run};
+use crate::ops::run::{RunError, RunOptions, RunOutcome, run};
 use crate::report::Report;
 use crate::secret::SecretString;
 use crate::serve::event::Event;
@@ -53,6 +61,10 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the run in progress may go on after SIGTERM (a Kubernetes pod gets 30 s by default).
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
+/// How long after the grace period the process still waits for a run in a blocking stretch (a push
+/// under way) before it stops without it; the default grace plus this stays under Kubernetes' 30 s.
+const SHUTDOWN_UNWIND: Duration = Duration::from_secs(2);
+
 /// The input of `serve`.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -67,6 +79,9 @@ pub struct ServeOptions {
     pub webhook_secret: Option<SecretString>,
     /// How long the run in progress may go on after a shutdown was asked for.
     pub shutdown_grace: Duration,
+    /// Pull-request mode (`git.pullRequest`, `MODELBUMP_PULL_REQUEST`): each run opens or updates a pull
+    /// request with [`crate::ops::run_pull_request`] instead of pushing to the branch; `None`: push.
+    pub pull_request: Option<PullRequestOptions>,
 }
 
 /// What the listener, the worker and the poller share.
@@ -121,6 +136,8 @@ pub async fn serve(
         repo = %options.run.plan.repo.display(),
         "serving"
     );
+    // The worker says when it stopped; a panic drops the sender unsent.
+    let (stopped, worker_stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = {
         let (shared, options, shutdown) = (shared.clone(), options.clone(), shutdown.clone());
         std::thread::Builder::new()
@@ -131,6 +148,7 @@ pub async fn serve(
                     .build()
                     .expect("a runtime for the worker");
                 runtime.block_on(work(&options, &shared, shutdown));
+                let _ = stopped.send(());
             })
             .context("cannot start the worker thread")?
     };
@@ -160,11 +178,21 @@ pub async fn serve(
     }
     drop(listener);
     tracing::info!("shutting down: no new deliveries; waiting for the run in progress");
-    tokio::task::spawn_blocking(move || worker.join())
-        .await
-        .context("the worker thread")?
-        .map_err(|_| anyhow::anyhow!("the worker thread panicked"))?;
-    tracing::info!("stopped");
+    // The worker drops a run at its next wait once the grace period is over. A blocking stretch (the
+    // files' renames, the commit, the push) cannot be dropped: should one still go on a moment after the
+    // grace period (a push waiting on a slow server or hook), the process stops without it.
+    let bound = options.shutdown_grace + SHUTDOWN_UNWIND;
+    match tokio::time::timeout(bound, worker_stopped).await {
+        Ok(Ok(())) => {
+            let _ = worker.join();
+            tracing::info!("stopped");
+        }
+        Ok(Err(_)) => anyhow::bail!("the worker thread panicked"),
+        Err(_) => tracing::error!(
+            "stopped without waiting for the run in progress: it was still pushing (or committing) {} s after the shutdown; the remote holds its commit whole or not at all, and a commit the clone holds but the remote lacks is pushed by the next run",
+            bound.as_secs()
+        ),
+    }
     Ok(())
 }
 
@@ -395,6 +423,12 @@ async fn reconcile(options: &ServeOptions, shared: &Shared, batch: Batch) {
             .targets
             .retain(|t| batch.events.iter().any(|e| e.affects(t)));
     }
+    // In pull-request mode the head branch is named by the targets it covers, so a run an event
+    // concerns covers them all: events and the poller then update the same pull request, the one
+    // `run --pull-request` opens.
+    if options.pull_request.is_some() && !selected.targets.is_empty() {
+        selected.targets.clone_from(&config.targets);
+    }
     if selected.targets.is_empty() {
         tracing::info!(
             events = batch.events.len(),
@@ -411,7 +445,16 @@ async fn reconcile(options: &ServeOptions, shared: &Shared, batch: Batch) {
     );
     run_options.plan.config = selected.clone();
     run_options.git.repo.clone_from(root);
-    match run(&run_options).await {
+    let result = match &options.pull_request {
+        Some(pr) => crate::ops::run_pull_request(&run_options, pr).await,
+        None => run(&run_options).await,
+    };
+    finished(shared, result);
+}
+
+/// Counts and logs the end of a run.
+fn finished(shared: &Shared, result: Result<RunOutcome, RunError>) {
+    match result {
         Ok(done) => {
             set_targets(shared, &done.report);
             let outcome = if done.report.commit.is_some() {
@@ -425,6 +468,7 @@ async fn reconcile(options: &ServeOptions, shared: &Shared, batch: Batch) {
                 commit = done.report.commit.as_deref().unwrap_or(""),
                 pushed = done.report.pushed,
                 synced = done.report.sync.len(),
+                pull_request = pull_request_line(&done.report),
                 "run finished"
             );
         }
@@ -441,6 +485,16 @@ async fn reconcile(options: &ServeOptions, shared: &Shared, batch: Batch) {
             );
         }
     }
+}
+
+/// `opened #12 https://...` in pull-request mode, else empty.
+fn pull_request_line(report: &Report) -> String {
+    report.pull_request.as_ref().map_or_else(String::new, |pr| {
+        match (pr.number, pr.url.as_deref()) {
+            (Some(number), Some(url)) => format!("{} #{number} {url}", pr.action),
+            _ => pr.action.clone(),
+        }
+    })
 }
 
 /// Counts a run that failed before the pipeline started, against `dependency`.

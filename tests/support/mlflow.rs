@@ -199,6 +199,14 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{n}-{nanos:x}", std::process::id())
 }
 
+/// What lets a server deliver webhooks to a receiver on loopback over plain HTTP, with the webhook
+/// listing cached for one second only.
+pub const WEBHOOK_ENV: &[(&str, &str)] = &[
+    ("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", "true"),
+    ("MLFLOW_WEBHOOK_ALLOWED_SCHEMES", "http,https"),
+    ("MLFLOW_WEBHOOK_CACHE_TTL", "1"),
+];
+
 /// How to start a dedicated server.
 #[derive(Debug, Clone, Default)]
 pub struct ServerOptions {
@@ -228,9 +236,13 @@ pub struct MlflowServer {
 
 impl MlflowServer {
     /// The server shared by every test of this process (sqlite backend, plain artifact root, no auth).
+    /// It also delivers webhooks to loopback receivers over plain HTTP, with a one-second webhook
+    /// cache ([`WEBHOOK_ENV`]), so that the `serve` tests need no server of their own. Only the serve
+    /// tests register webhooks; their receivers also get the other tests' events and ignore those of
+    /// models they do not follow.
     pub fn shared() -> &'static MlflowServer {
         static SHARED: OnceLock<MlflowServer> = OnceLock::new();
-        SHARED.get_or_init(|| MlflowServer::start(ServerOptions::default()))
+        SHARED.get_or_init(|| MlflowServer::start_with_env(ServerOptions::default(), WEBHOOK_ENV))
     }
 
     /// Starts a dedicated server; it stops when dropped (and when the test process exits).

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 
-use crate::support::mlflow::{MlflowServer, ServerOptions, free_port, test_deps_dir};
+use crate::support::mlflow::{MlflowServer, free_port, test_deps_dir};
 
 /// What the tools venv holds, pinned.
 pub const TOOLS_REQUIREMENTS: [&str; 2] =
@@ -107,19 +107,10 @@ fn ensure_tools_venv(deps_root: &Path) -> PathBuf {
 }
 
 /// An MLflow server that delivers webhooks to loopback receivers over plain HTTP, with a one-second
-/// webhook cache, shared by the serve tests (each registers its own webhook and deletes it after).
+/// webhook cache: the server every test shares ([`MlflowServer::shared`]), so that no test waits for
+/// a server start of its own (each serve test registers its own webhook and deletes it after).
 pub fn webhook_mlflow() -> &'static MlflowServer {
-    static SERVER: OnceLock<MlflowServer> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        MlflowServer::start_with_env(
-            ServerOptions::default(),
-            &[
-                ("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", "true"),
-                ("MLFLOW_WEBHOOK_ALLOWED_SCHEMES", "http,https"),
-                ("MLFLOW_WEBHOOK_CACHE_TTL", "1"),
-            ],
-        )
-    })
+    MlflowServer::shared()
 }
 
 /// MLflow's webhook cache TTL on [`webhook_mlflow`]: a webhook registered now gets deliveries once

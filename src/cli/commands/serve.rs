@@ -4,7 +4,9 @@
 //! `--clone URL` into an empty `-C` folder, and refused when it holds uncommitted changes. The settings
 //! (and `modelbump.yaml`) are then read from that clone as for `run`. SIGTERM and Ctrl-C ask for a
 //! shutdown; the run in progress gets `MODELBUMP_SHUTDOWN_GRACE` (default
-//! [`crate::ops::DEFAULT_SHUTDOWN_GRACE`]) to finish.
+//! [`crate::ops::DEFAULT_SHUTDOWN_GRACE`]) to finish. Pull-request mode is resolved as for `run`
+//! (`--pull-request`, `MODELBUMP_PULL_REQUEST`, `git.pullRequest`); `--wait-merged` is not offered: serve
+//! opens and updates pull requests and goes on.
 
 use clap::Args;
 
@@ -27,6 +29,7 @@ use crate::ops::{RunOptions, ServeOptions};
 ///   modelbump -C /data/gitops serve --clone https://git.example.com/org/gitops.git --branch main
 ///   modelbump -C /data/gitops serve --listen 0.0.0.0:8080 --interval 10m --log-format json
 ///   modelbump -C /data/gitops serve --interval 0      webhooks only, no polling
+///   modelbump -C /data/gitops serve --pull-request    a pull request per change, not a push
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct ServeArgs {
@@ -57,6 +60,9 @@ pub(crate) struct ServeArgs {
     /// Argo CD options
     #[command(flatten)]
     pub argocd: ArgoCdArgs,
+    /// Open (or update) a pull request to the branch instead of pushing to it, as run --pull-request does [default: on when git.pullRequest is in the config] [env: MODELBUMP_PULL_REQUEST=]
+    #[arg(long, help_heading = "Git")]
+    pub pull_request: bool,
 }
 
 /// Makes the working clone ready before the settings are read from it.
@@ -84,7 +90,13 @@ pub(crate) async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<
         interval: settings.poll_interval(args.interval.clone())?,
         webhook_secret: settings.mlflow_webhook_secret(),
         shutdown_grace: settings.shutdown_grace()?,
+        pull_request: settings.pull_request(args.pull_request)?,
     };
+    if options.pull_request.is_some() && matches!(settings.wait_merged(false, None), Ok(Some(_))) {
+        tracing::warn!(
+            "serve does not wait for pull requests to merge (git.pullRequest.waitMerged, MODELBUMP_WAIT_MERGED): it opens or updates them; sync on merge from the forge's side"
+        );
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::spawn(async move {
