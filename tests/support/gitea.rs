@@ -111,20 +111,7 @@ impl StandIn {
         format!("http://{}/api/v1", self.server.addr)
     }
 
-    /// The pull requests, oldest first.
-    pub fn pulls(&self) -> Vec<Pr> {
-        self.state.lock().unwrap().pulls.clone()
-    }
-
-    /// Every request received, in order.
-    pub fn received(&self) -> Vec<Received> {
-        self.state.lock().unwrap().received.clone()
-    }
-
-    /// Requests that break Gitea's documented API; must be empty.
-    pub fn violations(&self) -> Vec<String> {
-        self.state.lock().unwrap().violations.clone()
-    }
+    super::github::standin_journal!();
 }
 
 /// Gitea's `APIError`.

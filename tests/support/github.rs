@@ -116,6 +116,30 @@ pub struct Pr {
     pub head_sha: String,
 }
 
+/// The three reads every forge stand-in (GitHub, Gitea, GitLab) offers its tests: the pull requests
+/// (merge requests on GitLab) oldest first, every request received in order, and the requests or answers
+/// that break the forge's published API (which must stay empty). Each stand-in's state has `pulls`,
+/// `received` and `violations` fields behind `self.state`.
+macro_rules! standin_journal {
+    () => {
+        /// The pull requests (merge requests on GitLab), oldest first.
+        pub fn pulls(&self) -> Vec<Pr> {
+            self.state.lock().unwrap().pulls.clone()
+        }
+
+        /// Every request received, in order.
+        pub fn received(&self) -> Vec<Received> {
+            self.state.lock().unwrap().received.clone()
+        }
+
+        /// Requests or answers that break the forge's published API; must be empty.
+        pub fn violations(&self) -> Vec<String> {
+            self.state.lock().unwrap().violations.clone()
+        }
+    };
+}
+pub(crate) use standin_journal;
+
 /// One request the stand-in received.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -194,20 +218,7 @@ impl StandIn {
         format!("http://{}", self.server.addr)
     }
 
-    /// The pull requests, oldest first.
-    pub fn pulls(&self) -> Vec<Pr> {
-        self.state.lock().unwrap().pulls.clone()
-    }
-
-    /// Every request received, in order.
-    pub fn received(&self) -> Vec<Received> {
-        self.state.lock().unwrap().received.clone()
-    }
-
-    /// Requests or answers that break GitHub's description; must be empty.
-    pub fn violations(&self) -> Vec<String> {
-        self.state.lock().unwrap().violations.clone()
-    }
+    super::github::standin_journal!();
 
     /// Answers the next pull-request creation with `status` (403 or 422).
     pub fn fail_next_create(&self, status: u16) {

@@ -155,20 +155,7 @@ impl StandIn {
         format!("http://{}/api/v4", self.server.addr)
     }
 
-    /// The merge requests, oldest first.
-    pub fn pulls(&self) -> Vec<Pr> {
-        self.state.lock().unwrap().pulls.clone()
-    }
-
-    /// Every request received, in order.
-    pub fn received(&self) -> Vec<Received> {
-        self.state.lock().unwrap().received.clone()
-    }
-
-    /// Requests that break GitLab's documented API; must be empty.
-    pub fn violations(&self) -> Vec<String> {
-        self.state.lock().unwrap().violations.clone()
-    }
+    super::github::standin_journal!();
 
     /// Answers the next merge request creation with `status`: 409 (another open merge request) or 429
     /// (a rate limit, with `Retry-After: 1`).
