@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::support::argocd::{FakeApp, Outcome, StandIn};
-use crate::support::git::{Fixture, models_yaml, write};
+use crate::support::git::{Fixture, git, models_yaml, write};
 use crate::support::mlflow::{Client, MlflowServer, RunSeed, ServerOptions, unique};
 use crate::support::schemas::assert_valid_report;
 use crate::support::{modelbump, shared_dir};
@@ -515,5 +515,110 @@ fn a_local_store_is_not_written_to_and_says_why() {
         tags.stdout.is_empty(),
         "{}",
         String::from_utf8_lossy(&tags.stdout)
+    );
+}
+
+/// Deploys `v1` then `v2` with plain `run` (no Argo CD in the config): both recorded `pushed`.
+fn two_deploys(case: &mut Case) -> (Seeded, Seeded) {
+    let v1 = case.new_version(0.9);
+    crate::support::assert_success(&case.cmd(&["run"], &[]));
+    let v2 = case.new_version(0.95);
+    crate::support::assert_success(&case.cmd(&["run"], &[]));
+    (v1, v2)
+}
+
+/// The environment of a `--wait` against the stand-in, the app named by the environment.
+fn waiting_env(argo: &StandIn) -> Vec<(&'static str, String)> {
+    let mut env = argocd_env(argo);
+    env.push(("MODELBUMP_ARGOCD_APPS", APP.to_string()));
+    env
+}
+
+const ROLLBACK: [&str; 7] = [
+    "-o",
+    "json",
+    "rollback",
+    "iris",
+    "--reason",
+    "accuracy dropped online",
+    "--push",
+];
+
+#[test]
+fn rollback_wait_healthy_records_the_restored_model_healthy_and_moves_the_alias_back() {
+    let Some(shared) = shared_dir("rollback_wait_healthy_records_the_restored_model_healthy")
+    else {
+        return;
+    };
+    let server = MlflowServer::shared();
+    let mut case = Case::new(server, server.client(), false);
+    let (v1, v2) = two_deploys(&mut case);
+    case.client.set_alias(&case.model, ENV, &v2.version);
+    let argo = standin(&shared, &case.fx, Outcome::Healthy);
+
+    let out = case.cmd(&[&ROLLBACK[..], &["--wait"]].concat(), &waiting_env(&argo));
+    crate::support::assert_success(&out);
+    let report = json_of(&out);
+    let head = case.fx.remote_head().trim().to_string();
+    assert!(case.fx.remote_file(MANIFEST).contains(&v1.uri));
+    let syncs = argo.sync_requests(APP);
+    assert_eq!(syncs.len(), 1, "{syncs:?}");
+    assert_eq!(syncs[0]["revision"], head.as_str());
+    assert_eq!(report["sync"][0]["app"], APP, "{report}");
+    for tags in case.tags(&v1) {
+        assert_eq!(value(&tags, "status"), Some("healthy"), "{tags:?}");
+        assert_eq!(value(&tags, "commit"), Some(head.as_str()), "{tags:?}");
+    }
+    let [run2, version2, _] = case.tags(&v2);
+    assert_eq!(value(&run2, "status"), Some("rolled_back"), "{run2:?}");
+    assert_eq!(value(&version2, "status"), Some("rolled_back"));
+    assert_eq!(case.alias(ENV).as_deref(), Some(v1.version.as_str()));
+    let writes = report["recorded"]["writes"].as_array().unwrap();
+    let last = writes.last().unwrap();
+    assert_eq!(last["entity"], "registeredModel", "{report}");
+    assert_eq!(last["version"], v1.version.as_str());
+}
+
+#[test]
+fn rollback_wait_degraded_records_failed_exits_6_and_the_rollback_stands() {
+    let Some(shared) = shared_dir("rollback_wait_degraded_records_failed") else {
+        return;
+    };
+    let server = MlflowServer::shared();
+    let mut case = Case::new(server, server.client(), false);
+    let (v1, v2) = two_deploys(&mut case);
+    case.client.set_alias(&case.model, ENV, &v2.version);
+    let argo = standin(&shared, &case.fx, Outcome::Degraded);
+
+    // Waiting needs the rollback pushed: refused before anything is written.
+    let before = case.fx.remote_head();
+    let local = git(&case.fx.work, &["rev-parse", "HEAD"]);
+    let out = case.cmd(
+        &["rollback", "iris", "--reason", "r", "--wait"],
+        &waiting_env(&argo),
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("add --push"), "{stderr}");
+    assert_eq!(git(&case.fx.work, &["rev-parse", "HEAD"]), local);
+    assert_eq!(case.fx.remote_head(), before);
+
+    let out = case.cmd(&[&ROLLBACK[..], &["--wait"]].concat(), &waiting_env(&argo));
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json_of(&out);
+    assert!(case.fx.remote_file(MANIFEST).contains(&v1.uri));
+    for tags in case.tags(&v1) {
+        assert_eq!(value(&tags, "status"), Some("failed"), "{tags:?}");
+    }
+    assert_eq!(case.alias(ENV).as_deref(), Some(v2.version.as_str()));
+    let writes = report["recorded"]["writes"].as_array().unwrap();
+    assert!(
+        writes.iter().all(|w| w["entity"] != "registeredModel"),
+        "{report}"
     );
 }
