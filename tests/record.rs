@@ -622,3 +622,82 @@ fn rollback_wait_degraded_records_failed_exits_6_and_the_rollback_stands() {
         "{report}"
     );
 }
+
+/// Pull-request mode: the model reaches the base branch only when a reviewer merges, so an opened pull
+/// request records nothing, and `--wait-merged` records `pushed` at the merge commit, then `healthy`
+/// and the alias after the sync.
+#[test]
+fn pull_request_mode_records_the_merge_not_the_opened_pull_request() {
+    const GITHUB_TOKEN: &str = "ghs_recordPullRequestToken0123456789";
+    let Some(shared) = shared_dir("pull_request_mode_records_the_merge") else {
+        return;
+    };
+    let server = MlflowServer::shared();
+    let mut case = Case::new(server, server.client(), false);
+    let v1 = case.new_version(0.9);
+    // The fixture's remote served over smart HTTP as OWNER/REPO, as a forge serves it.
+    let root = case.fx.tmp.path().join("srv");
+    std::fs::create_dir_all(root.join("acme")).unwrap();
+    std::os::unix::fs::symlink(&case.fx.remote, root.join("acme/gitops.git")).unwrap();
+    git(&case.fx.remote, &["config", "http.receivepack", "true"]);
+    let remote = crate::support::git::HttpRemote::start(&root, "x-access-token", GITHUB_TOKEN);
+    let url = remote.url("acme/gitops.git");
+    git(&case.fx.work, &["remote", "set-url", "origin", &url]);
+    let github = crate::support::github::StandIn::start(
+        &shared,
+        GITHUB_TOKEN,
+        "acme",
+        "gitops",
+        &case.fx.remote,
+    );
+    let forge = vec![
+        ("MODELBUMP_GIT_TOKEN", GITHUB_TOKEN.to_string()),
+        ("MODELBUMP_FORGE", "github".to_string()),
+        ("MODELBUMP_FORGE_API", github.url()),
+    ];
+    let base = case.fx.remote_head();
+
+    let out = case.cmd(&["-o", "json", "run", "--pull-request"], &forge);
+    crate::support::assert_success(&out);
+    let report = json_of(&out);
+    assert_eq!(report["pullRequest"]["action"], "opened", "{report}");
+    assert!(report.get("recorded").is_none(), "{report}");
+    assert!(case.tags(&v1).iter().all(Vec::is_empty));
+    assert_eq!(case.fx.remote_head(), base, "main is untouched");
+
+    github.merge_after_polls(1, 2);
+    let argo = standin(&shared, &case.fx, Outcome::Healthy);
+    let mut env = [forge, waiting_env(&argo)].concat();
+    env.push(("MODELBUMP_MERGE_POLL_INTERVAL", "10ms".to_string()));
+    let out = case.cmd(
+        &[
+            "-o",
+            "json",
+            "run",
+            "--pull-request",
+            "--wait-merged",
+            "--wait",
+        ],
+        &env,
+    );
+    crate::support::assert_success(&out);
+    let report = json_of(&out);
+    assert_valid_report(&report);
+    assert!(github.violations().is_empty(), "{:#?}", github.violations());
+    let merge = case.fx.remote_head().trim().to_string();
+    assert_ne!(merge, base.trim());
+    assert_eq!(
+        report["pullRequest"]["mergeCommit"],
+        merge.as_str(),
+        "{report}"
+    );
+    assert_eq!(argo.sync_requests(APP)[0]["revision"], merge.as_str());
+    for tags in case.tags(&v1) {
+        assert_eq!(value(&tags, "status"), Some("healthy"), "{tags:?}");
+        assert_eq!(value(&tags, "commit"), Some(merge.as_str()), "{tags:?}");
+        assert_eq!(value(&tags, "repo"), Some(url.as_str()), "{tags:?}");
+    }
+    assert_eq!(case.alias(ENV).as_deref(), Some(v1.version.as_str()));
+    let writes = report["recorded"]["writes"].as_array().unwrap();
+    assert_eq!(writes.len(), 7, "{report}");
+}
