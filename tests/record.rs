@@ -701,3 +701,71 @@ fn pull_request_mode_records_the_merge_not_the_opened_pull_request() {
     let writes = report["recorded"]["writes"].as_array().unwrap();
     assert_eq!(writes.len(), 7, "{report}");
 }
+
+/// `serve`: a signed webhook delivery (the alias moved in MLflow) deploys the new version, and the
+/// deploy is recorded as `run` records it, under the environment `--record-environment` names.
+#[test]
+fn a_webhook_triggered_serve_deploy_records_pushed() {
+    use crate::support::serve::{ServeProcess, mlflow_signature, unix_now};
+    const SECRET: &str = "record-serve-webhook-secret";
+    const STAGING: &str = "staging";
+    let server = MlflowServer::shared();
+    let mut case = Case::new(server, server.client(), false);
+    let v1 = case.new_version(0.9);
+    let env = [("MODELBUMP_MLFLOW_WEBHOOK_SECRET", SECRET.to_string())];
+    let args = ["--interval", "0", "--record-environment", STAGING];
+    let serve = ServeProcess::start(&case.fx.home, &case.fx.work, &args, &env);
+    // The reconciliation at start deploys v1.
+    serve.wait_idle(1.0);
+    assert!(case.fx.remote_file(MANIFEST).contains(&v1.uri));
+
+    let v2 = case.new_version(0.95);
+    let body = serde_json::to_vec(&json!({
+        "entity": "model_version_alias",
+        "action": "created",
+        "timestamp": "2026-01-01T00:00:00+00:00",
+        "data": {"name": case.model, "alias": "candidate", "version": v2.version},
+    }))
+    .unwrap();
+    let now = unix_now().to_string();
+    let signature = mlflow_signature(SECRET, "record-1", &now, &body);
+    let (status, answer) = serve.deliver("record-1", &now, &signature, &body);
+    assert_eq!(status, 200, "{answer}");
+    serve.wait_idle(2.0);
+    assert!(
+        case.fx.remote_file(MANIFEST).contains(&v2.uri),
+        "{}",
+        serve.logs()
+    );
+    let head = case.fx.remote_head().trim().to_string();
+    let staging = |tags: &[(String, String)], field: &str| {
+        tags.iter()
+            .find(|(k, _)| *k == format!("modelbump.{STAGING}.{field}"))
+            .map(|(_, v)| v.clone())
+    };
+    for tags in case.tags(&v2) {
+        assert_eq!(
+            staging(&tags, "status").as_deref(),
+            Some("pushed"),
+            "{tags:?}"
+        );
+        assert_eq!(staging(&tags, "commit"), Some(head.clone()), "{tags:?}");
+        assert_eq!(
+            staging(&tags, "target").as_deref(),
+            Some("iris"),
+            "{tags:?}"
+        );
+        assert!(
+            value(&tags, "status").is_none(),
+            "the flag wins over the config: {tags:?}"
+        );
+    }
+    for tags in case.tags(&v1) {
+        assert_eq!(
+            staging(&tags, "status").as_deref(),
+            Some("pushed"),
+            "{tags:?}"
+        );
+        assert_ne!(staging(&tags, "commit"), Some(head.clone()), "{tags:?}");
+    }
+}

@@ -27,6 +27,7 @@ use crate::ops::{RunOptions, ServeOptions};
 ///   modelbump -C /data/gitops serve --clone https://git.example.com/org/gitops.git --branch main
 ///   modelbump -C /data/gitops serve --listen 0.0.0.0:8080 --interval 10m --log-format json
 ///   modelbump -C /data/gitops serve --interval 0      webhooks only, no polling
+///   modelbump -C /data/gitops serve --record-environment production
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct ServeArgs {
@@ -57,6 +58,9 @@ pub(crate) struct ServeArgs {
     /// Argo CD options
     #[command(flatten)]
     pub argocd: ArgoCdArgs,
+    /// Recording each deployment in MLflow
+    #[command(flatten)]
+    pub record: crate::cli::args::RecordArgs,
 }
 
 /// Makes the working clone ready before the settings are read from it.
@@ -74,7 +78,13 @@ pub(crate) fn prepare(global: &GlobalArgs, env: &Env, args: &ServeArgs) -> anyho
 pub(crate) async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<Outcome> {
     let options = ServeOptions {
         run: RunOptions {
-            plan: settings.plan(&args.mlflow)?,
+            plan: crate::ops::PlanOptions {
+                record: settings.record(
+                    args.record.record_environment.clone(),
+                    args.record.record_alias.clone(),
+                )?,
+                ..settings.plan(&args.mlflow)?
+            },
             dry_run: false,
             git: settings.git(args.message.clone(), &args.signing)?,
             push: Some(settings.push(&args.push_to)?),
