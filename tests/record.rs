@@ -180,6 +180,32 @@ fn ours(tags: &Value) -> Vec<(String, String)> {
     found
 }
 
+/// Asserts that the run, the version and the logged model of `seeded` are on record as `status`.
+fn assert_status(case: &Case, seeded: &Seeded, status: &str) {
+    for tags in case.tags(seeded) {
+        assert_eq!(value(&tags, "status"), Some(status), "{tags:?}");
+    }
+}
+
+/// Asserts that the command exited with `code`.
+fn assert_exit(out: &std::process::Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Asserts that the report's `recorded` moved no alias.
+fn assert_no_alias_moved(report: &Value) {
+    let writes = report["recorded"]["writes"].as_array().unwrap();
+    assert!(
+        writes.iter().all(|w| w["entity"] != "registeredModel"),
+        "{report}"
+    );
+}
+
 fn value<'a>(tags: &'a [(String, String)], field: &str) -> Option<&'a str> {
     tags.iter()
         .find(|(k, _)| *k == key(field))
@@ -313,28 +339,15 @@ fn a_degraded_app_records_failed_and_leaves_the_alias() {
     let argo = standin(&shared, &case.fx, Outcome::Degraded);
     let out = case.cmd(&["-o", "json", "run", "--wait"], &argocd_env(&argo));
     // The exit code of a sync that failed after the push, as without the record.
-    assert_eq!(
-        out.status.code(),
-        Some(6),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 6);
     let report = json_of(&out);
     assert_valid_report(&report);
     assert!(case.fx.remote_file(MANIFEST).contains(&v2.uri));
-    for tags in case.tags(&v2) {
-        assert_eq!(value(&tags, "status"), Some("failed"), "{tags:?}");
-    }
+    assert_status(&case, &v2, "failed");
     // The alias stays on the version that was healthy, which keeps its record.
     assert_eq!(case.alias(ENV).as_deref(), Some(v1.version.as_str()));
-    for tags in case.tags(&v1) {
-        assert_eq!(value(&tags, "status"), Some("healthy"), "{tags:?}");
-    }
-    let writes = report["recorded"]["writes"].as_array().unwrap();
-    assert!(
-        writes.iter().all(|w| w["entity"] != "registeredModel"),
-        "{report}"
-    );
+    assert_status(&case, &v1, "healthy");
+    assert_no_alias_moved(&report);
 }
 
 #[test]
@@ -351,22 +364,9 @@ fn rollback_marks_the_replaced_model_rolled_back_and_the_restored_one_pushed() {
     }
     let v2 = case.new_version(0.95);
     crate::support::assert_success(&case.cmd(&["run"], &[]));
-    for tags in case.tags(&v2) {
-        assert_eq!(value(&tags, "status"), Some("pushed"), "{tags:?}");
-    }
+    assert_status(&case, &v2, "pushed");
 
-    let out = case.cmd(
-        &[
-            "-o",
-            "json",
-            "rollback",
-            "iris",
-            "--reason",
-            "accuracy dropped online",
-            "--push",
-        ],
-        &[],
-    );
+    let out = case.cmd(&ROLLBACK, &[]);
     crate::support::assert_success(&out);
     let report = json_of(&out);
     let head = case.fx.remote_head().trim().to_string();
@@ -518,6 +518,13 @@ fn a_local_store_is_not_written_to_and_says_why() {
     );
 }
 
+/// The shared schemas (`None`, said loudly, when missing) and a case without Argo CD in its config.
+fn shared_case(test: &str) -> Option<(PathBuf, Case)> {
+    let shared = shared_dir(test)?;
+    let server = MlflowServer::shared();
+    Some((shared, Case::new(server, server.client(), false)))
+}
+
 /// Deploys `v1` then `v2` with plain `run` (no Argo CD in the config): both recorded `pushed`.
 fn two_deploys(case: &mut Case) -> (Seeded, Seeded) {
     let v1 = case.new_version(0.9);
@@ -546,12 +553,11 @@ const ROLLBACK: [&str; 7] = [
 
 #[test]
 fn rollback_wait_healthy_records_the_restored_model_healthy_and_moves_the_alias_back() {
-    let Some(shared) = shared_dir("rollback_wait_healthy_records_the_restored_model_healthy")
+    let Some((shared, mut case)) =
+        shared_case("rollback_wait_healthy_records_the_restored_model_healthy")
     else {
         return;
     };
-    let server = MlflowServer::shared();
-    let mut case = Case::new(server, server.client(), false);
     let (v1, v2) = two_deploys(&mut case);
     case.client.set_alias(&case.model, ENV, &v2.version);
     let argo = standin(&shared, &case.fx, Outcome::Healthy);
@@ -581,11 +587,9 @@ fn rollback_wait_healthy_records_the_restored_model_healthy_and_moves_the_alias_
 
 #[test]
 fn rollback_wait_degraded_records_failed_exits_6_and_the_rollback_stands() {
-    let Some(shared) = shared_dir("rollback_wait_degraded_records_failed") else {
+    let Some((shared, mut case)) = shared_case("rollback_wait_degraded_records_failed") else {
         return;
     };
-    let server = MlflowServer::shared();
-    let mut case = Case::new(server, server.client(), false);
     let (v1, v2) = two_deploys(&mut case);
     case.client.set_alias(&case.model, ENV, &v2.version);
     let argo = standin(&shared, &case.fx, Outcome::Degraded);
@@ -597,30 +601,19 @@ fn rollback_wait_degraded_records_failed_exits_6_and_the_rollback_stands() {
         &["rollback", "iris", "--reason", "r", "--wait"],
         &waiting_env(&argo),
     );
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_exit(&out, 2);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("add --push"), "{stderr}");
     assert_eq!(git(&case.fx.work, &["rev-parse", "HEAD"]), local);
     assert_eq!(case.fx.remote_head(), before);
 
     let out = case.cmd(&[&ROLLBACK[..], &["--wait"]].concat(), &waiting_env(&argo));
-    assert_eq!(
-        out.status.code(),
-        Some(6),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 6);
     let report = json_of(&out);
     assert!(case.fx.remote_file(MANIFEST).contains(&v1.uri));
-    for tags in case.tags(&v1) {
-        assert_eq!(value(&tags, "status"), Some("failed"), "{tags:?}");
-    }
+    assert_status(&case, &v1, "failed");
     assert_eq!(case.alias(ENV).as_deref(), Some(v2.version.as_str()));
-    let writes = report["recorded"]["writes"].as_array().unwrap();
-    assert!(
-        writes.iter().all(|w| w["entity"] != "registeredModel"),
-        "{report}"
-    );
+    assert_no_alias_moved(&report);
 }
 
 /// Pull-request mode: the model reaches the base branch only when a reviewer merges, so an opened pull
@@ -629,11 +622,9 @@ fn rollback_wait_degraded_records_failed_exits_6_and_the_rollback_stands() {
 #[test]
 fn pull_request_mode_records_the_merge_not_the_opened_pull_request() {
     const GITHUB_TOKEN: &str = "ghs_recordPullRequestToken0123456789";
-    let Some(shared) = shared_dir("pull_request_mode_records_the_merge") else {
+    let Some((shared, mut case)) = shared_case("pull_request_mode_records_the_merge") else {
         return;
     };
-    let server = MlflowServer::shared();
-    let mut case = Case::new(server, server.client(), false);
     let v1 = case.new_version(0.9);
     // The fixture's remote served over smart HTTP as OWNER/REPO, as a forge serves it.
     let root = case.fx.tmp.path().join("srv");
