@@ -1,13 +1,17 @@
-//! Recording deployments in MLflow (`mlflow.recordDeployments`): what `run` and `rollback` write, and
-//! when.
+//! Recording deployments in MLflow (`mlflow.recordDeployments`): what `run`, `serve` and `rollback`
+//! write, and when.
 //!
 //! After a push that carries a new model URI, the model's run, its registered model version (for a
 //! `registered:` target) and its MLflow 3 logged model get the tags `modelbump.<env>.commit`, `.repo`,
 //! `.file`, `.target`, `.at` and `.status` = `pushed`. Once Argo CD reports the apps Synced and Healthy
-//! at that commit (`run --wait`), `.status` becomes `healthy` and the environment's alias of the
-//! registered model moves to the version; when the sync fails or an app turns Degraded, `.status` becomes
-//! `failed` and the alias stays. A `rollback` marks the model it replaces `rolled_back` and the restored
-//! one `pushed`. Nothing is written when nothing was pushed, so a rerun with nothing new adds nothing.
+//! at that commit (`run --wait`, `rollback --wait`), `.status` becomes `healthy` and the environment's
+//! alias of the registered model moves to the version; when the sync fails or an app turns Degraded,
+//! `.status` becomes `failed` and the alias stays. A `rollback` marks the model it replaces
+//! `rolled_back` and the restored one `pushed`. In pull-request mode the model reaches the branch
+//! Argo CD deploys only through the merge, so an opened pull request records nothing, and
+//! `--wait-merged` records `pushed` at the merge commit. [`DeployRecord`] carries one deploy from its
+//! `pushed` to the verdict of its sync. Nothing is written when nothing was pushed, so a rerun with
+//! nothing new adds nothing.
 //!
 //! The push is what matters: a record that cannot be written (a user who may only read, gets 403; a
 //! server that is down; a local store) is a warning in the report's `recorded`, never a failure of the
