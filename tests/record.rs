@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::support::argocd::{FakeApp, Outcome, StandIn};
-use crate::support::git::{Fixture, models_yaml, write};
+use crate::support::git::{Fixture, git, models_yaml, write};
 use crate::support::mlflow::{Client, MlflowServer, RunSeed, ServerOptions, unique};
 use crate::support::schemas::assert_valid_report;
 use crate::support::{modelbump, shared_dir};
@@ -180,6 +180,32 @@ fn ours(tags: &Value) -> Vec<(String, String)> {
     found
 }
 
+/// Asserts that the run, the version and the logged model of `seeded` are on record as `status`.
+fn assert_status(case: &Case, seeded: &Seeded, status: &str) {
+    for tags in case.tags(seeded) {
+        assert_eq!(value(&tags, "status"), Some(status), "{tags:?}");
+    }
+}
+
+/// Asserts that the command exited with `code`.
+fn assert_exit(out: &std::process::Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Asserts that the report's `recorded` moved no alias.
+fn assert_no_alias_moved(report: &Value) {
+    let writes = report["recorded"]["writes"].as_array().unwrap();
+    assert!(
+        writes.iter().all(|w| w["entity"] != "registeredModel"),
+        "{report}"
+    );
+}
+
 fn value<'a>(tags: &'a [(String, String)], field: &str) -> Option<&'a str> {
     tags.iter()
         .find(|(k, _)| *k == key(field))
@@ -313,28 +339,15 @@ fn a_degraded_app_records_failed_and_leaves_the_alias() {
     let argo = standin(&shared, &case.fx, Outcome::Degraded);
     let out = case.cmd(&["-o", "json", "run", "--wait"], &argocd_env(&argo));
     // The exit code of a sync that failed after the push, as without the record.
-    assert_eq!(
-        out.status.code(),
-        Some(6),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 6);
     let report = json_of(&out);
     assert_valid_report(&report);
     assert!(case.fx.remote_file(MANIFEST).contains(&v2.uri));
-    for tags in case.tags(&v2) {
-        assert_eq!(value(&tags, "status"), Some("failed"), "{tags:?}");
-    }
+    assert_status(&case, &v2, "failed");
     // The alias stays on the version that was healthy, which keeps its record.
     assert_eq!(case.alias(ENV).as_deref(), Some(v1.version.as_str()));
-    for tags in case.tags(&v1) {
-        assert_eq!(value(&tags, "status"), Some("healthy"), "{tags:?}");
-    }
-    let writes = report["recorded"]["writes"].as_array().unwrap();
-    assert!(
-        writes.iter().all(|w| w["entity"] != "registeredModel"),
-        "{report}"
-    );
+    assert_status(&case, &v1, "healthy");
+    assert_no_alias_moved(&report);
 }
 
 #[test]
@@ -351,22 +364,9 @@ fn rollback_marks_the_replaced_model_rolled_back_and_the_restored_one_pushed() {
     }
     let v2 = case.new_version(0.95);
     crate::support::assert_success(&case.cmd(&["run"], &[]));
-    for tags in case.tags(&v2) {
-        assert_eq!(value(&tags, "status"), Some("pushed"), "{tags:?}");
-    }
+    assert_status(&case, &v2, "pushed");
 
-    let out = case.cmd(
-        &[
-            "-o",
-            "json",
-            "rollback",
-            "iris",
-            "--reason",
-            "accuracy dropped online",
-            "--push",
-        ],
-        &[],
-    );
+    let out = case.cmd(&ROLLBACK, &[]);
     crate::support::assert_success(&out);
     let report = json_of(&out);
     let head = case.fx.remote_head().trim().to_string();
@@ -516,4 +516,247 @@ fn a_local_store_is_not_written_to_and_says_why() {
         "{}",
         String::from_utf8_lossy(&tags.stdout)
     );
+}
+
+/// The shared schemas (`None`, said loudly, when missing) and a case without Argo CD in its config.
+fn shared_case(test: &str) -> Option<(PathBuf, Case)> {
+    let shared = shared_dir(test)?;
+    let server = MlflowServer::shared();
+    Some((shared, Case::new(server, server.client(), false)))
+}
+
+/// Deploys `v1` then `v2` with plain `run` (no Argo CD in the config): both recorded `pushed`.
+fn two_deploys(case: &mut Case) -> (Seeded, Seeded) {
+    let v1 = case.new_version(0.9);
+    crate::support::assert_success(&case.cmd(&["run"], &[]));
+    let v2 = case.new_version(0.95);
+    crate::support::assert_success(&case.cmd(&["run"], &[]));
+    (v1, v2)
+}
+
+/// The environment of a `--wait` against the stand-in, the app named by the environment.
+fn waiting_env(argo: &StandIn) -> Vec<(&'static str, String)> {
+    let mut env = argocd_env(argo);
+    env.push(("MODELBUMP_ARGOCD_APPS", APP.to_string()));
+    env
+}
+
+const ROLLBACK: [&str; 7] = [
+    "-o",
+    "json",
+    "rollback",
+    "iris",
+    "--reason",
+    "accuracy dropped online",
+    "--push",
+];
+
+#[test]
+fn rollback_wait_healthy_records_the_restored_model_healthy_and_moves_the_alias_back() {
+    let Some((shared, mut case)) =
+        shared_case("rollback_wait_healthy_records_the_restored_model_healthy")
+    else {
+        return;
+    };
+    let (v1, v2) = two_deploys(&mut case);
+    case.client.set_alias(&case.model, ENV, &v2.version);
+    let argo = standin(&shared, &case.fx, Outcome::Healthy);
+
+    let out = case.cmd(&[&ROLLBACK[..], &["--wait"]].concat(), &waiting_env(&argo));
+    crate::support::assert_success(&out);
+    let report = json_of(&out);
+    let head = case.fx.remote_head().trim().to_string();
+    assert!(case.fx.remote_file(MANIFEST).contains(&v1.uri));
+    let syncs = argo.sync_requests(APP);
+    assert_eq!(syncs.len(), 1, "{syncs:?}");
+    assert_eq!(syncs[0]["revision"], head.as_str());
+    assert_eq!(report["sync"][0]["app"], APP, "{report}");
+    for tags in case.tags(&v1) {
+        assert_eq!(value(&tags, "status"), Some("healthy"), "{tags:?}");
+        assert_eq!(value(&tags, "commit"), Some(head.as_str()), "{tags:?}");
+    }
+    let [run2, version2, _] = case.tags(&v2);
+    assert_eq!(value(&run2, "status"), Some("rolled_back"), "{run2:?}");
+    assert_eq!(value(&version2, "status"), Some("rolled_back"));
+    assert_eq!(case.alias(ENV).as_deref(), Some(v1.version.as_str()));
+    let writes = report["recorded"]["writes"].as_array().unwrap();
+    let last = writes.last().unwrap();
+    assert_eq!(last["entity"], "registeredModel", "{report}");
+    assert_eq!(last["version"], v1.version.as_str());
+}
+
+#[test]
+fn rollback_wait_degraded_records_failed_exits_6_and_the_rollback_stands() {
+    let Some((shared, mut case)) = shared_case("rollback_wait_degraded_records_failed") else {
+        return;
+    };
+    let (v1, v2) = two_deploys(&mut case);
+    case.client.set_alias(&case.model, ENV, &v2.version);
+    let argo = standin(&shared, &case.fx, Outcome::Degraded);
+
+    // Waiting needs the rollback pushed: refused before anything is written.
+    let before = case.fx.remote_head();
+    let local = git(&case.fx.work, &["rev-parse", "HEAD"]);
+    let out = case.cmd(
+        &["rollback", "iris", "--reason", "r", "--wait"],
+        &waiting_env(&argo),
+    );
+    assert_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("add --push"), "{stderr}");
+    assert_eq!(git(&case.fx.work, &["rev-parse", "HEAD"]), local);
+    assert_eq!(case.fx.remote_head(), before);
+
+    let out = case.cmd(&[&ROLLBACK[..], &["--wait"]].concat(), &waiting_env(&argo));
+    assert_exit(&out, 6);
+    let report = json_of(&out);
+    assert!(case.fx.remote_file(MANIFEST).contains(&v1.uri));
+    assert_status(&case, &v1, "failed");
+    assert_eq!(case.alias(ENV).as_deref(), Some(v2.version.as_str()));
+    assert_no_alias_moved(&report);
+}
+
+/// Pull-request mode: the model reaches the base branch only when a reviewer merges, so an opened pull
+/// request records nothing, and `--wait-merged` records `pushed` at the merge commit, then `healthy`
+/// and the alias after the sync.
+#[test]
+fn pull_request_mode_records_the_merge_not_the_opened_pull_request() {
+    const GITHUB_TOKEN: &str = "ghs_recordPullRequestToken0123456789";
+    let Some((shared, mut case)) = shared_case("pull_request_mode_records_the_merge") else {
+        return;
+    };
+    let v1 = case.new_version(0.9);
+    // The fixture's remote served over smart HTTP as OWNER/REPO, as a forge serves it.
+    let root = case.fx.tmp.path().join("srv");
+    std::fs::create_dir_all(root.join("acme")).unwrap();
+    std::os::unix::fs::symlink(&case.fx.remote, root.join("acme/gitops.git")).unwrap();
+    git(&case.fx.remote, &["config", "http.receivepack", "true"]);
+    let remote = crate::support::git::HttpRemote::start(&root, "x-access-token", GITHUB_TOKEN);
+    let url = remote.url("acme/gitops.git");
+    git(&case.fx.work, &["remote", "set-url", "origin", &url]);
+    let github = crate::support::github::StandIn::start(
+        &shared,
+        GITHUB_TOKEN,
+        "acme",
+        "gitops",
+        &case.fx.remote,
+    );
+    let forge = vec![
+        ("MODELBUMP_GIT_TOKEN", GITHUB_TOKEN.to_string()),
+        ("MODELBUMP_FORGE", "github".to_string()),
+        ("MODELBUMP_FORGE_API", github.url()),
+    ];
+    let base = case.fx.remote_head();
+
+    let out = case.cmd(&["-o", "json", "run", "--pull-request"], &forge);
+    crate::support::assert_success(&out);
+    let report = json_of(&out);
+    assert_eq!(report["pullRequest"]["action"], "opened", "{report}");
+    assert!(report.get("recorded").is_none(), "{report}");
+    assert!(case.tags(&v1).iter().all(Vec::is_empty));
+    assert_eq!(case.fx.remote_head(), base, "main is untouched");
+
+    github.merge_after_polls(1, 2);
+    let argo = standin(&shared, &case.fx, Outcome::Healthy);
+    let mut env = [forge, waiting_env(&argo)].concat();
+    env.push(("MODELBUMP_MERGE_POLL_INTERVAL", "10ms".to_string()));
+    let out = case.cmd(
+        &[
+            "-o",
+            "json",
+            "run",
+            "--pull-request",
+            "--wait-merged",
+            "--wait",
+        ],
+        &env,
+    );
+    crate::support::assert_success(&out);
+    let report = json_of(&out);
+    assert_valid_report(&report);
+    assert!(github.violations().is_empty(), "{:#?}", github.violations());
+    let merge = case.fx.remote_head().trim().to_string();
+    assert_ne!(merge, base.trim());
+    assert_eq!(
+        report["pullRequest"]["mergeCommit"],
+        merge.as_str(),
+        "{report}"
+    );
+    assert_eq!(argo.sync_requests(APP)[0]["revision"], merge.as_str());
+    for tags in case.tags(&v1) {
+        assert_eq!(value(&tags, "status"), Some("healthy"), "{tags:?}");
+        assert_eq!(value(&tags, "commit"), Some(merge.as_str()), "{tags:?}");
+        assert_eq!(value(&tags, "repo"), Some(url.as_str()), "{tags:?}");
+    }
+    assert_eq!(case.alias(ENV).as_deref(), Some(v1.version.as_str()));
+    let writes = report["recorded"]["writes"].as_array().unwrap();
+    assert_eq!(writes.len(), 7, "{report}");
+}
+
+/// `serve`: a signed webhook delivery (the alias moved in MLflow) deploys the new version, and the
+/// deploy is recorded as `run` records it, under the environment `--record-environment` names.
+#[test]
+fn a_webhook_triggered_serve_deploy_records_pushed() {
+    use crate::support::serve::{ServeProcess, mlflow_signature, unix_now};
+    const SECRET: &str = "record-serve-webhook-secret";
+    const STAGING: &str = "staging";
+    let server = MlflowServer::shared();
+    let mut case = Case::new(server, server.client(), false);
+    let v1 = case.new_version(0.9);
+    let env = [("MODELBUMP_MLFLOW_WEBHOOK_SECRET", SECRET.to_string())];
+    let args = ["--interval", "0", "--record-environment", STAGING];
+    let serve = ServeProcess::start(&case.fx.home, &case.fx.work, &args, &env);
+    // The reconciliation at start deploys v1.
+    serve.wait_idle(1.0);
+    assert!(case.fx.remote_file(MANIFEST).contains(&v1.uri));
+
+    let v2 = case.new_version(0.95);
+    let body = serde_json::to_vec(&json!({
+        "entity": "model_version_alias",
+        "action": "created",
+        "timestamp": "2026-01-01T00:00:00+00:00",
+        "data": {"name": case.model, "alias": "candidate", "version": v2.version},
+    }))
+    .unwrap();
+    let now = unix_now().to_string();
+    let signature = mlflow_signature(SECRET, "record-1", &now, &body);
+    let (status, answer) = serve.deliver("record-1", &now, &signature, &body);
+    assert_eq!(status, 200, "{answer}");
+    serve.wait_idle(2.0);
+    assert!(
+        case.fx.remote_file(MANIFEST).contains(&v2.uri),
+        "{}",
+        serve.logs()
+    );
+    let head = case.fx.remote_head().trim().to_string();
+    let staging = |tags: &[(String, String)], field: &str| {
+        tags.iter()
+            .find(|(k, _)| *k == format!("modelbump.{STAGING}.{field}"))
+            .map(|(_, v)| v.clone())
+    };
+    for tags in case.tags(&v2) {
+        assert_eq!(
+            staging(&tags, "status").as_deref(),
+            Some("pushed"),
+            "{tags:?}"
+        );
+        assert_eq!(staging(&tags, "commit"), Some(head.clone()), "{tags:?}");
+        assert_eq!(
+            staging(&tags, "target").as_deref(),
+            Some("iris"),
+            "{tags:?}"
+        );
+        assert!(
+            value(&tags, "status").is_none(),
+            "the flag wins over the config: {tags:?}"
+        );
+    }
+    for tags in case.tags(&v1) {
+        assert_eq!(
+            staging(&tags, "status").as_deref(),
+            Some("pushed"),
+            "{tags:?}"
+        );
+        assert_ne!(staging(&tags, "commit"), Some(head.clone()), "{tags:?}");
+    }
 }

@@ -453,12 +453,37 @@ async fn finish(
         // The base already holds the values: what Argo CD should deploy is its tip.
         _ => base_tip.to_string(),
     };
+    let remote_url = repo.remote_url(&target.remote).unwrap_or_default();
+    // The model is deployed when it reaches the base branch: recorded `pushed` at the merge commit.
+    let record = match progress
+        .pull_request
+        .as_ref()
+        .and_then(|l| l.merge_commit.as_ref())
+    {
+        Some(merge) => {
+            let deployments = crate::ops::record::deployments(&progress.targets);
+            let settings = options.plan.record.as_ref();
+            let mlflow = &options.plan.mlflow;
+            crate::ops::record::DeployRecord::pushed(
+                settings,
+                mlflow,
+                deployments,
+                merge,
+                remote_url.clone(),
+            )
+            .await
+        }
+        None => None,
+    };
     let mut done_outcome = outcome(progress, plan, Some(target.clone()));
     if !options.argocd.is_configured() {
+        if let Some(record) = record {
+            progress.recorded = Some(record.finish(None).await);
+            done_outcome.report = progress.clone();
+        }
         return Ok(done_outcome);
     }
     let changed_files: Vec<String> = files.keys().map(|f| crate::git::git_path(f)).collect();
-    let remote_url = repo.remote_url(&target.remote).unwrap_or_default();
     let synced = crate::argocd::sync_after_push(
         &options.argocd,
         &options.plan.repo,
@@ -469,6 +494,10 @@ async fn finish(
     )
     .await;
     done_outcome.synced_revision = Some(revision);
+    if let Some(record) = record {
+        let verdict = crate::ops::record::Stage::after_sync(synced.is_err(), options.argocd.wait);
+        progress.recorded = Some(record.finish(verdict).await);
+    }
     match synced {
         Ok(reports) => {
             progress.sync = reports;

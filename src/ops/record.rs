@@ -1,13 +1,17 @@
-//! Recording deployments in MLflow (`mlflow.recordDeployments`): what `run` and `rollback` write, and
-//! when.
+//! Recording deployments in MLflow (`mlflow.recordDeployments`): what `run`, `serve` and `rollback`
+//! write, and when.
 //!
 //! After a push that carries a new model URI, the model's run, its registered model version (for a
 //! `registered:` target) and its MLflow 3 logged model get the tags `modelbump.<env>.commit`, `.repo`,
 //! `.file`, `.target`, `.at` and `.status` = `pushed`. Once Argo CD reports the apps Synced and Healthy
-//! at that commit (`run --wait`), `.status` becomes `healthy` and the environment's alias of the
-//! registered model moves to the version; when the sync fails or an app turns Degraded, `.status` becomes
-//! `failed` and the alias stays. A `rollback` marks the model it replaces `rolled_back` and the restored
-//! one `pushed`. Nothing is written when nothing was pushed, so a rerun with nothing new adds nothing.
+//! at that commit (`run --wait`, `rollback --wait`), `.status` becomes `healthy` and the environment's
+//! alias of the registered model moves to the version; when the sync fails or an app turns Degraded,
+//! `.status` becomes `failed` and the alias stays. A `rollback` marks the model it replaces
+//! `rolled_back` and the restored one `pushed`. In pull-request mode the model reaches the branch
+//! Argo CD deploys only through the merge, so an opened pull request records nothing, and
+//! `--wait-merged` records `pushed` at the merge commit. [`DeployRecord`] carries one deploy from its
+//! `pushed` to the verdict of its sync. Nothing is written when nothing was pushed, so a rerun with
+//! nothing new adds nothing.
 //!
 //! The push is what matters: a record that cannot be written (a user who may only read, gets 403; a
 //! server that is down; a local store) is a warning in the report's `recorded`, never a failure of the
@@ -224,22 +228,77 @@ impl Recorder {
     }
 }
 
+/// The record of one deploy between its two writes: `pushed` is written once the commit is on the
+/// branch Argo CD deploys from, the verdict ([`Stage::after_sync`]) once the sync is over.
+pub struct DeployRecord {
+    recorder: Recorder,
+    deployments: Vec<Deployment>,
+}
+
+impl DeployRecord {
+    /// Writes `pushed` (commit `commit` on `repo`) for `deployments`; `None`, nothing written, without
+    /// the record or without a model MLflow knows.
+    pub(crate) async fn pushed(
+        settings: Option<&RecordSettings>,
+        mlflow: &MlflowOptions,
+        deployments: Vec<Deployment>,
+        commit: &str,
+        repo: String,
+    ) -> Option<Self> {
+        let settings = settings?;
+        if deployments.is_empty() {
+            return None;
+        }
+        let mut recorder = Recorder::open(settings, mlflow);
+        let stage = Stage::Pushed {
+            commit: commit.to_string(),
+            repo,
+        };
+        recorder.write(&deployments, &stage).await;
+        Some(Self {
+            recorder,
+            deployments,
+        })
+    }
+
+    /// Writes the verdict of the sync, if there is one, and returns the report's `recorded`.
+    pub(crate) async fn finish(mut self, verdict: Option<Stage>) -> Recorded {
+        if let Some(stage) = verdict {
+            self.recorder.write(&self.deployments, &stage).await;
+        }
+        self.recorder.finish()
+    }
+}
+
+impl Stage {
+    /// What a sync means for the record: `failed` when it failed, `healthy` when it waited for Synced
+    /// and Healthy and got them, nothing when it did not wait (or did not run).
+    pub(crate) fn after_sync(failed: bool, waited: bool) -> Option<Self> {
+        if failed {
+            Some(Self::Failed)
+        } else if waited {
+            Some(Self::Healthy)
+        } else {
+            None
+        }
+    }
+}
+
 /// Records a pushed rollback (`mlflow.recordDeployments`): the replaced model `rolled_back`, the restored
-/// one `pushed`; fills `done.report.recorded`. Nothing is written when the rollback pushed nothing new.
+/// one `pushed`; fills `done.report.recorded` and returns the restored model's record, for the verdict
+/// of a sync that follows. Nothing is written when the rollback pushed nothing new.
 pub async fn record_rollback(
     done: &mut crate::ops::HoldOutcome,
     targets: &[crate::config::TargetConfig],
     settings: &RecordSettings,
     mlflow: &MlflowOptions,
-) {
+) -> Option<DeployRecord> {
     let (Some(commit), Some(push)) = (&done.write_back.commit, &done.push) else {
-        return;
+        return None;
     };
-    let Some(line) = done.report.targets.first() else {
-        return;
-    };
+    let line = done.report.targets.first()?;
     if !done.write_back.pushed || line.status != TargetStatus::Changed {
-        return;
+        return None;
     }
     let registered = targets
         .iter()
@@ -268,14 +327,17 @@ pub async fn record_rollback(
     if let Some(replaced) = Deployment::of(&replaced) {
         recorder.write(&[replaced], &Stage::RolledBack).await;
     }
-    if let Some(restored) = Deployment::of(&restored) {
-        let stage = Stage::Pushed {
-            commit: commit.clone(),
-            repo,
-        };
-        recorder.write(&[restored], &stage).await;
-    }
-    done.report.recorded = Some(recorder.finish());
+    let deployments: Vec<Deployment> = Deployment::of(&restored).into_iter().collect();
+    let stage = Stage::Pushed {
+        commit: commit.clone(),
+        repo,
+    };
+    recorder.write(&deployments, &stage).await;
+    done.report.recorded = Some(recorder.recorded.clone());
+    Some(DeployRecord {
+        recorder,
+        deployments,
+    })
 }
 
 #[cfg(test)]

@@ -209,20 +209,20 @@ async fn run_steps(
     note_head(&repo, &mut outcome);
     // The record of what this run pushed (nothing pushed, nothing recorded).
     let mut recorder = None;
-    if let Some(settings) = &options.plan.record
-        && outcome.pushed
+    if outcome.pushed
         && let (Some(commit), Some(target)) = (&outcome.commit, &push)
     {
         let deployments = crate::ops::record::deployments(&report.targets);
-        if !deployments.is_empty() {
-            let mut open = crate::ops::record::Recorder::open(settings, &options.plan.mlflow);
-            let stage = crate::ops::record::Stage::Pushed {
-                commit: commit.clone(),
-                repo: repo.remote_url(&target.remote).unwrap_or_default(),
-            };
-            open.write(&deployments, &stage).await;
-            recorder = Some((open, deployments));
-        }
+        let settings = options.plan.record.as_ref();
+        let remote = repo.remote_url(&target.remote).unwrap_or_default();
+        recorder = crate::ops::record::DeployRecord::pushed(
+            settings,
+            &options.plan.mlflow,
+            deployments,
+            commit,
+            remote,
+        )
+        .await;
     }
 
     // Sync when Argo CD is configured and what Argo CD should deploy is on the remote: the commit that
@@ -263,18 +263,10 @@ async fn run_steps(
         }
         synced_revision = Some(revision);
     }
-    if let Some((mut open, deployments)) = recorder {
-        let verdict = if sync_error.is_some() {
-            Some(crate::ops::record::Stage::Failed)
-        } else if synced_revision.is_some() && options.argocd.wait {
-            Some(crate::ops::record::Stage::Healthy)
-        } else {
-            None
-        };
-        if let Some(stage) = verdict {
-            open.write(&deployments, &stage).await;
-        }
-        report.recorded = Some(open.finish());
+    if let Some(record) = recorder {
+        let waited = synced_revision.is_some() && options.argocd.wait;
+        let verdict = crate::ops::record::Stage::after_sync(sync_error.is_some(), waited);
+        report.recorded = Some(record.finish(verdict).await);
     }
     let done = RunOutcome {
         report: report.clone(),

@@ -63,6 +63,7 @@ pub(crate) struct ReleaseArgs {
 ///   modelbump rollback baseline-predictor --to 3f2a9c1 --reason "back to last week's model" --push
 ///   modelbump rollback baseline-predictor --to s3://bucket/m-1/artifacts/ --reason "known good"
 ///   modelbump rollback baseline-predictor --reason "latency regression" --push --record-environment production
+///   modelbump rollback baseline-predictor --reason "accuracy dropped online" --push --wait --app serving
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct RollbackArgs {
@@ -84,6 +85,9 @@ pub(crate) struct RollbackArgs {
     /// Recording the rollback in MLflow
     #[command(flatten)]
     pub record: crate::cli::args::RecordArgs,
+    /// Argo CD: with --wait (and --push), sync to the rollback's commit and wait until Healthy
+    #[command(flatten)]
+    pub argocd: crate::cli::args::ArgoCdArgs,
 }
 
 /// Every value the targets have had, newest first, from the git history of their files
@@ -175,7 +179,20 @@ pub(crate) async fn run_rollback(
 ) -> anyhow::Result<Outcome> {
     let record = settings.record(args.record.record_environment, args.record.record_alias)?;
     let mlflow = settings.mlflow(&args.mlflow);
+    let argocd = settings.argocd(&args.argocd)?;
     let (git, target, push) = args.commit.resolve(settings, args.target)?;
+    if argocd.wait && push.is_none() {
+        return Err(crate::ops::ConfigProblem(
+            "--wait waits for Argo CD to deploy the rollback, which needs it pushed; nothing was written: add --push (MODELBUMP_PUSH=true), or drop --wait (MODELBUMP_SYNC_WAIT)".into(),
+        )
+        .into());
+    }
+    if argocd.wait && !argocd.is_configured() {
+        return Err(crate::ops::ConfigProblem(
+            "--wait waits for Argo CD, but none is configured; nothing was written: name the apps (--app or argocd.apps) and the server (--server, ARGOCD_SERVER or argocd.server) or a --webhook, or drop --wait (MODELBUMP_SYNC_WAIT)".into(),
+        )
+        .into());
+    }
     let mut done = crate::ops::rollback(&RollbackOptions {
         git,
         targets: settings.config.targets.clone(),
@@ -184,10 +201,16 @@ pub(crate) async fn run_rollback(
         reason: args.reason,
         push,
     })?;
-    if let Some(record) = &record {
-        crate::ops::record_rollback(&mut done, &settings.config.targets, record, &mlflow).await;
-    }
-    print(settings, "rolled back and held", &done)
+    let recorded = match &record {
+        Some(record) => {
+            crate::ops::record_rollback(&mut done, &settings.config.targets, record, &mlflow).await
+        }
+        None => None,
+    };
+    let synced = crate::ops::sync_rollback(&mut done, &argocd, &settings.repo, recorded).await;
+    let printed = print(settings, "rolled back and held", &done);
+    synced?;
+    printed
 }
 
 fn print(settings: &Settings, what: &str, done: &HoldOutcome) -> anyhow::Result<Outcome> {
@@ -208,6 +231,12 @@ fn print(settings: &Settings, what: &str, done: &HoldOutcome) -> anyhow::Result<
                 done.push.as_ref(),
                 &done.write_back,
             )?;
+            if !done.report.sync.is_empty() {
+                let revision = done.write_back.commit.as_deref().unwrap_or_default();
+                out.write_all(
+                    crate::cli::commands::sync::render_text(revision, &done.report.sync).as_bytes(),
+                )?;
+            }
             if let Some(recorded) = &done.report.recorded {
                 out.write_all(crate::cli::commands::run::render_recorded(recorded).as_bytes())?;
             }

@@ -254,6 +254,9 @@ fn render(settings: &Settings, done: &RunOutcome) -> anyhow::Result<()> {
                     crate::cli::commands::sync::render_text(revision, &done.report.sync).as_bytes(),
                 )?;
             }
+            if let Some(recorded) = &done.report.recorded {
+                out.write_all(render_recorded(recorded).as_bytes())?;
+            }
         }
         (OutputFormat::Text, Some(written)) => {
             out.write_all(table(&done.report, color).as_bytes())?;

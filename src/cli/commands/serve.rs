@@ -30,6 +30,7 @@ use crate::ops::{RunOptions, ServeOptions};
 ///   modelbump -C /data/gitops serve --listen 0.0.0.0:8080 --interval 10m --log-format json
 ///   modelbump -C /data/gitops serve --interval 0      webhooks only, no polling
 ///   modelbump -C /data/gitops serve --pull-request    a pull request per change, not a push
+///   modelbump -C /data/gitops serve --record-environment production
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct ServeArgs {
@@ -63,6 +64,9 @@ pub(crate) struct ServeArgs {
     /// Open (or update) a pull request to the branch instead of pushing to it, as run --pull-request does [default: on when git.pullRequest is in the config] [env: MODELBUMP_PULL_REQUEST=]
     #[arg(long, help_heading = "Git")]
     pub pull_request: bool,
+    /// Recording each deployment in MLflow
+    #[command(flatten)]
+    pub record: crate::cli::args::RecordArgs,
 }
 
 /// Makes the working clone ready before the settings are read from it.
@@ -80,7 +84,13 @@ pub(crate) fn prepare(global: &GlobalArgs, env: &Env, args: &ServeArgs) -> anyho
 pub(crate) async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<Outcome> {
     let options = ServeOptions {
         run: RunOptions {
-            plan: settings.plan(&args.mlflow)?,
+            plan: crate::ops::PlanOptions {
+                record: settings.record(
+                    args.record.record_environment.clone(),
+                    args.record.record_alias.clone(),
+                )?,
+                ..settings.plan(&args.mlflow)?
+            },
             dry_run: false,
             git: settings.git(args.message.clone(), &args.signing)?,
             push: Some(settings.push(&args.push_to)?),
