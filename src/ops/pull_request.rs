@@ -335,34 +335,22 @@ async fn steps(
         )),
         None => e,
     };
-    let result = match open {
-        Some(existing) if holds && has_key(&existing, &key) => {
-            line.action = "unchanged".into();
-            Ok(existing)
-        }
-        Some(existing) => {
-            line.action = "updated".into();
-            forge
-                .update(existing.number, &title, &body)
-                .await
-                .map_err(anyhow::Error::from)
-        }
-        None => {
-            line.action = "opened".into();
-            open_new(
-                forge.as_ref(),
-                pr,
-                NewPullRequest {
-                    head: head.clone(),
-                    base: base.clone(),
-                    title,
-                    body,
-                    draft: pr.draft,
-                },
-            )
-            .await
-        }
-    };
+    let (action, result) = open_or_update(
+        forge.as_ref(),
+        pr,
+        open,
+        holds,
+        &key,
+        NewPullRequest {
+            head: head.clone(),
+            base: base.clone(),
+            title,
+            body,
+            draft: pr.draft,
+        },
+    )
+    .await;
+    line.action = action.into();
     let pull = result.map_err(after_push)?;
     line.number = Some(pull.number);
     line.url = Some(pull.url.clone());
@@ -518,6 +506,35 @@ fn commit_diff(
     .diff())
 }
 
+/// The open pull request when its branch holds the candidate `key` (`unchanged`); else the open one with
+/// `new`'s title and body (`updated`); else a new one (`opened`). The action is returned also when the
+/// forge failed.
+pub(crate) async fn open_or_update(
+    forge: &dyn Forge,
+    pr: &PullRequestOptions,
+    open: Option<PullRequest>,
+    holds: bool,
+    key: &str,
+    new: NewPullRequest,
+) -> (&'static str, anyhow::Result<PullRequest>) {
+    match open {
+        Some(existing) if holds && has_key(&existing, key) => ("unchanged", Ok(existing)),
+        Some(existing) => (
+            "updated",
+            forge
+                .update(existing.number, &new.title, &new.body)
+                .await
+                .map_err(anyhow::Error::from),
+        ),
+        None => ("opened", open_new(forge, pr, new).await),
+    }
+}
+
+/// The marker a body carries for the candidate `key`.
+pub(crate) fn marker(key: &str) -> String {
+    format!("{MARKER}{key} -->")
+}
+
 /// Opens the pull request, then adds labels and reviewers (a failure of those is a warning: the pull
 /// request stands).
 async fn open_new(
@@ -547,7 +564,7 @@ fn outcome(report: &Report, plan: crate::ops::Plan, push: Option<PushTarget>) ->
 
 /// The forge client for the push remote, and how it authenticates (the push token, or a GitHub App's
 /// installation tokens).
-fn connect(
+pub(crate) fn connect(
     repo: &GitRepo,
     target: &PushTarget,
     pr: &PullRequestOptions,
@@ -637,7 +654,10 @@ fn connect(
 
 /// The push credentials for `auth`: a GitHub App's current installation token as the password of
 /// `x-access-token` (fetched, or refreshed when it nears its expiry); else as they are.
-async fn with_auth(mut credentials: Credentials, auth: &Auth) -> anyhow::Result<Credentials> {
+pub(crate) async fn with_auth(
+    mut credentials: Credentials,
+    auth: &Auth,
+) -> anyhow::Result<Credentials> {
     if let Auth::App(app) = auth {
         credentials.token = Some(app.token().await?);
         credentials.username = "x-access-token".to_string();
@@ -697,7 +717,7 @@ fn candidate_key(changes: &[ModelChange]) -> String {
     hex::encode(Sha256::digest(lines.join("\n").as_bytes()))[..16].to_string()
 }
 
-fn has_key(pull: &PullRequest, key: &str) -> bool {
+pub(crate) fn has_key(pull: &PullRequest, key: &str) -> bool {
     pull.body.contains(&format!("{MARKER}{key} -->"))
 }
 

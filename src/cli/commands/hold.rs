@@ -119,9 +119,24 @@ pub(crate) struct CommitArgs {
     /// How commits are signed
     #[command(flatten)]
     pub signing: SigningArgs,
+    /// Commit on a head branch from the fresh base tip and open a pull request to the base branch
+    /// instead of pushing to it [default: on when git.pullRequest is in the config] [env: MODELBUMP_PULL_REQUEST=]
+    #[arg(long)]
+    pub pull_request: bool,
 }
 
 impl CommitArgs {
+    /// Pull-request mode, as `run` resolves it, with the push remote it needs; `None` when off.
+    fn pull_request_mode(
+        &self,
+        settings: &Settings,
+    ) -> anyhow::Result<Option<(crate::ops::PullRequestOptions, PushSpec)>> {
+        match settings.pull_request(self.pull_request)? {
+            Some(pr) => Ok(Some((pr, settings.push(&self.push_to)?))),
+            None => Ok(None),
+        }
+    }
+
     /// The git options, the target named `target`, and the push when asked for.
     fn resolve(
         self,
@@ -141,31 +156,52 @@ impl CommitArgs {
 }
 
 /// Runs `hold`.
-pub(crate) fn run_hold(settings: &Settings, args: HoldArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run_hold(settings: &Settings, args: HoldArgs) -> anyhow::Result<Outcome> {
+    let pr = args.commit.pull_request_mode(settings)?;
     let (git, target, push) = args.commit.resolve(settings, args.target)?;
-    let done = crate::ops::hold(&HoldOptions {
+    let options = HoldOptions {
         git,
         targets: settings.config.targets.clone(),
         target,
         reason: Some(args.reason),
         manual_changes: settings.config.manual_changes,
         push,
-    })?;
+    };
+    let done = hold_either(options, pr).await?;
     print(settings, "held", &done)
 }
 
 /// Runs `release`.
-pub(crate) fn run_release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run_release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<Outcome> {
+    let pr = args.commit.pull_request_mode(settings)?;
     let (git, target, push) = args.commit.resolve(settings, args.target)?;
-    let done = crate::ops::hold(&HoldOptions {
+    let options = HoldOptions {
         git,
         targets: settings.config.targets.clone(),
         target,
         reason: None,
         manual_changes: settings.config.manual_changes,
         push,
-    })?;
+    };
+    let done = hold_either(options, pr).await?;
     print(settings, "released", &done)
+}
+
+/// `hold`/`release` on the checkout, or in pull-request mode.
+async fn hold_either(
+    options: HoldOptions,
+    pr: Option<(crate::ops::PullRequestOptions, PushSpec)>,
+) -> anyhow::Result<HoldOutcome> {
+    match pr {
+        Some((pr, push)) => {
+            let options = HoldOptions {
+                push: Some(push),
+                ..options
+            };
+            crate::ops::hold_pull_request(&options, &pr).await
+        }
+        None => crate::ops::hold(&options),
+    }
 }
 
 /// Runs `rollback`.
@@ -175,15 +211,26 @@ pub(crate) async fn run_rollback(
 ) -> anyhow::Result<Outcome> {
     let record = settings.record(args.record.record_environment, args.record.record_alias)?;
     let mlflow = settings.mlflow(&args.mlflow);
+    let pr = args.commit.pull_request_mode(settings)?;
     let (git, target, push) = args.commit.resolve(settings, args.target)?;
-    let mut done = crate::ops::rollback(&RollbackOptions {
+    let options = RollbackOptions {
         git,
         targets: settings.config.targets.clone(),
         target,
         to: args.to,
         reason: args.reason,
         push,
-    })?;
+    };
+    let mut done = match pr {
+        Some((pr, push)) => {
+            let options = RollbackOptions {
+                push: Some(push),
+                ..options
+            };
+            crate::ops::rollback_pull_request(&options, &pr).await?
+        }
+        None => crate::ops::rollback(&options)?,
+    };
     if let Some(record) = &record {
         crate::ops::record_rollback(&mut done, &settings.config.targets, record, &mlflow).await;
     }
@@ -203,11 +250,16 @@ fn print(settings: &Settings, what: &str, done: &HoldOutcome) -> anyhow::Result<
                     _ => writeln!(out, "{what} {} ({})", t.name, t.file)?,
                 }
             }
-            crate::cli::commands::commit::write_text(
-                &mut out,
-                done.push.as_ref(),
-                &done.write_back,
-            )?;
+            match &done.report.pull_request {
+                Some(pr) => {
+                    out.write_all(crate::cli::commands::run::pull_request_text(pr).as_bytes())?
+                }
+                None => crate::cli::commands::commit::write_text(
+                    &mut out,
+                    done.push.as_ref(),
+                    &done.write_back,
+                )?,
+            }
             if let Some(recorded) = &done.report.recorded {
                 out.write_all(crate::cli::commands::run::render_recorded(recorded).as_bytes())?;
             }
