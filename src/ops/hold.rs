@@ -508,7 +508,9 @@ fn resolve_push(repo: &GitRepo, spec: Option<&PushSpec>) -> anyhow::Result<Optio
 }
 
 /// Commits the holds file change (and a rollback's manifest edit) on HEAD, writes the result to the
-/// checkout, and pushes the same change built on the remote tip when asked.
+/// checkout, and pushes the same change built on the remote tip when asked; or builds it where `on`
+/// says only.
+#[allow(clippy::too_many_arguments)]
 fn commit_and_push(
     git: &GitOptions,
     repo: &GitRepo,

@@ -23,8 +23,10 @@ use crate::forge::{Forge, NewPullRequest, PrState};
 use crate::git::{Credentials, GitRepo};
 use crate::ops::commit::{GitOptions, PushSpec, PushTarget};
 use crate::ops::hold::{CommitOn, HoldOptions, HoldOutcome, RollbackOptions};
-use crate::ops::pull_request::{PullRequestOptions, connect, has_key, marker, open_or_update};
-use crate::report::{PullRequestReport, TargetReport};
+use crate::ops::pull_request::{
+    PullRequestOptions, closed_unmerged, connect, has_key, marker, open_or_update, report_closed,
+};
+use crate::report::TargetReport;
 
 /// `hold` (a reason) or `release` (none) in pull-request mode.
 pub async fn hold_pull_request(
@@ -149,18 +151,7 @@ async fn publish(
     let key = change_key(action, &target);
     let head = head_branch(action, &target.name, &key);
     let base = remote.base.clone();
-    let mut line = PullRequestReport {
-        forge: remote.forge.kind().as_str().to_string(),
-        url: None,
-        number: None,
-        state: None,
-        action: "none".into(),
-        head: head.clone(),
-        base: base.clone(),
-        note: None,
-        wait_result: None,
-        merge_commit: None,
-    };
+    let mut line = super::pull_request::report_line(remote.forge.as_ref(), &head, &base);
     done.push = None;
     done.report.pushed = false;
     done.write_back.pushed = false;
@@ -178,22 +169,17 @@ async fn publish(
 
     let pulls = remote.forge.pull_requests_from(&head).await?;
     let open = pulls.iter().find(|p| p.state == PrState::Open).cloned();
-    if open.is_none()
-        && let Some(closed) = pulls
-            .iter()
-            .find(|p| p.state == PrState::Closed && has_key(p, &key))
-    {
-        line.number = Some(closed.number);
-        line.url = Some(closed.url.clone());
-        line.state = Some(PrState::Closed.as_str().into());
-        line.action = "unchanged".into();
-        line.note = Some(format!(
-            "pull request #{} for this {} was closed without merging; modelbump does not reopen it (reopen it on {})",
-            closed.number,
-            action.as_str(),
-            remote.forge.kind()
-        ));
-        tracing::warn!("{}", line.note.as_deref().unwrap_or_default());
+    if let Some(closed) = closed_unmerged(&pulls, open.as_ref(), &key) {
+        report_closed(
+            &mut line,
+            closed,
+            format!(
+                "pull request #{} for this {} was closed without merging; modelbump does not reopen it (reopen it on {})",
+                closed.number,
+                action.as_str(),
+                remote.forge.kind()
+            ),
+        );
         done.report.commit = None;
         done.report.pull_request = Some(line);
         return Ok(());
@@ -290,17 +276,8 @@ fn change_key(action: Action, target: &TargetReport) -> String {
 
 /// `modelbump/<action>-<target>-<hash>`: the same change always has the same branch.
 fn head_branch(action: Action, name: &str, key: &str) -> String {
-    let mut slug = String::new();
-    for c in name.chars() {
-        let c = c.to_ascii_lowercase();
-        let c = if c.is_ascii_alphanumeric() { c } else { '-' };
-        if !(c == '-' && (slug.is_empty() || slug.ends_with('-'))) {
-            slug.push(c);
-        }
-    }
-    let slug: String = slug.chars().take(40).collect();
-    let slug = slug.trim_end_matches('-');
-    let slug = if slug.is_empty() { "target" } else { slug };
+    let slug = super::pull_request::slug(name);
+    let slug = if slug.is_empty() { "target" } else { &slug };
     format!("modelbump/{}-{slug}-{}", action.as_str(), &key[..10])
 }
 

@@ -177,18 +177,7 @@ async fn steps(
         signer: signer.as_ref(),
     };
     let head = head_branch(&any_edits);
-    let mut line = PullRequestReport {
-        forge: forge.kind().as_str().to_string(),
-        url: None,
-        number: None,
-        state: None,
-        action: "none".into(),
-        head: head.clone(),
-        base: base.clone(),
-        note: None,
-        wait_result: None,
-        merge_commit: None,
-    };
+    let mut line = report_line(forge.as_ref(), &head, &base);
 
     let base_tip = repo
         .fetch_branch(&target.remote, &base, &credentials)
@@ -269,21 +258,16 @@ async fn steps(
         None => None,
     };
 
-    if open.is_none()
-        && let Some(closed) = pulls
-            .iter()
-            .find(|p| p.state == PrState::Closed && has_key(p, &key))
-    {
-        line.number = Some(closed.number);
-        line.url = Some(closed.url.clone());
-        line.state = Some(PrState::Closed.as_str().into());
-        line.action = "unchanged".into();
-        line.note = Some(format!(
-            "pull request #{} for this candidate was closed without merging; modelbump does not reopen it (reopen it on {}, or a newer candidate opens a new one)",
-            closed.number,
-            forge.kind()
-        ));
-        tracing::warn!("{}", line.note.as_deref().unwrap_or_default());
+    if let Some(closed) = closed_unmerged(&pulls, open.as_ref(), &key) {
+        report_closed(
+            &mut line,
+            closed,
+            format!(
+                "pull request #{} for this candidate was closed without merging; modelbump does not reopen it (reopen it on {}, or a newer candidate opens a new one)",
+                closed.number,
+                forge.kind()
+            ),
+        );
         progress.pull_request = Some(line);
         return finish!();
     }
@@ -530,6 +514,47 @@ pub(crate) async fn open_or_update(
     }
 }
 
+/// The report's `pullRequest` object before anything is known: `action: none`.
+pub(crate) fn report_line(forge: &dyn Forge, head: &str, base: &str) -> PullRequestReport {
+    PullRequestReport {
+        forge: forge.kind().as_str().to_string(),
+        url: None,
+        number: None,
+        state: None,
+        action: "none".into(),
+        head: head.to_string(),
+        base: base.to_string(),
+        note: None,
+        wait_result: None,
+        merge_commit: None,
+    }
+}
+
+/// The pull request for the candidate `key` that was closed without merging, when none is open.
+pub(crate) fn closed_unmerged<'a>(
+    pulls: &'a [PullRequest],
+    open: Option<&PullRequest>,
+    key: &str,
+) -> Option<&'a PullRequest> {
+    if open.is_some() {
+        return None;
+    }
+    pulls
+        .iter()
+        .find(|p| p.state == PrState::Closed && has_key(p, key))
+}
+
+/// Reports the pull request `closed` (closed without merging): not reopened, `unchanged`, with `note`,
+/// which is also logged as a warning.
+pub(crate) fn report_closed(line: &mut PullRequestReport, closed: &PullRequest, note: String) {
+    line.number = Some(closed.number);
+    line.url = Some(closed.url.clone());
+    line.state = Some(PrState::Closed.as_str().into());
+    line.action = "unchanged".into();
+    tracing::warn!("{note}");
+    line.note = Some(note);
+}
+
 /// The marker a body carries for the candidate `key`.
 pub(crate) fn marker(key: &str) -> String {
     format!("{MARKER}{key} -->")
@@ -690,8 +715,19 @@ pub(crate) fn head_branch(files: &BTreeMap<PathBuf, Vec<AnyEdit>>) -> String {
     ids.sort();
     names.sort_unstable_by_key(|n| n.to_ascii_lowercase());
     let hash = hex::encode(Sha256::digest(ids.join("\n").as_bytes()));
+    let slug = slug(&names.join("-"));
+    if slug.is_empty() {
+        format!("modelbump/{}", &hash[..10])
+    } else {
+        format!("modelbump/{slug}-{}", &hash[..10])
+    }
+}
+
+/// `text` as a branch name's part: lower case letters and digits, anything else one `-`, at most 40
+/// characters, no `-` at either end.
+pub(crate) fn slug(text: &str) -> String {
     let mut slug = String::new();
-    for c in names.join("-").chars() {
+    for c in text.chars() {
         let c = c.to_ascii_lowercase();
         let c = if c.is_ascii_alphanumeric() { c } else { '-' };
         if !(c == '-' && (slug.is_empty() || slug.ends_with('-'))) {
@@ -699,12 +735,7 @@ pub(crate) fn head_branch(files: &BTreeMap<PathBuf, Vec<AnyEdit>>) -> String {
         }
     }
     let slug: String = slug.chars().take(40).collect();
-    let slug = slug.trim_end_matches('-');
-    if slug.is_empty() {
-        format!("modelbump/{}", &hash[..10])
-    } else {
-        format!("modelbump/{slug}-{}", &hash[..10])
-    }
+    slug.trim_end_matches('-').to_string()
 }
 
 /// A hash of what a candidate sets: each model's file, kind, name and new value.

@@ -22,6 +22,7 @@ use crate::ops::{
 /// Examples:
 ///   modelbump hold baseline-predictor --reason "latency regression, investigating" --push
 ///   modelbump -o json hold baseline-predictor --reason "freeze for the audit"
+///   modelbump hold baseline-predictor --reason "freeze for the audit" --pull-request
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct HoldArgs {
@@ -40,6 +41,7 @@ pub(crate) struct HoldArgs {
 ///
 /// Examples:
 ///   modelbump release baseline-predictor --push
+///   modelbump release baseline-predictor --pull-request
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct ReleaseArgs {
@@ -63,6 +65,7 @@ pub(crate) struct ReleaseArgs {
 ///   modelbump rollback baseline-predictor --to 3f2a9c1 --reason "back to last week's model" --push
 ///   modelbump rollback baseline-predictor --to s3://bucket/m-1/artifacts/ --reason "known good"
 ///   modelbump rollback baseline-predictor --reason "latency regression" --push --record-environment production
+///   modelbump rollback baseline-predictor --reason "accuracy dropped online" --pull-request
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct RollbackArgs {
