@@ -63,9 +63,9 @@ pub(crate) struct ReleaseArgs {
 /// Examples:
 ///   modelbump rollback baseline-predictor --reason "accuracy dropped online" --push
 ///   modelbump rollback baseline-predictor --to 3f2a9c1 --reason "back to last week's model" --push
+///   modelbump rollback baseline-predictor --reason "accuracy dropped online" --pull-request
 ///   modelbump rollback baseline-predictor --to s3://bucket/m-1/artifacts/ --reason "known good"
 ///   modelbump rollback baseline-predictor --reason "latency regression" --push --record-environment production
-///   modelbump rollback baseline-predictor --reason "accuracy dropped online" --pull-request
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct RollbackArgs {
@@ -212,57 +212,63 @@ pub(crate) async fn run_rollback(
     settings: &Settings,
     args: RollbackArgs,
 ) -> anyhow::Result<Outcome> {
+    if let Some(pr) = args.commit.pull_request_mode(settings)? {
+        return run_rollback_pr(settings, args, pr).await;
+    }
     let record = settings.record(args.record.record_environment, args.record.record_alias)?;
     let mlflow = settings.mlflow(&args.mlflow);
-    let pr = args.commit.pull_request_mode(settings)?;
     let (git, target, push) = args.commit.resolve(settings, args.target)?;
-    let options = RollbackOptions {
+    let mut done = crate::ops::rollback(&RollbackOptions {
         git,
         targets: settings.config.targets.clone(),
         target,
         to: args.to,
         reason: args.reason,
         push,
-    };
-    let mut done = match pr {
-        Some((pr, push)) => {
-            let options = RollbackOptions {
-                push: Some(push),
-                ..options
-            };
-            crate::ops::rollback_pull_request(&options, &pr).await?
-        }
-        None => crate::ops::rollback(&options)?,
-    };
+    })?;
     if let Some(record) = &record {
         crate::ops::record_rollback(&mut done, &settings.config.targets, record, &mlflow).await;
     }
     print(settings, "rolled back and held", &done)
 }
 
+/// `rollback` in pull-request mode: the commit goes to a head branch and a pull request (no MLflow
+/// record: the commit reaches the branch through a merge).
+async fn run_rollback_pr(
+    settings: &Settings,
+    args: RollbackArgs,
+    (pr, push): (crate::ops::PullRequestOptions, PushSpec),
+) -> anyhow::Result<Outcome> {
+    let (git, target, _) = args.commit.resolve(settings, args.target)?;
+    let done = crate::ops::rollback_pull_request(
+        &RollbackOptions {
+            git,
+            targets: settings.config.targets.clone(),
+            target,
+            to: args.to,
+            reason: args.reason,
+            push: Some(push),
+        },
+        &pr,
+    )
+    .await?;
+    print(settings, "rolled back and held", &done)
+}
+
 fn print(settings: &Settings, what: &str, done: &HoldOutcome) -> anyhow::Result<Outcome> {
+    if let Some(pr) = &done.report.pull_request {
+        return print_pr(settings, what, done, pr);
+    }
     let mut out = std::io::stdout().lock();
     match settings.output {
         OutputFormat::Json => out.write_all(done.report.to_json().as_bytes())?,
         OutputFormat::Text => {
-            for t in &done.report.targets {
-                match (&t.old_uri, &t.new_uri) {
-                    (Some(old), Some(new)) if old != new => {
-                        writeln!(out, "{what} {} ({}): {old} -> {new}", t.name, t.file)?;
-                    }
-                    _ => writeln!(out, "{what} {} ({})", t.name, t.file)?,
-                }
-            }
-            match &done.report.pull_request {
-                Some(pr) => {
-                    out.write_all(crate::cli::commands::run::pull_request_text(pr).as_bytes())?
-                }
-                None => crate::cli::commands::commit::write_text(
-                    &mut out,
-                    done.push.as_ref(),
-                    &done.write_back,
-                )?,
-            }
+            write_lines(&mut out, what, done)?;
+            crate::cli::commands::commit::write_text(
+                &mut out,
+                done.push.as_ref(),
+                &done.write_back,
+            )?;
             if let Some(recorded) = &done.report.recorded {
                 out.write_all(crate::cli::commands::run::render_recorded(recorded).as_bytes())?;
             }
@@ -270,6 +276,38 @@ fn print(settings: &Settings, what: &str, done: &HoldOutcome) -> anyhow::Result<
     }
     out.flush()?;
     Ok(Outcome::Success)
+}
+
+/// The result of pull-request mode: the target's line and the pull request.
+fn print_pr(
+    settings: &Settings,
+    what: &str,
+    done: &HoldOutcome,
+    pr: &crate::report::PullRequestReport,
+) -> anyhow::Result<Outcome> {
+    let mut out = std::io::stdout().lock();
+    match settings.output {
+        OutputFormat::Json => out.write_all(done.report.to_json().as_bytes())?,
+        OutputFormat::Text => {
+            write_lines(&mut out, what, done)?;
+            out.write_all(crate::cli::commands::run::pull_request_text(pr).as_bytes())?;
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+/// One line per target: `WHAT NAME (FILE)`, with `OLD -> NEW` when the value changed.
+fn write_lines(out: &mut impl Write, what: &str, done: &HoldOutcome) -> anyhow::Result<()> {
+    for t in &done.report.targets {
+        match (&t.old_uri, &t.new_uri) {
+            (Some(old), Some(new)) if old != new => {
+                writeln!(out, "{what} {} ({}): {old} -> {new}", t.name, t.file)?;
+            }
+            _ => writeln!(out, "{what} {} ({})", t.name, t.file)?,
+        }
+    }
+    Ok(())
 }
 
 /// Runs `history`.
