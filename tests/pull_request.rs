@@ -19,16 +19,16 @@ const TOKEN: &str = "ghs_CANARYtoken0123456789abcdefCANARY";
 
 const HOOK: &str = "#!/bin/sh\nwhile read old new ref; do\n  if [ \"$ref\" = refs/heads/main ]; then\n    echo \"GH006: Protected branch update failed for refs/heads/main.\" >&2\n    echo \"Changes must be made through a pull request.\" >&2\n    exit 1\n  fi\ndone\n";
 
-struct Setup {
-    tmp: tempfile::TempDir,
-    home: PathBuf,
-    bare: PathBuf,
-    work: PathBuf,
-    server: &'static MlflowServer,
-    experiment: String,
-    deployed_uri: String,
+pub(crate) struct Setup {
+    pub(crate) tmp: tempfile::TempDir,
+    pub(crate) home: PathBuf,
+    pub(crate) bare: PathBuf,
+    pub(crate) work: PathBuf,
+    pub(crate) server: &'static MlflowServer,
+    pub(crate) experiment: String,
+    pub(crate) deployed_uri: String,
     _remote: HttpRemote,
-    github: StandIn,
+    pub(crate) github: StandIn,
 }
 
 fn uri_of(server: &MlflowServer, artifact_uri: &str) -> String {
@@ -41,7 +41,7 @@ fn uri_of(server: &MlflowServer, artifact_uri: &str) -> String {
 impl Setup {
     /// A protected `main` holding a manifest that points at a deployed model (acc 0.9), and a better
     /// candidate (acc 0.95) in MLflow. `None` when the shared schemas are missing.
-    fn new(test: &str) -> Option<Setup> {
+    pub(crate) fn new(test: &str) -> Option<Setup> {
         let shared = shared_dir(test)?;
         let server = MlflowServer::shared();
         let client = server.client();
@@ -103,7 +103,7 @@ impl Setup {
         })
     }
 
-    fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
         let mut cmd = modelbump(&self.home);
         cmd.arg("-C")
             .arg(&self.work)
@@ -115,7 +115,7 @@ impl Setup {
     }
 
     /// `run -o json` in pull-request mode; the report.
-    fn run(&self) -> Value {
+    pub(crate) fn run(&self) -> Value {
         let out = self.cmd(&["run", "-o", "json"]).output().unwrap();
         crate::support::assert_success(&out);
         let violations = self.github.violations();
@@ -124,7 +124,7 @@ impl Setup {
     }
 
     /// A newer, better candidate.
-    fn newer_candidate(&self, acc: f64) -> String {
+    pub(crate) fn newer_candidate(&self, acc: f64) -> String {
         let client = self.server.client();
         let run = client.seed_run(
             &self.experiment,
@@ -138,7 +138,7 @@ impl Setup {
         )
     }
 
-    fn branch(&self, name: &str) -> Option<String> {
+    pub(crate) fn branch(&self, name: &str) -> Option<String> {
         let out = git_cmd(&self.bare)
             .args(["rev-parse", "--verify", "-q", &format!("refs/heads/{name}")])
             .output()
@@ -148,7 +148,7 @@ impl Setup {
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
-    fn file_at(&self, rev: &str) -> String {
+    pub(crate) fn file_at(&self, rev: &str) -> String {
         git(&self.bare, &["show", &format!("{rev}:k8s/models.yaml")])
     }
 

@@ -10,6 +10,7 @@ mod config_schema;
 mod doc_links;
 mod editor;
 mod git;
+mod hold_pr;
 mod holds;
 mod layers;
 mod local_stores;

@@ -194,8 +194,8 @@ fn run(cli: Cli, env: Env) -> anyhow::Result<Outcome> {
             Command::Init(args) => commands::init::run(&settings, args),
             Command::History(args) => commands::hold::run_history(&settings, args),
             Command::Rollback(args) => commands::hold::run_rollback(&settings, args).await,
-            Command::Hold(args) => commands::hold::run_hold(&settings, args),
-            Command::Release(args) => commands::hold::run_release(&settings, args),
+            Command::Hold(args) => commands::hold::run_hold(&settings, args).await,
+            Command::Release(args) => commands::hold::run_release(&settings, args).await,
             Command::Completions(_) => unreachable!("handled before the runtime starts"),
             Command::Validate(_) => unreachable!("handled before the runtime starts"),
         }

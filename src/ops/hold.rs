@@ -182,6 +182,22 @@ enum HoldChange {
 
 /// Places or releases a hold: the `hold` and `release` use cases.
 pub fn hold(options: &HoldOptions) -> anyhow::Result<HoldOutcome> {
+    hold_on(options, CommitOn::Head)
+}
+
+/// Where the commit of a hold, release or rollback is built.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum CommitOn {
+    /// On HEAD, written to the checkout (and pushed when asked).
+    Head,
+    /// On this commit (the fetched tip of a pull request's base branch), in the object database only:
+    /// the checkout and its branch are not touched, nothing is pushed. A hold already there with the
+    /// same author and reason is kept as it is, so that a rerun finds nothing to do.
+    Base(git2::Oid),
+}
+
+/// [`hold`], with the commit built where `on` says.
+pub(super) fn hold_on(options: &HoldOptions, on: CommitOn) -> anyhow::Result<HoldOutcome> {
     let root = &options.git.repo;
     let target = find_target(&options.targets, &options.target)?;
     let repo = GitRepo::discover(root)?;
@@ -198,7 +214,10 @@ pub fn hold(options: &HoldOptions) -> anyhow::Result<HoldOutcome> {
             (HoldChange::Place(entry), template, TargetStatus::Held)
         }
         None => {
-            let holds = Holds::load(root)?;
+            let holds = match on {
+                CommitOn::Head => Holds::load(root)?,
+                CommitOn::Base(tip) => holds_at(&repo, root, tip)?,
+            };
             if holds.find(&target.file, &target.name).is_none() {
                 if options.manual_changes == crate::config::ManualChanges::Hold
                     && let Some(hold) = held_by_hand(&repo, root, target)?
@@ -234,6 +253,7 @@ pub fn hold(options: &HoldOptions) -> anyhow::Result<HoldOutcome> {
         None,
         template,
         push.as_ref(),
+        on,
     )?;
     let current = read_value(
         &std::fs::read(root.join(&target.file)).unwrap_or_default(),
@@ -262,6 +282,11 @@ pub fn hold(options: &HoldOptions) -> anyhow::Result<HoldOutcome> {
 
 /// Writes an earlier value and holds the target: the `rollback` use case.
 pub fn rollback(options: &RollbackOptions) -> anyhow::Result<HoldOutcome> {
+    rollback_on(options, CommitOn::Head)
+}
+
+/// [`rollback`], with the commit built (and the history read) where `on` says.
+pub(super) fn rollback_on(options: &RollbackOptions, on: CommitOn) -> anyhow::Result<HoldOutcome> {
     let root = &options.git.repo;
     let configured = find_target(&options.targets, &options.target)?;
     // A marker target found repo-wide is followed in its one marked file; the hold names it as
@@ -270,7 +295,10 @@ pub fn rollback(options: &RollbackOptions) -> anyhow::Result<HoldOutcome> {
     let target = &located;
     let repo = GitRepo::discover(root)?;
     let identity = commit_identity(&options.git, &repo)?;
-    let head = repo.head_commit()?;
+    let head = match on {
+        CommitOn::Head => repo.head_commit()?,
+        CommitOn::Base(tip) => tip,
+    };
     let rel = repo
         .relative(root, &target.file)
         .with_context(|| format!("{} is outside the git checkout", target.file.display()))?;
@@ -381,6 +409,7 @@ pub fn rollback(options: &RollbackOptions) -> anyhow::Result<HoldOutcome> {
         Some((rel, edit, provenance.clone())),
         template,
         push.as_ref(),
+        on,
     )?;
     let old = changes.first().and_then(|c| c.new.clone());
     let replaced = changes.first().map(provenance_of);
@@ -412,6 +441,15 @@ pub fn rollback(options: &RollbackOptions) -> anyhow::Result<HoldOutcome> {
         push,
         replaced: replaced.filter(|p| !p.is_empty()),
     })
+}
+
+/// The holds file of the repo folder `root` at the commit `tip` (none when it is absent there).
+fn holds_at(repo: &GitRepo, root: &Path, tip: git2::Oid) -> anyhow::Result<Holds> {
+    let rel = repo
+        .relative(root, Path::new(HOLDS_FILE))
+        .context("the holds file is outside the git checkout")?;
+    let bytes = repo.blob_at(tip, &rel)?.unwrap_or_default();
+    Ok(Holds::parse(&bytes, HOLDS_FILE)?)
 }
 
 /// The hold `manualChanges: hold` gives the target's value in the checkout, if it was made by hand.
@@ -470,7 +508,9 @@ fn resolve_push(repo: &GitRepo, spec: Option<&PushSpec>) -> anyhow::Result<Optio
 }
 
 /// Commits the holds file change (and a rollback's manifest edit) on HEAD, writes the result to the
-/// checkout, and pushes the same change built on the remote tip when asked.
+/// checkout, and pushes the same change built on the remote tip when asked; or builds it where `on`
+/// says only.
+#[allow(clippy::too_many_arguments)]
 fn commit_and_push(
     git: &GitOptions,
     repo: &GitRepo,
@@ -479,6 +519,7 @@ fn commit_and_push(
     edit: Option<(PathBuf, AnyEdit, Option<crate::git::Provenance>)>,
     template: String,
     push: Option<&PushTarget>,
+    on: CommitOn,
 ) -> anyhow::Result<WriteBackOutcome> {
     // A key that cannot sign stops the command before anything is written.
     crate::ops::commit::check_signing(git)?;
@@ -493,7 +534,7 @@ fn commit_and_push(
         files.push(rel.clone());
     }
     // Nothing uncommitted may be swept in: the checkout's copies must be HEAD's.
-    for file in &files {
+    for file in files.iter().filter(|_| matches!(on, CommitOn::Head)) {
         let committed = repo.blob_at(head, file)?;
         let work = std::fs::read(repo.workdir().join(file)).ok();
         let work = match work {
@@ -511,6 +552,17 @@ fn commit_and_push(
         if path == holds_path {
             let mut holds = Holds::parse(bytes, HOLDS_FILE)?;
             match change {
+                HoldChange::Place(entry)
+                    if matches!(on, CommitOn::Base(_))
+                        && holds
+                            .find(&target.file, &target.name)
+                            .is_some_and(|h| h.by == entry.by && h.reason == entry.reason) =>
+                {
+                    return Ok(Rewritten {
+                        bytes: bytes.to_vec(),
+                        changes: Vec::new(),
+                    });
+                }
                 HoldChange::Place(entry) => holds.place(entry.clone()),
                 HoldChange::Release => {
                     if holds.release(&target.file, &target.name).is_none() {
@@ -558,6 +610,13 @@ fn commit_and_push(
         signer: signer.as_ref(),
     };
     let mut outcome = WriteBackOutcome::default();
+    if let CommitOn::Base(tip) = on {
+        if let Some(committed) = repo.commit_update(tip, &update)? {
+            outcome.commit = Some(committed.id.to_string());
+            outcome.changes = committed.changes;
+        }
+        return Ok(outcome);
+    }
     let local = repo.commit_update(head, &update)?;
     if let Some(committed) = &local {
         // The checkout gets the committed files, then the branch moves (see `advance_branch`).

@@ -7,6 +7,7 @@ mod commit;
 mod failed;
 mod fields;
 mod hold;
+mod hold_pr;
 mod init;
 mod manual;
 mod plan;
@@ -37,6 +38,7 @@ pub use hold::{
     History, HistoryEntry, HistoryOptions, HoldOptions, HoldOutcome, RollbackOptions,
     TargetHistory, TargetRef, history, hold, rollback,
 };
+pub use hold_pr::{hold_pull_request, rollback_pull_request};
 pub use init::{InitOptions, InitOutcome, init};
 pub use plan::{Plan, PlanOptions, build as plan};
 pub use pull_request::{PullRequestOptions, run_pull_request};

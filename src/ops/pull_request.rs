@@ -177,18 +177,7 @@ async fn steps(
         signer: signer.as_ref(),
     };
     let head = head_branch(&any_edits);
-    let mut line = PullRequestReport {
-        forge: forge.kind().as_str().to_string(),
-        url: None,
-        number: None,
-        state: None,
-        action: "none".into(),
-        head: head.clone(),
-        base: base.clone(),
-        note: None,
-        wait_result: None,
-        merge_commit: None,
-    };
+    let mut line = report_line(forge.as_ref(), &head, &base);
 
     let base_tip = repo
         .fetch_branch(&target.remote, &base, &credentials)
@@ -269,21 +258,16 @@ async fn steps(
         None => None,
     };
 
-    if open.is_none()
-        && let Some(closed) = pulls
-            .iter()
-            .find(|p| p.state == PrState::Closed && has_key(p, &key))
-    {
-        line.number = Some(closed.number);
-        line.url = Some(closed.url.clone());
-        line.state = Some(PrState::Closed.as_str().into());
-        line.action = "unchanged".into();
-        line.note = Some(format!(
-            "pull request #{} for this candidate was closed without merging; modelbump does not reopen it (reopen it on {}, or a newer candidate opens a new one)",
-            closed.number,
-            forge.kind()
-        ));
-        tracing::warn!("{}", line.note.as_deref().unwrap_or_default());
+    if let Some(closed) = closed_unmerged(&pulls, open.as_ref(), &key) {
+        report_closed(
+            &mut line,
+            closed,
+            format!(
+                "pull request #{} for this candidate was closed without merging; modelbump does not reopen it (reopen it on {}, or a newer candidate opens a new one)",
+                closed.number,
+                forge.kind()
+            ),
+        );
         progress.pull_request = Some(line);
         return finish!();
     }
@@ -335,34 +319,22 @@ async fn steps(
         )),
         None => e,
     };
-    let result = match open {
-        Some(existing) if holds && has_key(&existing, &key) => {
-            line.action = "unchanged".into();
-            Ok(existing)
-        }
-        Some(existing) => {
-            line.action = "updated".into();
-            forge
-                .update(existing.number, &title, &body)
-                .await
-                .map_err(anyhow::Error::from)
-        }
-        None => {
-            line.action = "opened".into();
-            open_new(
-                forge.as_ref(),
-                pr,
-                NewPullRequest {
-                    head: head.clone(),
-                    base: base.clone(),
-                    title,
-                    body,
-                    draft: pr.draft,
-                },
-            )
-            .await
-        }
-    };
+    let (action, result) = open_or_update(
+        forge.as_ref(),
+        pr,
+        open,
+        holds,
+        &key,
+        NewPullRequest {
+            head: head.clone(),
+            base: base.clone(),
+            title,
+            body,
+            draft: pr.draft,
+        },
+    )
+    .await;
+    line.action = action.into();
     let pull = result.map_err(after_push)?;
     line.number = Some(pull.number);
     line.url = Some(pull.url.clone());
@@ -547,6 +519,76 @@ fn commit_diff(
     .diff())
 }
 
+/// The open pull request when its branch holds the candidate `key` (`unchanged`); else the open one with
+/// `new`'s title and body (`updated`); else a new one (`opened`). The action is returned also when the
+/// forge failed.
+pub(crate) async fn open_or_update(
+    forge: &dyn Forge,
+    pr: &PullRequestOptions,
+    open: Option<PullRequest>,
+    holds: bool,
+    key: &str,
+    new: NewPullRequest,
+) -> (&'static str, anyhow::Result<PullRequest>) {
+    match open {
+        Some(existing) if holds && has_key(&existing, key) => ("unchanged", Ok(existing)),
+        Some(existing) => (
+            "updated",
+            forge
+                .update(existing.number, &new.title, &new.body)
+                .await
+                .map_err(anyhow::Error::from),
+        ),
+        None => ("opened", open_new(forge, pr, new).await),
+    }
+}
+
+/// The report's `pullRequest` object before anything is known: `action: none`.
+pub(crate) fn report_line(forge: &dyn Forge, head: &str, base: &str) -> PullRequestReport {
+    PullRequestReport {
+        forge: forge.kind().as_str().to_string(),
+        url: None,
+        number: None,
+        state: None,
+        action: "none".into(),
+        head: head.to_string(),
+        base: base.to_string(),
+        note: None,
+        wait_result: None,
+        merge_commit: None,
+    }
+}
+
+/// The pull request for the candidate `key` that was closed without merging, when none is open.
+pub(crate) fn closed_unmerged<'a>(
+    pulls: &'a [PullRequest],
+    open: Option<&PullRequest>,
+    key: &str,
+) -> Option<&'a PullRequest> {
+    if open.is_some() {
+        return None;
+    }
+    pulls
+        .iter()
+        .find(|p| p.state == PrState::Closed && has_key(p, key))
+}
+
+/// Reports the pull request `closed` (closed without merging): not reopened, `unchanged`, with `note`,
+/// which is also logged as a warning.
+pub(crate) fn report_closed(line: &mut PullRequestReport, closed: &PullRequest, note: String) {
+    line.number = Some(closed.number);
+    line.url = Some(closed.url.clone());
+    line.state = Some(PrState::Closed.as_str().into());
+    line.action = "unchanged".into();
+    tracing::warn!("{note}");
+    line.note = Some(note);
+}
+
+/// The marker a body carries for the candidate `key`.
+pub(crate) fn marker(key: &str) -> String {
+    format!("{MARKER}{key} -->")
+}
+
 /// Opens the pull request, then adds labels and reviewers (a failure of those is a warning: the pull
 /// request stands).
 async fn open_new(
@@ -576,7 +618,7 @@ fn outcome(report: &Report, plan: crate::ops::Plan, push: Option<PushTarget>) ->
 
 /// The forge client for the push remote, and how it authenticates (the push token, or a GitHub App's
 /// installation tokens).
-fn connect(
+pub(crate) fn connect(
     repo: &GitRepo,
     target: &PushTarget,
     pr: &PullRequestOptions,
@@ -666,7 +708,10 @@ fn connect(
 
 /// The push credentials for `auth`: a GitHub App's current installation token as the password of
 /// `x-access-token` (fetched, or refreshed when it nears its expiry); else as they are.
-async fn with_auth(mut credentials: Credentials, auth: &Auth) -> anyhow::Result<Credentials> {
+pub(crate) async fn with_auth(
+    mut credentials: Credentials,
+    auth: &Auth,
+) -> anyhow::Result<Credentials> {
     if let Auth::App(app) = auth {
         credentials.token = Some(app.token().await?);
         credentials.username = "x-access-token".to_string();
@@ -699,8 +744,19 @@ pub(crate) fn head_branch(files: &BTreeMap<PathBuf, Vec<AnyEdit>>) -> String {
     ids.sort();
     names.sort_unstable_by_key(|n| n.to_ascii_lowercase());
     let hash = hex::encode(Sha256::digest(ids.join("\n").as_bytes()));
+    let slug = slug(&names.join("-"));
+    if slug.is_empty() {
+        format!("modelbump/{}", &hash[..10])
+    } else {
+        format!("modelbump/{slug}-{}", &hash[..10])
+    }
+}
+
+/// `text` as a branch name's part: lower case letters and digits, anything else one `-`, at most 40
+/// characters, no `-` at either end.
+pub(crate) fn slug(text: &str) -> String {
     let mut slug = String::new();
-    for c in names.join("-").chars() {
+    for c in text.chars() {
         let c = c.to_ascii_lowercase();
         let c = if c.is_ascii_alphanumeric() { c } else { '-' };
         if !(c == '-' && (slug.is_empty() || slug.ends_with('-'))) {
@@ -708,12 +764,7 @@ pub(crate) fn head_branch(files: &BTreeMap<PathBuf, Vec<AnyEdit>>) -> String {
         }
     }
     let slug: String = slug.chars().take(40).collect();
-    let slug = slug.trim_end_matches('-');
-    if slug.is_empty() {
-        format!("modelbump/{}", &hash[..10])
-    } else {
-        format!("modelbump/{slug}-{}", &hash[..10])
-    }
+    slug.trim_end_matches('-').to_string()
 }
 
 /// A hash of what a candidate sets: each model's file, kind, name and new value.
@@ -726,7 +777,7 @@ fn candidate_key(changes: &[ModelChange]) -> String {
     hex::encode(Sha256::digest(lines.join("\n").as_bytes()))[..16].to_string()
 }
 
-fn has_key(pull: &PullRequest, key: &str) -> bool {
+pub(crate) fn has_key(pull: &PullRequest, key: &str) -> bool {
     pull.body.contains(&format!("{MARKER}{key} -->"))
 }
 

@@ -22,6 +22,7 @@ use crate::ops::{
 /// Examples:
 ///   modelbump hold baseline-predictor --reason "latency regression, investigating" --push
 ///   modelbump -o json hold baseline-predictor --reason "freeze for the audit"
+///   modelbump hold baseline-predictor --reason "freeze for the audit" --pull-request
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct HoldArgs {
@@ -40,6 +41,7 @@ pub(crate) struct HoldArgs {
 ///
 /// Examples:
 ///   modelbump release baseline-predictor --push
+///   modelbump release baseline-predictor --pull-request
 #[derive(Debug, Clone, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct ReleaseArgs {
@@ -61,6 +63,7 @@ pub(crate) struct ReleaseArgs {
 /// Examples:
 ///   modelbump rollback baseline-predictor --reason "accuracy dropped online" --push
 ///   modelbump rollback baseline-predictor --to 3f2a9c1 --reason "back to last week's model" --push
+///   modelbump rollback baseline-predictor --reason "accuracy dropped online" --pull-request
 ///   modelbump rollback baseline-predictor --to s3://bucket/m-1/artifacts/ --reason "known good"
 ///   modelbump rollback baseline-predictor --reason "latency regression" --push --record-environment production
 ///   modelbump rollback baseline-predictor --reason "accuracy dropped online" --push --wait --app serving
@@ -123,9 +126,24 @@ pub(crate) struct CommitArgs {
     /// How commits are signed
     #[command(flatten)]
     pub signing: SigningArgs,
+    /// Commit on a head branch from the fresh base tip and open a pull request to the base branch
+    /// instead of pushing to it [default: on when git.pullRequest is in the config] [env: MODELBUMP_PULL_REQUEST=]
+    #[arg(long)]
+    pub pull_request: bool,
 }
 
 impl CommitArgs {
+    /// Pull-request mode, as `run` resolves it, with the push remote it needs; `None` when off.
+    fn pull_request_mode(
+        &self,
+        settings: &Settings,
+    ) -> anyhow::Result<Option<(crate::ops::PullRequestOptions, PushSpec)>> {
+        match settings.pull_request(self.pull_request)? {
+            Some(pr) => Ok(Some((pr, settings.push(&self.push_to)?))),
+            None => Ok(None),
+        }
+    }
+
     /// The git options, the target named `target`, and the push when asked for.
     fn resolve(
         self,
@@ -145,31 +163,52 @@ impl CommitArgs {
 }
 
 /// Runs `hold`.
-pub(crate) fn run_hold(settings: &Settings, args: HoldArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run_hold(settings: &Settings, args: HoldArgs) -> anyhow::Result<Outcome> {
+    let pr = args.commit.pull_request_mode(settings)?;
     let (git, target, push) = args.commit.resolve(settings, args.target)?;
-    let done = crate::ops::hold(&HoldOptions {
+    let options = HoldOptions {
         git,
         targets: settings.config.targets.clone(),
         target,
         reason: Some(args.reason),
         manual_changes: settings.config.manual_changes,
         push,
-    })?;
+    };
+    let done = hold_either(options, pr).await?;
     print(settings, "held", &done)
 }
 
 /// Runs `release`.
-pub(crate) fn run_release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn run_release(settings: &Settings, args: ReleaseArgs) -> anyhow::Result<Outcome> {
+    let pr = args.commit.pull_request_mode(settings)?;
     let (git, target, push) = args.commit.resolve(settings, args.target)?;
-    let done = crate::ops::hold(&HoldOptions {
+    let options = HoldOptions {
         git,
         targets: settings.config.targets.clone(),
         target,
         reason: None,
         manual_changes: settings.config.manual_changes,
         push,
-    })?;
+    };
+    let done = hold_either(options, pr).await?;
     print(settings, "released", &done)
+}
+
+/// `hold`/`release` on the checkout, or in pull-request mode.
+async fn hold_either(
+    options: HoldOptions,
+    pr: Option<(crate::ops::PullRequestOptions, PushSpec)>,
+) -> anyhow::Result<HoldOutcome> {
+    match pr {
+        Some((pr, push)) => {
+            let options = HoldOptions {
+                push: Some(push),
+                ..options
+            };
+            crate::ops::hold_pull_request(&options, &pr).await
+        }
+        None => crate::ops::hold(&options),
+    }
 }
 
 /// Runs `rollback`.
@@ -177,6 +216,9 @@ pub(crate) async fn run_rollback(
     settings: &Settings,
     args: RollbackArgs,
 ) -> anyhow::Result<Outcome> {
+    if let Some(pr) = args.commit.pull_request_mode(settings)? {
+        return run_rollback_pr(settings, args, pr).await;
+    }
     let record = settings.record(args.record.record_environment, args.record.record_alias)?;
     let mlflow = settings.mlflow(&args.mlflow);
     let argocd = settings.argocd(&args.argocd)?;
@@ -213,19 +255,38 @@ pub(crate) async fn run_rollback(
     printed
 }
 
+/// `rollback` in pull-request mode: the commit goes to a head branch and a pull request (no MLflow
+/// record: the commit reaches the branch through a merge).
+async fn run_rollback_pr(
+    settings: &Settings,
+    args: RollbackArgs,
+    (pr, push): (crate::ops::PullRequestOptions, PushSpec),
+) -> anyhow::Result<Outcome> {
+    let (git, target, _) = args.commit.resolve(settings, args.target)?;
+    let done = crate::ops::rollback_pull_request(
+        &RollbackOptions {
+            git,
+            targets: settings.config.targets.clone(),
+            target,
+            to: args.to,
+            reason: args.reason,
+            push: Some(push),
+        },
+        &pr,
+    )
+    .await?;
+    print(settings, "rolled back and held", &done)
+}
+
 fn print(settings: &Settings, what: &str, done: &HoldOutcome) -> anyhow::Result<Outcome> {
+    if let Some(pr) = &done.report.pull_request {
+        return print_pr(settings, what, done, pr);
+    }
     let mut out = std::io::stdout().lock();
     match settings.output {
         OutputFormat::Json => out.write_all(done.report.to_json().as_bytes())?,
         OutputFormat::Text => {
-            for t in &done.report.targets {
-                match (&t.old_uri, &t.new_uri) {
-                    (Some(old), Some(new)) if old != new => {
-                        writeln!(out, "{what} {} ({}): {old} -> {new}", t.name, t.file)?;
-                    }
-                    _ => writeln!(out, "{what} {} ({})", t.name, t.file)?,
-                }
-            }
+            write_lines(&mut out, what, done)?;
             crate::cli::commands::commit::write_text(
                 &mut out,
                 done.push.as_ref(),
@@ -244,6 +305,38 @@ fn print(settings: &Settings, what: &str, done: &HoldOutcome) -> anyhow::Result<
     }
     out.flush()?;
     Ok(Outcome::Success)
+}
+
+/// The result of pull-request mode: the target's line and the pull request.
+fn print_pr(
+    settings: &Settings,
+    what: &str,
+    done: &HoldOutcome,
+    pr: &crate::report::PullRequestReport,
+) -> anyhow::Result<Outcome> {
+    let mut out = std::io::stdout().lock();
+    match settings.output {
+        OutputFormat::Json => out.write_all(done.report.to_json().as_bytes())?,
+        OutputFormat::Text => {
+            write_lines(&mut out, what, done)?;
+            out.write_all(crate::cli::commands::run::pull_request_text(pr).as_bytes())?;
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+/// One line per target: `WHAT NAME (FILE)`, with `OLD -> NEW` when the value changed.
+fn write_lines(out: &mut impl Write, what: &str, done: &HoldOutcome) -> anyhow::Result<()> {
+    for t in &done.report.targets {
+        match (&t.old_uri, &t.new_uri) {
+            (Some(old), Some(new)) if old != new => {
+                writeln!(out, "{what} {} ({}): {old} -> {new}", t.name, t.file)?;
+            }
+            _ => writeln!(out, "{what} {} ({})", t.name, t.file)?,
+        }
+    }
+    Ok(())
 }
 
 /// Runs `history`.

@@ -211,7 +211,7 @@ fn pull_request_options(
 }
 
 /// The result line of pull-request mode.
-fn pull_request_text(pr: &crate::report::PullRequestReport) -> String {
+pub(crate) fn pull_request_text(pr: &crate::report::PullRequestReport) -> String {
     let mut text = match (&pr.number, &pr.url) {
         (Some(number), Some(url)) => format!(
             "pull request #{number} ({}, {}): {url}\n  {} -> {}\n",
