@@ -248,6 +248,13 @@ pub enum ReportCommand {
     Run,
     /// `set`: the target set, the commit fields empty.
     Set,
+    /// `hold`: the target held, the commit and `pushed` (or the pull request).
+    Hold,
+    /// `release`: the target released, the commit and `pushed` (or the pull request).
+    Release,
+    /// `rollback`: the target rolled back and held, the commit, `pushed`, the sync with `--wait` and what
+    /// was recorded in MLflow.
+    Rollback,
 }
 
 impl ReportCommand {
@@ -255,8 +262,8 @@ impl ReportCommand {
     fn omitted(self) -> &'static [&'static str] {
         match self {
             Self::Plan | Self::Apply => &["commit", "pushed", "sync"],
-            Self::Commit | Self::Set => &["sync"],
-            Self::Run => &[],
+            Self::Commit | Self::Set | Self::Hold | Self::Release => &["sync"],
+            Self::Run | Self::Rollback => &[],
         }
     }
 }

@@ -47,6 +47,22 @@ fn rollback_on_a_protected_main_opens_one_pull_request_and_after_its_merge_the_n
     s.github.merge(1);
     let main_before = s.branch("main").unwrap();
 
+    // --wait cannot be kept in pull-request mode (the merge, not modelbump, puts the rollback on main):
+    // refused before anything is written (it was silently ignored once).
+    let forge_writes = writes(&s);
+    let out = s
+        .cmd(&["rollback", "fraud-detector", "--reason", "x", "--wait"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pull-request mode") && err.contains("drop --wait"),
+        "{err}"
+    );
+    assert_eq!(writes(&s), forge_writes, "no forge write");
+    assert_eq!(s.branch("main").unwrap(), main_before);
+
     let report = json(
         &s,
         &[

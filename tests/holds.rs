@@ -164,6 +164,11 @@ fn rollback_restores_byte_exactly_and_holds_until_release() {
     assert_eq!(report["targets"][0]["newUri"], first_uri.as_str());
     assert_eq!(report["targets"][0]["runId"], first_run.as_str());
     assert_eq!(report["pushed"], true);
+    // The report document `run` prints, with its version and command (it was the bare report once).
+    assert_eq!(report["schemaVersion"], 1, "{report}");
+    assert_eq!(report["command"], "rollback", "{report}");
+    assert_eq!(report["summary"]["changed"], 1, "{report}");
+    crate::support::schemas::assert_valid_report(&report);
     let hold = &report["targets"][0]["hold"];
     assert_eq!(hold["by"], "Pipeline <pipeline@example.invalid>");
     assert_eq!(hold["reason"], "rollback: accuracy dropped online");
@@ -201,6 +206,8 @@ fn rollback_restores_byte_exactly_and_holds_until_release() {
 
     let report = case.json(&["release", "iris", "--push"]);
     assert_eq!(report["pushed"], true, "{report}");
+    assert_eq!(report["command"], "release", "{report}");
+    crate::support::schemas::assert_valid_report(&report);
     assert!(
         !case
             .fx
@@ -232,6 +239,8 @@ fn hold_and_release_errors_name_the_target_and_change_nothing() {
     let report = case.json(&["hold", "iris", "--reason", "audit freeze"]);
     assert_eq!(report["targets"][0]["status"], "held");
     assert_eq!(report["pushed"], false);
+    assert_eq!(report["command"], "hold", "{report}");
+    crate::support::schemas::assert_valid_report(&report);
     let files = git(&case.fx.work, &["show", "--name-only", "--format=", "HEAD"]);
     assert_eq!(files.trim(), ".modelbump/holds.yaml");
     let status = git(&case.fx.work, &["status", "--porcelain"]);

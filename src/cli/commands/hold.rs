@@ -12,6 +12,7 @@ use crate::cli::settings::Settings;
 use crate::ops::{
     GitOptions, HistoryOptions, HoldOptions, HoldOutcome, PushSpec, RollbackOptions, TargetRef,
 };
+use crate::report::ReportCommand;
 
 /// Hold a target: plan, apply and run leave it as it is (status `held`) until `modelbump release`
 ///
@@ -175,7 +176,7 @@ pub(crate) async fn run_hold(settings: &Settings, args: HoldArgs) -> anyhow::Res
         push,
     };
     let done = hold_either(options, pr).await?;
-    print(settings, "held", &done)
+    print(settings, ReportCommand::Hold, "held", &done)
 }
 
 /// Runs `release`.
@@ -191,7 +192,7 @@ pub(crate) async fn run_release(settings: &Settings, args: ReleaseArgs) -> anyho
         push,
     };
     let done = hold_either(options, pr).await?;
-    print(settings, "released", &done)
+    print(settings, ReportCommand::Release, "released", &done)
 }
 
 /// `hold`/`release` on the checkout, or in pull-request mode.
@@ -250,7 +251,12 @@ pub(crate) async fn run_rollback(
         None => None,
     };
     let synced = crate::ops::sync_rollback(&mut done, &argocd, &settings.repo, recorded).await;
-    let printed = print(settings, "rolled back and held", &done);
+    let printed = print(
+        settings,
+        ReportCommand::Rollback,
+        "rolled back and held",
+        &done,
+    );
     synced?;
     printed
 }
@@ -262,6 +268,12 @@ async fn run_rollback_pr(
     args: RollbackArgs,
     (pr, push): (crate::ops::PullRequestOptions, PushSpec),
 ) -> anyhow::Result<Outcome> {
+    if settings.argocd(&args.argocd)?.wait {
+        return Err(crate::ops::ConfigProblem(
+            "--wait waits for Argo CD to deploy the rollback, but in pull-request mode it reaches the branch only when its pull request is merged; nothing was written: drop --wait (MODELBUMP_SYNC_WAIT), merge the pull request, then let Argo CD sync (or run `modelbump sync --wait`)".into(),
+        )
+        .into());
+    }
     let (git, target, _) = args.commit.resolve(settings, args.target)?;
     let done = crate::ops::rollback_pull_request(
         &RollbackOptions {
@@ -275,16 +287,31 @@ async fn run_rollback_pr(
         &pr,
     )
     .await?;
-    print(settings, "rolled back and held", &done)
+    print(
+        settings,
+        ReportCommand::Rollback,
+        "rolled back and held",
+        &done,
+    )
 }
 
-fn print(settings: &Settings, what: &str, done: &HoldOutcome) -> anyhow::Result<Outcome> {
+/// Prints the outcome: the report document of `command` (`-o json`, as `run` prints, with
+/// `schemaVersion`, `command` and `summary`), or a line per target and what was committed, pushed,
+/// synced and recorded.
+fn print(
+    settings: &Settings,
+    command: ReportCommand,
+    what: &str,
+    done: &HoldOutcome,
+) -> anyhow::Result<Outcome> {
     if let Some(pr) = &done.report.pull_request {
-        return print_pr(settings, what, done, pr);
+        return print_pr(settings, command, what, done, pr);
     }
     let mut out = std::io::stdout().lock();
     match settings.output {
-        OutputFormat::Json => out.write_all(done.report.to_json().as_bytes())?,
+        OutputFormat::Json => {
+            out.write_all(done.report.document(command, None).to_json().as_bytes())?
+        }
         OutputFormat::Text => {
             write_lines(&mut out, what, done)?;
             crate::cli::commands::commit::write_text(
@@ -310,13 +337,16 @@ fn print(settings: &Settings, what: &str, done: &HoldOutcome) -> anyhow::Result<
 /// The result of pull-request mode: the target's line and the pull request.
 fn print_pr(
     settings: &Settings,
+    command: ReportCommand,
     what: &str,
     done: &HoldOutcome,
     pr: &crate::report::PullRequestReport,
 ) -> anyhow::Result<Outcome> {
     let mut out = std::io::stdout().lock();
     match settings.output {
-        OutputFormat::Json => out.write_all(done.report.to_json().as_bytes())?,
+        OutputFormat::Json => {
+            out.write_all(done.report.document(command, None).to_json().as_bytes())?
+        }
         OutputFormat::Text => {
             write_lines(&mut out, what, done)?;
             out.write_all(crate::cli::commands::run::pull_request_text(pr).as_bytes())?;
