@@ -296,17 +296,14 @@ async fn run_rollback_pr(
 }
 
 /// Prints the outcome: the report document of `command` (`-o json`, as `run` prints, with
-/// `schemaVersion`, `command` and `summary`), or a line per target and what was committed, pushed,
-/// synced and recorded.
+/// `schemaVersion`, `command` and `summary`), or a line per target and then the pull request (in
+/// pull-request mode) or what was committed, pushed, synced and recorded.
 fn print(
     settings: &Settings,
     command: ReportCommand,
     what: &str,
     done: &HoldOutcome,
 ) -> anyhow::Result<Outcome> {
-    if let Some(pr) = &done.report.pull_request {
-        return print_pr(settings, command, what, done, pr);
-    }
     let mut out = std::io::stdout().lock();
     match settings.output {
         OutputFormat::Json => {
@@ -314,19 +311,11 @@ fn print(
         }
         OutputFormat::Text => {
             write_lines(&mut out, what, done)?;
-            crate::cli::commands::commit::write_text(
-                &mut out,
-                done.push.as_ref(),
-                &done.write_back,
-            )?;
-            if !done.report.sync.is_empty() {
-                let revision = done.write_back.commit.as_deref().unwrap_or_default();
-                out.write_all(
-                    crate::cli::commands::sync::render_text(revision, &done.report.sync).as_bytes(),
-                )?;
-            }
-            if let Some(recorded) = &done.report.recorded {
-                out.write_all(crate::cli::commands::run::render_recorded(recorded).as_bytes())?;
+            match &done.report.pull_request {
+                Some(pr) => {
+                    out.write_all(crate::cli::commands::run::pull_request_text(pr).as_bytes())?
+                }
+                None => write_pushed_synced_recorded(&mut out, done)?,
             }
         }
     }
@@ -334,26 +323,19 @@ fn print(
     Ok(Outcome::Success)
 }
 
-/// The result of pull-request mode: the target's line and the pull request.
-fn print_pr(
-    settings: &Settings,
-    command: ReportCommand,
-    what: &str,
-    done: &HoldOutcome,
-    pr: &crate::report::PullRequestReport,
-) -> anyhow::Result<Outcome> {
-    let mut out = std::io::stdout().lock();
-    match settings.output {
-        OutputFormat::Json => {
-            out.write_all(done.report.document(command, None).to_json().as_bytes())?
-        }
-        OutputFormat::Text => {
-            write_lines(&mut out, what, done)?;
-            out.write_all(crate::cli::commands::run::pull_request_text(pr).as_bytes())?;
-        }
+/// What was committed and pushed, the sync (with `--wait`) and what was recorded in MLflow.
+fn write_pushed_synced_recorded(out: &mut impl Write, done: &HoldOutcome) -> anyhow::Result<()> {
+    crate::cli::commands::commit::write_text(out, done.push.as_ref(), &done.write_back)?;
+    if !done.report.sync.is_empty() {
+        let revision = done.write_back.commit.as_deref().unwrap_or_default();
+        out.write_all(
+            crate::cli::commands::sync::render_text(revision, &done.report.sync).as_bytes(),
+        )?;
     }
-    out.flush()?;
-    Ok(Outcome::Success)
+    if let Some(recorded) = &done.report.recorded {
+        out.write_all(crate::cli::commands::run::render_recorded(recorded).as_bytes())?;
+    }
+    Ok(())
 }
 
 /// One line per target: `WHAT NAME (FILE)`, with `OLD -> NEW` when the value changed.
