@@ -24,7 +24,6 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use http_body_util::{BodyExt, Full};
@@ -176,10 +175,8 @@ struct State {
 
 /// A running stand-in; stops when dropped.
 pub struct StandIn {
-    addr: SocketAddr,
+    server: super::http_server::Server,
     state: Arc<Mutex<State>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 struct Validators {
@@ -245,51 +242,18 @@ impl StandIn {
             violations: Vec::new(),
             webhook_events: Vec::new(),
         }));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-        let thread_state = state.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    tokio::select! {
-                        _ = &mut rx => break,
-                        accepted = listener.accept() => {
-                            let Ok((stream, _)) = accepted else { continue };
-                            let state = thread_state.clone();
-                            let validators = validators.clone();
-                            tokio::spawn(async move {
-                                let service = hyper::service::service_fn(move |req| {
-                                    let state = state.clone();
-                                    let validators = validators.clone();
-                                    async move { Ok::<_, std::convert::Infallible>(handle(req, &state, &validators).await) }
-                                });
-                                let _ = hyper::server::conn::http1::Builder::new()
-                                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                                    .await;
-                            });
-                        }
-                    }
-                }
-            });
+        let served = state.clone();
+        let server = super::http_server::start(move |req| {
+            let state = served.clone();
+            let validators = validators.clone();
+            async move { handle(req, &state, &validators).await }
         });
-        Self {
-            addr,
-            state,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        }
+        Self { server, state }
     }
 
     /// `http://127.0.0.1:PORT` (what `ARGOCD_SERVER` takes).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr)
     }
 
     /// Every request received, in order.
@@ -320,17 +284,6 @@ impl StandIn {
             .filter(|r| r.method == "POST" && r.uri.starts_with(&suffix))
             .map(|r| r.body)
             .collect()
-    }
-}
-
-impl Drop for StandIn {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
