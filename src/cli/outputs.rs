@@ -63,35 +63,31 @@ pub(crate) fn write_report(
 /// Writes the `--commit-file`: the commit that is on the remote when the report says it was pushed,
 /// else nothing (an empty file), so that a pipeline's output parameter is never a stale SHA.
 pub(crate) fn write_commit_file(path: Option<&Path>, report: &Report) -> anyhow::Result<()> {
-    let Some(path) = path else {
-        return Ok(());
-    };
     let sha = match (&report.commit, report.pushed) {
         (Some(commit), true) => commit.as_str(),
         _ => "",
     };
-    crate::fsutil::write_atomic(path, sha.as_bytes())
-        .map_err(|e| anyhow::anyhow!("cannot write the commit file {}: {e:#}", path.display()))?;
-    Ok(())
+    write_output(path, "commit file", sha)
 }
 
 /// Writes the `--pull-request-file`: the pull request's web page in pull-request mode, else nothing (an
 /// empty file), so that a pipeline's output parameter is never a stale URL.
 pub(crate) fn write_pull_request_file(path: Option<&Path>, report: &Report) -> anyhow::Result<()> {
-    let Some(path) = path else {
-        return Ok(());
-    };
     let url = report
         .pull_request
         .as_ref()
         .and_then(|pr| pr.url.as_deref())
         .unwrap_or("");
-    crate::fsutil::write_atomic(path, url.as_bytes()).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot write the pull-request file {}: {e:#}",
-            path.display()
-        )
-    })?;
+    write_output(path, "pull-request file", url)
+}
+
+/// Writes one output parameter's file atomically, when one was asked for.
+fn write_output(path: Option<&Path>, what: &str, text: &str) -> anyhow::Result<()> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    crate::fsutil::write_atomic(path, text.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write the {what} {}: {e:#}", path.display()))?;
     Ok(())
 }
 

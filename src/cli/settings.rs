@@ -287,6 +287,14 @@ impl Settings {
         })
     }
 
+    /// The switch `name` when the environment sets it, else `default` (the config's word).
+    fn switch_or(&self, name: &str, default: bool) -> bool {
+        match self.env.get(name) {
+            Some(_) => self.switch(name),
+            None => default,
+        }
+    }
+
     /// A string from the environment.
     pub(crate) fn var(&self, name: &str) -> Option<String> {
         self.env.get(name).map(str::to_string)
@@ -619,11 +627,7 @@ impl Settings {
         flag: bool,
     ) -> anyhow::Result<Option<crate::ops::PullRequestOptions>> {
         let git = &self.config.git;
-        let on = flag
-            || match self.env.get("MODELBUMP_PULL_REQUEST") {
-                Some(_) => self.switch("MODELBUMP_PULL_REQUEST"),
-                None => git.pull_request.is_some(),
-            };
+        let on = flag || self.switch_or("MODELBUMP_PULL_REQUEST", git.pull_request.is_some());
         if !on {
             return Ok(None);
         }
@@ -723,11 +727,8 @@ impl Settings {
         timeout: Option<String>,
     ) -> anyhow::Result<Option<crate::ops::WaitMerged>> {
         let config = self.config.git.pull_request.clone().unwrap_or_default();
-        let on = flag
-            || match self.env.get("MODELBUMP_WAIT_MERGED") {
-                Some(_) => self.switch("MODELBUMP_WAIT_MERGED"),
-                None => config.wait_merged.unwrap_or(false),
-            };
+        let on =
+            flag || self.switch_or("MODELBUMP_WAIT_MERGED", config.wait_merged.unwrap_or(false));
         if !on {
             return Ok(None);
         }

@@ -105,14 +105,14 @@ impl Api {
         let text = read_body(response)
             .await
             .map_err(|e| self.unreachable(action, e.to_string()))?;
-        let secrets: Vec<&SecretString> = token.iter().map(|(t, _)| *t).collect();
-        let message = crate::secret::scrub(&error_message(&text), &secrets);
         if status.is_success() {
             if text.trim().is_empty() {
                 return Ok(Value::Null);
             }
             return serde_json::from_str(&text).map_err(|e| self.bad_answer(action, e.to_string()));
         }
+        let secrets: Vec<&SecretString> = token.iter().map(|(t, _)| *t).collect();
+        let message = crate::secret::scrub(&error_message(&text), &secrets);
         let forge = self.kind;
         let repo = self.repo.clone();
         let action = action.to_string();

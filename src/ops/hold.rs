@@ -248,6 +248,7 @@ pub(super) fn hold_on(options: &HoldOptions, on: CommitOn) -> anyhow::Result<Hol
     let outcome = commit_and_push(
         &options.git,
         &repo,
+        identity.clone(),
         target,
         &change,
         None,
@@ -307,7 +308,8 @@ pub(super) fn rollback_on(options: &RollbackOptions, on: CommitOn) -> anyhow::Re
     let shown = target.file.display().to_string();
     let head_bytes = repo.blob_at(head, &rel)?.unwrap_or_default();
     // A path or marker target (else a known kind's field).
-    let any_field = super::fields::value_in(&head_bytes, target).is_some();
+    let head_field = super::fields::value_in(&head_bytes, target);
+    let any_field = head_field.is_some();
     let uri =
         match options.to.as_str() {
             "previous" => changes.first().and_then(|c| c.old.clone()).ok_or_else(|| {
@@ -366,8 +368,8 @@ pub(super) fn rollback_on(options: &RollbackOptions, on: CommitOn) -> anyhow::Re
             ("Modelbump-Reason", &options.reason),
         ],
     );
-    let edit = if any_field {
-        let value = read(&head_bytes).with_context(|| {
+    let edit = if let Some(head_value) = head_field {
+        let value = head_value.with_context(|| {
             format!(
                 "{} has no value in {shown} at HEAD to roll back",
                 target.name
@@ -404,6 +406,7 @@ pub(super) fn rollback_on(options: &RollbackOptions, on: CommitOn) -> anyhow::Re
     let outcome = commit_and_push(
         &options.git,
         &repo,
+        identity.clone(),
         configured,
         &change,
         Some((rel, edit, provenance.clone())),
@@ -514,6 +517,7 @@ fn resolve_push(repo: &GitRepo, spec: Option<&PushSpec>) -> anyhow::Result<Optio
 fn commit_and_push(
     git: &GitOptions,
     repo: &GitRepo,
+    identity: crate::git::Identity,
     target: &TargetConfig,
     change: &HoldChange,
     edit: Option<(PathBuf, AnyEdit, Option<crate::git::Provenance>)>,
@@ -606,7 +610,7 @@ fn commit_and_push(
         rewrite: &rewrite,
         template,
         tracking_uri: git.tracking_uri.clone(),
-        identity: commit_identity(git, repo)?,
+        identity,
         signer: signer.as_ref(),
     };
     let mut outcome = WriteBackOutcome::default();

@@ -241,7 +241,7 @@ async fn steps(
         tracking_uri: tracking_uri.as_deref(),
         head: &head,
         base: &base,
-        marker: &format!("{MARKER}{key} -->"),
+        marker: &marker(&key),
     });
 
     let pulls = forge.pull_requests_from(&head).await?;
@@ -778,7 +778,7 @@ fn candidate_key(changes: &[ModelChange]) -> String {
 }
 
 pub(crate) fn has_key(pull: &PullRequest, key: &str) -> bool {
-    pull.body.contains(&format!("{MARKER}{key} -->"))
+    pull.body.contains(&marker(key))
 }
 
 /// True when `tip` is what modelbump pushes to a head branch: one commit, holding only model URI
