@@ -34,34 +34,18 @@ pub async fn sync_rollback(
             (None, Some(commit)) => commit.clone(),
             (None, None) => repo.head_commit()?.to_string(),
         };
-        let mut files: Vec<String> = Vec::new();
-        for change in &done.write_back.changes {
-            if !files.contains(&change.file) {
-                files.push(change.file.clone());
-            }
-        }
-        let remote_url = repo.remote_url(&target.remote).unwrap_or_default();
-        match crate::argocd::sync_after_push(
+        let (reports, err) = super::run::sync_pushed(
             argocd,
             root,
-            Some(&target.branch),
+            &repo,
+            &target,
             &revision,
-            &files,
-            &remote_url,
+            &done.write_back.changes,
         )
-        .await
-        {
-            Ok(reports) => {
-                done.report.sync = reports;
-                waited = true;
-            }
-            Err(err) => {
-                if let Some(sync) = err.downcast_ref::<crate::argocd::SyncFailed>() {
-                    done.report.sync = sync.reports.clone();
-                }
-                failed = Some(err);
-            }
-        }
+        .await;
+        done.report.sync = reports;
+        waited = err.is_none();
+        failed = err;
     }
     if let Some(record) = record {
         let verdict = Stage::after_sync(failed.is_some(), waited);

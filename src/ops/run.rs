@@ -235,32 +235,17 @@ async fn run_steps(
             Some(commit) => commit.clone(),
             None => repo.head_commit()?.to_string(),
         };
-        let remote_url = repo.remote_url(&target.remote).unwrap_or_default();
-        let mut changed_files: Vec<String> = Vec::new();
-        for change in &outcome.changes {
-            if !changed_files.contains(&change.file) {
-                changed_files.push(change.file.clone());
-            }
-        }
-        match crate::argocd::sync_after_push(
+        let (reports, failed) = sync_pushed(
             &options.argocd,
             root,
-            Some(&target.branch),
+            &repo,
+            target,
             &revision,
-            &changed_files,
-            &remote_url,
+            &outcome.changes,
         )
-        .await
-        {
-            Ok(reports) => report.sync = reports,
-            Err(err) => {
-                // The report still gets a line per app, the failed ones included.
-                if let Some(failed) = err.downcast_ref::<crate::argocd::SyncFailed>() {
-                    report.sync = failed.reports.clone();
-                }
-                sync_error = Some(err);
-            }
-        }
+        .await;
+        report.sync = reports;
+        sync_error = failed;
         synced_revision = Some(revision);
     }
     if let Some(record) = recorder {
@@ -462,5 +447,41 @@ fn mark_held(
             target.reason = Some(format!("held: {}", hold.reason));
             target.hold = Some(hold.clone());
         }
+    }
+}
+
+/// Syncs Argo CD to `revision`, which was pushed to `target`, for the apps that deploy the files of
+/// `changes`: a line per app (the failed ones included), and the error when the sync failed.
+pub(super) async fn sync_pushed(
+    argocd: &crate::argocd::SyncOptions,
+    root: &Path,
+    repo: &GitRepo,
+    target: &PushTarget,
+    revision: &str,
+    changes: &[crate::git::ModelChange],
+) -> (Vec<crate::report::SyncReport>, Option<anyhow::Error>) {
+    let remote_url = repo.remote_url(&target.remote).unwrap_or_default();
+    let mut changed_files: Vec<String> = Vec::new();
+    for change in changes {
+        if !changed_files.contains(&change.file) {
+            changed_files.push(change.file.clone());
+        }
+    }
+    match crate::argocd::sync_after_push(
+        argocd,
+        root,
+        Some(&target.branch),
+        revision,
+        &changed_files,
+        &remote_url,
+    )
+    .await
+    {
+        Ok(reports) => (reports, None),
+        // The report still gets a line per app, the failed ones included.
+        Err(err) => match err.downcast_ref::<crate::argocd::SyncFailed>() {
+            Some(failed) => (failed.reports.clone(), Some(err)),
+            None => (Vec::new(), Some(err)),
+        },
     }
 }
