@@ -511,8 +511,9 @@ pub(super) struct HoldGuard<'a> {
     root: PathBuf,
     /// The holds file, relative to the working tree.
     path: PathBuf,
-    /// The holds of the base being rewritten.
-    holds: std::cell::RefCell<crate::git::Holds>,
+    /// The holds of the base being rewritten: the held file (relative to the working tree), the model's
+    /// name, the hold.
+    holds: std::cell::RefCell<Vec<(PathBuf, String, crate::report::Hold)>>,
     /// The edits left out on the last base: file (relative to the working tree), name, hold.
     stopped: std::cell::RefCell<Vec<(String, String, crate::report::Hold)>>,
 }
@@ -534,16 +535,23 @@ impl<'a> HoldGuard<'a> {
     fn hold_on(&self, path: &Path, name: &str) -> Option<crate::report::Hold> {
         self.holds
             .borrow()
+            .iter()
+            .find(|(file, held, _)| held == name && file == path)
+            .map(|(_, _, hold)| hold.clone())
+    }
+
+    /// Reads the base's holds file, resolving each entry's file once rather than per edit.
+    fn read(&self, bytes: &[u8], file: &str) -> anyhow::Result<()> {
+        let holds = crate::git::Holds::parse(bytes, file)?;
+        *self.holds.borrow_mut() = holds
             .entries
             .iter()
-            .find(|e| {
-                e.name == name
-                    && self
-                        .repo
-                        .relative(&self.root, Path::new(&e.file))
-                        .is_some_and(|p| p == path)
+            .filter_map(|e| {
+                let rel = self.repo.relative(&self.root, Path::new(&e.file))?;
+                Some((rel, e.name.clone(), e.hold()))
             })
-            .map(crate::git::HoldEntry::hold)
+            .collect();
+        Ok(())
     }
 }
 
@@ -559,7 +567,7 @@ pub(super) fn layered_rewrite<'a>(
     move |path: &Path, bytes: &[u8]| {
         let file = crate::git::git_path(path);
         if let Some(guard) = guard.filter(|g| g.path == path) {
-            *guard.holds.borrow_mut() = crate::git::Holds::parse(bytes, &file)?;
+            guard.read(bytes, &file)?;
             guard.stopped.borrow_mut().clear();
             return Ok(Rewritten {
                 bytes: bytes.to_vec(),
